@@ -1,0 +1,41 @@
+# claude-failover — the two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+NPM ?= npm
+
+.PHONY: all deps tmux build lint test bench demo clean
+
+all: build
+
+# Install node modules when missing or out of date with the lock file.
+node_modules/.package-lock.json: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json tmux
+
+# tmux is needed by the controller and by the tests; install it from Debian when absent.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "tmux not found: installing it with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y tmux; }
+
+build: node_modules/.package-lock.json
+	$(NPM) run build
+
+lint: node_modules/.package-lock.json
+	$(NPM) run lint
+
+test: deps
+	$(NPM) run build
+	$(NPM) run lint
+	$(NPM) test
+
+bench: deps build
+	$(NPM) run bench
+
+demo: deps build
+	node dist/cli/main.js demo
+
+clean:
+	rm -rf dist coverage
