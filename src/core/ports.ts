@@ -1,0 +1,80 @@
+/**
+ * Ports: how controllers and the runtime see the world. Adapters (src/adapters/) implement them
+ * against tmux, the filesystem and HTTP; tests use the same adapters against private tmux
+ * servers, temp dirs and local servers. Controllers never import node:fs, execa or undici.
+ */
+
+/** Milliseconds since the epoch. Injected so tests can use a fake clock. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface TmuxSessionInfo {
+  name: string;
+  /** Value of the `@cf-owner` user option, when the controller created the session. */
+  owner: string | undefined;
+  /** Seconds since the epoch, from `#{session_created}`. */
+  created: number;
+  panePid: number | undefined;
+  paneDead: boolean;
+  paneDeadStatus: number | undefined;
+  /** All `@cf-*` user options of the session (without the `@`). */
+  options: Record<string, string>;
+}
+
+export interface NewSessionSpec {
+  name: string;
+  cwd: string;
+  argv: string[];
+  env: Record<string, string>;
+  unsetEnv: string[];
+  owner: string;
+  options: Record<string, string>;
+}
+
+export interface TmuxPort {
+  /** Sessions on the controller's tmux server; `[]` when no server runs (not an error). */
+  listSessions(): Promise<TmuxSessionInfo[]>;
+  /** Creates the session (exact name) with `remain-on-exit on` and the owner tag. */
+  newSession(spec: NewSessionSpec): Promise<void>;
+  /** Kills the session if it exists. Exact target. */
+  killSession(name: string): Promise<void>;
+  /** Sends key names (`Enter`, `C-c`) to the session's pane. */
+  sendKeys(name: string, keys: readonly string[]): Promise<void>;
+  /** Sends literal text via load-buffer + paste-buffer (no Enter). */
+  pasteText(name: string, text: string): Promise<void>;
+  /** Visible pane text (plus `history` lines of scrollback). */
+  capturePane(name: string, history?: number): Promise<string>;
+  setOption(name: string, option: string, value: string): Promise<void>;
+}
+
+export type PathKind = 'missing' | 'file' | 'directory' | 'symlink' | 'other';
+
+export interface PathInfo {
+  kind: PathKind;
+  /** For symlinks: the link's target as stored. */
+  target?: string;
+  mtimeMs?: number;
+  size?: number;
+}
+
+/** Read-only view of the filesystem for observation. Writes go through effects. */
+export interface FsReadPort {
+  inspect(path: string): Promise<PathInfo>;
+  readText(path: string): Promise<string | undefined>;
+  listDir(path: string): Promise<string[] | undefined>;
+}
+
+/**
+ * Small JSON records under the state dir, written atomically. `read` returns undefined when the
+ * record does not exist. In dry-run the store is read-only.
+ */
+export interface StateStore {
+  readonly dir: string;
+  read<T>(name: string): Promise<T | undefined>;
+  write(name: string, value: unknown): Promise<void>;
+  append(name: string, line: unknown): Promise<void>;
+  readLines<T>(name: string, limit?: number): Promise<T[]>;
+}
