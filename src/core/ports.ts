@@ -78,3 +78,19 @@ export interface StateStore {
   append(name: string, line: unknown): Promise<void>;
   readLines<T>(name: string, limit?: number): Promise<T[]>;
 }
+
+/** Timers, injected so the work queue can be tested with a fake clock. */
+export interface Timers extends Clock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};

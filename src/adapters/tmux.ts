@@ -1,0 +1,158 @@
+/**
+ * TmuxPort on a tmux server of the controller's own (`-L <name>` or `-S <path>`).
+ * Targets are always exact (`=name`, `=name:` for the session's current pane): `has-session -t
+ * agent-1` would also match `agent-10`. Text goes in with load-buffer + paste-buffer, never with
+ * send-keys -l (which loses a trailing `;` and misreads a leading `-`).
+ */
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { CfError, RetryableError } from '../core/errors.js';
+import type { NewSessionSpec, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+
+/** The user options the controller records on its sessions (read back by listSessions). */
+export const CF_OPTIONS = ['cf-owner', 'cf-account', 'cf-config-dir', 'cf-conversation', 'cf-generation', 'cf-prune', 'cf-launched-at', 'cf-launch-mode'] as const;
+
+export interface TmuxAdapterOptions {
+  /** `-L` socket name (a private server). */
+  socketName?: string;
+  /** `-S` socket path; wins over socketName. */
+  socketPath?: string;
+  /** `-f` config file used when this call starts the server (e.g. /dev/null in tests). */
+  configFile?: string;
+  tmuxBin?: string;
+  width?: number;
+  height?: number;
+  timeoutMs?: number;
+}
+
+const NO_SERVER = /no server running|error connecting to|No such file or directory|server exited unexpectedly/;
+const NO_SESSION = /can't find session|no such session|session not found|can't find pane|no such window/;
+
+export class TmuxAdapter implements TmuxPort {
+  readonly #opts: TmuxAdapterOptions;
+
+  constructor(opts: TmuxAdapterOptions = {}) {
+    this.#opts = opts;
+  }
+
+  /** The socket arguments, e.g. for printing `tmux -L x attach -t =ccl-1`. */
+  socketArgs(): string[] {
+    if (this.#opts.socketPath) return ['-S', this.#opts.socketPath];
+    if (this.#opts.socketName) return ['-L', this.#opts.socketName];
+    return [];
+  }
+
+  async #tmux(args: string[], input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const full = [...this.socketArgs(), ...(this.#opts.configFile ? ['-f', this.#opts.configFile] : []), ...args];
+    try {
+      const r = await execa(this.#opts.tmuxBin ?? 'tmux', full, {
+        reject: false,
+        timeout: this.#opts.timeoutMs ?? 10_000,
+        ...(input !== undefined ? { input } : { stdin: 'ignore' }),
+        stripFinalNewline: false,
+        env: { TMUX: '' },
+      });
+      if (r.failed && r.exitCode === undefined) {
+        const code = (r as { code?: string }).code;
+        if (code === 'ENOENT') throw new CfError('CF_ERR_TMUX_MISSING', 'tmux is not installed (apt-get install -y tmux)');
+        throw new RetryableError('CF_ERR_TMUX', 'TmuxUnavailable', `tmux ${args[0]} failed: ${r.shortMessage}`);
+      }
+      return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 1 };
+    } catch (err) {
+      if (err instanceof CfError) throw err;
+      throw new RetryableError('CF_ERR_TMUX', 'TmuxUnavailable', `tmux ${args[0]} failed: ${(err as Error).message}`);
+    }
+  }
+
+  async #must(args: string[], input?: string): Promise<string> {
+    const r = await this.#tmux(args, input);
+    if (r.exitCode !== 0) throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux ${args[0]}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    return r.stdout;
+  }
+
+  async listSessions(): Promise<TmuxSessionInfo[]> {
+    const fields = ['#{session_name}', '#{session_created}', '#{pane_pid}', '#{pane_dead}', '#{pane_dead_status}', '#{pane_index}', '#{window_index}', ...CF_OPTIONS.map((o) => `#{@${o}}`)];
+    // One line per pane; the controller's sessions have one pane. Fields are tab-separated and
+    // session names cannot contain tabs or newlines (tmux replaces them).
+    const r = await this.#tmux(['list-panes', '-a', '-F', fields.join('\t')]);
+    if (r.exitCode !== 0) {
+      if (NO_SERVER.test(r.stderr)) return [];
+      throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux list-panes: ${r.stderr.trim()}`);
+    }
+    const bySession = new Map<string, TmuxSessionInfo>();
+    for (const line of r.stdout.split('\n')) {
+      if (!line) continue;
+      const parts = line.split('\t');
+      const name = parts[0] as string;
+      if (bySession.has(name)) continue; // first pane of the session's first window
+      const options: Record<string, string> = {};
+      CF_OPTIONS.forEach((o, i) => {
+        const v = parts[7 + i];
+        if (v) options[o] = v;
+      });
+      const pid = Number.parseInt(parts[2] ?? '', 10);
+      const deadStatus = Number.parseInt(parts[4] ?? '', 10);
+      bySession.set(name, {
+        name,
+        owner: options['cf-owner'],
+        created: Number.parseInt(parts[1] ?? '0', 10),
+        panePid: Number.isFinite(pid) ? pid : undefined,
+        paneDead: parts[3] === '1',
+        paneDeadStatus: Number.isFinite(deadStatus) ? deadStatus : undefined,
+        options,
+      });
+    }
+    return [...bySession.values()];
+  }
+
+  async newSession(spec: NewSessionSpec): Promise<void> {
+    const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    // `env -u` strips variables inherited from the tmux server's environment (e.g. when the
+    // server was started from inside a Claude Code shell).
+    const argv = spec.unsetEnv.length > 0 ? ['env', ...spec.unsetEnv.flatMap((v) => ['-u', v]), ...spec.argv] : spec.argv;
+    const target = `=${spec.name}`;
+    const args = [
+      'new-session', '-d', '-s', spec.name, '-c', spec.cwd,
+      '-x', String(this.#opts.width ?? 220), '-y', String(this.#opts.height ?? 50),
+      ...envArgs, '--', ...argv,
+      // Chained in the same command queue, before the server can reap a process that exits at once.
+      ';', 'set-option', '-w', '-t', `${target}:`, 'remain-on-exit', 'on',
+      ';', 'set-option', '-t', `${target}:`, '@cf-owner', spec.owner,
+    ];
+    for (const [k, v] of Object.entries(spec.options)) args.push(';', 'set-option', '-t', `${target}:`, `@${k.replace(/^@/, '')}`, v);
+    const r = await this.#tmux(args);
+    if (r.exitCode !== 0) {
+      if (/duplicate session/.test(r.stderr)) throw new RetryableError('CF_ERR_TMUX_EXISTS', 'SessionExists', `tmux session ${spec.name} already exists`);
+      throw new RetryableError('CF_ERR_TMUX', 'LaunchFailed', `tmux new-session ${spec.name}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+    }
+  }
+
+  async killSession(name: string): Promise<void> {
+    const r = await this.#tmux(['kill-session', '-t', `=${name}`]);
+    if (r.exitCode !== 0 && !NO_SESSION.test(r.stderr) && !NO_SERVER.test(r.stderr)) {
+      throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux kill-session ${name}: ${r.stderr.trim()}`);
+    }
+  }
+
+  async sendKeys(name: string, keys: readonly string[]): Promise<void> {
+    await this.#must(['send-keys', '-t', `=${name}:`, ...keys]);
+  }
+
+  async pasteText(name: string, text: string): Promise<void> {
+    const buffer = `cf-${randomBytes(6).toString('hex')}`;
+    await this.#must(['load-buffer', '-b', buffer, '-'], text);
+    await this.#must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', `=${name}:`]);
+  }
+
+  async capturePane(name: string, history = 0): Promise<string> {
+    return this.#must(['capture-pane', '-p', '-J', '-t', `=${name}:`, ...(history > 0 ? ['-S', String(-history)] : [])]);
+  }
+
+  async setOption(name: string, option: string, value: string): Promise<void> {
+    await this.#must(['set-option', '-t', `=${name}:`, option.startsWith('@') ? option : `@${option}`, value]);
+  }
+
+  async killServer(): Promise<void> {
+    await this.#tmux(['kill-server']);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Cross-object validation of a whole manifest set: duplicates, dangling references, accounts
+ * sharing a config dir. Pure: it checks the manifests alone, never the host (a missing directory
+ * is a controller condition, not a validation error).
+ */
+import type { AnyObject, Diagnostic, ManifestObject } from './objects.js';
+import { keyOf } from './objects.js';
+import type { Kind } from './schemas.js';
+import { closest } from './suggest.js';
+
+function diag(obj: AnyObject, field: string, code: string, message: string): Diagnostic {
+  const pos = obj.source.fields?.[field] ?? { line: obj.source.line, col: obj.source.col };
+  return { file: obj.source.file, line: pos.line, col: pos.col, severity: 'error', code, message };
+}
+
+export function validateSet(objects: readonly AnyObject[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const names: Record<Kind, Map<string, AnyObject>> = {
+    Account: new Map(), Project: new Map(), DelegationPolicy: new Map(), Session: new Map(), Notifier: new Map(),
+  };
+  for (const o of objects) {
+    const seen = names[o.kind].get(o.metadata.name);
+    if (seen) {
+      out.push(diag(o, 'metadata.name', 'CF_MANIFEST_DUPLICATE', `duplicate ${keyOf(o)}: already defined at ${seen.source.file}:${seen.source.line}:${seen.source.col}`));
+    } else {
+      names[o.kind].set(o.metadata.name, o);
+    }
+  }
+  const ref = (o: AnyObject, field: string, kind: Kind, name: string | undefined) => {
+    if (name === undefined || names[kind].has(name)) return;
+    const hint = closest(name, [...names[kind].keys()]);
+    out.push(diag(o, field, 'CF_MANIFEST_DANGLING_REF', `${keyOf(o)} refers to ${kind} "${name}", which is not defined${hint ? ` (did you mean "${hint}"?)` : ''}`));
+  };
+  const configDirs = new Map<string, ManifestObject<'Account'>>();
+  let activeLink: { path: string; obj: ManifestObject<'Account'> } | undefined;
+  for (const o of objects) {
+    switch (o.kind) {
+      case 'Session':
+        ref(o, 'spec.project', 'Project', o.spec.project);
+        ref(o, 'spec.account', 'Account', o.spec.account);
+        break;
+      case 'Project':
+        ref(o, 'spec.delegationPolicy', 'DelegationPolicy', o.spec.delegationPolicy);
+        break;
+      case 'DelegationPolicy':
+        if (o.spec.defaultProvider !== undefined && !o.spec.providers.includes(o.spec.defaultProvider)) {
+          out.push(diag(o, 'spec.defaultProvider', 'CF_MANIFEST_INVALID', `defaultProvider "${o.spec.defaultProvider}" is not one of providers (${o.spec.providers.join(', ')})`));
+        }
+        break;
+      case 'Notifier':
+        (o.spec.for ?? []).forEach((r, i) => {
+          const [kind, name] = r.split('/') as [Kind, string];
+          ref(o, `spec.for.${i}`, kind, name);
+        });
+        break;
+      case 'Account': {
+        const dir = o.spec.configDir.replace(/\/+$/, '');
+        const other = configDirs.get(dir);
+        if (other) {
+          out.push(diag(o, 'spec.configDir', 'CF_MANIFEST_CONFIGDIR_CONFLICT', `Account/${o.metadata.name} uses configDir ${dir}, already used by Account/${other.metadata.name} (${other.source.file}:${other.source.line}:${other.source.col}); each account needs its own CLAUDE_CONFIG_DIR`));
+        } else {
+          configDirs.set(dir, o);
+        }
+        if (o.spec.activeLink !== undefined) {
+          if (activeLink && activeLink.path !== o.spec.activeLink) {
+            out.push(diag(o, 'spec.activeLink', 'CF_MANIFEST_INVALID', `activeLink ${o.spec.activeLink} differs from ${activeLink.path} set by Account/${activeLink.obj.metadata.name}: the pool has one active link`));
+          } else if (!activeLink) {
+            activeLink = { path: o.spec.activeLink, obj: o };
+          }
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}

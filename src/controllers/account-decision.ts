@@ -1,0 +1,368 @@
+/**
+ * The active-account decision (issue 4 §2): which account the whole pool should run on.
+ *
+ * Pure: a function of the accounts' facts, the current active account and `now`. The Account
+ * controller persists the result (active account, decision log) and the Session controller
+ * converges sessions onto it.
+ *
+ * ## Per-account classification (at `now`), first match wins
+ * | tier        | when                                                                  | target?          |
+ * |-------------|-----------------------------------------------------------------------|------------------|
+ * | `excluded`  | suspended; credentials invalid (`false`); shared state not linked     | never            |
+ * | `exhausted` | `exhaustedUntil` > now (hard evidence); or 5h/7d utilization ≥ 100    | never            |
+ * | `over`      | 5h ≥ fiveHourThreshold or 7d ≥ weeklyThreshold (reset windows count 0)| never            |
+ * | `unknown`   | no usage data, or credentials not yet checked (`'unknown'`)          | fallback only    |
+ * | `good`      | known usage below both thresholds, credentials valid                 | yes              |
+ *
+ * Candidates are ordered by `priority` (lower first), then headroom (most first; headroom =
+ * min(5h threshold − 5h%, weekly threshold − 7d%)), then name.
+ *
+ * ## Rules
+ * | situation                                                  | result (reason)                                                        |
+ * |------------------------------------------------------------|------------------------------------------------------------------------|
+ * | forced target, valid (exists, not excluded, not exhausted) | switch at once, dwell ignored (`Forced`)                                |
+ * | forced target invalid                                      | rejected (`forcedRejected`); normal rules below; `ForcedTargetInvalid` if they keep the current |
+ * | no current                                                 | best good, else best unknown (`Initial`)                                |
+ * | current removed from the manifests                         | at once → best good, else best unknown (`CurrentRemoved`)               |
+ * | current excluded / exhausted                               | at once, dwell ignored → best good, else best unknown (`Suspended`, `CredentialsInvalid`, `SharedStateDiverged`, `Exhausted`) |
+ * | current over a threshold, dwell not elapsed                | stay (`DwellHold`, requeueAt = dwell end)                               |
+ * | current over a threshold, dwell elapsed                    | → best good (`ThresholdCrossed`); never to an unknown account: with only unknown ones left, stay (`AwaitingUsageData`) |
+ * | current good or unknown, a higher-priority account with `failbackBelow` set is good and its 5h% < failbackBelow | after dwell: switch (`Failback`); during dwell: stay (`DwellHold`) |
+ * | current good or unknown otherwise                          | stay (`StaySticky`): unknown usage is not a reason to leave             |
+ * | nothing to switch to                                       | keep the current (no churn) (`AllExhausted` with requeueAt = earliest time an over/exhausted account becomes usable; `NoEligibleAccount` when every other account is excluded) |
+ *
+ * Failback compares the 5-hour utilization with `failbackBelow` (the weekly window must be below
+ * its threshold as for any candidate). Because the target must be below `failbackBelow` and the
+ * pool leaves it only at its threshold, the gap between the two is the hysteresis: no flapping.
+ */
+import {
+  effectiveUtilization,
+  formatAge,
+  formatPercent,
+  hasUsageData,
+  headroom as headroomOf,
+  type UsageSnapshot,
+  type UsageWindow,
+} from '../core/quota.js';
+
+export interface AccountDecisionInput {
+  name: string;
+  /** Lower is preferred. */
+  priority: number;
+  suspended: boolean;
+  credentialsValid: boolean | 'unknown';
+  /** False when a shared directory diverged (not a failover target). */
+  sharedStateLinked: boolean;
+  thresholds: { fiveHourThreshold: number; weeklyThreshold: number; failbackBelow?: number };
+  /** Merged usage (src/core/quota.ts mergeUsage), or unknown (never polled / failed polls only). */
+  usage: UsageSnapshot | 'unknown';
+  /** Hard evidence: out until this instant (ISO). */
+  exhaustedUntil?: string;
+  /** Short text of the evidence for the message, e.g. `transcript: You've hit your session limit`. */
+  exhaustedReason?: string;
+}
+
+export interface DecideActiveInput {
+  accounts: readonly AccountDecisionInput[];
+  /** The active account now (persisted), or null on first start. */
+  current: string | null;
+  /** When `current` became active (ISO). Missing = dwell already elapsed. */
+  currentSince?: string;
+  /** Minimum time on an account before a voluntary switch (threshold, failback). */
+  minDwellMs: number;
+  now: Date | string;
+  /** An operator's `failover --to`. */
+  forced?: { to: string; reason?: string };
+}
+
+export type DecisionReason =
+  | 'Initial'
+  | 'StaySticky'
+  | 'ThresholdCrossed'
+  | 'Exhausted'
+  | 'Suspended'
+  | 'CredentialsInvalid'
+  | 'SharedStateDiverged'
+  | 'CurrentRemoved'
+  | 'Failback'
+  | 'DwellHold'
+  | 'AwaitingUsageData'
+  | 'AllExhausted'
+  | 'NoEligibleAccount'
+  | 'Forced'
+  | 'ForcedTargetInvalid';
+
+export type AccountTier = 'good' | 'unknown' | 'over' | 'exhausted' | 'excluded';
+
+export interface AccountVerdict {
+  name: string;
+  /** May receive the pool (`good`, or `unknown` as a fallback). */
+  eligible: boolean;
+  tier: AccountTier;
+  /** Human explanation with figures and sources. */
+  why: string;
+  /** Percentage points before the nearer threshold (known usage only). */
+  headroom?: number;
+  /** For `over`/`exhausted`: when it becomes usable again, if known (ISO). */
+  availableAt?: string;
+}
+
+export interface ActiveDecision {
+  active: string | null;
+  previous: string | null;
+  switched: boolean;
+  reason: DecisionReason;
+  /** Human: what happened, with the figures and sources that triggered it. */
+  message: string;
+  perAccount: AccountVerdict[];
+  /** When to decide again: the earliest reset (AllExhausted) or the end of the dwell (DwellHold). */
+  requeueAt?: string;
+  /** Why a forced target was refused. */
+  forcedRejected?: string;
+}
+
+function toMs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function fmtWindow(label: string, w: UsageWindow | undefined, nowMs: number): string {
+  if (!w) return `${label} n/a`;
+  const u = effectiveUtilization(w, nowMs);
+  const age = toMs(w.observedAt);
+  return `${label} ${formatPercent(u)}${w.rolledOver || u !== w.utilization ? ' (window reset)' : ''} (${w.source}${age !== undefined ? `, ${formatAge(nowMs - age)} ago` : ''})`;
+}
+
+function fmtUsage(a: AccountDecisionInput, nowMs: number): string {
+  if (!hasUsageData(a.usage === 'unknown' ? undefined : a.usage)) return 'usage unknown';
+  const u = a.usage as UsageSnapshot;
+  return `${fmtWindow('5h', u.fiveHour, nowMs)}, ${fmtWindow('7d', u.sevenDay, nowMs)}`;
+}
+
+interface Classified extends AccountVerdict {
+  input: AccountDecisionInput;
+}
+
+function classify(a: AccountDecisionInput, nowMs: number): Classified {
+  const base = { name: a.name, input: a };
+  if (a.suspended) return { ...base, eligible: false, tier: 'excluded', why: 'suspended' };
+  if (a.credentialsValid === false) return { ...base, eligible: false, tier: 'excluded', why: 'credentials invalid (CredentialsValid=False)' };
+  if (!a.sharedStateLinked) return { ...base, eligible: false, tier: 'excluded', why: 'shared state diverged (SharedStateLinked=False)' };
+  const until = toMs(a.exhaustedUntil);
+  if (until !== undefined && until > nowMs) {
+    return {
+      ...base,
+      eligible: false,
+      tier: 'exhausted',
+      why: `exhausted until ${new Date(until).toISOString()}${a.exhaustedReason ? ` (${a.exhaustedReason})` : ''}`,
+      availableAt: new Date(until).toISOString(),
+    };
+  }
+  const usage = a.usage === 'unknown' ? undefined : a.usage;
+  if (!hasUsageData(usage)) {
+    return { ...base, eligible: true, tier: 'unknown', why: 'usage unknown (fallback target only)' };
+  }
+  const t = a.thresholds;
+  const u5 = effectiveUtilization(usage.fiveHour, nowMs);
+  const u7 = effectiveUtilization(usage.sevenDay, nowMs);
+  const resetOf = (w: UsageWindow | undefined): number | undefined => toMs(w?.resetsAt);
+  const fig = fmtUsage(a, nowMs);
+  if (u5 >= 100 || u7 >= 100) {
+    const resets = [u5 >= 100 ? resetOf(usage.fiveHour) : undefined, u7 >= 100 ? resetOf(usage.sevenDay) : undefined];
+    const v: Classified = { ...base, eligible: false, tier: 'exhausted', why: `exhausted: ${fig}` };
+    if (!resets.some((r, i) => r === undefined && (i === 0 ? u5 >= 100 : u7 >= 100))) {
+      v.availableAt = new Date(Math.max(...resets.filter((r): r is number => r !== undefined))).toISOString();
+    }
+    return v;
+  }
+  const over5 = u5 >= t.fiveHourThreshold;
+  const over7 = u7 >= t.weeklyThreshold;
+  if (over5 || over7) {
+    const parts: string[] = [];
+    if (over5) parts.push(`${fmtWindow('5h', usage.fiveHour, nowMs)} ≥ ${formatPercent(t.fiveHourThreshold)}`);
+    if (over7) parts.push(`${fmtWindow('7d', usage.sevenDay, nowMs)} ≥ ${formatPercent(t.weeklyThreshold)}`);
+    const v: Classified = { ...base, eligible: false, tier: 'over', why: `over threshold: ${parts.join(', ')}`, headroom: headroomOf(usage, t, nowMs) };
+    const r5 = over5 ? resetOf(usage.fiveHour) : undefined;
+    const r7 = over7 ? resetOf(usage.sevenDay) : undefined;
+    if ((!over5 || r5 !== undefined) && (!over7 || r7 !== undefined)) {
+      v.availableAt = new Date(Math.max(r5 ?? -Infinity, r7 ?? -Infinity)).toISOString();
+    }
+    return v;
+  }
+  const h = headroomOf(usage, t, nowMs);
+  if (a.credentialsValid === 'unknown') {
+    return { ...base, eligible: true, tier: 'unknown', why: `credentials not verified yet; ${fig}`, headroom: h };
+  }
+  return { ...base, eligible: true, tier: 'good', why: `ok: ${fig}, headroom ${Math.round(h * 10) / 10} pts`, headroom: h };
+}
+
+function byPreference(a: Classified, b: Classified): number {
+  if (a.input.priority !== b.input.priority) return a.input.priority - b.input.priority;
+  const ha = a.tier === 'good' ? (a.headroom ?? 0) : 0;
+  const hb = b.tier === 'good' ? (b.headroom ?? 0) : 0;
+  if (ha !== hb) return hb - ha;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function strip(c: Classified): AccountVerdict {
+  const { input: _input, ...v } = c;
+  return v;
+}
+
+function describeTarget(c: Classified, nowMs: number): string {
+  return `${c.name} (priority ${c.input.priority}, ${c.tier === 'unknown' ? c.why : fmtUsage(c.input, nowMs)})`;
+}
+
+/** Decides which account the pool should run on. See the module comment for the rules. */
+export function decideActive(input: DecideActiveInput): ActiveDecision {
+  const nowMs = typeof input.now === 'string' ? Date.parse(input.now) : input.now.getTime();
+  const all = input.accounts.map((a) => classify(a, nowMs));
+  const perAccount = all.map(strip);
+  const byName = new Map(all.map((c) => [c.name, c]));
+  const current = input.current !== null ? byName.get(input.current) : undefined;
+  const previous = input.current;
+
+  const result = (r: Omit<ActiveDecision, 'perAccount' | 'previous' | 'switched'>): ActiveDecision => ({
+    ...r,
+    previous,
+    switched: r.active !== previous,
+    perAccount,
+  });
+  const others = (name: string | null): Classified[] => all.filter((c) => c.name !== name);
+  const best = (pool: Classified[], tier: AccountTier): Classified | undefined => pool.filter((c) => c.tier === tier).sort(byPreference)[0];
+
+  // Forced target.
+  let forcedRejected: string | undefined;
+  if (input.forced) {
+    const f = byName.get(input.forced.to);
+    const why = input.forced.reason ? ` (${input.forced.reason})` : '';
+    if (!f) forcedRejected = `no account named ${input.forced.to}`;
+    else if (f.tier === 'excluded' || f.tier === 'exhausted') forcedRejected = `${f.name} cannot take the pool: ${f.why}`;
+    else {
+      const note = f.tier === 'over' ? `; note: ${f.why}` : '';
+      if (f.name === previous) {
+        return result({ active: f.name, reason: 'Forced', message: `forced failover to ${f.name}${why}: already active${note}` });
+      }
+      return result({
+        active: f.name,
+        reason: 'Forced',
+        message: `forced failover${previous ? ` from ${previous}` : ''} to ${describeTarget(f, nowMs)}${why}${note}`,
+      });
+    }
+  }
+
+  const decision = decideUnforced();
+  if (forcedRejected === undefined) return decision;
+  return {
+    ...decision,
+    reason: decision.switched ? decision.reason : 'ForcedTargetInvalid',
+    message: `forced failover to ${input.forced?.to} rejected: ${forcedRejected}; ${decision.message}`,
+    forcedRejected,
+  };
+
+  function nothingToSwitchTo(stayOn: string | null, lead: string): ActiveDecision {
+    const waiting = others(stayOn).filter((c) => c.tier === 'over' || c.tier === 'exhausted');
+    const currentWaits = current && (current.tier === 'over' || current.tier === 'exhausted') ? [current] : [];
+    const resets = [...waiting, ...currentWaits]
+      .map((c) => ({ name: c.name, at: toMs(c.availableAt) }))
+      .filter((r): r is { name: string; at: number } => r.at !== undefined)
+      .sort((a, b) => a.at - b.at);
+    const summary = all.map((c) => `${c.name}: ${c.why}`).join('; ');
+    const keep = stayOn !== null ? `staying on ${stayOn} (no churn)` : 'no active account';
+    if (waiting.length > 0 || currentWaits.length > 0) {
+      const first = resets[0];
+      const r: Omit<ActiveDecision, 'perAccount' | 'previous' | 'switched'> = {
+        active: stayOn,
+        reason: 'AllExhausted',
+        message: `${lead}all accounts are exhausted or over their thresholds; ${keep}${first ? `; earliest reset ${new Date(first.at).toISOString()} (${first.name})` : '; no reset time known'}. ${summary}`,
+      };
+      if (first) r.requeueAt = new Date(first.at).toISOString();
+      return result(r);
+    }
+    return result({ active: stayOn, reason: 'NoEligibleAccount', message: `${lead}no account can take the pool; ${keep}. ${summary}` });
+  }
+
+  function decideUnforced(): ActiveDecision {
+    // First start: best good, else best unknown.
+    if (previous === null) {
+      const target = best(all, 'good') ?? best(all, 'unknown');
+      if (target) return result({ active: target.name, reason: 'Initial', message: `initial active account ${describeTarget(target, nowMs)}` });
+      return nothingToSwitchTo(null, '');
+    }
+
+    // The current account must be left at once (dwell ignored).
+    const hard: { reason: DecisionReason; why: string } | undefined = !current
+      ? { reason: 'CurrentRemoved', why: `${previous} is no longer declared` }
+      : current.tier === 'exhausted'
+        ? { reason: 'Exhausted', why: `${current.name} is ${current.why}` }
+        : current.tier === 'excluded'
+          ? {
+              reason: current.input.suspended ? 'Suspended' : current.input.credentialsValid === false ? 'CredentialsInvalid' : 'SharedStateDiverged',
+              why: `${current.name}: ${current.why}`,
+            }
+          : undefined;
+    if (hard) {
+      const pool = others(previous);
+      const target = best(pool, 'good') ?? best(pool, 'unknown');
+      if (target) return result({ active: target.name, reason: hard.reason, message: `${hard.why}; switching to ${describeTarget(target, nowMs)}` });
+      return nothingToSwitchTo(current ? previous : null, `${hard.why}; `);
+    }
+    if (!current) return nothingToSwitchTo(null, ''); // unreachable: covered by `hard`
+
+    const since = toMs(input.currentSince);
+    const dwellEnds = since !== undefined ? since + input.minDwellMs : undefined;
+    const dwelling = dwellEnds !== undefined && nowMs < dwellEnds;
+
+    if (current.tier === 'over') {
+      const target = best(others(previous), 'good');
+      if (!target) {
+        const unknown = others(previous).filter((c) => c.tier === 'unknown');
+        if (unknown.length > 0) {
+          return result({
+            active: previous,
+            reason: 'AwaitingUsageData',
+            message: `${current.name} is ${current.why}; no account with known usage below its thresholds (usage unknown: ${unknown.map((c) => c.name).join(', ')}); staying on ${current.name} until data arrives or it is exhausted`,
+          });
+        }
+        return nothingToSwitchTo(previous, `${current.name} is ${current.why}; `);
+      }
+      if (dwelling && dwellEnds !== undefined) {
+        return result({
+          active: previous,
+          reason: 'DwellHold',
+          message: `${current.name} is ${current.why}; switch to ${target.name} pending until the minimum dwell ends at ${new Date(dwellEnds).toISOString()}`,
+          requeueAt: new Date(dwellEnds).toISOString(),
+        });
+      }
+      return result({ active: target.name, reason: 'ThresholdCrossed', message: `${current.name} crossed a threshold: ${current.why}; switching to ${describeTarget(target, nowMs)}` });
+    }
+
+    // Current is good or unknown: sticky, unless failback applies.
+    const failback = all
+      .filter((c) => c.name !== previous && c.tier === 'good' && c.input.priority < current.input.priority && c.input.thresholds.failbackBelow !== undefined)
+      .filter((c) => {
+        const u = c.input.usage === 'unknown' ? undefined : c.input.usage;
+        return effectiveUtilization(u?.fiveHour, nowMs) < (c.input.thresholds.failbackBelow ?? -Infinity);
+      })
+      .sort(byPreference)[0];
+    if (failback) {
+      const u = failback.input.usage as UsageSnapshot;
+      const fig = `${fmtWindow('5h', u.fiveHour, nowMs)} < ${formatPercent(failback.input.thresholds.failbackBelow ?? 0)}`;
+      if (dwelling && dwellEnds !== undefined) {
+        return result({
+          active: previous,
+          reason: 'DwellHold',
+          message: `failback to ${failback.name} (${fig}) pending until the minimum dwell on ${current.name} ends at ${new Date(dwellEnds).toISOString()}`,
+          requeueAt: new Date(dwellEnds).toISOString(),
+        });
+      }
+      return result({
+        active: failback.name,
+        reason: 'Failback',
+        message: `failing back from ${current.name} to ${failback.name} (priority ${failback.input.priority} < ${current.input.priority}): ${fig}; ${fmtUsage(failback.input, nowMs)}`,
+      });
+    }
+    return result({ active: previous, reason: 'StaySticky', message: `staying on ${current.name}: ${current.why}` });
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The Reconcile contract. A controller observes the world through ports, then plans with a
+ * pure function of (desired, observed, prior status, owned). The runtime executes the plan's
+ * effects and persists the status.
+ */
+import type { DesiredState } from '../api/objects.js';
+import type { Kind } from '../api/schemas.js';
+import type { Condition } from './conditions.js';
+import type { Change, Drift, Note } from './plan.js';
+
+/** Status of one object, Kubernetes-shaped: conditions plus kind-specific fields. */
+export interface ObjectStatus {
+  observedGeneration: string;
+  conditions: Condition[];
+  [field: string]: unknown;
+}
+
+export type StatusMap = Record<string, ObjectStatus>;
+
+/** What the controller created, per object key, so removed manifests can be pruned safely. */
+export interface OwnedResource {
+  type: 'tmux-session' | 'symlink' | 'file' | 'directory';
+  name: string;
+}
+export type Inventory = Record<string, OwnedResource[]>;
+
+export interface PlanInput<O> {
+  desired: DesiredState;
+  observed: O;
+  prior: StatusMap;
+  inventory: Inventory;
+  now: Date;
+  options: ReconcileOptions;
+}
+
+export interface ReconcileOptions {
+  /** Stop and remove what removed manifests owned. */
+  prune: boolean;
+  dryRun: boolean;
+}
+
+export interface PlanPart {
+  changes: Change[];
+  drift: Drift[];
+  notes: Note[];
+  /** New status of each object this pass looked at. */
+  status: StatusMap;
+  /** Per key: check back after this many ms (level-triggered follow-up). */
+  requeueAfterMs: Record<string, number>;
+}
+
+export function emptyPlanPart(): PlanPart {
+  return { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {} };
+}
+
+export interface Controller<O = unknown> {
+  readonly kind: Kind;
+  /** Object names to reconcile: the declared ones and leftovers it owns. */
+  names(desired: DesiredState, inventory: Inventory): string[];
+  /** Reads the world for these names (I/O through ports only). */
+  observe(names: readonly string[]): Promise<O>;
+  /** Names found in the world that it owns (e.g. orphaned tmux sessions). Pure. */
+  discovered?(observed: O): string[];
+  /** Pure. Plans exactly `names`. */
+  plan(input: PlanInput<O>, names: readonly string[]): PlanPart;
+}

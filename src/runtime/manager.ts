@@ -1,0 +1,253 @@
+/**
+ * The manager runs the controllers: `runOnce()` reconciles every object in dependency order
+ * (Account -> Project -> DelegationPolicy -> Session -> Notifier) and returns the Plan;
+ * `start()`/`stop()` run the level-triggered daemon loop on a keyed work queue.
+ */
+import type { Logger } from 'pino';
+import type { DesiredState } from '../api/objects.js';
+import { KIND_ORDER, type Kind } from '../api/schemas.js';
+import type { Controller, Inventory, PlanPart, ReconcileOptions, StatusMap } from '../core/controller.js';
+import { setCondition } from '../core/conditions.js';
+import { errorMessage } from '../core/errors.js';
+import { makePlan, type Change, type Drift, type Note, type Plan } from '../core/plan.js';
+import type { StateStore, Timers } from '../core/ports.js';
+import { systemTimers } from '../core/ports.js';
+import type { CfEvent } from './events.js';
+import { EVENTS_RECORD } from './events.js';
+import type { Executor } from './executor.js';
+import { Store } from './store.js';
+import { WorkQueue } from './work-queue.js';
+
+export const STATUS_RECORD = 'status.json';
+export const INVENTORY_RECORD = 'inventory.json';
+
+export interface ManagerDeps {
+  controllers: Partial<Record<Kind, Controller>>;
+  executor: Executor;
+  stateStore: StateStore;
+  timers?: Timers;
+  log?: Logger;
+  /** Parallel changes within one kind (e.g. relaunching 20 sessions on failover). */
+  applyConcurrency?: number;
+}
+
+export interface RunOnceResult {
+  plan: Plan;
+  /** Changes that failed to apply, with their errors. */
+  failures: { key: string; error: string }[];
+  /** Observation errors (a kind could not be observed). */
+  errors: { kind: Kind; error: string }[];
+}
+
+export class Manager {
+  readonly store: Store;
+  readonly #deps: ManagerDeps;
+  readonly #timers: Timers;
+  #queue: WorkQueue | undefined;
+  #ready = false;
+
+  constructor(deps: ManagerDeps, store = new Store()) {
+    this.#deps = deps;
+    this.#timers = deps.timers ?? systemTimers;
+    this.store = store;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Loads persisted status and inventory from the state dir (missing = empty). */
+  async loadState(): Promise<void> {
+    const status = (await this.#deps.stateStore.read<StatusMap>(STATUS_RECORD)) ?? {};
+    const inventory = (await this.#deps.stateStore.read<Inventory>(INVENTORY_RECORD)) ?? {};
+    this.store.update((d) => {
+      d.status = status;
+      d.inventory = inventory;
+    });
+  }
+
+  setDesired(desired: DesiredState): void {
+    this.store.update((d) => {
+      d.desired = desired;
+      if (desired.revision) d.lastAppliedRevision = desired.revision;
+      delete d.rejected;
+    });
+  }
+
+  /** Reconciles everything once, kind by kind. With `dryRun` nothing is executed or written. */
+  async runOnce(options: ReconcileOptions): Promise<RunOnceResult> {
+    const changes: Change[] = [];
+    const drift: Drift[] = [];
+    const notes: Note[] = [];
+    const failures: { key: string; error: string }[] = [];
+    const errors: { kind: Kind; error: string }[] = [];
+    for (const kind of KIND_ORDER) {
+      const controller = this.#deps.controllers[kind];
+      if (!controller) continue;
+      const state = this.store.state;
+      let part: PlanPart;
+      try {
+        let names = controller.names(state.desired, state.inventory);
+        const observed = await controller.observe(names);
+        if (controller.discovered) names = [...new Set([...names, ...controller.discovered(observed)])].sort();
+        part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, names);
+      } catch (err) {
+        errors.push({ kind, error: errorMessage(err) });
+        notes.push({ key: `${kind}/*`, level: 'warning', message: `could not observe ${kind}: ${errorMessage(err)}` });
+        continue;
+      }
+      changes.push(...part.changes);
+      drift.push(...part.drift);
+      notes.push(...part.notes);
+      if (!options.dryRun) {
+        const fails = await this.#applyAll(part.changes);
+        failures.push(...fails);
+        this.#commitStatus(part, fails);
+      } else {
+        // Later kinds plan against this kind's would-be status (e.g. the active account).
+        this.store.update((d) => Object.assign(d.status, part.status));
+      }
+    }
+    if (!options.dryRun) await this.persist();
+    const plan = makePlan({ changes, drift, notes, dryRun: options.dryRun, now: new Date(this.#timers.now()), ...(this.store.state.desired.revision ? { revision: this.store.state.desired.revision } : {}) });
+    return { plan, failures, errors };
+  }
+
+  /** Reconciles one key (`Kind/name`): observe, plan, apply, record status. */
+  async reconcileKey(key: string, options: ReconcileOptions): Promise<{ part: PlanPart; failures: { key: string; error: string }[] }> {
+    const slash = key.indexOf('/');
+    const kind = key.slice(0, slash) as Kind;
+    const name = key.slice(slash + 1);
+    const controller = this.#deps.controllers[kind];
+    if (!controller) return { part: { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {} }, failures: [] };
+    const state = this.store.state;
+    const observed = await controller.observe([name]);
+    const part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, [name]);
+    const failures = options.dryRun ? [] : await this.#applyAll(part.changes);
+    if (!options.dryRun) {
+      this.#commitStatus(part, failures);
+      await this.persist();
+    }
+    return { part, failures };
+  }
+
+  async #applyAll(changes: Change[]): Promise<{ key: string; error: string }[]> {
+    const failures: { key: string; error: string }[] = [];
+    const limit = Math.max(1, this.#deps.applyConcurrency ?? 8);
+    let next = 0;
+    const worker = async () => {
+      while (next < changes.length) {
+        const change = changes[next++] as Change;
+        const inventory = structuredClone(this.store.state.inventory) as Inventory;
+        try {
+          await this.#deps.executor.apply(change, inventory);
+          this.store.update((d) => {
+            d.inventory = { ...d.inventory, [change.key]: inventory[change.key] ?? [] };
+            if ((d.inventory[change.key] ?? []).length === 0) delete d.inventory[change.key];
+          });
+          await this.event({ key: change.key, type: 'Normal', reason: verb(change.action), message: `${change.resource} ${pastTense(change.action)}: ${change.reason}` });
+        } catch (err) {
+          failures.push({ key: change.key, error: errorMessage(err) });
+          this.#deps.log?.warn({ key: change.key, err: errorMessage(err) }, 'change failed');
+          await this.event({ key: change.key, type: 'Warning', reason: 'ApplyFailed', message: `${change.resource}: ${errorMessage(err)}` });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, changes.length) }, worker));
+    return failures;
+  }
+
+  #commitStatus(part: PlanPart, failures: { key: string; error: string }[]): void {
+    const now = new Date(this.#timers.now());
+    this.store.update((d) => {
+      for (const [key, st] of Object.entries(part.status)) d.status[key] = st;
+      for (const f of failures) {
+        const st = d.status[f.key];
+        if (st) st.conditions = setCondition(st.conditions, { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: f.error }, now, st.observedGeneration);
+      }
+    });
+  }
+
+  async persist(): Promise<void> {
+    const s = this.store.state;
+    await this.#deps.stateStore.write(STATUS_RECORD, s.status);
+    await this.#deps.stateStore.write(INVENTORY_RECORD, s.inventory);
+  }
+
+  async event(e: Omit<CfEvent, 'time'>): Promise<void> {
+    const full: CfEvent = { time: new Date(this.#timers.now()).toISOString(), ...e };
+    this.#deps.log?.info({ key: e.key, reason: e.reason, ...(e.data ? { data: e.data } : {}) }, e.message);
+    try {
+      await this.#deps.stateStore.append(EVENTS_RECORD, full);
+    } catch (err) {
+      this.#deps.log?.warn({ err: errorMessage(err) }, 'could not record event');
+    }
+  }
+
+  /** Every key the daemon reconciles. */
+  allKeys(): string[] {
+    const s = this.store.state;
+    const keys: string[] = [];
+    for (const kind of KIND_ORDER) {
+      const c = this.#deps.controllers[kind];
+      if (!c) continue;
+      for (const n of c.names(s.desired, s.inventory)) keys.push(`${kind}/${n}`);
+    }
+    return keys;
+  }
+
+  /** Starts the daemon loop: a first full pass, then the keyed queue with periodic resync. */
+  async start(opts: { resyncMs: number; concurrency?: number; prune: boolean }): Promise<void> {
+    const options: ReconcileOptions = { dryRun: false, prune: opts.prune };
+    const first = await this.runOnce(options);
+    for (const f of first.failures) this.#deps.log?.warn(f, 'initial reconcile: change failed');
+    this.#queue = new WorkQueue({
+      timers: this.#timers,
+      concurrency: opts.concurrency ?? 4,
+      resyncMs: opts.resyncMs,
+      keys: () => this.allKeys(),
+      onError: (key, err, attempt, delayMs) => this.#deps.log?.warn({ key, attempt, delayMs, err: errorMessage(err) }, 'reconcile failed; backing off'),
+      handler: async (key, reason) => {
+        const started = this.#timers.now();
+        const { part, failures } = await this.reconcileKey(key, options);
+        this.#deps.log?.debug({ key, reason, changes: part.changes.length, ms: this.#timers.now() - started }, 'reconciled');
+        if (failures.length > 0) throw new Error(failures.map((f) => `${f.key}: ${f.error}`).join('; '));
+        const after = Object.values(part.requeueAfterMs);
+        return after.length > 0 ? { requeueAfterMs: Math.min(...after) } : {};
+      },
+    });
+    this.#queue.start();
+    this.#ready = first.errors.length === 0;
+    if (!this.#ready) for (const k of this.allKeys()) this.#queue.add(k, 'initial-retry');
+    // Ready once a full pass has run; later passes keep it.
+    void this.#queue.whenIdle().then(() => {
+      this.#ready = true;
+    });
+  }
+
+  /** Enqueues a key (an event source saw something change). */
+  enqueue(key: string, reason: string): void {
+    this.#queue?.add(key, reason);
+  }
+
+  enqueueAll(reason: string): void {
+    for (const k of this.allKeys()) this.enqueue(k, reason);
+  }
+
+  /** Stops intake and drains in-flight reconciles within `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<boolean> {
+    const q = this.#queue;
+    this.#queue = undefined;
+    const drained = q ? await q.shutdown(timeoutMs) : true;
+    await this.persist().catch(() => {});
+    return drained;
+  }
+}
+
+function verb(action: Change['action']): string {
+  return { create: 'Created', update: 'Updated', delete: 'Deleted', replace: 'Replaced' }[action];
+}
+
+function pastTense(action: Change['action']): string {
+  return { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[action];
+}
