@@ -86,8 +86,11 @@ const SEP = String.raw`\s*[·∙•|\-–—]\s*`;
 const LEAD = String.raw`^[^\p{L}\p{N}]*`;
 const APOS = `['’]`;
 const ZONE = String.raw`\((?<zone>[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*)\)`;
-/** The reset clause: everything up to an optional `(Zone)`, end of line, or a full stop. */
-const RESET_CLAUSE = String.raw`(?<reset>[^()\n/]*?)\s*(?:${ZONE})?\s*\.?(?:\s+/login\b.*)?\s*`;
+/**
+ * The reset clause: up to an optional `(Zone)`, an optional `/login …` hint, and the end of the
+ * line. Quotes are not allowed in it, so a quoted mention inside prose does not match.
+ */
+const RESET_CLAUSE = String.raw`(?<reset>[^()\n/"'\x60‘’“”]*?)\s*(?:${ZONE})?\s*\.?(?:\s+/login\b.*)?\s*`;
 
 interface LinePattern {
   re: RegExp;
