@@ -833,3 +833,32 @@ export interface InboxScan {
   /** Inbox files whose id also exists in another state directory (producer reused a name). */
   conflicts: { entry: TaskEntry; existingIn: TaskState[] }[];
 }
+
+/**
+ * The queue of one project, as controllers and the runtime see it (proposed as `QueuePort` in
+ * ports.ts). Implemented by `createFsTaskQueue(root)` in src/adapters/queue/. Every mutating
+ * method is idempotent and crash-safe (docs/queue-protocol.md).
+ */
+export interface TaskQueue {
+  readonly root: string;
+  ensureDirs(): Promise<void>;
+  count(): Promise<QueueCounts>;
+  list(state?: TaskState, opts?: { now?: number; settleMs?: number }): Promise<TaskEntry[]>;
+  read(id: string, state?: TaskState): Promise<Task>;
+  scanInbox(opts?: { now?: number; settleMs?: number }): Promise<InboxScan>;
+  claim(id: string, input: ClaimInput): Promise<ClaimResult>;
+  readLease(id: string): Promise<Lease | undefined>;
+  listLeases(): Promise<LeaseRecord[]>;
+  updateLease(id: string, patch: { deliveredAt?: string; conversationId?: string }, expectClaimId?: string): Promise<Lease>;
+  complete(id: string, footer: string, opts?: { from?: 'dispatched' | 'delegated'; now?: number; expectClaimId?: string }): Promise<MoveOutcome>;
+  fail(id: string, opts: { from: 'inbox' | 'dispatched' | 'delegated'; reason: string; now?: number; attempts?: number; session?: string; account?: string; expectClaimId?: string }): Promise<MoveOutcome>;
+  requeue(id: string, opts: { reason: string; maxAttempts?: number; now?: number; expectClaimId?: string }): Promise<RequeueResult>;
+  move(id: string, from: TaskState, to: TaskState): Promise<MoveOutcome>;
+  enqueue(input: { body: string; title?: string; priority?: Priority; frontmatter?: Record<string, unknown>; id?: string }): Promise<{ id: string; path: string }>;
+  resolveIdConflict(id: string): Promise<string>;
+  archiveDone(opts: { olderThanMs: number; now: number }): Promise<{ archived: { id: string; month: string }[]; conflicts: string[] }>;
+  cleanupTempFiles(opts: { olderThanMs: number; now: number }): Promise<string[]>;
+  inspect(): Promise<QueueSnapshot>;
+  recover(opts?: { now?: number; graceMs?: number }): Promise<RecoveryPlan & { applied: RecoveryAction[]; errors: { action: RecoveryAction; error: string }[] }>;
+  writeStatus(status: QueueStatus): Promise<void>;
+}

@@ -4,6 +4,7 @@
  * overwrites). Temp files are hidden (`.cf-tmp.*`), so queue listings never see them.
  */
 import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -121,7 +122,7 @@ export async function exists(p: string): Promise<boolean> {
 }
 
 /** readdir that returns [] for a missing directory (observation must work on a fresh machine). */
-export async function readdirSafe(dir: string): Promise<import('node:fs').Dirent[]> {
+export async function readdirSafe(dir: string): Promise<Dirent[]> {
   try {
     return await fs.readdir(dir, { withFileTypes: true });
   } catch (err) {

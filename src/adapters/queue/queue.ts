@@ -10,6 +10,7 @@
  * state-dir lock, and its work queue never reconciles one project twice at once). Concurrent
  * claims are still safe: the exclusive lease create and the rename arbitrate, exactly one wins.
  */
+import type { Stats } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../core/ports.js';
@@ -27,7 +28,6 @@ import {
   TaskConflictError,
   TaskNotFoundError,
   TaskParseError,
-  appendOnce,
   decodeTaskBytes,
   effectiveMaxAttempts,
   emptyCounts,
@@ -164,7 +164,7 @@ async function entriesIn(dir: string, state: TaskState, now: number, settleMs: n
   const out = await Promise.all(
     names.map(async (fileName): Promise<TaskEntry | undefined> => {
       const p = path.join(dir, fileName);
-      let st: import('node:fs').Stats;
+      let st: Stats;
       try {
         st = await fs.lstat(p);
       } catch (err) {
@@ -561,7 +561,7 @@ async function cleanupRecords(root: string, id: string, durable: boolean): Promi
 }
 
 async function appendInPlace(root: string, id: string, file: string, to: 'done' | 'failed', text: string, durable: boolean): Promise<void> {
-  let st: import('node:fs').Stats;
+  let st: Stats;
   let bytes: Buffer | undefined;
   try {
     st = await fs.lstat(file);
@@ -714,7 +714,7 @@ export async function requeueTask(root: string, id: string, opts: RequeueOptions
 export async function updateTaskFrontmatter(root: string, id: string, state: Exclude<TaskState, 'archive'>, set: Record<string, unknown>, opts: DurableOpt & { touch?: boolean } = {}): Promise<void> {
   assertId(id);
   const p = taskPath(root, state, id);
-  let st: import('node:fs').Stats;
+  let st: Stats;
   let content: string;
   try {
     st = await fs.stat(p);
