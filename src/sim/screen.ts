@@ -41,6 +41,16 @@ export function fitLine(text: string, width: number): string {
   return out;
 }
 
+/** Replaces C0 controls (except tab) and DEL with `?`, so printed text cannot drive the terminal. */
+export function stripControls(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    out += (cp < 0x20 && cp !== 0x09) || cp === 0x7f ? '?' : ch;
+  }
+  return out;
+}
+
 export function visibleWidth(text: string): number {
   let used = 0;
   for (const ch of text) used += charWidth(ch.codePointAt(0) ?? 0);
@@ -98,7 +108,7 @@ export class Screen {
 
   /** Conversation output: printed once above the input box. */
   log(...lines: string[]): void {
-    for (const l of lines) for (const part of l.split(/\r\n|\r|\n/)) this.pendingLog.push(part.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?'));
+    for (const l of lines) for (const part of l.split(/\r\n|\r|\n/)) this.pendingLog.push(stripControls(part));
     this.schedule();
   }
 
