@@ -250,11 +250,13 @@ export function zonedTimeToUtc(
   timeZone: string,
 ): Date {
   const guess = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute);
-  const off1 = offsetAt(guess, timeZone);
-  let utc = guess - off1;
-  const off2 = offsetAt(utc, timeZone);
-  if (off2 !== off1) utc = guess - off2;
-  return new Date(utc);
+  // Offsets a day before and after: at most one transition lies between them.
+  const before = offsetAt(guess - 86_400_000, timeZone);
+  const after = offsetAt(guess + 86_400_000, timeZone);
+  const valid = [guess - before, guess - after].filter((c) => c + offsetAt(c, timeZone) === guess);
+  if (valid.length > 0) return new Date(Math.max(...valid));
+  // A DST gap: the wall clock jumps over this time; shift forward by the gap.
+  return new Date(guess - before);
 }
 
 // ---------------------------------------------------------------------------------------------
