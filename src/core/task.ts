@@ -5,7 +5,7 @@
  * and the pure crash-recovery planner. Nothing here touches the filesystem: the adapter in
  * src/adapters/queue/ does, and controllers reach it through the `TaskQueue` interface below.
  */
-import { parseDocument, stringify } from 'yaml';
+import { LineCounter, parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
 import { CfError } from './errors.js';
 
@@ -315,10 +315,11 @@ export function parseFrontmatter(text: string): ParsedFrontmatter {
   const body = content.slice(closeEnd);
   const bodyLine = line + 1;
 
-  const doc = parseDocument(yamlText, { uniqueKeys: true, prettyErrors: false, strict: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(yamlText, { uniqueKeys: true, prettyErrors: false, strict: true, lineCounter });
   const firstError = doc.errors[0];
   if (firstError) {
-    const errLine = firstError.linePos?.[0]?.line;
+    const errLine = lineCounter.linePos(firstError.pos[0]).line;
     const fileLine = errLine !== undefined ? errLine + 1 : undefined;
     const msg = firstError.message.split('\n')[0] ?? firstError.message;
     throw new TaskParseError(`invalid YAML in frontmatter${fileLine !== undefined ? ` (line ${fileLine})` : ''}: ${msg}`, fileLine !== undefined ? { line: fileLine } : {});
