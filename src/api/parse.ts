@@ -251,9 +251,13 @@ function resolvePaths(kind: Kind, spec: Record<string, unknown>, baseDir: string
     case 'Account':
       for (const f of ['configDir', 'sharedStateDir', 'activeLink']) fix(out, f);
       break;
-    case 'Session':
+    case 'Session': {
       fix(out, 'workdir');
+      // A command path written as ./x or ../x is relative to the manifest, like every other path.
+      const cmd = out.command as string[] | undefined;
+      if (cmd && cmd[0] !== undefined && /^\.\.?\//.test(cmd[0])) out.command = [r(cmd[0]) as string, ...cmd.slice(1)];
       break;
+    }
     case 'Project':
       fix(out, 'path');
       break;

@@ -7,7 +7,9 @@ import { setCondition, type Condition } from '../core/conditions.js';
 import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type PlanInput, type PlanPart } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { generationOf } from '../core/generation.js';
-import type { Change, FieldDiff } from '../core/plan.js';
+import { errorCode, errorMessage } from '../core/errors.js';
+import type { Change } from '../core/plan.js';
+import { fieldDiff } from '../core/diff.js';
 import type { TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 import { activeAccount } from './accounts-view.js';
 
@@ -18,6 +20,8 @@ export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface SessionObserved {
   tmux: Map<string, TmuxSessionInfo>;
+  /** Set when tmux itself could not be run (not installed): nothing is observed. */
+  tmuxProblem?: string;
 }
 
 export interface LaunchSpec {
@@ -50,6 +54,11 @@ export function launchSpec(session: ManifestObject<'Session'>, desired: DesiredS
   };
 }
 
+/** The launch as shown in plans and recorded in status (`status.launch`). */
+export function launchView(l: LaunchSpec): Record<string, unknown> {
+  return { cwd: l.cwd, command: l.argv.join(' '), account: l.account ?? null, env: l.env };
+}
+
 export function launchGeneration(l: LaunchSpec): string {
   return generationOf({ cwd: l.cwd, argv: l.argv, env: l.env });
 }
@@ -77,12 +86,19 @@ export class SessionController implements Controller<SessionObserved> {
   }
 
   async observe(_names: readonly string[]): Promise<SessionObserved> {
-    const list = await this.#tmux.listSessions();
-    return { tmux: new Map(list.map((s) => [s.name, s])) };
+    try {
+      const list = await this.#tmux.listSessions();
+      return { tmux: new Map(list.map((s) => [s.name, s])) };
+    } catch (err) {
+      // Dry-run must work where tmux is not installed (CI): observe nothing and say so.
+      if (errorCode(err) === 'CF_ERR_TMUX_MISSING') return { tmux: new Map(), tmuxProblem: errorMessage(err) };
+      throw err;
+    }
   }
 
   plan(input: PlanInput<SessionObserved>, names: readonly string[]): PlanPart {
     const out = emptyPlanPart();
+    if (input.observed.tmuxProblem) out.notes.push({ key: 'Session/*', level: 'warning', message: `${input.observed.tmuxProblem}; no sessions observed` });
     for (const name of names) planOne(name, input, out);
     return out;
   }
@@ -144,10 +160,10 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart)
   }
 
   if (!t) {
-    const change: Change = { key, action: 'create', resource, reason: prior ? 'tmux session is missing' : 'declared in the manifests', effects: [launchEffect(name, launch, session)], diff: launchDiff(undefined, launch) };
+    const change: Change = { key, action: 'create', resource, reason: prior?.tmuxSession ? 'tmux session is missing' : 'declared in the manifests', effects: [launchEffect(name, launch, session)], diff: fieldDiff({}, launchView(launch)) };
     out.changes.push(change);
     if (prior?.tmuxSession) out.drift.push({ key, message: `${resource} disappeared outside the controller` });
-    out.status[key] = { ...base, conditions: cond(base.conditions, 'False', 'Launching', `launching ${resource}`, gen) };
+    out.status[key] = { ...base, launch: launchView(launch), conditions: cond(base.conditions, 'False', 'Launching', `launching ${resource}`, gen) };
     return;
   }
 
@@ -158,7 +174,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart)
       effects: [{ type: 'tmux.killSession', session: name, owner: ownerOf(name) }, launchEffect(name, launch, session)],
     });
     out.drift.push({ key, message: `${resource}: the pane's process exited with status ${t.paneDeadStatus ?? 'unknown'}` });
-    out.status[key] = { ...base, restarts: base.restarts as number + 1, conditions: cond(base.conditions, 'False', 'Restarting', `process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching`, gen) };
+    out.status[key] = { ...base, launch: launchView(launch), restarts: (base.restarts as number) + 1, conditions: cond(base.conditions, 'False', 'Restarting', `process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching`, gen) };
     return;
   }
 
@@ -167,21 +183,12 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart)
     out.changes.push({
       key, action: 'replace', resource,
       reason: 'launch settings changed',
-      diff: launch.account !== t.options['cf-account'] ? [{ path: '/account', op: 'replace', from: t.options['cf-account'], to: launch.account }] : [{ path: '/launch', op: 'replace', from: t.options['cf-generation'], to: wantGen }],
+      diff: prior?.launch ? fieldDiff(prior.launch, launchView(launch)) : [{ path: '/generation', op: 'replace', from: t.options['cf-generation'], to: wantGen }],
       effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, launchEffect(name, launch, session)],
     });
-    out.status[key] = { ...base, conditions: cond(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching', gen) };
+    out.status[key] = { ...base, launch: launchView(launch), conditions: cond(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching', gen) };
     return;
   }
 
-  out.status[key] = { ...base, panePid: t.panePid ?? null, conditions: cond(base.conditions, 'True', 'Running', `${resource} is running`, gen) };
-}
-
-function launchDiff(_from: LaunchSpec | undefined, to: LaunchSpec): FieldDiff[] {
-  const d: FieldDiff[] = [
-    { path: '/cwd', op: 'add', to: to.cwd },
-    { path: '/command', op: 'add', to: to.argv.join(' ') },
-  ];
-  if (to.account) d.push({ path: '/account', op: 'add', to: to.account });
-  return d;
+  out.status[key] = { ...base, launch: prior?.launch ?? launchView(launch), panePid: t.panePid ?? null, conditions: cond(base.conditions, 'True', 'Running', `${resource} is running`, gen) };
 }

@@ -105,7 +105,9 @@ export class Manager {
         this.#commitStatus(part, fails);
       } else {
         // Later kinds plan against this kind's would-be status (e.g. the active account).
-        this.store.update((d) => Object.assign(d.status, part.status));
+        this.store.update((d) => {
+          Object.assign(d.status, part.status);
+        });
       }
     }
     if (!options.dryRun) await this.persist();

@@ -1,0 +1,96 @@
+import { formatDiagnostic } from '../../api/objects.js';
+import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
+import { acquireInstanceLock } from '../../adapters/instance-lock.js';
+import { defaultStateDir } from '../../adapters/state-store.js';
+import { renderPlanJson, renderPlanText } from '../../render/plan-text.js';
+import { wire } from '../../runtime/wiring.js';
+import { COMMON, oneOf, parse, requireFiles } from '../args.js';
+import type { CliIO } from '../io.js';
+
+const HELP = `Usage: claude-failover reconcile --once [--dry-run] [--detailed-exitcode] [-o text|json]
+                                  -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--prune]
+
+Reads the manifests, observes the world (tmux, files, quota) and converges it once.
+With --dry-run it only prints the plan and touches nothing: no tmux server is started, no
+state dir or file is written. Safe in CI and on machines where nothing is installed.
+
+Options:
+  -f, --filename PATH     Manifest file or directory; repeatable (or CLAUDE_FAILOVER_MANIFESTS)
+      --once              Reconcile once and exit
+      --dry-run           Print the plan only
+      --detailed-exitcode Exit 2 when the plan has changes (0 none, 1 error)
+  -o, --output FORMAT     text (default) or json (the same Plan object, with formatVersion)
+      --state-dir DIR     State directory (default $XDG_STATE_HOME/claude-failover, /var/lib/claude-failover as root)
+      --tmux-socket NAME  tmux server of the controller: -L NAME, or a socket path (default claude-failover)
+      --prune             Stop sessions whose manifests were removed
+
+Exit codes: 0 no changes (or all applied), 1 error (invalid manifests, failed changes),
+            2 changes present (only with --detailed-exitcode).
+
+Examples:
+  claude-failover reconcile --once --dry-run --detailed-exitcode -f manifests/
+  claude-failover reconcile --once --dry-run -o json -f manifests/ | jq .summary
+  claude-failover reconcile --once -f manifests/
+`;
+
+interface Values {
+  help?: boolean;
+  filename?: string[];
+  once?: boolean;
+  'dry-run'?: boolean;
+  'detailed-exitcode'?: boolean;
+  output?: string;
+  'state-dir'?: string;
+  'tmux-socket'?: string;
+  prune?: boolean;
+}
+
+export async function reconcileCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse<Values>(args, {
+    ...COMMON,
+    once: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    'detailed-exitcode': { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+    prune: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
+  if (!values.once) {
+    io.stderr.write('claude-failover reconcile: asking a running controller to reconcile needs its control plane; use --once to reconcile from this process.\n');
+    return 1;
+  }
+  const dryRun = values['dry-run'] ?? false;
+  const files = requireFiles(values.filename, io);
+  const loaded = await loadManifests(files, { displayBase: io.cwd });
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  for (const d of loaded.diagnostics) io.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (errors.length > 0) {
+    io.stderr.write(`\n${errors.length} problem(s) in the manifests; nothing was planned or applied.\n`);
+    return 1;
+  }
+  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const w = wire({ stateDir, dryRun, ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
+  let lock: { release(): Promise<void> } | undefined;
+  if (!dryRun) {
+    await w.stateStore.ensure();
+    lock = await acquireInstanceLock(stateDir);
+  }
+  try {
+    await w.manager.loadState();
+    w.manager.setDesired(toDesired(loaded));
+    const result = await w.manager.runOnce({ dryRun, prune: values.prune ?? false });
+    const color = output === 'text' && (process.stdout as { isTTY?: boolean }).isTTY === true && !io.env.NO_COLOR;
+    io.stdout.write(output === 'json' ? renderPlanJson(result.plan) : renderPlanText(result.plan, { color }));
+    for (const f of result.failures) io.stderr.write(`error: ${f.key}: ${f.error}\n`);
+    for (const e of result.errors) io.stderr.write(`error: observing ${e.kind}: ${e.error}\n`);
+    if (result.failures.length > 0 || result.errors.length > 0) return 1;
+    if (values['detailed-exitcode'] && dryRun && result.plan.changes.length > 0) return 2;
+    return 0;
+  } finally {
+    await lock?.release();
+  }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * claude-failover: the command-line entry point. The only module (with the standalone hook
+ * entries) that calls process.exit. Commands are imported lazily so that quick commands (the
+ * hooks run before every tool call) do not load the whole controller.
+ */
+import { errorCode, errorMessage, UsageError } from '../core/errors.js';
+import { processIO, type CliIO } from './io.js';
+import { VERSION } from './version.js';
+
+type Command = (args: string[], io: CliIO) => Promise<number>;
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  validate: { summary: 'Check manifests (schema and cross-references)', load: async () => (await import('./commands/validate.js')).validateCommand },
+  reconcile: { summary: 'Plan and converge once (--once), or print the plan (--dry-run)', load: async () => (await import('./commands/reconcile.js')).reconcileCommand },
+  run: { summary: 'Run the controller (daemon)', load: async () => (await import('./commands/run.js')).runCommand },
+  schema: { summary: 'Write JSON Schemas of the manifest kinds (for editors)', load: async () => (await import('./commands/schema.js')).schemaCommand },
+  version: { summary: 'Print the version', load: async () => async (_a, io) => { io.stdout.write(`claude-failover ${VERSION}\n`); return 0; } },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    `claude-failover ${VERSION} — keeps a fleet of Claude Code agents working across several accounts`,
+    '',
+    'Usage: claude-failover <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `claude-failover <command> --help` for the options and examples of a command.',
+    'Docs: README.md and docs/ (manifests.md, operations.md, security.md).',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`claude-failover ${VERSION}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    const { closest } = await import('../api/suggest.js');
+    const hint = closest(name, Object.keys(COMMANDS));
+    io.stderr.write(`claude-failover: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}\nRun \`claude-failover --help\` for the list.\n`);
+    return 1;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`claude-failover ${name}: ${err.message}\nRun \`claude-failover ${name} --help\` for usage.\n`);
+      return 1;
+    }
+    const code = errorCode(err);
+    io.stderr.write(`claude-failover ${name}: ${code ? `${code}: ` : ''}${errorMessage(err)}\n`);
+    if (io.env.CLAUDE_FAILOVER_DEBUG) io.stderr.write(`${(err as Error).stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+// Only when run as a program (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (/(?:^|[\\/])(?:main\.(?:js|ts)|claude-failover)$/.test(invoked)) {
+  main(process.argv.slice(2), processIO()).then(
+    (code) => exitAfterFlush(code),
+    (err: unknown) => {
+      process.stderr.write(`claude-failover: ${errorMessage(err)}\n`);
+      exitAfterFlush(1);
+    },
+  );
+}
+
+/** Exits once stdout and stderr have drained (a large plan piped to another program is not cut). */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}

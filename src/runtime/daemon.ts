@@ -1,0 +1,132 @@
+/**
+ * The long-running controller: the manager's work queue fed by event sources (manifest files
+ * via chokidar, tmux polling, resync), with GitOps reload that never applies an invalid set.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { formatDiagnostic } from '../api/objects.js';
+import { loadManifests, toDesired } from '../adapters/manifest-files.js';
+import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-lock.js';
+import { errorMessage } from '../core/errors.js';
+import type { TmuxSessionInfo } from '../core/ports.js';
+import { wire, type Wired } from './wiring.js';
+
+export interface DaemonOptions {
+  manifests: string[];
+  stateDir: string;
+  tmuxSocket?: string;
+  resyncMs: number;
+  prune: boolean;
+  log: Logger;
+  /** How often tmux is polled for dead panes and vanished sessions. */
+  tmuxPollMs?: number;
+  displayBase?: string;
+}
+
+export class Daemon {
+  readonly opts: DaemonOptions;
+  readonly wired: Wired;
+  #lock: InstanceLock | undefined;
+  #watcher: FSWatcher | undefined;
+  #pollTimer: ReturnType<typeof setInterval> | undefined;
+  #lastTmux = new Map<string, string>();
+  #reloading: Promise<void> = Promise.resolve();
+
+  constructor(opts: DaemonOptions) {
+    this.opts = opts;
+    this.wired = wire({ stateDir: opts.stateDir, dryRun: false, log: opts.log, ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}) });
+  }
+
+  get manager() {
+    return this.wired.manager;
+  }
+
+  /** Validates the manifests, takes the lock, runs a first full pass and starts the loop. */
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    const loaded = await loadManifests(this.opts.manifests, { displayBase: this.opts.displayBase ?? process.cwd() });
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      const { ManifestError } = await import('../core/errors.js');
+      throw new ManifestError(errors);
+    }
+    await this.wired.stateStore.ensure();
+    this.#lock = await acquireInstanceLock(this.opts.stateDir);
+    log.info({ stateDir: this.opts.stateDir, pid: process.pid }, 'state dir locked');
+    await this.manager.loadState();
+    this.manager.setDesired(toDesired(loaded));
+    log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
+    await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune });
+    log.info('first reconcile done; controller running');
+    this.#watchManifests();
+    this.#pollTmux();
+  }
+
+  #watchManifests(): void {
+    this.#watcher = watch(this.opts.manifests, {
+      ignoreInitial: true,
+      ignored: (p: string) => /(^|[/\\])(\.git|node_modules)([/\\]|$)/.test(p),
+      awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 },
+    });
+    this.#watcher.on('all', (event, path) => {
+      this.opts.log.debug({ event, path }, 'manifest change');
+      this.#reloading = this.#reloading.then(async () => {
+        await this.reload(`${event} ${path}`);
+      });
+    });
+  }
+
+  /**
+   * Re-validates the whole manifest set. An invalid set is not applied: the last good desired
+   * state stays in force, and the diagnostics are logged and kept (status + event).
+   */
+  async reload(reason: string): Promise<boolean> {
+    const { log } = this.opts;
+    const loaded = await loadManifests(this.opts.manifests, { displayBase: this.opts.displayBase ?? process.cwd() });
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      const lines = errors.map(formatDiagnostic);
+      log.error({ reason, revision: loaded.revision, diagnostics: lines }, 'manifests rejected: the last good set stays in force');
+      this.manager.store.update((d) => {
+        d.rejected = { at: new Date().toISOString(), diagnostics: lines, ...(loaded.revision ? { revision: loaded.revision } : {}) };
+      });
+      await this.manager.event({ key: 'Manifests/*', type: 'Warning', reason: 'ManifestsRejected', message: `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`, data: { diagnostics: lines } });
+      return false;
+    }
+    this.manager.setDesired(toDesired(loaded));
+    await this.manager.event({ key: 'Manifests/*', type: 'Normal', reason: 'ManifestsApplied', message: `${loaded.objects.length} objects${loaded.revision ? ` at revision ${loaded.revision}` : ''} (${reason})`, ...(loaded.revision ? { data: { revision: loaded.revision } } : {}) });
+    this.manager.enqueueAll('manifests-changed');
+    return true;
+  }
+
+  /** Polls tmux and enqueues sessions whose state changed (died, vanished, appeared). */
+  #pollTmux(): void {
+    const every = this.opts.tmuxPollMs ?? 1_000;
+    const tick = async () => {
+      let list: TmuxSessionInfo[];
+      try {
+        list = await this.wired.tmux.listSessions();
+      } catch (err) {
+        this.opts.log.warn({ err: errorMessage(err) }, 'tmux poll failed');
+        return;
+      }
+      const now = new Map(list.map((s) => [s.name, `${s.panePid}:${s.paneDead}:${s.owner ?? ''}`]));
+      for (const [name, sig] of now) if (this.#lastTmux.get(name) !== sig) this.manager.enqueue(`Session/${name}`, 'tmux-changed');
+      for (const name of this.#lastTmux.keys()) if (!now.has(name)) this.manager.enqueue(`Session/${name}`, 'tmux-vanished');
+      this.#lastTmux = now;
+    };
+    this.#pollTimer = setInterval(() => void tick(), every);
+    this.#pollTimer.unref();
+    void tick();
+  }
+
+  /** Stops intake, drains in-flight reconciles (at most `drainMs`), releases the lock. */
+  async stop(drainMs: number): Promise<boolean> {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    await this.#watcher?.close();
+    await this.#reloading.catch(() => {});
+    const drained = await this.manager.stop(drainMs);
+    await this.#lock?.release();
+    return drained;
+  }
+}
