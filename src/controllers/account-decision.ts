@@ -161,7 +161,7 @@ function classify(a: AccountDecisionInput, nowMs: number): Classified {
   }
   const usage = a.usage === 'unknown' ? undefined : a.usage;
   if (!hasUsageData(usage)) {
-    return { ...base, eligible: true, tier: 'unknown', why: 'usage unknown (fallback target only)' };
+    return { ...base, eligible: true, tier: 'unknown', why: 'usage unknown (a target only when no account with known usage qualifies)' };
   }
   const t = a.thresholds;
   const u5 = effectiveUtilization(usage.fiveHour, nowMs);
