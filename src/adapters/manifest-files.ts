@@ -77,8 +77,8 @@ export async function loadManifests(paths: readonly string[], opts: LoadOptions 
     for (const o of r.objects) objects.push(o);
     if (r.skipped) skippedFiles.push(file);
   }
-  for (const d of validateSet(objects)) diagnostics.push({ ...d, file: display(d.file) });
   for (const o of objects) o.source.file = display(o.source.file);
+  for (const d of validateSet(objects)) diagnostics.push(d);
   diagnostics.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   const result: LoadResult = { objects, diagnostics, files, skippedFiles };
   if (opts.gitRevision !== false && paths.length > 0) {

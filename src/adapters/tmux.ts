@@ -135,13 +135,23 @@ export class TmuxAdapter implements TmuxPort {
   }
 
   async sendKeys(name: string, keys: readonly string[]): Promise<void> {
-    await this.#must(['send-keys', '-t', `=${name}:`, ...keys]);
+    // Keys into a dead pane are harmless (unlike a paste), but pointless: skip them the same way.
+    // Only key names (Enter, C-c, Escape, BSpace, ...): literal text goes through pasteText.
+    for (const k of keys) if (!/^[A-Za-z0-9-]+$/.test(k)) throw new CfError('CF_ERR_TMUX_KEY', `not a key name: ${JSON.stringify(k)} (use pasteText for text)`);
+    await this.#must(['if-shell', '-F', '-t', `=${name}:`, '#{pane_dead}', '', `send-keys -t =${name}: ${keys.join(' ')}`]);
   }
 
+  /**
+   * Pastes `text` into the session's pane. tmux 3.3's server crashes (taking every session with
+   * it) when paste-buffer targets a dead pane, so the paste is guarded inside the server by
+   * `if-shell -F '#{pane_dead}'`; a dead pane leaves the buffer behind and raises PaneDead.
+   */
   async pasteText(name: string, text: string): Promise<void> {
     const buffer = `cf-${randomBytes(6).toString('hex')}`;
     await this.#must(['load-buffer', '-b', buffer, '-'], text);
-    await this.#must(['paste-buffer', '-p', '-d', '-b', buffer, '-t', `=${name}:`]);
+    await this.#must(['if-shell', '-F', '-t', `=${name}:`, '#{pane_dead}', '', `paste-buffer -p -d -b ${buffer} -t =${name}:`]);
+    const left = await this.#tmux(['delete-buffer', '-b', buffer]);
+    if (left.exitCode === 0) throw new RetryableError('CF_ERR_TMUX_PANE_DEAD', 'PaneDead', `not pasting into ${name}: its pane is dead`);
   }
 
   async capturePane(name: string, history = 0): Promise<string> {

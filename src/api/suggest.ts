@@ -1,14 +1,19 @@
-/** "Did you mean" suggestions for unknown fields and names. */
+/** "Did you mean" suggestions for unknown fields and names (optimal string alignment distance). */
 export function editDistance(a: string, b: string): number {
   const m = a.length;
   const n = b.length;
   let prev = Array.from({ length: n + 1 }, (_, j) => j);
+  let prevPrev: number[] = [];
   for (let i = 1; i <= m; i++) {
     const cur = [i];
     for (let j = 1; j <= n; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      let d = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      // an adjacent transposition ("wbe" -> "web") counts as one edit
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (prevPrev[j - 2] ?? 0) + 1);
+      cur[j] = d;
     }
+    prevPrev = prev;
     prev = cur;
   }
   return prev[n] ?? 0;

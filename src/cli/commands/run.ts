@@ -82,10 +82,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
+  // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  clearInterval(keepAlive);
   log.info({ signal, drainMs }, 'stopping: no new work, draining in-flight reconciles');
   const drained = await daemon.stop(drainMs);
   log.info({ drained }, drained ? 'stopped cleanly' : 'stopped: drain timed out');

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrivateTmuxServer } from '../../test/support/tmux.js';
+import { TmuxAdapter } from './tmux.js';
+
+const servers: PrivateTmuxServer[] = [];
+afterEach(() => servers.splice(0).forEach((s) => s.kill()));
+
+function setup() {
+  const server = new PrivateTmuxServer();
+  servers.push(server);
+  return { server, tmux: new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null' }) };
+}
+
+async function until(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('TmuxAdapter', () => {
+  it('lists nothing (and starts no server) when no server runs', async () => {
+    const { server, tmux } = setup();
+    expect(await tmux.listSessions()).toEqual([]);
+    expect(server.serverRunning()).toBe(false);
+  });
+
+  it('creates sessions with owner tag, options, env, and exact names', async () => {
+    const { server, tmux } = setup();
+    await tmux.newSession({ name: 'ccl-1', cwd: '/tmp', argv: ['sh', '-c', 'echo "v=$CF_X"; sleep 30'], env: { CF_X: 'yes' }, unsetEnv: ['CLAUDECODE'], owner: 'Session/ccl-1', options: { 'cf-account': 'a' } });
+    server.run(['new-session', '-d', '-s', 'ccl-10', 'sleep', '30']);
+    const list = await tmux.listSessions();
+    const mine = list.find((s) => s.name === 'ccl-1');
+    expect(mine?.owner).toBe('Session/ccl-1');
+    expect(mine?.options['cf-account']).toBe('a');
+    expect(list.find((s) => s.name === 'ccl-10')?.owner).toBeUndefined();
+    await until(async () => (await tmux.capturePane('ccl-1')).includes('v=yes'));
+    await tmux.killSession('ccl-1');
+    await tmux.killSession('ccl-1'); // idempotent
+    expect(server.sessions()).toEqual(['ccl-10']);
+  });
+
+  it('keeps a dead pane (remain-on-exit) with its exit status', async () => {
+    const { tmux } = setup();
+    await tmux.newSession({ name: 'd', cwd: '/tmp', argv: ['sh', '-c', 'exit 7'], env: {}, unsetEnv: [], owner: 'Session/d', options: {} });
+    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead));
+    const d = (await tmux.listSessions())[0];
+    expect(d?.paneDeadStatus).toBe(7);
+  });
+
+  it('refuses to paste into a dead pane instead of crashing the tmux server', async () => {
+    const { server, tmux } = setup();
+    await tmux.newSession({ name: 'live', cwd: '/tmp', argv: ['sleep', '30'], env: {}, unsetEnv: [], owner: 'Session/live', options: {} });
+    await tmux.newSession({ name: 'dead', cwd: '/tmp', argv: ['true'], env: {}, unsetEnv: [], owner: 'Session/dead', options: {} });
+    await until(async () => (await tmux.listSessions()).find((s) => s.name === 'dead')?.paneDead === true);
+    await expect(tmux.pasteText('dead', '/exit')).rejects.toMatchObject({ code: 'CF_ERR_TMUX_PANE_DEAD' });
+    await tmux.sendKeys('dead', ['Enter']);
+    expect(server.sessions()).toEqual(['dead', 'live']);
+    expect(server.run(['list-buffers']).stdout).toBe('');
+  });
+
+  it('pastes text byte-exactly, including a trailing ";" and a leading "-"', async () => {
+    const { tmux } = setup();
+    await tmux.newSession({ name: 'cat', cwd: '/tmp', argv: ['sh', '-c', 'stty -echo; IFS= read -r line; printf "[%s]\\n" "$line"; sleep 30'], env: {}, unsetEnv: [], owner: 'Session/cat', options: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    await tmux.pasteText('cat', '-n $(x) "q" \'s\' end;');
+    await tmux.sendKeys('cat', ['Enter']);
+    await until(async () => (await tmux.capturePane('cat')).includes('[-n $(x) "q" \'s\' end;]'));
+  });
+
+  it('rejects text passed as key names', async () => {
+    const { tmux } = setup();
+    await expect(tmux.sendKeys('x', ['hello world'])).rejects.toMatchObject({ code: 'CF_ERR_TMUX_KEY' });
+  });
+});

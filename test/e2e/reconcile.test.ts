@@ -1,0 +1,171 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { REPO, runCli } from '../support/cli.js';
+import { tempDir, writePool } from '../support/manifests.js';
+import { PrivateTmuxServer } from '../support/tmux.js';
+
+const servers: PrivateTmuxServer[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.kill();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function setup() {
+  const tmux = new PrivateTmuxServer();
+  servers.push(tmux);
+  const root = tempDir('e2e');
+  dirs.push(root);
+  return { tmux, root };
+}
+
+describe('validate', () => {
+  it('accepts the demo manifests', async () => {
+    const r = await runCli(['validate', '-f', 'examples/demo']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^valid: 10 objects \(3 Accounts, 2 Projects, 5 Sessions\)/);
+    expect(r.code).toBe(0);
+  });
+
+  it('rejects a broken set with one file:line:col line per problem', async () => {
+    const r = await runCli(['validate', '-f', 'test/fixtures/broken']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n').filter((l) => /^test\/fixtures\/broken\/\S+\.yaml:\d+:\d+: /.test(l));
+    expect(lines).toHaveLength(12);
+    expect(r.stderr).toMatch(/12 problems found/);
+  });
+
+  it('gives diagnostics as data with -o json', async () => {
+    const r = await runCli(['validate', '-f', 'test/fixtures/broken', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const data = JSON.parse(r.stdout) as { valid: boolean; diagnostics: { file: string; line: number; col: number; code: string }[] };
+    expect(data.valid).toBe(false);
+    expect(data.diagnostics).toHaveLength(12);
+    expect(new Set(data.diagnostics.map((d) => d.code))).toEqual(new Set(['CF_MANIFEST_YAML', 'CF_MANIFEST_INVALID', 'CF_MANIFEST_UNKNOWN_FIELD', 'CF_MANIFEST_MISSING_FIELD', 'CF_MANIFEST_DURATION', 'CF_MANIFEST_DUPLICATE', 'CF_MANIFEST_DANGLING_REF', 'CF_MANIFEST_CONFIGDIR_CONFLICT']));
+  });
+
+  it('suggests a command for a typo', async () => {
+    const r = await runCli(['valdate']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown command "valdate" \(did you mean "validate"\?\)/);
+  });
+});
+
+describe('reconcile --once --dry-run', () => {
+  it('prints the plan, exits 2, and creates nothing: no tmux server, no state dir, no file', async () => {
+    const { tmux, root } = setup();
+    const cwd = join(root, 'cwd');
+    const stateDir = join(root, 'state');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(cwd);
+    const before = readdirSync(join(REPO, 'examples/demo')).sort();
+    const r = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', join(REPO, 'examples/demo'), '--tmux-socket', tmux.socket, '--state-dir', stateDir], { cwd });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(2);
+    for (const s of ['ccl-0', 'ccl-1', 'ccl-2', 'ccl-3', 'reviewer']) expect(r.stdout).toContain(`# Session/${s}: tmux session "${s}" will be created`);
+    expect(r.stdout).toMatch(/\nPlan: 5 to add, 0 to change, 0 to destroy\.\n$/);
+    expect(tmux.serverRunning()).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(readdirSync(join(REPO, 'examples/demo')).sort()).toEqual(before);
+
+    const j = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-o', 'json', '-f', join(REPO, 'examples/demo'), '--tmux-socket', tmux.socket, '--state-dir', stateDir], { cwd });
+    expect(j.code).toBe(2);
+    const plan = JSON.parse(j.stdout) as { formatVersion: number; summary: { add: number; change: number; destroy: number }; changes: unknown[]; dryRun: boolean };
+    expect(plan.formatVersion).toBe(1);
+    expect(plan.dryRun).toBe(true);
+    expect(plan.summary).toEqual({ add: 5, change: 0, destroy: 0 });
+    expect(plan.changes).toHaveLength(5);
+    expect(tmux.serverRunning()).toBe(false);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it('exits 0 with "No changes" when nothing is declared to change, and 1 on invalid manifests', async () => {
+    const { tmux, root } = setup();
+    const manifests = writePool(root, { sessions: [] });
+    const r = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
+    expect(r.stdout).toBe('No changes. Actual state matches the manifests.\n');
+    expect(r.code).toBe(0);
+    const bad = await runCli(['reconcile', '--once', '--dry-run', '-f', 'test/fixtures/broken', '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/nothing was planned or applied/);
+    expect(tmux.serverRunning()).toBe(false);
+  });
+});
+
+describe('reconcile --once', () => {
+  it('creates the declared sessions, converges to "No changes", heals only what was killed, and never touches a foreign look-alike', async () => {
+    const { tmux, root } = setup();
+    const manifests = writePool(root, { sessions: [{ name: 'ccl-1' }, { name: 'ccl-2' }] });
+    const stateDir = join(root, 'state');
+    const args = ['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', stateDir];
+    // A foreign session whose name extends a declared one: `has-session -t ccl-1` would match it.
+    expect(tmux.run(['new-session', '-d', '-s', 'ccl-10', 'sleep', '3600']).status).toBe(0);
+    const foreignPid = tmux.panePids()['ccl-10'];
+
+    const first = await runCli(args);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/Plan: 2 to add, 0 to change, 0 to destroy\./);
+    expect(tmux.sessions()).toEqual(['ccl-1', 'ccl-10', 'ccl-2']);
+    const pids = tmux.panePids();
+
+    const second = await runCli([...args, '--detailed-exitcode']);
+    expect(second.stdout).toBe('No changes. Actual state matches the manifests.\n');
+    expect(second.code).toBe(0);
+
+    expect(tmux.run(['kill-session', '-t', '=ccl-1']).status).toBe(0);
+    const third = await runCli(args);
+    expect(third.code).toBe(0);
+    expect(third.stdout).toContain('# Session/ccl-1: tmux session "ccl-1" will be created');
+    expect(third.stdout).toContain('disappeared outside the controller');
+    expect(third.stdout).toMatch(/Plan: 1 to add, 0 to change, 0 to destroy\./);
+    const after = tmux.panePids();
+    expect(after['ccl-2']).toBe(pids['ccl-2']);
+    expect(after['ccl-1']).not.toBe(pids['ccl-1']);
+    expect(after['ccl-10']).toBe(foreignPid);
+    expect(tmux.run(['show-options', '-v', '-t', '=ccl-10:', '@cf-owner']).stdout.trim()).toBe('');
+    expect(tmux.run(['show-options', '-v', '-t', '=ccl-1:', '@cf-owner']).stdout.trim()).toBe('Session/ccl-1');
+  });
+
+  it('leaves a foreign session with a declared name alone and says so', async () => {
+    const { tmux, root } = setup();
+    const manifests = writePool(root, { sessions: [{ name: 'ccl-1' }] });
+    expect(tmux.run(['new-session', '-d', '-s', 'ccl-1', 'sleep', '3600']).status).toBe(0);
+    const pid = tmux.panePids()['ccl-1'];
+    const r = await runCli(['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/exists but was not created by claude-failover/);
+    expect(tmux.panePids()['ccl-1']).toBe(pid);
+  });
+
+  it('shows a removed session as orphaned and stops it only with --prune', async () => {
+    const { tmux, root } = setup();
+    const stateDir = join(root, 'state');
+    let manifests = writePool(root, { sessions: [{ name: 'keep' }, { name: 'gone' }] });
+    expect((await runCli(['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', stateDir])).code).toBe(0);
+    manifests = writePool(root, { sessions: [{ name: 'keep' }] });
+    const plain = await runCli(['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', stateDir]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/Session\/gone: tmux session "gone" is orphaned/);
+    expect(tmux.sessions()).toEqual(['gone', 'keep']);
+    const pruned = await runCli(['reconcile', '--once', '--prune', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', stateDir]);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toMatch(/# Session\/gone: tmux session "gone" will be destroyed/);
+    expect(tmux.sessions()).toEqual(['keep']);
+  });
+
+  it('refuses to run while another controller holds the state dir', async () => {
+    const { tmux, root } = setup();
+    const stateDir = join(root, 'state');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'controller.lock'), `${process.pid}\n`); // this test process is alive
+    const manifests = writePool(root, { sessions: [{ name: 's' }] });
+    const r = await runCli(['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', stateDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`CF_ERR_STATE_LOCKED: another claude-failover (pid ${process.pid}) is running`);
+    expect(tmux.serverRunning()).toBe(false);
+  });
+});

@@ -1,0 +1,34 @@
+/** Writes manifest sets into temp dirs for e2e tests. */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `cf-${prefix}-`));
+}
+
+export interface PoolOptions {
+  accounts?: string[];
+  sessions?: { name: string; project?: string; command?: string[]; extra?: string }[];
+  projects?: string[];
+}
+
+/** A small pool: accounts, projects and sessions under `root` (manifests in root/manifests). */
+export function writePool(root: string, opts: PoolOptions = {}): string {
+  const dir = join(root, 'manifests');
+  mkdirSync(dir, { recursive: true });
+  const accounts = opts.accounts ?? ['a'];
+  const projects = opts.projects ?? ['p'];
+  const docs: string[] = [];
+  accounts.forEach((a, i) => docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata:\n  name: ${a}\nspec:\n  configDir: ${root}/accounts/${a}\n  priority: ${(i + 1) * 10}\n`));
+  for (const p of projects) docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata:\n  name: ${p}\nspec:\n  path: ${root}/projects/${p}\n`);
+  writeFileSync(join(dir, 'pool.yaml'), docs.join('---\n'));
+  const sessions = opts.sessions ?? [];
+  writeFileSync(
+    join(dir, 'sessions.yaml'),
+    sessions
+      .map((s) => `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: ${s.project ?? projects[0]}\n  command: ${JSON.stringify(s.command ?? ['sleep', '3600'])}\n${s.extra ?? ''}`)
+      .join('---\n'),
+  );
+  return dir;
+}
