@@ -453,6 +453,23 @@ describe('crash recovery', () => {
   });
 });
 
+describe('long multibyte ids (200 UTF-8 bytes)', () => {
+  it('survive enqueue, claim, requeue, complete and a conflict rename', async () => {
+    const id = 'é'.repeat(100);
+    await enqueueTask(root, { body: 'x', id });
+    await claimTask(root, id, { session: 's', account: 'a' });
+    await requeueTask(root, id, { reason: 'died' });
+    const c = await claimTask(root, id, { session: 's', account: 'a' });
+    expect(c.claimed && c.lease.attempt).toBe(2);
+    await completeTask(root, id, { footer: '\n---\nF\n' });
+    await expectOnlyIn(id, 'done');
+    await writeTree(root, { [`inbox/${id}.md`]: 'again' });
+    const fresh = await resolveIdConflict(root, id);
+    expect(Buffer.byteLength(fresh)).toBeLessThanOrEqual(200);
+    await expectOnlyIn(fresh, 'inbox');
+  });
+});
+
 describe('createFsTaskQueue', () => {
   it('binds settings and runs a full cycle', async () => {
     let t = Date.UTC(2026, 4, 1);

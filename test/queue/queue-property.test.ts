@@ -5,19 +5,8 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  archiveDone,
-  claimTask,
-  completeTask,
-  enqueueTask,
-  ensureQueueDirs,
-  failTask,
-  finishTask,
-  inspectQueue,
-  moveTask,
-  recoverQueue,
-  requeueTask,
-} from '../../src/adapters/queue/index.js';
+import * as freeFns from '../../src/adapters/queue/index.js';
+import { claimTask, createFsTaskQueue, enqueueTask, ensureQueueDirs, inspectQueue, recoverQueue } from '../../src/adapters/queue/index.js';
 import { TaskConflictError, TaskNotFoundError, formatDoneFooter } from '../../src/core/task.js';
 import type { TaskState } from '../../src/core/task.js';
 import { taskLocations, tempQueue } from './helpers.js';
@@ -56,8 +45,37 @@ afterEach(async () => {
   await cleanup();
 });
 
+/** The operations used, either the free functions or the bound (per-task serialized) queue. */
+interface Api {
+  archiveDone: typeof freeFns.archiveDone;
+  claimTask: typeof freeFns.claimTask;
+  completeTask: typeof freeFns.completeTask;
+  failTask: typeof freeFns.failTask;
+  finishTask: typeof freeFns.finishTask;
+  moveTask: typeof freeFns.moveTask;
+  recoverQueue: typeof freeFns.recoverQueue;
+  requeueTask: typeof freeFns.requeueTask;
+}
+
+/** The bound queue's per-task lock applied to the same functions. */
+function lockedApi(): Api {
+  const q = createFsTaskQueue(root, { durable: false });
+  const L = <T>(id: string, fn: () => Promise<T>) => freeFns.withTaskLock(`${root}\0${id}`, fn);
+  return {
+    archiveDone: (r, o) => q.archiveDone(o),
+    claimTask: (r, id, o) => L(id, () => freeFns.claimTask(r, id, o)),
+    completeTask: (r, id, o) => L(id, () => freeFns.completeTask(r, id, o)),
+    failTask: (r, id, o) => L(id, () => freeFns.failTask(r, id, o)),
+    finishTask: (r, id, o) => L(id, () => freeFns.finishTask(r, id, o)),
+    moveTask: (r, id, f, t, o) => L(id, () => freeFns.moveTask(r, id, f, t, o)),
+    recoverQueue: (r, o) => freeFns.recoverQueue(r, { ...o, lock: L }),
+    requeueTask: (r, id, o) => L(id, () => freeFns.requeueTask(r, id, o)),
+  };
+}
+
 /** Runs one op; returns the state the model expects for the task it touched (if any). */
-async function run(op: Op, ids: string[], now: number): Promise<{ id: string; state: TaskState } | undefined> {
+async function run(op: Op, ids: string[], now: number, api: Api = freeFns): Promise<{ id: string; state: TaskState } | undefined> {
+  const { archiveDone, claimTask, completeTask, failTask, finishTask, moveTask, recoverQueue, requeueTask } = api;
   const id = 't' in op ? ids[op.t % Math.max(ids.length, 1)] : undefined;
   switch (op.op) {
     case 'enqueue': {
@@ -143,7 +161,7 @@ describe('queue properties', () => {
     );
   });
 
-  it('concurrent batches of random transitions never put a task in two states or lose it', async () => {
+  it('concurrent batches through the per-task lock never put a task in two states or lose it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 3, maxLength: 15 }), async (batches) => {
         await cleanup();
@@ -152,7 +170,8 @@ describe('queue properties', () => {
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) await run({ op: 'enqueue' }, ids, Date.now());
         for (const batch of batches) {
-          const results = await Promise.allSettled(batch.map((op) => run(op, ids, Date.now())));
+          const api = lockedApi();
+          const results = await Promise.allSettled(batch.map((op) => run(op, ids, Date.now(), api)));
           for (const r of results) if (r.status === 'rejected' && !expected(r.reason)) throw r.reason;
           await assertExactlyOne(ids);
         }
@@ -163,6 +182,42 @@ describe('queue properties', () => {
         const snap = await inspectQueue(root);
         for (const l of snap.leases) expect(locs.get(l.taskId)).toEqual(['dispatched']);
         for (const [id, where] of locs) if (where[0] === 'dispatched') expect(snap.leases.map((l) => l.taskId)).toContain(id);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('unlocked concurrent claims and enqueues (the races the protocol allows) keep the invariant', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.record({ t: fc.nat(5), s: fc.nat(3), add: fc.boolean() }), { minLength: 2, maxLength: 8 }), { minLength: 2, maxLength: 8 }), async (batches) => {
+        await cleanup();
+        ({ root, cleanup } = await tempQueue());
+        await ensureQueueDirs(root);
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) ids.push((await enqueueTask(root, { body: 'x' }, D)).id);
+        for (const batch of batches) {
+          const claims = await Promise.all(
+            batch.map(async (b) => {
+              if (b.add) {
+                ids.push((await enqueueTask(root, { body: 'y' }, D)).id);
+                return undefined;
+              }
+              const id = ids[b.t % ids.length] as string;
+              const r = await claimTask(root, id, { ...D, session: `s${b.s}`, account: 'a' });
+              return r.claimed ? { id, session: r.lease.session } : undefined;
+            }),
+          );
+          const won = claims.filter((c): c is { id: string; session: string } => c !== undefined);
+          expect(new Set(won.map((w) => w.id)).size).toBe(won.length); // one winner per task
+          const locs = await assertExactlyOne(ids);
+          const snap = await inspectQueue(root);
+          for (const w of won) {
+            expect(locs.get(w.id)).toEqual(['dispatched']);
+            expect(snap.leases.find((l) => l.taskId === w.id)?.lease?.session).toBe(w.session);
+          }
+          for (const l of snap.leases) expect(locs.get(l.taskId)).toEqual(['dispatched']);
+        }
+        expect((await recoverQueue(root, D)).actions).toEqual([]);
       }),
       { numRuns: 30 },
     );

@@ -14,8 +14,22 @@ export function isOurTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX);
 }
 
+/** The longest prefix of `s` that fits in `maxBytes` UTF-8 bytes (never splits a character). */
+export function truncateBytes(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s, 'utf8') <= maxBytes) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
 export function tempPathFor(target: string): string {
-  const base = path.basename(target).slice(0, 180);
+  const base = truncateBytes(path.basename(target), 210);
   return path.join(path.dirname(target), `${TEMP_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}.${base}`);
 }
 
@@ -62,6 +76,12 @@ export interface WriteOptions {
   mode?: number;
   /** Set the file's mtime (e.g. to keep a task's age across a rewrite). */
   mtimeMs?: number;
+  /**
+   * Only replace an existing file: if `target` is gone just before the rename (a task moved to
+   * another state meanwhile), fail with ENOENT instead of recreating it. Narrows, not closes, the
+   * window; callers serialize mutations of one task (see withTaskLock).
+   */
+  mustExist?: boolean;
 }
 
 /** Atomically replaces (or creates) `target`: readers see the old or the new content, never a mix. */
@@ -70,6 +90,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   const tmp = tempPathFor(target);
   try {
     await writeAndSync(tmp, data, { ...opts, durable });
+    if (opts.mustExist) await fs.lstat(target);
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });

@@ -7,8 +7,9 @@
  *
  * Concurrency model: any number of producers write into inbox/ (by rename, or in place subject to
  * the settle rule); ONE consumer process moves tasks between states (the controller holds the
- * state-dir lock, and its work queue never reconciles one project twice at once). Concurrent
- * claims are still safe: the exclusive lease create and the rename arbitrate, exactly one wins.
+ * state-dir lock). Within it, the free functions below expect one mutation of a given task at a
+ * time — `createFsTaskQueue` (index.ts) enforces that with a per-task lock. Concurrent claims are
+ * safe even without it: the exclusive lease create and the rename arbitrate, exactly one wins.
  */
 import type { Stats } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -60,7 +61,7 @@ import type {
   TaskEntry,
   TaskState,
 } from '../../core/task.js';
-import { createFileExclusive, errnoCode, exists, fsyncDir, isEnoent, isOurTempName, randomHex, readdirSafe, unlinkIfExists, writeFileAtomic } from './fs-util.js';
+import { createFileExclusive, errnoCode, truncateBytes, exists, fsyncDir, isEnoent, isOurTempName, randomHex, readdirSafe, unlinkIfExists, writeFileAtomic } from './fs-util.js';
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -97,6 +98,10 @@ function assertId(id: string): void {
   const bad = invalidTaskIdReason(id);
   if (bad) throw new TaskParseError(`invalid task id ${JSON.stringify(id)}: ${bad}`);
 }
+
+/** Serializes work on one task id (see `withTaskLock`); the default runs `fn` directly. */
+export type TaskLock = <T>(id: string, fn: () => Promise<T>) => Promise<T>;
+const noLock: TaskLock = (_id, fn) => fn();
 
 export interface DurableOpt {
   /** fsync files and directories (default true). Only benchmarks and throwaway dirs turn it off. */
@@ -576,7 +581,7 @@ async function appendInPlace(root: string, id: string, file: string, to: 'done' 
     const needsNl = bytes.byteLength > 0 && bytes[bytes.byteLength - 1] !== 0x0a;
     const next = Buffer.concat([bytes, needsNl ? Buffer.from('\n') : Buffer.alloc(0), textBytes]);
     try {
-      await writeFileAtomic(file, next, { durable });
+      await writeFileAtomic(file, next, { durable, mustExist: true });
       return;
     } catch (err) {
       if (isEnoent(err)) return;
@@ -700,9 +705,11 @@ export async function requeueTask(root: string, id: string, opts: RequeueOptions
   }
   const content = (await fs.readFile(src)).toString('utf8');
   const next = setFrontmatterFields(content, { attempts: attempt, last_error: opts.reason.replace(/\s+/g, ' ').trim().slice(0, 500) });
-  if (next !== content) await writeFileAtomic(src, next, { durable, mtimeMs: task.mtimeMs });
+  if (next !== content) await writeFileAtomic(src, next, { durable, mtimeMs: task.mtimeMs, mustExist: true });
   await moveTask(root, id, 'dispatched', 'inbox', { durable });
-  await unlinkIfExists(leasePath(root, id), { durable });
+  // Remove the lease of the attempt that ended — not one a new claim may have written since.
+  const cur = await readLease(root, id);
+  if (cur && (!lease || cur.claimId === lease.claimId)) await unlinkIfExists(leasePath(root, id), { durable });
   return { outcome: 'requeued', attempt, state: 'inbox' };
 }
 
@@ -725,7 +732,7 @@ export async function updateTaskFrontmatter(root: string, id: string, state: Exc
   }
   const next = setFrontmatterFields(content, set);
   if (next === content) return;
-  await writeFileAtomic(p, next, { durable: opts.durable ?? true, ...(opts.touch ? {} : { mtimeMs: st.mtimeMs }) });
+  await writeFileAtomic(p, next, { durable: opts.durable ?? true, mustExist: true, ...(opts.touch ? {} : { mtimeMs: st.mtimeMs }) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,25 +812,25 @@ export async function enqueueTask(root: string, input: EnqueueInput, opts: Enque
 }
 
 /**
- * Gives an inbox task whose id collides with another state directory a fresh id (one rename inside
- * inbox/, so the task stays in exactly one state). Returns the new id.
+ * Gives an inbox task whose id collides with another state directory a fresh id `<id>-dup-<hex>`
+ * (one rename inside inbox/, so the task stays in exactly one state under one name). Returns it.
  */
 export async function resolveIdConflict(root: string, id: string, opts: DurableOpt = {}): Promise<string> {
   assertId(id);
   for (let i = 0; i < 5; i++) {
-    const base = Buffer.byteLength(id, 'utf8') > 180 ? id.slice(0, 120) : id;
+    const base = truncateBytes(id, 180);
     const fresh = `${base}-dup-${randomHex(3)}`;
     if ((await locateTask(root, fresh)).length > 0) continue;
     const dst = taskPath(root, 'inbox', fresh);
-    // link + unlink inside inbox/: never overwrites; for an instant both names exist in inbox/ only.
+    // One rename inside inbox/: the task has one name at every instant. The fresh name carries
+    // random hex, so no producer can be writing it; the existence check guards against our own.
+    if (await exists(dst)) continue;
     try {
-      await fs.link(taskPath(root, 'inbox', id), dst);
+      await fs.rename(taskPath(root, 'inbox', id), dst);
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') continue;
       if (isEnoent(err)) throw new TaskNotFoundError(id, 'inbox/');
       throw err;
     }
-    await fs.unlink(taskPath(root, 'inbox', id));
     if (opts.durable ?? true) await fsyncDir(stateDir(root, 'inbox'));
     return fresh;
   }
@@ -845,13 +852,14 @@ export function selectArchivable(entries: readonly TaskEntry[], now: number, old
 }
 
 /** Archives every done/ task older than `olderThanMs` into archive/YYYY-MM/ (month of its mtime, UTC). */
-export async function archiveDone(root: string, opts: DurableOpt & { olderThanMs: number; now: number }): Promise<{ archived: { id: string; month: string }[]; conflicts: string[] }> {
+export async function archiveDone(root: string, opts: DurableOpt & { olderThanMs: number; now: number; lock?: TaskLock }): Promise<{ archived: { id: string; month: string }[]; conflicts: string[] }> {
+  const lock = opts.lock ?? noLock;
   const picks = selectArchivable(await listTasks(root, 'done', { now: opts.now, settleMs: 0 }), opts.now, opts.olderThanMs);
   const archived: { id: string; month: string }[] = [];
   const conflicts: string[] = [];
   for (const p of picks) {
     try {
-      await archiveTask(root, p.id, p.month, opts);
+      await lock(p.id, () => archiveTask(root, p.id, p.month, { durable: opts.durable ?? true }));
       archived.push(p);
     } catch (err) {
       if (err instanceof TaskConflictError) conflicts.push(p.id);
@@ -936,34 +944,39 @@ export interface RecoveryReport extends RecoveryPlan {
 }
 
 /** Applies a recovery plan; each action is idempotent; failures are reported, not thrown. */
-export async function applyRecovery(root: string, plan: RecoveryPlan, opts: DurableOpt & { now?: number } = {}): Promise<RecoveryReport> {
+export async function applyRecovery(root: string, plan: RecoveryPlan, opts: DurableOpt & { now?: number; lock?: TaskLock } = {}): Promise<RecoveryReport> {
   const durable = opts.durable ?? true;
+  const lock = opts.lock ?? noLock;
   const applied: RecoveryAction[] = [];
   const errors: { action: RecoveryAction; error: string }[] = [];
   for (const a of plan.actions) {
     try {
-      if (a.type === 'rollForward') {
-        await finishTask(root, a.taskId, { from: a.intent.from, to: a.intent.to, text: a.intent.text, durable, now: Date.parse(a.intent.at) });
-      } else if (a.type === 'dropLease') {
-        await unlinkIfExists(leasePath(root, a.taskId), { durable });
-      } else if (a.type === 'dropIntent') {
-        await unlinkIfExists(intentPath(root, a.taskId), { durable });
-      } else {
-        await moveTask(root, a.taskId, 'dispatched', 'inbox', { durable });
-      }
+      await lock(a.taskId, () => applyAction(a));
       applied.push(a);
     } catch (err) {
       errors.push({ action: a, error: err instanceof Error ? err.message : String(err) });
     }
   }
   return { ...plan, applied, errors };
+
+  async function applyAction(a: RecoveryAction): Promise<void> {
+    if (a.type === 'rollForward') {
+      await finishTask(root, a.taskId, { from: a.intent.from, to: a.intent.to, text: a.intent.text, durable, now: Date.parse(a.intent.at) });
+    } else if (a.type === 'dropLease') {
+      await unlinkIfExists(leasePath(root, a.taskId), { durable });
+    } else if (a.type === 'dropIntent') {
+      await unlinkIfExists(intentPath(root, a.taskId), { durable });
+    } else {
+      await moveTask(root, a.taskId, 'dispatched', 'inbox', { durable });
+    }
+  }
 }
 
 /**
  * Crash recovery: inspect, plan (core `planRecovery`), apply. Run at start with `graceMs` 0 before
  * dispatching; the janitor may run it with a grace period.
  */
-export async function recoverQueue(root: string, opts: DurableOpt & { now?: number; graceMs?: number } = {}): Promise<RecoveryReport> {
+export async function recoverQueue(root: string, opts: DurableOpt & { now?: number; graceMs?: number; lock?: TaskLock } = {}): Promise<RecoveryReport> {
   const now = opts.now ?? Date.now();
   const plan = planRecovery(await inspectQueue(root), now, opts.graceMs ?? 0);
   return applyRecovery(root, plan, { ...opts, now });
