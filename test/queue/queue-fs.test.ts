@@ -151,6 +151,25 @@ describe('scanInbox', () => {
   });
 });
 
+describe('scanInbox cache', () => {
+  it('re-parses only changed files and forgets removed ones', async () => {
+    const p = await inboxTask('a', '---\npriority: low\n---\nx');
+    await inboxTask('b', 'y');
+    const cache = new Map();
+    const first = await scanInbox(root, { cache });
+    expect(first.ready.map((t) => [t.id, t.priority])).toEqual([['b', 'normal'], ['a', 'low']]);
+    expect(cache.size).toBe(2);
+    const again = await scanInbox(root, { cache });
+    expect(again.ready[1]).toBe(first.ready[1]); // same object: served from the cache
+    await fs.writeFile(p, '---\npriority: high\n---\nx');
+    await setMtime(p, OLD + 5);
+    expect((await scanInbox(root, { cache })).ready.map((t) => [t.id, t.priority])).toEqual([['a', 'high'], ['b', 'normal']]);
+    await fs.rm(p);
+    await scanInbox(root, { cache });
+    expect([...cache.keys()].map((k) => path.basename(k))).toEqual(['b.md']);
+  });
+});
+
 describe('moveTask', () => {
   it('is one rename and idempotent: moved, then already', async () => {
     await inboxTask('a', 'x');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Clock } from '../../core/ports.js';
 import { systemClock } from '../../core/ports.js';
 import type { TaskQueue } from '../../core/task.js';
+import type { ScanCache } from './queue.js';
 import { DEFAULT_MAX_TASK_BYTES, DEFAULT_SETTLE_MS } from '../../core/task.js';
 import {
   archiveDone,
@@ -71,13 +72,14 @@ export function createFsTaskQueue(root: string, options: FsTaskQueueOptions = {}
   const maxTaskBytes = options.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES;
   const durable = options.durable ?? true;
   const clock = options.clock ?? systemClock;
+  const cache: ScanCache = new Map();
   return {
     root,
     ensureDirs: () => ensureQueueDirs(root, { durable }),
     count: () => countTasks(root),
     list: (state, opts) => listTasks(root, state, { settleMs, now: clock.now(), ...opts }),
     read: (id, state) => readTask(root, id, state, { maxTaskBytes }),
-    scanInbox: (opts) => scanInbox(root, { settleMs, maxTaskBytes, now: clock.now(), ...opts }),
+    scanInbox: (opts) => scanInbox(root, { settleMs, maxTaskBytes, now: clock.now(), cache, ...opts }),
     claim: (id, input) => L(id, () => claimTask(root, id, { ...input, now: input.now ?? clock.now(), durable, maxTaskBytes })),
     readLease: (id) => readLease(root, id),
     listLeases: () => listLeases(root),

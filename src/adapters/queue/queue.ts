@@ -274,7 +274,17 @@ export async function readTask(root: string, id: string, state?: TaskState, opts
   return parseTask(text, { id, state: loc.state, fileName: taskFileName(id), path: loc.path, mtimeMs: file.mtimeMs, size: file.size });
 }
 
-export interface ScanOptions extends ListOptions, ReadOptions {}
+/**
+ * Parsed inbox files by path, valid while (mtimeMs, size) are unchanged. Lets a long-running
+ * consumer re-scan a large inbox with readdir + lstat only; `scanInbox` prunes stale entries.
+ */
+export type ScanCache = Map<string, { mtimeMs: number; size: number; result: Task | TaskParseError }>;
+
+export interface ScanOptions extends ListOptions, ReadOptions {
+  cache?: ScanCache;
+  /** Files read in parallel (default 32). */
+  concurrency?: number;
+}
 
 /**
  * Observes inbox/ for dispatch: settled tasks parsed and ordered (priority, then age); settling
@@ -284,6 +294,11 @@ export interface ScanOptions extends ListOptions, ReadOptions {}
 export async function scanInbox(root: string, opts: ScanOptions = {}): Promise<InboxScan> {
   const entries = await listTasks(root, 'inbox', opts);
   const scan: InboxScan = { ready: [], settling: [], malformed: [], conflicts: [] };
+  const cache = opts.cache;
+  if (cache) {
+    const live = new Set(entries.map((e) => e.path));
+    for (const k of cache.keys()) if (!live.has(k)) cache.delete(k);
+  }
   if (entries.length === 0) return scan;
   const elsewhere = new Map<string, TaskState[]>();
   for (const s of TASK_STATES) {
@@ -299,26 +314,46 @@ export async function scanInbox(root: string, opts: ScanOptions = {}): Promise<I
     }
   }
   const maxBytes = opts.maxTaskBytes ?? DEFAULT_MAX_TASK_BYTES;
+  const toRead: TaskEntry[] = [];
   for (const entry of entries) {
     const other = elsewhere.get(entry.id);
-    if (other) {
-      scan.conflicts.push({ entry, existingIn: other });
-      continue;
-    }
-    if (entry.settling) {
-      scan.settling.push(entry);
-      continue;
-    }
+    if (other) scan.conflicts.push({ entry, existingIn: other });
+    else if (entry.settling) scan.settling.push(entry);
+    else toRead.push(entry);
+  }
+  const results: (Task | TaskParseError | undefined)[] = new Array<Task | TaskParseError | undefined>(toRead.length);
+  const readOne = async (entry: TaskEntry): Promise<Task | TaskParseError | undefined> => {
+    const hit = cache?.get(entry.path);
+    if (hit && hit.mtimeMs === entry.mtimeMs && hit.size === entry.size) return hit.result;
     try {
+      if (entry.notRegular) throw new TaskParseError('task is not a regular file (directory, symbolic link or device)');
       const file = await statAndRead(entry.path, maxBytes);
       const text = decodeTaskBytes(file.bytes, maxBytes);
-      scan.ready.push(parseTask(text, { id: entry.id, state: 'inbox', fileName: entry.fileName, path: entry.path, mtimeMs: file.mtimeMs, size: file.size }));
+      const task = parseTask(text, { id: entry.id, state: 'inbox', fileName: entry.fileName, path: entry.path, mtimeMs: file.mtimeMs, size: file.size });
+      cache?.set(entry.path, { mtimeMs: file.mtimeMs, size: file.size, result: task });
+      return task;
     } catch (err) {
-      if (isEnoent(err)) continue; // taken meanwhile
-      if (err instanceof TaskParseError) scan.malformed.push({ entry, error: err });
-      else throw err;
+      if (isEnoent(err)) return undefined; // taken meanwhile
+      if (err instanceof TaskParseError) {
+        cache?.set(entry.path, { mtimeMs: entry.mtimeMs, size: entry.size, result: err });
+        return err;
+      }
+      throw err;
     }
-  }
+  };
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 32, toRead.length)) }, async () => {
+    while (next < toRead.length) {
+      const i = next++;
+      results[i] = await readOne(toRead[i] as TaskEntry);
+    }
+  });
+  await Promise.all(workers);
+  toRead.forEach((entry, i) => {
+    const r = results[i];
+    if (r instanceof TaskParseError) scan.malformed.push({ entry, error: r });
+    else if (r) scan.ready.push(r);
+  });
   scan.ready = sortTasks(scan.ready);
   return scan;
 }
