@@ -19,7 +19,12 @@ const COMMANDS: Record<string, CommandEntry> = {
   validate: { summary: 'Check manifests (schema and cross-references)', load: async () => (await import('./commands/validate.js')).validateCommand },
   reconcile: { summary: 'Plan and converge once (--once), or print the plan (--dry-run)', load: async () => (await import('./commands/reconcile.js')).reconcileCommand },
   run: { summary: 'Run the controller (daemon)', load: async () => (await import('./commands/run.js')).runCommand },
+  get: { summary: 'List objects: sessions, accounts, projects', load: async () => (await import('./commands/get.js')).getCommand },
+  describe: { summary: 'Show one object: spec, conditions, recent events', load: async () => (await import('./commands/get.js')).describeCommand },
+  events: { summary: 'Show the event and decision log', load: async () => (await import('./commands/get.js')).eventsCommand },
   schema: { summary: 'Write JSON Schemas of the manifest kinds (for editors)', load: async () => (await import('./commands/schema.js')).schemaCommand },
+  hook: { summary: 'Hook entry points run by Claude Code (event, statusline)', load: async () => (await import('./commands/hook.js')).hookCommand },
+  task: { summary: 'Enqueue a task: task add --queue DIR --file F', load: async () => (await import('./commands/task.js')).taskCommand },
   version: { summary: 'Print the version', load: async () => async (_a, io) => { io.stdout.write(`claude-failover ${VERSION}\n`); return 0; } },
 };
 

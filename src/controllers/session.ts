@@ -1,20 +1,25 @@
 /**
- * Session controller: one tmux session per Session manifest on the controller's tmux server.
- * observe() lists the server's sessions; plan() is pure.
+ * Session controller: one tmux session per Session manifest on the controller's tmux server,
+ * running Claude Code with a known conversation id, observer hooks and the safety guard.
+ * observe() reads tmux, the session's hook events and transcripts; plan() is pure.
  */
 import type { DesiredState, ManifestObject } from '../api/objects.js';
+import { applyEvents, initialActivity, type ActivityState, type HookEventRecord } from '../core/activity.js';
+import { transcriptPath, isConversationId } from '../core/claude-paths.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { fieldDiff } from '../core/diff.js';
 import type { Effect } from '../core/effects.js';
-import { generationOf } from '../core/generation.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
-import { fieldDiff } from '../core/diff.js';
-import type { TmuxPort, TmuxSessionInfo } from '../core/ports.js';
-import { activeAccount } from './accounts-view.js';
+import type { FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import { crashLoopVerdict, DEFAULT_CRASH_LOOP, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
+import {
+  conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
+  type LaunchContext, type LaunchSpec,
+} from './session-launch.js';
 
-/** Variables that break transcripts or failover when inherited by a launched session. */
-export const UNSET_ENV = ['CLAUDE_CODE_CHILD_SESSION', 'CLAUDE_CODE_RETRY_WATCHDOG', 'CLAUDECODE', 'TMUX', 'TMUX_PANE'];
+export { UNSET_ENV, launchSpec, launchGeneration };
 export const PRUNE_ANNOTATION = 'claudefailover.io/prune';
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 
@@ -22,61 +27,51 @@ export interface SessionObserved {
   tmux: Map<string, TmuxSessionInfo>;
   /** Set when tmux itself could not be run (not installed): nothing is observed. */
   tmuxProblem?: string;
+  /** Hook events appended since the last observation, per session. */
+  events: Record<string, HookEventRecord[]>;
+  /** Absolute path of each session's command (undefined: not found in PATH). */
+  commands: Record<string, string | undefined>;
+  /** Whether the transcript of the conversation a session would resume exists. */
+  transcripts: Record<string, boolean>;
+  /** A fresh conversation id per session, used only if it must start a new conversation. */
+  freshIds: Record<string, string>;
 }
 
-export interface LaunchSpec {
-  cwd: string;
-  argv: string[];
-  env: Record<string, string>;
-  account: string | undefined;
-  configDir: string | undefined;
+export interface SessionControllerDeps extends LaunchContext {
+  tmux: TmuxPort;
+  fs: FsReadPort;
+  events: { readNew(session: string): Promise<HookEventRecord[]> };
+  resolveCommand(command: string): Promise<string | undefined>;
+  newId(): string;
+  crashLoop?: CrashLoopPolicy;
+  /** Builds the guard's PreToolUse hook entry for a session (undefined: guard disabled). */
+  guardHook?: (session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined) => { settings: Record<string, unknown>; effect: Effect } | undefined;
+}
+
+/** Session status fields beyond the conditions. */
+export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
+  tmuxSession?: string;
+  account?: string | null;
+  conversationId?: string;
+  launchMode?: 'new' | 'resume';
+  launchedAt?: string;
+  launches?: number;
+  launch?: Record<string, unknown>;
+  restarts?: number;
+  failures?: FailureRecord[];
+  panePid?: number | null;
 }
 
 export function ownerOf(name: string): string {
   return `Session/${name}`;
 }
 
-/** What the session should be launched with. Pure. */
-export function launchSpec(session: ManifestObject<'Session'>, desired: DesiredState, prior: PlanInput<unknown>['prior']): LaunchSpec {
-  const project = desired.projects.find((p) => p.metadata.name === session.spec.project);
-  const pinned = session.spec.account ? desired.accounts.find((a) => a.metadata.name === session.spec.account) : undefined;
-  const account = pinned ?? activeAccount(desired, prior);
-  const argv = [...session.spec.command];
-  if (session.spec.model) argv.push('--model', session.spec.model);
-  const env: Record<string, string> = { ...session.spec.env };
-  if (account) env.CLAUDE_CONFIG_DIR = account.spec.configDir;
-  return {
-    cwd: session.spec.workdir ?? project?.spec.path ?? '/',
-    argv,
-    env,
-    account: account?.metadata.name,
-    configDir: account?.spec.configDir,
-  };
-}
-
-/** The launch as shown in plans and recorded in status (`status.launch`). */
-export function launchView(l: LaunchSpec): Record<string, unknown> {
-  return { cwd: l.cwd, command: l.argv.join(' '), account: l.account ?? null, env: l.env };
-}
-
-export function launchGeneration(l: LaunchSpec): string {
-  return generationOf({ cwd: l.cwd, argv: l.argv, env: l.env });
-}
-
-function launchEffect(name: string, l: LaunchSpec, s: ManifestObject<'Session'>): Effect {
-  const options: Record<string, string> = { 'cf-generation': launchGeneration(l) };
-  if (l.account) options['cf-account'] = l.account;
-  if (l.configDir) options['cf-config-dir'] = l.configDir;
-  if (s.metadata.annotations?.[PRUNE_ANNOTATION] === 'true') options['cf-prune'] = 'true';
-  return { type: 'tmux.newSession', session: name, cwd: l.cwd, argv: l.argv, env: l.env, unsetEnv: UNSET_ENV, owner: ownerOf(name), options };
-}
-
 export class SessionController implements Controller<SessionObserved> {
   readonly kind = 'Session' as const;
-  readonly #tmux: TmuxPort;
+  readonly #deps: SessionControllerDeps;
 
-  constructor(deps: { tmux: TmuxPort }) {
-    this.#tmux = deps.tmux;
+  constructor(deps: SessionControllerDeps) {
+    this.#deps = deps;
   }
 
   names(desired: DesiredState, inventory: Inventory): string[] {
@@ -85,40 +80,55 @@ export class SessionController implements Controller<SessionObserved> {
     return [...names].sort();
   }
 
-  async observe(_names: readonly string[]): Promise<SessionObserved> {
+  discovered(observed: SessionObserved): string[] {
+    return [...observed.tmux.values()].filter((t) => t.owner === ownerOf(t.name)).map((t) => t.name);
+  }
+
+  async observe(names: readonly string[], ctx: ObserveContext): Promise<SessionObserved> {
+    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {} };
     try {
-      const list = await this.#tmux.listSessions();
-      return { tmux: new Map(list.map((s) => [s.name, s])) };
+      const list = await this.#deps.tmux.listSessions();
+      out.tmux = new Map(list.map((s) => [s.name, s]));
     } catch (err) {
       // Dry-run must work where tmux is not installed (CI): observe nothing and say so.
-      if (errorCode(err) === 'CF_ERR_TMUX_MISSING') return { tmux: new Map(), tmuxProblem: errorMessage(err) };
-      throw err;
+      if (errorCode(err) !== 'CF_ERR_TMUX_MISSING') throw err;
+      out.tmuxProblem = errorMessage(err);
     }
+    for (const name of names) {
+      out.events[name] = await this.#deps.events.readNew(name);
+      out.freshIds[name] = this.#deps.newId();
+      const s = ctx.desired.sessions.find((x) => x.metadata.name === name);
+      if (!s) continue;
+      const cmd = s.spec.command[0] as string;
+      if (!(cmd in out.commands)) out.commands[cmd] = cmd.includes('/') ? cmd : await this.#deps.resolveCommand(cmd);
+      const prior = ctx.prior[`Session/${name}`] as SessionStatus | undefined;
+      const l = launchSpec(s, ctx.desired, ctx.prior, this.#deps);
+      const id = prior?.conversationId;
+      if (id && isConversationId(id) && l.configDir) {
+        const info = await this.#deps.fs.inspect(transcriptPath(l.configDir, l.cwd, id));
+        out.transcripts[name] = info.kind === 'file';
+      }
+    }
+    return out;
   }
 
   plan(input: PlanInput<SessionObserved>, names: readonly string[]): PlanPart {
     const out = emptyPlanPart();
     if (input.observed.tmuxProblem) out.notes.push({ key: 'Session/*', level: 'warning', message: `${input.observed.tmuxProblem}; no sessions observed` });
-    for (const name of names) planOne(name, input, out);
+    for (const name of names) planOne(name, input, out, this.#deps);
     return out;
-  }
-
-  /** Sessions the controller owns (by tag) on the server, declared or not. */
-  discovered(observed: SessionObserved): string[] {
-    return [...observed.tmux.values()].filter((t) => t.owner === ownerOf(t.name)).map((t) => t.name);
   }
 }
 
-function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart): void {
+function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart, deps: SessionControllerDeps): void {
   const key = `Session/${name}`;
   const now = input.now;
+  const nowMs = now.getTime();
   const session = input.desired.sessions.find((s) => s.metadata.name === name);
   const t = input.observed.tmux.get(name);
   const owned = t !== undefined && t.owner === ownerOf(name);
   const resource = `tmux session "${name}"`;
-  const prior = input.prior[key];
-  const cond = (c: Condition[] | undefined, status: Condition['status'], reason: string, message: string, gen: string) =>
-    setCondition(c, { type: 'Ready', status, reason, message }, now, gen);
+  const prior = input.prior[key] as SessionStatus | undefined;
 
   if (!session) {
     if (!owned) return; // not ours, not declared: nothing to do (a foreign session is never touched)
@@ -136,18 +146,27 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart)
   }
 
   const gen = session.generation;
-  const launch = launchSpec(session, input.desired, input.prior);
-  const base: ObjectStatus = {
+  const ready = (c: Condition[] | undefined, status: Condition['status'], reason: string, message: string) =>
+    setCondition(c, { type: 'Ready', status, reason, message }, now, gen);
+
+  // Activity from hook events since this launch.
+  const sinceMs = Math.max(prior?.launchedAt ? Date.parse(prior.launchedAt) : 0, prior?.lastHeartbeat ? Date.parse(prior.lastHeartbeat) : 0);
+  const activityBase: ActivityState = prior?.activity ? (prior as unknown as ActivityState) : initialActivity(nowMs);
+  const activity = applyEvents(activityBase, input.observed.events[name] ?? [], sinceMs);
+  const base: SessionStatus = {
+    ...(prior ?? {}),
+    ...pickActivity(activity),
     observedGeneration: gen,
     conditions: prior?.conditions ?? [],
     tmuxSession: name,
-    account: t?.options['cf-account'] ?? launch.account ?? null,
-    restarts: (prior?.restarts as number | undefined) ?? 0,
+    restarts: prior?.restarts ?? 0,
+    failures: prior?.failures ?? [],
   };
+  if (activity.claudeSessionId && isConversationId(activity.claudeSessionId)) base.conversationId = activity.claudeSessionId;
 
   if (t && !owned) {
     out.notes.push({ key, level: 'warning', message: `a tmux session named "${name}" exists but was not created by claude-failover (owner ${t.owner ?? 'none'}); it is left alone` });
-    out.status[key] = { ...base, conditions: cond(base.conditions, 'False', 'NameConflict', `tmux session "${name}" exists and is not owned by claude-failover`, gen) };
+    out.status[key] = { ...base, conditions: ready(base.conditions, 'False', 'NameConflict', `tmux session "${name}" exists and is not owned by claude-failover`) };
     return;
   }
 
@@ -155,40 +174,155 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart)
     if (t && !t.paneDead) {
       out.changes.push({ key, action: 'delete', resource, reason: 'suspended', effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }] });
     }
-    out.status[key] = { ...base, conditions: cond(base.conditions, 'False', 'Suspended', 'spec.suspended is true', gen) };
+    out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'Suspended', 'spec.suspended is true: stopped and kept stopped') };
     return;
   }
 
-  if (!t) {
-    const change: Change = { key, action: 'create', resource, reason: prior?.tmuxSession ? 'tmux session is missing' : 'declared in the manifests', effects: [launchEffect(name, launch, session)], diff: fieldDiff({}, launchView(launch)) };
+  const command = session.spec.command[0] as string;
+  const resolved = input.observed.commands[command];
+  const l = launchSpec(session, input.desired, input.prior, deps, resolved);
+  if (!command.includes('/') && resolved === undefined && command in input.observed.commands) {
+    out.notes.push({ key, level: 'warning', message: `command "${command}" was not found in PATH; the launch will fail until it is installed or spec.command names it by absolute path` });
+  }
+  if (!l.account) out.notes.push({ key, level: 'warning', message: 'no usable Account: the session runs without CLAUDE_CONFIG_DIR' });
+
+  // The process is gone: record the failure (once per launch).
+  const gone = !t || t.paneDead;
+  if (gone && prior?.launchedAt) {
+    const uptimeMs = Math.max(0, nowMs - Date.parse(prior.launchedAt));
+    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs });
+    base.restarts = (base.restarts ?? 0) + 1;
+    delete base.launchedAt;
+    if (t) out.drift.push({ key, message: `${resource}: the process exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s` });
+    else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
+  }
+
+  if (gone) {
+    const policy = deps.crashLoop ?? DEFAULT_CRASH_LOOP;
+    const verdict = crashLoopVerdict(base.failures ?? [], nowMs, policy);
+    if (verdict.looping && verdict.nextLaunchAt !== undefined && verdict.nextLaunchAt > nowMs) {
+      const wait = verdict.nextLaunchAt - nowMs;
+      const wasLooping = prior?.conditions?.find((c) => c.type === 'Ready')?.reason === 'CrashLoopBackOff';
+      const last = (base.failures ?? []).at(-1);
+      const msg = `${verdict.quickFailures} quick failures in ${Math.round(policy.windowMs / 60000)}m (last: ${last?.reason ?? 'unknown'}${last?.exitStatus != null ? `, status ${last.exitStatus}` : ''}); next launch in ${Math.ceil(wait / 1000)}s`;
+      out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'CrashLoopBackOff', msg) };
+      out.requeueAfterMs[key] = wait;
+      out.notes.push({ key, level: 'warning', message: `CrashLoopBackOff: ${msg}` });
+      if (!wasLooping) out.events.push({ key, type: 'Warning', reason: 'SessionCrashLoop', message: `${resource}: ${msg}`, data: { failures: base.failures } });
+      return;
+    }
+    const conversation = chooseConversation(session, base, input.observed, name);
+    const effects: Effect[] = [...prepareLaunch(session, l, input, deps)];
+    if (t) effects.unshift({ type: 'tmux.killSession', session: name, owner: ownerOf(name) });
+    effects.push(newSessionEffect(name, l, session, conversation, now));
+    const change: Change = {
+      key,
+      action: t ? 'replace' : 'create',
+      resource,
+      reason: t ? `its process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests',
+      diff: fieldDiff(t || prior?.launch ? prior?.launch ?? {} : {}, launchView(l, conversation)),
+      effects,
+    };
     out.changes.push(change);
-    if (prior?.tmuxSession) out.drift.push({ key, message: `${resource} disappeared outside the controller` });
-    out.status[key] = { ...base, launch: launchView(launch), conditions: cond(base.conditions, 'False', 'Launching', `launching ${resource}`, gen) };
+    out.status[key] = {
+      ...base, ...launchedStatus(l, conversation, now, base),
+      conditions: ready(base.conditions, 'False', 'Launching', `launching ${resource}${conversation.mode === 'resume' ? ` (resuming ${conversation.id})` : ''}`),
+    };
     return;
   }
 
-  if (t.paneDead) {
+  // Alive and ours. Launch settings changed (e.g. another account): relaunch, resuming.
+  const want = launchGeneration(l);
+  if (t.options['cf-generation'] !== want) {
+    const conversation = chooseConversation(session, base, input.observed, name);
     out.changes.push({
       key, action: 'replace', resource,
-      reason: `its process exited (status ${t.paneDeadStatus ?? 'unknown'})`,
-      effects: [{ type: 'tmux.killSession', session: name, owner: ownerOf(name) }, launchEffect(name, launch, session)],
+      reason: l.account !== t.options['cf-account'] ? `moving from account ${t.options['cf-account'] ?? 'none'} to ${l.account ?? 'none'}` : 'launch settings changed',
+      diff: fieldDiff(prior?.launch ?? {}, launchView(l, conversation)),
+      effects: [
+        { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
+        ...prepareLaunch(session, l, input, deps, true),
+        newSessionEffect(name, l, session, conversation, now),
+      ],
     });
-    out.drift.push({ key, message: `${resource}: the pane's process exited with status ${t.paneDeadStatus ?? 'unknown'}` });
-    out.status[key] = { ...base, launch: launchView(launch), restarts: (base.restarts as number) + 1, conditions: cond(base.conditions, 'False', 'Restarting', `process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching`, gen) };
+    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching') };
     return;
   }
 
-  const wantGen = launchGeneration(launch);
-  if (t.options['cf-generation'] !== wantGen) {
-    out.changes.push({
-      key, action: 'replace', resource,
-      reason: 'launch settings changed',
-      diff: prior?.launch ? fieldDiff(prior.launch, launchView(launch)) : [{ path: '/generation', op: 'replace', from: t.options['cf-generation'], to: wantGen }],
-      effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, launchEffect(name, launch, session)],
-    });
-    out.status[key] = { ...base, launch: launchView(launch), conditions: cond(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching', gen) };
-    return;
-  }
+  const adoptedLaunch = base.launchedAt ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+  const conv = t.options['cf-conversation'];
+  out.status[key] = {
+    ...base,
+    account: t.options['cf-account'] ?? l.account ?? null,
+    launchedAt: adoptedLaunch,
+    ...(base.conversationId ? {} : conv ? { conversationId: conv } : {}),
+    panePid: t.panePid ?? null,
+    conditions: ready(base.conditions, 'True', activityReason(activity.activity), `${resource} is running (${activity.activity})`),
+  };
+}
 
-  out.status[key] = { ...base, launch: prior?.launch ?? launchView(launch), panePid: t.panePid ?? null, conditions: cond(base.conditions, 'True', 'Running', `${resource} is running`, gen) };
+function pickActivity(a: ActivityState): Partial<SessionStatus> {
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastError, turns } = a;
+  const out: Partial<SessionStatus> = { activity, turns };
+  if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
+  if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
+  if (since !== undefined) out.since = since;
+  if (rateLimits !== undefined) out.rateLimits = rateLimits;
+  if (currentTask !== undefined) out.currentTask = currentTask;
+  if (lastCompletedTask !== undefined) out.lastCompletedTask = lastCompletedTask;
+  if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
+  if (lastError !== undefined) out.lastError = lastError;
+  return out;
+}
+
+function activityReason(a: ActivityState['activity']): string {
+  return { starting: 'Starting', idle: 'Idle', working: 'Working', waitingInput: 'WaitingInput', rateLimited: 'RateLimited', exited: 'Exited' }[a];
+}
+
+/** Resume the known conversation when its transcript exists; otherwise start a new one. */
+function chooseConversation(session: ManifestObject<'Session'>, st: SessionStatus, observed: SessionObserved, name: string): { mode: 'new' | 'resume'; id: string } {
+  const id = st.conversationId;
+  if (session.spec.resume && id && isConversationId(id) && observed.transcripts[name]) return { mode: 'resume', id };
+  return { mode: 'new', id: observed.freshIds[name] ?? '00000000-0000-4000-8000-000000000000' };
+}
+
+function prepareLaunch(session: ManifestObject<'Session'>, l: LaunchSpec, input: PlanInput<SessionObserved>, deps: SessionControllerDeps, relaunch = false): Effect[] {
+  const project = input.desired.projects.find((p) => p.metadata.name === session.spec.project);
+  const guard = deps.guardHook?.(session, project);
+  const effects = prepareEffects(l, sessionSettings(deps, session.metadata.name, l.account, guard?.settings));
+  if (guard) {
+    // Fail closed on first launch (the effect throws, the session is not launched);
+    // fail open on a relaunch (the earlier deployment is in place).
+    effects.unshift(relaunch && guard.effect.type === 'guard.deploy' ? { ...guard.effect, failOpen: true } : guard.effect);
+  }
+  return effects;
+}
+
+function newSessionEffect(name: string, l: LaunchSpec, s: ManifestObject<'Session'>, conversation: { mode: 'new' | 'resume'; id: string }, now: Date): Effect {
+  const options: Record<string, string> = {
+    'cf-generation': launchGeneration(l),
+    'cf-conversation': conversation.id,
+    'cf-launch-mode': conversation.mode,
+    'cf-launched-at': now.toISOString(),
+  };
+  if (l.account) options['cf-account'] = l.account;
+  if (l.configDir) options['cf-config-dir'] = l.configDir;
+  if (s.metadata.annotations?.[PRUNE_ANNOTATION] === 'true') options['cf-prune'] = 'true';
+  const [cmd, ...rest] = l.baseArgv;
+  const argv = [cmd as string, ...conversationArgs(conversation.mode, conversation.id), ...rest];
+  return { type: 'tmux.newSession', session: name, cwd: l.cwd, argv, env: l.env, unsetEnv: UNSET_ENV, owner: ownerOf(name), options };
+}
+
+function launchedStatus(l: LaunchSpec, conversation: { mode: 'new' | 'resume'; id: string }, now: Date, base: SessionStatus): Partial<SessionStatus> {
+  return {
+    account: l.account ?? null,
+    conversationId: conversation.id,
+    launchMode: conversation.mode,
+    launchedAt: now.toISOString(),
+    launches: (base.launches ?? 0) + 1,
+    launch: launchView(l, conversation),
+    activity: 'starting',
+    since: now.toISOString(),
+    panePid: null,
+  };
 }

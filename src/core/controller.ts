@@ -24,6 +24,11 @@ export interface OwnedResource {
 }
 export type Inventory = Record<string, OwnedResource[]>;
 
+export interface ObserveContext {
+  desired: DesiredState;
+  prior: StatusMap;
+}
+
 export interface PlanInput<O> {
   desired: DesiredState;
   observed: O;
@@ -47,10 +52,20 @@ export interface PlanPart {
   status: StatusMap;
   /** Per key: check back after this many ms (level-triggered follow-up). */
   requeueAfterMs: Record<string, number>;
+  /** Events to record (and notify) when the plan is applied. */
+  events: PlannedEvent[];
+}
+
+export interface PlannedEvent {
+  key: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  data?: Record<string, unknown>;
 }
 
 export function emptyPlanPart(): PlanPart {
-  return { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {} };
+  return { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {}, events: [] };
 }
 
 export interface Controller<O = unknown> {
@@ -58,7 +73,7 @@ export interface Controller<O = unknown> {
   /** Object names to reconcile: the declared ones and leftovers it owns. */
   names(desired: DesiredState, inventory: Inventory): string[];
   /** Reads the world for these names (I/O through ports only). */
-  observe(names: readonly string[]): Promise<O>;
+  observe(names: readonly string[], ctx: ObserveContext): Promise<O>;
   /** Names found in the world that it owns (e.g. orphaned tmux sessions). Pure. */
   discovered?(observed: O): string[];
   /** Pure. Plans exactly `names`. */

@@ -68,6 +68,18 @@ export interface StateRecordEffect {
   value: unknown;
 }
 
+/** Writes the safety guard's hook into `<project>/.claude/hooks/` (mode 0555). */
+export interface GuardDeployEffect {
+  type: 'guard.deploy';
+  projectPath: string;
+  session: string;
+  mode: 'enforce' | 'warn' | 'off';
+  /** Paths the guard protects from writes (state dir, manifests). */
+  protectPaths: string[];
+  /** On a relaunch, log a failed deployment and go on (the earlier one is in place). */
+  failOpen?: boolean;
+}
+
 export type Effect =
   | TmuxNewSessionEffect
   | TmuxKillSessionEffect
@@ -76,6 +88,7 @@ export type Effect =
   | FsMergeJsonEffect
   | FsSymlinkEffect
   | FsMkdirEffect
-  | StateRecordEffect;
+  | StateRecordEffect
+  | GuardDeployEffect;
 
 export type EffectType = Effect['type'];

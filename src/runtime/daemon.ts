@@ -2,6 +2,8 @@
  * The long-running controller: the manager's work queue fed by event sources (manifest files
  * via chokidar, tmux polling, resync), with GitOps reload that never applies an invalid set.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { formatDiagnostic } from '../api/objects.js';
@@ -28,6 +30,7 @@ export class Daemon {
   readonly wired: Wired;
   #lock: InstanceLock | undefined;
   #watcher: FSWatcher | undefined;
+  #eventsWatcher: FSWatcher | undefined;
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #lastTmux = new Map<string, string>();
   #reloading: Promise<void> = Promise.resolve();
@@ -59,6 +62,7 @@ export class Daemon {
     await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune });
     log.info('first reconcile done; controller running');
     this.#watchManifests();
+    this.#watchSessionEvents();
     this.#pollTmux();
   }
 
@@ -99,6 +103,17 @@ export class Daemon {
     return true;
   }
 
+  /** Hook events (a turn started or ended) wake the session's key at once. */
+  #watchSessionEvents(): void {
+    const dir = join(this.opts.stateDir, 'sessions');
+    mkdirSync(dir, { recursive: true });
+    this.#eventsWatcher = watch(dir, { ignoreInitial: true, depth: 1, ignored: (p: string) => /settings\.json$|\.tmp$/.test(p) });
+    this.#eventsWatcher.on('all', (_event, path) => {
+      const m = /[/\\]sessions[/\\]([^/\\]+)[/\\]events\.jsonl$/.exec(path);
+      if (m) this.manager.enqueue(`Session/${m[1]}`, 'hook-event');
+    });
+  }
+
   /** Polls tmux and enqueues sessions whose state changed (died, vanished, appeared). */
   #pollTmux(): void {
     const every = this.opts.tmuxPollMs ?? 1_000;
@@ -124,6 +139,7 @@ export class Daemon {
   async stop(drainMs: number): Promise<boolean> {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     await this.#watcher?.close();
+    await this.#eventsWatcher?.close();
     await this.#reloading.catch(() => {});
     const drained = await this.manager.stop(drainMs);
     await this.#lock?.release();

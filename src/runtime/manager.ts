@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { DesiredState } from '../api/objects.js';
 import { KIND_ORDER, type Kind } from '../api/schemas.js';
-import type { Controller, Inventory, PlanPart, ReconcileOptions, StatusMap } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Inventory, type PlanPart, type ReconcileOptions, type StatusMap } from '../core/controller.js';
 import { setCondition } from '../core/conditions.js';
 import { errorMessage } from '../core/errors.js';
 import { makePlan, type Change, type Drift, type Note, type Plan } from '../core/plan.js';
@@ -88,7 +88,7 @@ export class Manager {
       let part: PlanPart;
       try {
         let names = controller.names(state.desired, state.inventory);
-        const observed = await controller.observe(names);
+        const observed = await controller.observe(names, { desired: state.desired, prior: state.status });
         if (controller.discovered) names = [...new Set([...names, ...controller.discovered(observed)])].sort();
         part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, names);
       } catch (err) {
@@ -103,6 +103,7 @@ export class Manager {
         const fails = await this.#applyAll(part.changes);
         failures.push(...fails);
         this.#commitStatus(part, fails);
+        await this.#recordEvents(part);
       } else {
         // Later kinds plan against this kind's would-be status (e.g. the active account).
         this.store.update((d) => {
@@ -121,13 +122,14 @@ export class Manager {
     const kind = key.slice(0, slash) as Kind;
     const name = key.slice(slash + 1);
     const controller = this.#deps.controllers[kind];
-    if (!controller) return { part: { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {} }, failures: [] };
+    if (!controller) return { part: emptyPlanPart(), failures: [] };
     const state = this.store.state;
-    const observed = await controller.observe([name]);
+    const observed = await controller.observe([name], { desired: state.desired, prior: state.status });
     const part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, [name]);
     const failures = options.dryRun ? [] : await this.#applyAll(part.changes);
     if (!options.dryRun) {
       this.#commitStatus(part, failures);
+      await this.#recordEvents(part);
       await this.persist();
     }
     return { part, failures };
@@ -157,6 +159,10 @@ export class Manager {
     };
     await Promise.all(Array.from({ length: Math.min(limit, changes.length) }, worker));
     return failures;
+  }
+
+  async #recordEvents(part: PlanPart): Promise<void> {
+    for (const e of part.events) await this.event(e);
   }
 
   #commitStatus(part: PlanPart, failures: { key: string; error: string }[]): void {

@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIM_BIN } from './cli.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `cf-${prefix}-`));
@@ -27,7 +28,7 @@ export function writePool(root: string, opts: PoolOptions = {}): string {
   writeFileSync(
     join(dir, 'sessions.yaml'),
     sessions
-      .map((s) => `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: ${s.project ?? projects[0]}\n  command: ${JSON.stringify(s.command ?? ['sleep', '3600'])}\n${s.extra ?? ''}`)
+      .map((s) => `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: ${s.project ?? projects[0]}\n  command: ${JSON.stringify(s.command ?? [SIM_BIN, '--dangerously-skip-permissions'])}\n${s.extra ?? ''}`)
       .join('---\n'),
   );
   return dir;

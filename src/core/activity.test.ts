@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvents, initialActivity, taskIdFromPrompt, type HookEventRecord } from './activity.js';
+
+const ev = (t: number, event: string, extra: Partial<HookEventRecord> = {}): HookEventRecord => ({ t, event, ...extra });
+
+describe('applyEvents', () => {
+  it.each<[string, HookEventRecord[], string]>([
+    ['no events: starting', [], 'starting'],
+    ['session start: idle', [ev(1, 'SessionStart', { source: 'startup' })], 'idle'],
+    ['prompt: working', [ev(1, 'SessionStart'), ev(2, 'UserPromptSubmit')], 'working'],
+    ['turn ends: idle', [ev(1, 'UserPromptSubmit'), ev(2, 'Stop')], 'idle'],
+    ['rate limit: rateLimited', [ev(1, 'UserPromptSubmit'), ev(2, 'StopFailure', { error: 'rate_limit' })], 'rateLimited'],
+    ['other API error: idle', [ev(1, 'UserPromptSubmit'), ev(2, 'StopFailure', { error: 'overloaded' })], 'idle'],
+    ['permission prompt: waitingInput', [ev(1, 'UserPromptSubmit'), ev(2, 'Notification', { notificationType: 'permission_prompt' })], 'waitingInput'],
+    ['idle prompt keeps rateLimited', [ev(1, 'StopFailure', { error: 'rate_limit' }), ev(2, 'Notification', { notificationType: 'idle_prompt' })], 'rateLimited'],
+    ['session end: exited', [ev(1, 'SessionStart'), ev(2, 'SessionEnd')], 'exited'],
+    ['status line is only a heartbeat', [ev(1, 'UserPromptSubmit'), ev(2, 'StatusLine')], 'working'],
+  ])('%s', (_n, events, activity) => {
+    expect(applyEvents(initialActivity(0), events).activity).toBe(activity);
+  });
+
+  it('ignores events from before the launch', () => {
+    const s = applyEvents(initialActivity(0), [ev(5, 'UserPromptSubmit'), ev(9, 'SessionStart')], 8);
+    expect(s.activity).toBe('idle');
+    expect(s.lastHeartbeat).toBe(new Date(9).toISOString());
+  });
+
+  it('tracks the conversation id, the task and its completion, and the latest rate limits', () => {
+    const s = applyEvents(initialActivity(0), [
+      ev(1, 'SessionStart', { sessionId: 'c1' }),
+      ev(2, 'UserPromptSubmit', { taskId: 'T-1' }),
+      ev(3, 'StatusLine', { rateLimits: { five_hour: { used_percentage: 40, resets_at: 100 } } }),
+      ev(4, 'Stop'),
+    ]);
+    expect(s).toMatchObject({ claudeSessionId: 'c1', lastCompletedTask: 'T-1', turns: 1, rateLimits: { five_hour: { used_percentage: 40 } } });
+    expect(s.currentTask).toBeUndefined();
+  });
+
+  it('keeps `since` when the activity does not change', () => {
+    const s = applyEvents(initialActivity(0), [ev(1, 'SessionStart'), ev(2, 'Stop'), ev(3, 'Notification', { notificationType: 'idle_prompt' })]);
+    expect(s.since).toBe(new Date(1).toISOString());
+  });
+});
+
+describe('taskIdFromPrompt', () => {
+  it.each([
+    ['Task [cf-task:2026-11-22-fix-login] in file x', '2026-11-22-fix-login'],
+    ['no marker here', undefined],
+    ['[cf-task:] empty', undefined],
+    ['[cf-task:a b] space', undefined],
+  ])('%s', (prompt, id) => expect(taskIdFromPrompt(prompt)).toBe(id));
+});

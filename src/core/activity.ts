@@ -1,0 +1,113 @@
+/**
+ * Session activity, derived from Claude Code hook events (the primary signal). Pure.
+ *
+ *   SessionStart           -> idle (the TUI waits for input)
+ *   UserPromptSubmit       -> working (and the task id, when the prompt names one)
+ *   Stop                   -> idle
+ *   StopFailure rate_limit -> rateLimited (other errors -> idle, with lastError)
+ *   Notification           -> waitingInput (permission_prompt) or idle (idle_prompt)
+ *   SessionEnd             -> exited
+ *   StatusLine, Pre/PostToolUse -> heartbeat only (the latest rate_limits are kept)
+ */
+
+export type Activity = 'starting' | 'idle' | 'working' | 'waitingInput' | 'rateLimited' | 'exited';
+
+/** One line of a session's event file, as written by `claude-failover hook event|statusline`. */
+export interface HookEventRecord {
+  /** Epoch ms when the hook ran. */
+  t: number;
+  event: string;
+  sessionId?: string;
+  source?: string;
+  error?: string;
+  errorMessage?: string;
+  notificationType?: string;
+  taskId?: string;
+  promptBytes?: number;
+  transcriptPath?: string;
+  cwd?: string;
+  rateLimits?: StatusLineRateLimits;
+  toolName?: string;
+}
+
+export interface StatusLineRateLimits {
+  five_hour?: { used_percentage?: number; resets_at?: number };
+  seven_day?: { used_percentage?: number; resets_at?: number };
+}
+
+export interface ActivityState {
+  activity: Activity;
+  claudeSessionId?: string;
+  /** ISO time of the newest event of any kind. */
+  lastHeartbeat?: string;
+  /** ISO time of the last activity change. */
+  since?: string;
+  rateLimits?: StatusLineRateLimits & { observedAt: string };
+  currentTask?: string;
+  /** The task of the last finished turn (for completion). */
+  lastCompletedTask?: string;
+  lastCompletedAt?: string;
+  lastError?: { error: string; message?: string; at: string };
+  /** Number of turns that ended (Stop) since launch. */
+  turns: number;
+}
+
+export function initialActivity(now: number): ActivityState {
+  return { activity: 'starting', since: new Date(now).toISOString(), turns: 0 };
+}
+
+/** Folds events (oldest first) into the state; events at or before `sinceMs` are ignored. */
+export function applyEvents(state: ActivityState, events: readonly HookEventRecord[], sinceMs = 0): ActivityState {
+  let s = { ...state };
+  const set = (a: Activity, t: number) => {
+    if (s.activity !== a) s = { ...s, activity: a, since: new Date(t).toISOString() };
+  };
+  for (const e of events) {
+    if (!(e.t > sinceMs)) continue;
+    const at = new Date(e.t).toISOString();
+    s.lastHeartbeat = at;
+    if (e.sessionId) s.claudeSessionId = e.sessionId;
+    switch (e.event) {
+      case 'SessionStart':
+        set('idle', e.t);
+        break;
+      case 'UserPromptSubmit':
+        set('working', e.t);
+        if (e.taskId) s.currentTask = e.taskId;
+        break;
+      case 'Stop':
+        set('idle', e.t);
+        s.turns += 1;
+        if (s.currentTask) {
+          s.lastCompletedTask = s.currentTask;
+          s.lastCompletedAt = at;
+          delete s.currentTask;
+        }
+        break;
+      case 'StopFailure':
+        s.lastError = { error: e.error ?? 'unknown', ...(e.errorMessage ? { message: e.errorMessage } : {}), at };
+        set(e.error === 'rate_limit' ? 'rateLimited' : 'idle', e.t);
+        break;
+      case 'Notification':
+        if (e.notificationType === 'permission_prompt') set('waitingInput', e.t);
+        else if (e.notificationType === 'idle_prompt' && s.activity !== 'rateLimited') set('idle', e.t);
+        break;
+      case 'SessionEnd':
+        set('exited', e.t);
+        break;
+      case 'StatusLine':
+        if (e.rateLimits) s.rateLimits = { ...e.rateLimits, observedAt: at };
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+/** `[cf-task:<id>]` in a prompt names the task being delivered. */
+export const TASK_MARKER = /\[cf-task:([A-Za-z0-9._-]{1,200})\]/;
+
+export function taskIdFromPrompt(prompt: string): string | undefined {
+  return TASK_MARKER.exec(prompt)?.[1];
+}
