@@ -81,6 +81,8 @@ export interface FakeTelegramServer {
   hangNext(times?: number): void;
   clearFailures(): void;
   clearMessages(): void;
+  /** Forgets messages, requests, failures and hangs. */
+  reset(): void;
   /** Resolves with the messages once at least `count` are recorded; rejects after `timeoutMs` (default 5 s). */
   waitForMessages(count: number, timeoutMs?: number): Promise<FakeTelegramMessage[]>;
   close(): Promise<void>;
@@ -291,6 +293,12 @@ export async function startFakeTelegramServer(options: FakeTelegramServerOptions
     },
     clearMessages: () => {
       messages.length = 0;
+    },
+    reset: () => {
+      messages.length = 0;
+      requests.length = 0;
+      failures.length = 0;
+      hangs = 0;
     },
     waitForMessages: (count, timeoutMs = 5000) =>
       new Promise<FakeTelegramMessage[]>((resolve, reject) => {

@@ -71,6 +71,8 @@ export interface FakeWebhookServer {
   hangNext(times?: number): void;
   clearFailures(): void;
   clearRequests(): void;
+  /** Forgets requests, failures and hangs. */
+  reset(): void;
   /** Resolves once at least `count` deliveries (2xx) are recorded; rejects after `timeoutMs` (default 5 s). */
   waitForDeliveries(count: number, timeoutMs?: number): Promise<FakeWebhookRequest[]>;
   close(): Promise<void>;
@@ -227,6 +229,11 @@ export async function startFakeWebhookServer(options: FakeWebhookServerOptions =
     },
     clearRequests: () => {
       requests.length = 0;
+    },
+    reset: () => {
+      requests.length = 0;
+      failures.length = 0;
+      hangs = 0;
     },
     waitForDeliveries: (count, timeoutMs = 5000) =>
       new Promise<FakeWebhookRequest[]>((resolve, reject) => {

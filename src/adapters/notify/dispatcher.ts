@@ -242,11 +242,7 @@ export class NotificationDispatcher {
         if (matchesNotifier(ch.spec, event)) this.#offer(ch, event, now);
       }
     } catch (err) {
-      try {
-        this.#log?.error({ err: errorMessage(err), reason: event?.reason, key: event?.key }, 'notification dispatch failed');
-      } catch (_err) {
-        // A logger that throws must not reach the caller either.
-      }
+      this.#say('error', { err: errorMessage(err), reason: event?.reason, key: event?.key }, 'notification dispatch failed');
     }
   }
 
@@ -299,7 +295,7 @@ export class NotificationDispatcher {
     const seen = ch.dedup.get(dedupKey);
     if (seen !== undefined && now - seen < this.#dedupWindowMs) {
       stats.deduplicated += 1;
-      this.#log?.debug({ notifier: ch.name, reason: original.reason, key: original.key }, 'notification deduplicated');
+      this.#say('debug', { notifier: ch.name, reason: original.reason, key: original.key }, 'notification deduplicated');
       return;
     }
     let event = original;
@@ -308,7 +304,7 @@ export class NotificationDispatcher {
       if (g && now - g.at < this.#guardIntervalMs) {
         g.suppressed += 1;
         stats.rateLimited += 1;
-        this.#log?.debug({ notifier: ch.name, reason: original.reason, key: original.key }, 'notification rate-limited');
+        this.#say('debug', { notifier: ch.name, reason: original.reason, key: original.key }, 'notification rate-limited');
         return;
       }
       if (g && g.suppressed > 0) {
@@ -331,7 +327,7 @@ export class NotificationDispatcher {
       if (!old) break;
       stats.dropped += 1;
       ch.dedup.delete(old.dedupKey);
-      this.#log?.warn({ notifier: ch.name, reason: old.event.reason, key: old.event.key }, 'notification queue full: dropped the oldest');
+      this.#say('warn', { notifier: ch.name, reason: old.event.reason, key: old.event.key }, 'notification queue full: dropped the oldest');
     }
     this.#schedule(ch);
   }
@@ -364,38 +360,37 @@ export class NotificationDispatcher {
     }
     if (ch.closed || ch.current !== d) return;
     const base = { notifier: ch.name, type: ch.spec.type, reason: d.event.reason, key: d.event.key, attempt: d.attempts };
-    try {
-      if (result.ok) {
-        stats.sent += 1;
-        stats.lastSentAt = new Date(this.#timers.now()).toISOString();
-        this.#log?.debug({ ...base, status: result.status }, 'notification sent');
-        this.#finish(ch);
-        return;
-      }
-      const message = scrub(result.message, secrets);
-      stats.lastError = message;
-      const status = result.status !== undefined ? { status: result.status } : {};
-      let delay: number | undefined;
-      if (result.retryable && d.attempts < this.#maxAttempts) {
-        delay = result.retryAfterMs ?? backoffDelay(d.attempts, this.#baseMs, this.#capMs, this.#random());
-        if (delay > this.#maxRetryAfterMs) delay = undefined;
-      }
-      if (delay === undefined) {
-        stats.failed += 1;
-        ch.dedup.delete(d.dedupKey);
-        this.#log?.warn({ ...base, ...status, err: message }, 'notification failed: giving up');
-        this.#finish(ch);
-        return;
-      }
-      this.#log?.info({ ...base, ...status, err: message, retryInMs: delay }, 'notification attempt failed: will retry');
-      ch.timer = this.#timers.setTimeout(() => {
-        ch.timer = undefined;
-        void this.#attempt(ch, d);
-      }, delay);
-    } catch (_err) {
-      // Only a throwing logger gets here; the channel must keep going.
-      if (ch.current === d && ch.timer === undefined) this.#finish(ch);
+    if (result.ok) {
+      stats.sent += 1;
+      stats.lastSentAt = new Date(this.#timers.now()).toISOString();
+      this.#say('debug', { ...base, status: result.status }, 'notification sent');
+      this.#finish(ch);
+      return;
     }
+    const message = scrub(result.message, secrets);
+    stats.lastError = message;
+    const status = result.status !== undefined ? { status: result.status } : {};
+    let delay: number | undefined;
+    let why = result.retryable ? 'attempts exhausted' : 'not retryable';
+    if (result.retryable && d.attempts < this.#maxAttempts) {
+      delay = result.retryAfterMs ?? backoffDelay(d.attempts, this.#baseMs, this.#capMs, this.#random());
+      if (delay > this.#maxRetryAfterMs) {
+        why = `asked to wait ${Math.ceil(delay / 1000)} s, more than ${Math.ceil(this.#maxRetryAfterMs / 1000)} s`;
+        delay = undefined;
+      }
+    }
+    if (delay === undefined) {
+      stats.failed += 1;
+      ch.dedup.delete(d.dedupKey);
+      this.#say('warn', { ...base, ...status, err: message, why }, 'notification failed: giving up');
+      this.#finish(ch);
+      return;
+    }
+    this.#say('info', { ...base, ...status, err: message, retryInMs: delay }, 'notification attempt failed: will retry');
+    ch.timer = this.#timers.setTimeout(() => {
+      ch.timer = undefined;
+      void this.#attempt(ch, d);
+    }, delay);
   }
 
   async #send(spec: NotifierSpec, d: Delivery, signal: AbortSignal, secrets: string[]): Promise<SendResult> {
@@ -436,10 +431,19 @@ export class NotificationDispatcher {
     const lost = ch.queue.length + (ch.current ? 1 : 0);
     if (lost > 0) {
       stats.dropped += lost;
-      this.#log?.warn({ notifier: ch.name, dropped: lost }, `notifications dropped: ${why}`);
+      this.#say('warn', { notifier: ch.name, dropped: lost }, `notifications dropped: ${why}`);
     }
     ch.queue = [];
     ch.current = undefined;
+  }
+
+  /** Logs, never throws (a broken logger must not break delivery or the caller). */
+  #say(level: 'debug' | 'info' | 'warn' | 'error', obj: Record<string, unknown>, msg: string): void {
+    try {
+      this.#log?.[level](obj, msg);
+    } catch (_err) {
+      // Nothing sensible to do: the log itself is what failed.
+    }
   }
 
   #statsOf(name: string): NotifierStats {
