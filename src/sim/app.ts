@@ -583,8 +583,9 @@ export class SimApp {
 
   private referencedTaskFiles(text: string): string[] {
     const out: string[] = [];
-    for (const m of text.matchAll(/(?:^|[\s"'`(<])(\/[^\s"'`()<>]+\.md)\b/g)) {
-      const p = m[1];
+    // Quoted absolute paths may contain spaces; unquoted ones end at whitespace.
+    for (const m of text.matchAll(/"(\/[^"\n]+?\.md)"|'(\/[^'\n]+?\.md)'|`(\/[^`\n]+?\.md)`|(?:^|[\s(<])(\/[^\s"'`()<>]+\.md)\b/g)) {
+      const p = m[1] ?? m[2] ?? m[3] ?? m[4];
       if (p === undefined || out.includes(p)) continue;
       try {
         const st = statSync(p);
