@@ -2,29 +2,14 @@
  * evaluate(toolCall) -> verdict: the pure entry point of the safety policy.
  */
 import { Analyzer, GuardBudgetError } from './analyzer.js';
-import { isBlockDevice, normalize, protectedHit, resolvePath, type PathEnv } from './paths.js';
+import { denyVerdict as deny, evaluateFileTool, pathEnvFor } from './file-tools.js';
+import { normalize } from './paths.js';
 import { redactSecrets } from './redact.js';
 import {
   DEFAULT_BUDGET_MS, DEFAULT_MAX_COMMAND_LENGTH, DEFAULT_PROTECTED_BRANCHES, DEFAULT_SUDO_ALLOW, type PolicyOptions, type ToolCall, type Verdict,
 } from './types.js';
 
-const FILE_TOOLS: Record<string, string> = { Write: 'file_path', Edit: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
-
-export function pathEnvFor(call: ToolCall, opts: PolicyOptions): PathEnv {
-  const env = call.env ?? {};
-  const abs = (p: string | undefined): string | null => (p !== undefined && p.startsWith('/') ? normalize(p) : null);
-  return {
-    home: abs(env.HOME),
-    tmpdir: abs(env.TMPDIR),
-    project: abs(opts.projectDir) ?? abs(env.CLAUDE_PROJECT_DIR) ?? abs(call.cwd),
-    configDir: abs(env.CLAUDE_CONFIG_DIR),
-    extraProtected: (opts.protectedPaths ?? []).filter((p) => p.startsWith('/')).map(normalize),
-  };
-}
-
-function deny(rule: string, reason: string): Verdict {
-  return { decision: 'deny', rule, reason: redactSecrets(reason) };
-}
+export { pathEnvFor } from './file-tools.js';
 
 /**
  * Judges one tool call. Never throws: internal errors, budget overruns and unparseable input are
@@ -37,19 +22,8 @@ export function evaluate(call: ToolCall, opts: PolicyOptions = {}): Verdict {
     const env = pathEnvFor(call, opts);
     const input = call.tool_input;
     if (input === null || typeof input !== 'object') return deny('invalid-input', 'the tool input is not an object');
-    const fileKey = FILE_TOOLS[call.tool_name];
-    if (fileKey !== undefined) {
-      const raw = input[fileKey];
-      if (typeof raw !== 'string' || raw === '') return deny('invalid-input', `${call.tool_name} without a ${fileKey}`);
-      const p = raw.startsWith('~/') && env.home !== null ? `${env.home}${raw.slice(1)}` : raw;
-      const abs = resolvePath(p, call.cwd.startsWith('/') ? call.cwd : null) ?? normalize(p);
-      if (isBlockDevice(abs)) return deny('disk-write', `${call.tool_name} to the block device ${abs} destroys its data`);
-      const hit = protectedHit(abs, env, false, false);
-      if (hit !== null) {
-        return deny('protected-path', `${call.tool_name} to ${hit.what} is blocked: the safety guard protects hook settings, hooks, credentials, shell start-up files and the controller's state. Ask the operator to make this change`);
-      }
-      return { decision: 'allow', rule: 'none', reason: '' };
-    }
+    const fileVerdict = evaluateFileTool(call, opts);
+    if (fileVerdict !== null) return fileVerdict;
     if (call.tool_name !== 'Bash') return { decision: 'allow', rule: 'not-guarded', reason: '' };
     const command = input.command;
     if (typeof command !== 'string') return deny('invalid-input', 'Bash call without a command string');

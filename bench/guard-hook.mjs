@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Benchmark: wall time of the safety guard's PreToolUse hook vs `node -e 0`, side by side in one run.
+//
+//   npx tsc -p tsconfig.build.json && node bench/guard-hook.mjs [--runs 200] [--json]
+//
+// Every round runs each variant once, in a rotating order (interleaved), each as a fresh process fed
+// the same kind of PreToolUse JSON on stdin that Claude Code sends. The audit log is written (to a temp
+// state dir), exactly as in production. Reports p50/p90/p99/mean per variant and the ratio of each
+// variant's median to the median of `node -e 0`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const hook = join(root, 'dist', 'cli', 'guard-hook.js');
+if (!existsSync(hook)) {
+  console.error(`missing ${hook}: run npx tsc -p tsconfig.build.json first`);
+  process.exit(1);
+}
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 200;
+const asJson = args.includes('--json');
+
+const state = mkdtempSync(join(tmpdir(), 'cf-guard-bench-'));
+const launcher = join(state, 'claude-failover-guard');
+writeFileSync(launcher, `#!/bin/sh\nexec '${process.execPath}' '${hook}' --session bench --state-dir '${state}' --mode enforce "$@"\n`);
+chmodSync(launcher, 0o555);
+
+const call = (tool, input) => JSON.stringify({
+  session_id: '00000000-0000-0000-0000-000000000000', transcript_path: '/tmp/t.jsonl', cwd: root, permission_mode: 'bypassPermissions',
+  hook_event_name: 'PreToolUse', tool_name: tool, tool_input: input, tool_use_id: 'toolu_bench',
+});
+const inputs = {
+  write: call('Write', { file_path: join(root, 'src', 'x.ts'), content: 'export const x = 1;\n'.repeat(50) }),
+  bashSimple: call('Bash', { command: 'ls -la', description: 'list' }),
+  bashTypical: call('Bash', { command: 'cd src && grep -rn "TODO" . | head -20 && npm test -- --run 2>&1 | tail -5', description: 'typical' }),
+  bashDeny: call('Bash', { command: 'FOO=1 sudo env rm -rf "$HOME"', description: 'deny' }),
+};
+const hookArgs = [hook, '--session', 'bench', '--state-dir', state, '--mode', 'enforce'];
+const variants = [
+  { name: 'node -e 0', cmd: process.execPath, argv: ['-e', '0'], input: inputs.bashSimple },
+  { name: 'hook Write', cmd: process.execPath, argv: hookArgs, input: inputs.write, expect: 0 },
+  { name: 'hook Bash "ls -la"', cmd: process.execPath, argv: hookArgs, input: inputs.bashSimple, expect: 0 },
+  { name: 'hook Bash typical pipeline', cmd: process.execPath, argv: hookArgs, input: inputs.bashTypical, expect: 0 },
+  { name: 'hook Bash deny', cmd: process.execPath, argv: hookArgs, input: inputs.bashDeny, expect: 2 },
+  { name: 'launcher script, Bash typical', cmd: launcher, argv: [], input: inputs.bashTypical, expect: 0 },
+  { name: 'hook Bash typical, WASM parser', cmd: process.execPath, argv: [...hookArgs, '--parser', 'wasm'], input: inputs.bashTypical, expect: 0 },
+];
+
+const times = variants.map(() => []);
+const once = (v) => {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(v.cmd, v.argv, { input: v.input, stdio: ['pipe', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (v.expect !== undefined && r.status !== v.expect) throw new Error(`${v.name}: exit ${r.status}, expected ${v.expect}: ${r.stderr}`);
+  return ms;
+};
+// warm-up (page cache), not measured
+for (const v of variants) once(v);
+for (let i = 0; i < runs; i++) {
+  for (let k = 0; k < variants.length; k++) {
+    const j = (i + k) % variants.length;
+    times[j].push(once(variants[j]));
+  }
+}
+rmSync(state, { recursive: true, force: true });
+
+const q = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+const base = q(times[0], 0.5);
+const rows = variants.map((v, j) => ({
+  variant: v.name,
+  p50: +q(times[j], 0.5).toFixed(1),
+  p90: +q(times[j], 0.9).toFixed(1),
+  p99: +q(times[j], 0.99).toFixed(1),
+  mean: +(times[j].reduce((a, b) => a + b, 0) / times[j].length).toFixed(1),
+  ratioP50: +(q(times[j], 0.5) / base).toFixed(3),
+}));
+if (asJson) {
+  console.log(JSON.stringify({ node: process.version, runs, rows }, null, 2));
+} else {
+  console.log(`guard hook vs node -e 0 — ${runs} interleaved runs each, node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`${'variant'.padEnd(34)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'mean ms'.padStart(8)} ${'p50/node'.padStart(9)}`);
+  for (const r of rows) console.log(`${r.variant.padEnd(34)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.mean).padStart(8)} ${r.ratioP50.toFixed(2).padStart(8)}x`);
+  console.log('target: p50 of the hook <= 1.25x p50 of node -e 0');
+}

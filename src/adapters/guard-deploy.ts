@@ -1,0 +1,173 @@
+/**
+ * Deploys the safety guard for one session: writes the hook launcher script into
+ * `<project>/.claude/hooks/` (mode 0555, atomically, rewritten on every call) and returns the settings
+ * fragment that registers it as a PreToolUse hook.
+ *
+ * The launcher bakes in everything the hook needs, with absolute paths:
+ *
+ *   #!/bin/sh
+ *   exec '/usr/bin/node' '/opt/claude-failover/dist/cli/guard-hook.js' --session 'ccl-3' \
+ *     --state-dir '/var/lib/claude-failover' --mode 'enforce' --project '/srv/app' --protect '/etc/cf/manifests'
+ *
+ * The session launcher merges `settings` into the per-session `--settings` file (or the project's
+ * .claude/settings.local.json) with mergeGuardSettings from src/guard/settings.ts.
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfError } from '../core/errors.js';
+import { guardSettingsFragment, type GuardSettingsFragment } from '../guard/settings.js';
+
+export type GuardDeployMode = 'enforce' | 'warn' | 'off';
+
+export interface DeployGuardOptions {
+  /** Project root; the script goes to `<projectDir>/.claude/hooks/`. */
+  projectDir: string;
+  /** Session name, recorded in every audit line (also names the script, so sessions sharing a project do not overwrite each other). */
+  sessionName: string;
+  /** Controller state dir: audit log at `<stateDir>/audit/guard.jsonl`; the dir itself is protected. */
+  stateDir: string;
+  /** Project `safety.mode` (default enforce). */
+  mode?: GuardDeployMode;
+  /** Further protected paths: manifest files/dirs, other controller state. Absolute. */
+  protectedPaths?: readonly string[];
+  /** Commands sudo may run (default: the guard's built-in allowlist). */
+  sudoAllow?: readonly string[];
+  /** Node binary (default: process.execPath, the controller's own node). */
+  nodePath?: string;
+  /** The hook entry (default: dist/cli/guard-hook.js next to this build). */
+  hookEntry?: string;
+  /** Run the deployed script once on a known-bad call and require exit 2 (default true; skipped in mode off/warn). */
+  verify?: boolean;
+}
+
+export interface DeployedGuard {
+  /** Absolute path of the launcher script. */
+  scriptPath: string;
+  /** The hook command string as registered in the settings. */
+  command: string;
+  /** `{hooks:{PreToolUse:[{matcher:"Bash|Write|Edit|MultiEdit|NotebookEdit", hooks:[{type:"command", command, timeout:30}]}]}}` */
+  settings: GuardSettingsFragment;
+}
+
+/** Deployment failed: the session must not be launched on first launch (fail closed). */
+export class GuardDeployError extends CfError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CF_ERR_GUARD_DEPLOY', message, options);
+  }
+}
+
+export function defaultHookEntry(): string {
+  return fileURLToPath(new URL('../cli/guard-hook.js', import.meta.url));
+}
+
+/** Single-quotes a word for /bin/sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function guardScriptName(sessionName: string): string {
+  const safe = sessionName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
+  return `claude-failover-guard-${safe === '' ? 'session' : safe}`;
+}
+
+/** The launcher script's text. */
+export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookEntry: string }): string {
+  const args = ['--session', opts.sessionName, '--state-dir', resolve(opts.stateDir), '--mode', opts.mode ?? 'enforce', '--project', resolve(opts.projectDir)];
+  for (const p of opts.protectedPaths ?? []) args.push('--protect', resolve(p));
+  if (opts.sudoAllow !== undefined) args.push('--sudo-allow', opts.sudoAllow.join(','));
+  return [
+    '#!/bin/sh',
+    '# claude-failover safety guard (PreToolUse hook). Generated on every session launch; do not edit.',
+    `exec ${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map(shQuote).join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+function runScript(script: string, input: string, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(script, [], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stderr }); });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Writes (or rewrites) the launcher and returns the settings fragment. Throws GuardDeployError when
+ * anything is missing or the deployed hook does not deny a known-bad call.
+ */
+export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGuard> {
+  const nodePath = opts.nodePath ?? process.execPath;
+  const hookEntry = resolve(opts.hookEntry ?? defaultHookEntry());
+  if (!isAbsolute(opts.projectDir)) throw new GuardDeployError(`projectDir must be absolute (got ${opts.projectDir})`);
+  if (!isAbsolute(opts.stateDir)) throw new GuardDeployError(`stateDir must be absolute (got ${opts.stateDir})`);
+  if (opts.sessionName.trim() === '') throw new GuardDeployError('sessionName is empty');
+  try {
+    await access(nodePath, constants.X_OK);
+  } catch (err) {
+    throw new GuardDeployError(`node binary ${nodePath} is not executable`, { cause: err });
+  }
+  try {
+    await access(hookEntry, constants.R_OK);
+  } catch (err) {
+    throw new GuardDeployError(`guard hook entry ${hookEntry} is missing (build with: npx tsc -p tsconfig.build.json)`, { cause: err });
+  }
+  const hooksDir = join(resolve(opts.projectDir), '.claude', 'hooks');
+  const scriptPath = join(hooksDir, guardScriptName(opts.sessionName));
+  try {
+    await mkdir(hooksDir, { recursive: true, mode: 0o755 });
+    await writeAtomic(scriptPath, guardScript({ ...opts, nodePath, hookEntry }), 0o555);
+    await chmod(scriptPath, 0o555);
+  } catch (err) {
+    throw new GuardDeployError(`cannot write the guard hook to ${scriptPath}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if ((opts.verify ?? true) && (opts.mode ?? 'enforce') === 'enforce') {
+    const probe = JSON.stringify({
+      session_id: 'deploy-check', cwd: resolve(opts.projectDir), hook_event_name: 'PreToolUse', tool_name: 'Write',
+      tool_input: { file_path: join(resolve(opts.projectDir), '.claude', 'settings.json'), content: '{}' }, tool_use_id: 'deploy-check',
+    });
+    let r;
+    try {
+      r = await runScript(scriptPath, probe, 20_000);
+    } catch (err) {
+      throw new GuardDeployError(`the deployed guard ${scriptPath} could not be run: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (r.code !== 2) {
+      throw new GuardDeployError(`the deployed guard ${scriptPath} did not block a write to .claude/settings.json (exit ${String(r.code)}): ${r.stderr.trim().slice(0, 300)}`);
+    }
+  }
+  const command = /^[\w@%+=:,./-]+$/.test(scriptPath) ? scriptPath : shQuote(scriptPath);
+  return { scriptPath, command, settings: guardSettingsFragment(command) };
+}
