@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, MockAgent } from 'undici';
-import { NotificationDispatcher, formatEvent, type NotificationDispatcherOptions, type NotifyEvent } from '../../src/adapters/notify/dispatcher.js';
+import { NotificationDispatcher, checkNotifierSecrets, formatEvent, type NotificationDispatcherOptions, type NotifyEvent } from '../../src/adapters/notify/dispatcher.js';
 import { NOTIFIER_EVENTS } from '../../src/api/schemas.js';
 import { startFakeTelegramServer, type FakeTelegramServer } from '../../src/demo/fake-telegram-server.js';
 import { startFakeWebhookServer, type FakeWebhookServer } from '../../src/demo/fake-webhook-server.js';
@@ -373,6 +373,19 @@ describe('secrets', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('checkNotifierSecrets: ok when the secrets resolve, else the reason naming the variable or file', async () => {
+    await expect(checkNotifierSecrets(telegram().spec, ENV)).resolves.toEqual({ ok: true });
+    await expect(checkNotifierSecrets(webhook().spec, ENV)).resolves.toEqual({ ok: true });
+    await expect(checkNotifierSecrets(notifier('n', { type: 'webhook', webhook: { url: 'https://x.example/' } }).spec, {})).resolves.toEqual({ ok: true });
+    const missingEnv = await checkNotifierSecrets(webhook().spec, { CF_TG_TOKEN: TOKEN });
+    expect(missingEnv).toMatchObject({ ok: false, reason: 'SecretUnavailable' });
+    expect(missingEnv.ok === false && missingEnv.message).toContain('CF_WH_SECRET');
+    const file = join(dir, 'absent-token');
+    const missingFile = await checkNotifierSecrets(notifier('n', { type: 'telegram', telegram: { botToken: { file }, chatId: 1 } }).spec, ENV);
+    expect(missingFile.ok === false && missingFile.message).toContain(file);
+    for (const v of [TOKEN, WH_SECRET]) expect(JSON.stringify([missingEnv, missingFile])).not.toContain(v);
   });
 
   it('a file secret is read per delivery: rotation needs no restart', async () => {

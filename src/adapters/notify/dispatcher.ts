@@ -149,6 +149,28 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(d / 2 + (random * d) / 2);
 }
 
+/**
+ * Whether a notifier's secrets can be read (no network request): for the Notifier controller's
+ * Ready condition. The message names the variable or file, never a value.
+ */
+export async function checkNotifierSecrets(
+  spec: NotifierSpec,
+  env: SecretEnv = process.env,
+): Promise<{ ok: true } | { ok: false; reason: 'SecretUnavailable' | 'InvalidSpec'; message: string }> {
+  const refs = spec.type === 'telegram' ? [spec.telegram?.botToken] : [spec.webhook?.secret];
+  if (spec.type === 'telegram' && !spec.telegram) return { ok: false, reason: 'InvalidSpec', message: 'type telegram without a telegram block' };
+  if (spec.type === 'webhook' && !spec.webhook) return { ok: false, reason: 'InvalidSpec', message: 'type webhook without a webhook block' };
+  for (const ref of refs) {
+    if (!ref) continue;
+    try {
+      await resolveSecret(ref, env);
+    } catch (err) {
+      return { ok: false, reason: 'SecretUnavailable', message: errorMessage(err) };
+    }
+  }
+  return { ok: true };
+}
+
 interface Delivery {
   id: string;
   event: NotifyEvent;
