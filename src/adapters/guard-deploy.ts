@@ -81,7 +81,7 @@ export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookE
   return [
     '#!/bin/sh',
     '# claude-failover safety guard (PreToolUse hook). Generated on every session launch; do not edit.',
-    `exec ${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map(shQuote).join(' ')}`,
+    `exec ${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
     '',
   ].join('\n');
 }

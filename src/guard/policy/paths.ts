@@ -71,15 +71,15 @@ const HOME_CRITICAL_CHILDREN = ['.ssh', '.gnupg', '.claude', '.config', '.local'
 /** Why deleting `p` recursively is catastrophic, or null when it is not. `p` is absolute and normalised. */
 export function criticalReason(p: string, env: PathEnv): string | null {
   if (p === '/') return 'the filesystem root';
-  if (SYSTEM_TOP.has(p)) return `the system directory ${p}`;
-  for (const d of SYSTEM_SUBTREES) if (isUnder(p, d)) return `system files under ${d}`;
-  const parent = posix.dirname(p);
-  if (CRITICAL_CHILDREN_OF.has(parent) && !TEMP_CHILD_OK.has(p)) return `the system directory ${p}`;
   if (env.home !== null) {
     if (p === env.home) return 'your home directory';
     if (isUnder(env.home, p)) return `a parent of your home directory (${p})`;
     for (const c of HOME_CRITICAL_CHILDREN) if (p === `${env.home}/${c}`) return `~/${c}`;
   }
+  if (SYSTEM_TOP.has(p)) return `the system directory ${p}`;
+  for (const d of SYSTEM_SUBTREES) if (isUnder(p, d)) return `system files under ${d}`;
+  const parent = posix.dirname(p);
+  if (CRITICAL_CHILDREN_OF.has(parent) && !TEMP_CHILD_OK.has(p)) return `the system directory ${p}`;
   if (env.project !== null) {
     if (p === env.project) return 'the project root';
     if (isUnder(env.project, p)) return `a parent of the project root (${p})`;

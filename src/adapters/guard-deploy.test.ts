@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist, HOOK_ENTRY } from '../../test/guard/build-dist.js';
+import { deployGuard, guardScriptName, GuardDeployError } from './guard-deploy.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  await buildDist();
+  dir = await mkdtemp(join(tmpdir(), 'cf-guard-deploy-'));
+}, 180_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function hookInput(project: string, tool: string, toolInput: Record<string, unknown>): string {
+  return JSON.stringify({ session_id: 's', cwd: project, hook_event_name: 'PreToolUse', tool_name: tool, tool_input: toolInput });
+}
+
+describe('deployGuard', () => {
+  it('writes a 0555 launcher with absolute paths into .claude/hooks and returns the settings fragment', async () => {
+    const project = join(dir, 'p1');
+    const state = join(dir, 'state1');
+    const d = await deployGuard({ projectDir: project, sessionName: 'ccl-3', stateDir: state, hookEntry: HOOK_ENTRY, protectedPaths: ['/etc/cf/manifests'] });
+    expect(d.scriptPath).toBe(join(project, '.claude', 'hooks', 'claude-failover-guard-ccl-3'));
+    expect((await stat(d.scriptPath)).mode & 0o777).toBe(0o555);
+    const text = await readFile(d.scriptPath, 'utf8');
+    expect(text.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(text).toContain(`exec '${process.execPath}' '${HOOK_ENTRY}' --session 'ccl-3' --state-dir '${state}' --mode 'enforce' --project '${project}' --protect '/etc/cf/manifests'`);
+    expect(d.settings).toEqual({ hooks: { PreToolUse: [{ matcher: 'Bash|Write|Edit|MultiEdit|NotebookEdit', hooks: [{ type: 'command', command: d.scriptPath, timeout: 30 }] }] } });
+  });
+
+  it('rewrites the script on every call, atomically, even over a read-only file', async () => {
+    const project = join(dir, 'p2');
+    const state = join(dir, 'state2');
+    const a = await deployGuard({ projectDir: project, sessionName: 's', stateDir: state, hookEntry: HOOK_ENTRY, mode: 'warn' });
+    expect(await readFile(a.scriptPath, 'utf8')).toContain("--mode 'warn'");
+    const b = await deployGuard({ projectDir: project, sessionName: 's', stateDir: state, hookEntry: HOOK_ENTRY, mode: 'enforce' });
+    expect(b.scriptPath).toBe(a.scriptPath);
+    expect(await readFile(b.scriptPath, 'utf8')).toContain("--mode 'enforce'");
+    expect((await stat(b.scriptPath)).mode & 0o777).toBe(0o555);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(join(project, '.claude', 'hooks'))).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('quotes paths with spaces and quotes so the launcher still runs', async () => {
+    const project = join(dir, "it's a project");
+    const state = join(dir, 'state "3"');
+    const d = await deployGuard({ projectDir: project, sessionName: "we'ird name/1", stateDir: state, hookEntry: HOOK_ENTRY });
+    expect(d.scriptPath.endsWith(guardScriptName("we'ird name/1"))).toBe(true);
+    expect(d.command).toBe(`'${d.scriptPath.replace(/'/g, `'\\''`)}'`);
+    const deny = spawnSync('/bin/sh', ['-c', d.command], { input: hookInput(project, 'Bash', { command: 'rm -rf ~' }), env: { PATH: process.env.PATH, HOME: '/home/agent' } });
+    expect(deny.status).toBe(2);
+    const allow = spawnSync('/bin/sh', ['-c', d.command], { input: hookInput(project, 'Bash', { command: 'ls' }) });
+    expect(allow.status).toBe(0);
+    const audit = await readFile(join(state, 'audit', 'guard.jsonl'), 'utf8');
+    expect(audit).toContain(`"session":"we'ird name/1"`);
+  });
+
+  it('fails with CF_ERR_GUARD_DEPLOY when it cannot deploy', async () => {
+    const cases: [string, Parameters<typeof deployGuard>[0]][] = [
+      ['missing entry', { projectDir: join(dir, 'p4'), sessionName: 's', stateDir: join(dir, 's4'), hookEntry: join(dir, 'nope.js') }],
+      ['relative project', { projectDir: 'relative', sessionName: 's', stateDir: join(dir, 's4'), hookEntry: HOOK_ENTRY }],
+      ['bad node', { projectDir: join(dir, 'p4'), sessionName: 's', stateDir: join(dir, 's4'), hookEntry: HOOK_ENTRY, nodePath: join(dir, 'no-node') }],
+    ];
+    for (const [label, opts] of cases) {
+      const err = await deployGuard(opts).then(() => null, (e: unknown) => e);
+      expect(err, label).toBeInstanceOf(GuardDeployError);
+      expect((err as GuardDeployError).code, label).toBe('CF_ERR_GUARD_DEPLOY');
+    }
+    const blocked = join(dir, 'p5');
+    await mkdir(blocked, { recursive: true });
+    await writeFile(join(blocked, '.claude'), 'a file where the directory should be');
+    const err = await deployGuard({ projectDir: blocked, sessionName: 's', stateDir: join(dir, 's5'), hookEntry: HOOK_ENTRY }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GuardDeployError);
+    expect((err as Error).message).toContain('cannot write the guard hook');
+  });
+
+  it('fails closed when the deployed hook does not deny (a hook entry that allows everything)', async () => {
+    const fake = join(dir, 'allow-all.js');
+    await writeFile(fake, 'process.exit(0)\n');
+    await chmod(fake, 0o644);
+    const err = await deployGuard({ projectDir: join(dir, 'p6'), sessionName: 's', stateDir: join(dir, 's6'), hookEntry: fake }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(GuardDeployError);
+    expect((err as Error).message).toContain('did not block');
+  });
+});
