@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, formatEvent, matchesNotifier } from '../../src/adapters/notify/dispatcher.js';
+import { backoffDelay, formatEvent, matchesNotifier, type NotifyEvent } from '../../src/adapters/notify/dispatcher.js';
+import type { CfEvent } from '../../src/runtime/events.js';
 import { NOTIFIER_EVENTS } from '../../src/api/schemas.js';
 
 describe('formatEvent', () => {
@@ -17,6 +18,14 @@ describe('formatEvent', () => {
   });
   it('takes another source word', () => {
     expect(formatEvent({ reason: 'TaskFailed', key: 'Project/p', message: 'm' }, 'cf@host1')).toBe('[cf@host1] TaskFailed Project/p: m');
+  });
+});
+
+describe('the runtime event type', () => {
+  it('a CfEvent is accepted as a NotifyEvent as is (type-checked: wiring is one call)', () => {
+    const e: CfEvent = { time: '2026-03-10T12:00:00.000Z', key: 'Project/web', type: 'Warning', reason: 'TaskFailed', message: 'm', data: { task: 't1' } };
+    const n: NotifyEvent = e;
+    expect(formatEvent(n)).toBe('[claude-failover] TaskFailed Project/web: m');
   });
 });
 
