@@ -31,6 +31,8 @@ export interface AppConfig {
   readTaskFiles: boolean;
   enforceTrust: boolean;
   configDir: string;
+  /** False in `-p` mode: no dialogs, a tool needing approval is denied. */
+  interactive: boolean;
 }
 
 export interface AppDeps {
@@ -672,6 +674,10 @@ export class SimApp {
     if (this.cfg.permissionMode === 'bypassPermissions' || tool === 'Read') return true;
     if (tool === 'Write' && this.cfg.permissionMode === 'acceptEdits') return true;
     if (matchesPermission(perms.allow ?? [], tool, input)) return true;
+    if (!this.cfg.interactive) {
+      this.deps.screen.log(`  ⎿  Claude requested permissions to use ${tool}, but you haven't granted it yet.`);
+      return false;
+    }
     const detail = typeof input['command'] === 'string' ? input['command'] : String(input['file_path'] ?? '');
     void this.runHooks('Notification', 'permission_prompt', { message: `Claude needs your permission to use ${tool}`, notification_type: 'permission_prompt' });
     this.deps.log.event('permission-prompt', { tool });

@@ -158,6 +158,7 @@ async function main(): Promise<void> {
       limitWithZone: env['CLAUDE_SIM_LIMIT_TZ'] !== '0',
       readTaskFiles: env['CLAUDE_SIM_READ_TASK_FILES'] !== '0',
       enforceTrust: env['CLAUDE_SIM_ENFORCE_TRUST'] === '1',
+      interactive: !args.print,
     },
     { screen, log, transcript, exit: (code) => process.exit(code) },
   );

@@ -442,6 +442,43 @@ describe('claude-sim in a private tmux server', () => {
   });
 });
 
+describe('claude-sim first-launch dialogs (CLAUDE_SIM_ENFORCE_TRUST=1)', () => {
+  it('asks for folder trust and records it; refuses bypass mode unless the prompt is pre-seeded as skipped', async () => {
+    s = new SimScenario();
+    const settings = s.writeSettings('settings.json');
+    s.launch('t1', ['--dangerously-skip-permissions', '--settings', settings], { CLAUDE_SIM_ENFORCE_TRUST: '1' });
+    await pollUntil(() => s.tmux.capture('t1').includes('Do you trust the files in this folder?'), 'trust dialog');
+    expect(s.hookEvents('SessionStart')).toHaveLength(0); // nothing runs before the dialog is answered
+    s.tmux.keys('t1', '1');
+    await pollUntil(() => s.tmux.capture('t1').includes('Bypass Permissions mode'), 'bypass warning');
+    const state = JSON.parse(readFileSync(join(s.config, '.claude.json'), 'utf8')) as { projects: Record<string, { hasTrustDialogAccepted?: boolean }> };
+    expect(state.projects[s.work]?.hasTrustDialogAccepted).toBe(true);
+    s.tmux.keys('t1', 'Enter'); // the default answer is "No, exit"
+    expect(await s.exitStatus('t1')).toBe(1);
+
+    // Pre-seeded like the controller does: no dialog at all.
+    writeFileSync(join(s.config, 'settings.json'), JSON.stringify({ skipDangerousModePermissionPrompt: true }));
+    s.launch('t2', ['--dangerously-skip-permissions', '--settings', settings], { CLAUDE_SIM_ENFORCE_TRUST: '1' });
+    await s.ready('t2');
+    expect(s.tmux.capture('t2')).not.toContain('Do you trust');
+  });
+});
+
+describe('claude-sim auth status', () => {
+  it('exits 0 with JSON when an access token exists and 1 otherwise, without touching the credentials', async () => {
+    s = new SimScenario();
+    const out = await run(process.execPath, [SIM_JS, 'auth', 'status'], s.env(), s.work);
+    expect(out.code).toBe(1);
+    expect(JSON.parse(out.stdout)).toMatchObject({ loggedIn: false });
+    const creds = JSON.stringify({ claudeAiOauth: { accessToken: 'sk-ant-oat01-test', refreshToken: 'r', expiresAt: 1, scopes: [], subscriptionType: 'max' } });
+    writeFileSync(join(s.config, '.credentials.json'), creds, { mode: 0o600 });
+    const inn = await run(process.execPath, [SIM_JS, 'auth', 'status'], s.env(), s.work);
+    expect(inn.code).toBe(0);
+    expect(JSON.parse(inn.stdout)).toMatchObject({ loggedIn: true, subscriptionType: 'max' });
+    expect(readFileSync(join(s.config, '.credentials.json'), 'utf8')).toBe(creds);
+  });
+});
+
 describe('claude-sim environment for launched tools', () => {
   it('gives Bash tool calls CLAUDECODE=1 and CLAUDE_CODE_CHILD_SESSION (what a daemon started from an agent inherits)', async () => {
     s = new SimScenario();
