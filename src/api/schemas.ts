@@ -44,10 +44,8 @@ const path = (what: string) =>
     .min(1)
     .describe(`${what} Absolute, \`~/\`-relative, or relative to the manifest file's directory.`);
 
-const percent = (def: number | undefined, what: string) => {
-  const base = z.number().min(0).max(1000);
-  return def === undefined ? base.optional().describe(what) : base.default(def).describe(`${what} Default ${def}.`);
-};
+const percent = (def: number, what: string) => z.number().min(0).max(1000).default(def).describe(`${what} Default ${def}.`);
+const optionalPercent = (what: string) => z.number().min(0).max(1000).optional().describe(what);
 
 export const secretRefSchema = z
   .union([
@@ -84,7 +82,7 @@ export const accountSpecSchema = z
       .strictObject({
         fiveHourThreshold: percent(90, 'Fail over when 5-hour utilization reaches this percentage.'),
         weeklyThreshold: percent(95, 'Fail over when weekly utilization reaches this percentage.'),
-        failbackBelow: percent(undefined, 'When set, move the pool back to this (higher-priority) account once its usage has reset below this percentage.'),
+        failbackBelow: optionalPercent('When set, move the pool back to this (higher-priority) account once its usage has reset below this percentage.'),
         pollInterval: duration('5m', 'How often to poll the usage endpoint (at most once per interval).'),
         usageEndpoint: z.url().default(DEFAULT_USAGE_ENDPOINT).describe(`Usage endpoint URL; override for proxies and tests. Default \`${DEFAULT_USAGE_ENDPOINT}\`.`),
       })

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { closest } from '../api/suggest.js';
+import { parseDuration } from '../api/duration.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -45,3 +46,24 @@ export const COMMON = {
   'state-dir': { type: 'string' },
   'tmux-socket': { type: 'string' },
 } as const satisfies OptionSpec;
+
+/** Pool behaviour flags shared by `run` and `reconcile`. */
+export const POOL = {
+  'min-dwell': { type: 'string' },
+  'failover-grace': { type: 'string' },
+} as const satisfies OptionSpec;
+
+export const POOL_HELP = `      --min-dwell DURATION     Minimum time on an account before a voluntary switch (threshold, failback); default 10m
+      --failover-grace DURATION How long a working session may finish its turn before failover moves it; default 2m`;
+
+export function poolOptions(values: { 'min-dwell'?: string; 'failover-grace'?: string }): { minDwellMs?: number; failoverGraceMs?: number } {
+  const out: { minDwellMs?: number; failoverGraceMs?: number } = {};
+  for (const [flag, field] of [['min-dwell', 'minDwellMs'], ['failover-grace', 'failoverGraceMs']] as const) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    const ms = parseDuration(v);
+    if (ms === undefined) throw new UsageError(`--${flag} must be a duration, e.g. 90s, 10m`);
+    out[field] = ms;
+  }
+  return out;
+}

@@ -22,6 +22,15 @@ import {
 export { UNSET_ENV, launchSpec, launchGeneration };
 export const PRUNE_ANNOTATION = 'claudefailover.io/prune';
 export const DEFAULT_STOP_GRACE_MS = 10_000;
+/** How long a working session may finish its turn before a failover stops it. */
+export const DEFAULT_FAILOVER_GRACE_MS = 120_000;
+
+/** The account reported a hard limit (evidence, or utilization at or over 100 %). */
+function accountHitLimit(prior: PlanInput<unknown>['prior'], account: string | undefined): boolean {
+  if (!account) return false;
+  const st = prior[`Account/${account}`] as { usage?: { exhausted?: boolean } } | undefined;
+  return st?.usage?.exhausted === true;
+}
 
 export interface SessionObserved {
   tmux: Map<string, TmuxSessionInfo>;
@@ -44,6 +53,8 @@ export interface SessionControllerDeps extends LaunchContext {
   resolveCommand(command: string): Promise<string | undefined>;
   newId(): string;
   crashLoop?: CrashLoopPolicy;
+  /** How long a working session may finish its turn on failover (default 2 min). */
+  failoverGraceMs?: number;
   /** Builds the guard's PreToolUse hook entry for a session (undefined: guard disabled). */
   guardHook?: (session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined) => { settings: Record<string, unknown>; effect: Effect } | undefined;
 }
@@ -234,6 +245,22 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   // Alive and ours. Launch settings changed (e.g. another account): relaunch, resuming.
   const want = launchGeneration(l);
   if (t.options['cf-generation'] !== want) {
+    const from = t.options['cf-account'];
+    const accountMove = from !== l.account;
+    // Failover: a session whose account actually hit its limit stops now; one still working on
+    // an account that merely crossed its threshold may finish its turn, up to the grace period.
+    if (accountMove && activity.activity === 'working' && !accountHitLimit(input.prior, from)) {
+      const pool = input.prior['Account/*'] as { activeSince?: string } | undefined;
+      const waited = pool?.activeSince ? nowMs - Date.parse(pool.activeSince) : Infinity;
+      const grace = deps.failoverGraceMs ?? DEFAULT_FAILOVER_GRACE_MS;
+      if (waited < grace) {
+        const left = grace - waited;
+        out.status[key] = { ...base, conditions: ready(base.conditions, 'False', 'WaitingForTurnEnd', `moving to account ${l.account ?? 'none'} once the current turn ends (at most ${Math.ceil(left / 1000)}s more)`) };
+        out.notes.push({ key, level: 'info', message: `waiting up to ${Math.ceil(left / 1000)}s for the turn to end before moving from ${from ?? 'none'} to ${l.account ?? 'none'}` });
+        out.requeueAfterMs[key] = Math.min(left, 5_000);
+        return;
+      }
+    }
     const conversation = chooseConversation(session, base, input.observed, name);
     out.changes.push({
       key, action: 'replace', resource,
@@ -250,6 +277,13 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   }
 
   const adoptedLaunch = base.launchedAt ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+  if (session.spec.account && accountHitLimit(input.prior, session.spec.account)) {
+    out.status[key] = {
+      ...base, launchedAt: adoptedLaunch, panePid: t.panePid ?? null,
+      conditions: ready(base.conditions, 'False', 'QuotaExhausted', `pinned to account ${session.spec.account}, which is out of quota; it stays until the account resets`),
+    };
+    return;
+  }
   const conv = t.options['cf-conversation'];
   out.status[key] = {
     ...base,

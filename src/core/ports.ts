@@ -91,3 +91,18 @@ export const systemTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
+
+/** Credentials as the controllers may see them: validity only, never the token. */
+export type CredentialsCheck =
+  | { ok: true; expiresAt?: number; subscriptionType?: string }
+  | { ok: false; reason: string; message: string };
+
+export type UsageFetch =
+  | { ok: true; snapshot: import('./quota.js').UsageSnapshot; observedAt: string }
+  | { ok: false; kind: 'CredentialsExpired' | 'Forbidden' | 'RateLimited' | 'Unavailable' | 'NoCredentials'; retryAfterMs?: number; message: string };
+
+/** Quota of an account: the usage endpoint, read with the account's own token (never refreshed). */
+export interface QuotaPort {
+  readCredentials(configDir: string, now: number): Promise<CredentialsCheck>;
+  fetchUsage(configDir: string, endpoint: string): Promise<UsageFetch>;
+}

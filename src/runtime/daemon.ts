@@ -11,7 +11,7 @@ import { loadManifests, toDesired } from '../adapters/manifest-files.js';
 import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-lock.js';
 import { errorMessage } from '../core/errors.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
-import { wire, type Wired } from './wiring.js';
+import { wire, type PoolOptions, type Wired } from './wiring.js';
 
 export interface DaemonOptions {
   manifests: string[];
@@ -23,6 +23,7 @@ export interface DaemonOptions {
   /** How often tmux is polled for dead panes and vanished sessions. */
   tmuxPollMs?: number;
   displayBase?: string;
+  pool?: PoolOptions;
 }
 
 export class Daemon {
@@ -37,7 +38,7 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     this.opts = opts;
-    this.wired = wire({ stateDir: opts.stateDir, dryRun: false, log: opts.log, ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}) });
+    this.wired = wire({ stateDir: opts.stateDir, dryRun: false, log: opts.log, ...(opts.pool ? { pool: opts.pool } : {}), ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}) });
   }
 
   get manager() {
@@ -59,11 +60,50 @@ export class Daemon {
     await this.manager.loadState();
     this.manager.setDesired(toDesired(loaded));
     log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
+    await this.#preflight();
+    this.#followDependencies();
     await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune });
     log.info('first reconcile done; controller running');
     this.#watchManifests();
     this.#watchSessionEvents();
     this.#pollTmux();
+  }
+
+  /**
+   * Refuses to start while the active account's shared state has diverged: launching agents there
+   * would fork conversation history. The message says what to move where.
+   */
+  async #preflight(): Promise<void> {
+    const part = await this.manager.previewKind('Account');
+    if (!part) return;
+    const pool = part.status['Account/*'] as { activeAccount?: string | null } | undefined;
+    const active = pool?.activeAccount;
+    if (!active) return;
+    const cond = part.status[`Account/${active}`]?.conditions.find((c) => c.type === 'SharedStateLinked');
+    if (cond?.status === 'False' && cond.reason === 'Diverged') {
+      const { CfError } = await import('../core/errors.js');
+      throw new CfError('CF_ERR_SHARED_STATE_DIVERGED', `the active account ${active} has diverged shared state: ${cond.message}. Refusing to start (agents would fork their conversation history); see docs/operations.md, "Diverged shared state".`);
+    }
+  }
+
+  /** Level-triggered fan-out: keys whose plans read another object's status are woken when it changes. */
+  #followDependencies(): void {
+    this.manager.store.subscribe((next, prev) => {
+      const poolNext = next.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean } | undefined;
+      const poolPrev = prev.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean } | undefined;
+      if (poolNext?.activeAccount !== poolPrev?.activeAccount || poolNext?.allExhausted !== poolPrev?.allExhausted) {
+        for (const s of next.desired.sessions) this.manager.enqueue(`Session/${s.metadata.name}`, 'active-account-changed');
+      }
+      for (const [key, st] of Object.entries(next.status)) {
+        if (!key.startsWith('Session/')) continue;
+        const before = prev.status[key] as Record<string, unknown> | undefined;
+        const after = st as Record<string, unknown>;
+        const sig = (x: Record<string, unknown> | undefined) => JSON.stringify([x?.rateLimits, x?.lastError, x?.account, x?.activity]);
+        if (before !== after && sig(before) !== sig(after)) {
+          this.manager.enqueue('Account/*', 'session-quota-signal');
+        }
+      }
+    });
   }
 
   #watchManifests(): void {

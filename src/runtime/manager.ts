@@ -29,6 +29,19 @@ export interface ManagerDeps {
   log?: Logger;
   /** Parallel changes within one kind (e.g. relaunching 20 sessions on failover). */
   applyConcurrency?: number;
+  /** Called after each kind of a full pass and after each key reconcile (metrics). Must not throw. */
+  onReconcile?: (r: ReconcileObservation) => void;
+}
+
+/** One reconcile as seen by {@link ManagerDeps.onReconcile}. */
+export interface ReconcileObservation {
+  kind: Kind;
+  /** `Kind/name` for a key reconcile; absent for a kind's share of a full pass. */
+  key?: string;
+  durationMs: number;
+  /** Observation failed or a change failed to apply. */
+  error?: string;
+  dryRun: boolean;
 }
 
 export interface RunOnceResult {
@@ -85,6 +98,7 @@ export class Manager {
       const controller = this.#deps.controllers[kind];
       if (!controller) continue;
       const state = this.store.state;
+      const started = this.#timers.now();
       let part: PlanPart;
       try {
         let names = controller.names(state.desired, state.inventory);
@@ -94,6 +108,7 @@ export class Manager {
       } catch (err) {
         errors.push({ kind, error: errorMessage(err) });
         notes.push({ key: `${kind}/*`, level: 'warning', message: `could not observe ${kind}: ${errorMessage(err)}` });
+        this.#observe({ kind, durationMs: this.#timers.now() - started, error: errorMessage(err), dryRun: options.dryRun });
         continue;
       }
       changes.push(...part.changes);
@@ -104,11 +119,13 @@ export class Manager {
         failures.push(...fails);
         this.#commitStatus(part, fails);
         await this.#recordEvents(part);
+        this.#observe({ kind, durationMs: this.#timers.now() - started, ...(fails.length > 0 ? { error: fails.map((f) => `${f.key}: ${f.error}`).join('; ') } : {}), dryRun: false });
       } else {
         // Later kinds plan against this kind's would-be status (e.g. the active account).
         this.store.update((d) => {
           Object.assign(d.status, part.status);
         });
+        this.#observe({ kind, durationMs: this.#timers.now() - started, dryRun: true });
       }
     }
     if (!options.dryRun) await this.persist();
@@ -116,8 +133,50 @@ export class Manager {
     return { plan, failures, errors };
   }
 
+  /**
+   * Plans everything once, like `runOnce({dryRun: true})`, against a copy of the store: the
+   * controller's in-memory status is not touched (for the control plane's `GET /api/v1/plan`).
+   */
+  async planOnly(options: { prune: boolean }): Promise<RunOnceResult> {
+    const copy = new Manager({ ...this.#deps, onReconcile: undefined }, new Store(this.store.state));
+    return copy.runOnce({ dryRun: true, prune: options.prune });
+  }
+
+  #observe(r: ReconcileObservation): void {
+    try {
+      this.#deps.onReconcile?.(r);
+    } catch (err) {
+      this.#deps.log?.warn({ err: errorMessage(err) }, 'onReconcile callback failed');
+    }
+  }
+
+  /** Observes and plans one kind against the current state, changing nothing (preflight checks). */
+  async previewKind(kind: Kind): Promise<PlanPart | undefined> {
+    const controller = this.#deps.controllers[kind];
+    if (!controller) return undefined;
+    const state = this.store.state;
+    const names = controller.names(state.desired, state.inventory);
+    const observed = await controller.observe(names, { desired: state.desired, prior: state.status });
+    return controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options: { dryRun: true, prune: false } }, names);
+  }
+
   /** Reconciles one key (`Kind/name`): observe, plan, apply, record status. */
   async reconcileKey(key: string, options: ReconcileOptions): Promise<{ part: PlanPart; failures: { key: string; error: string }[] }> {
+    const slash = key.indexOf('/');
+    const kind = key.slice(0, slash) as Kind;
+    if (!this.#deps.controllers[kind]) return { part: emptyPlanPart(), failures: [] };
+    const started = this.#timers.now();
+    try {
+      const result = await this.#reconcileKey(key, options);
+      this.#observe({ kind, key, durationMs: this.#timers.now() - started, ...(result.failures.length > 0 ? { error: result.failures.map((f) => `${f.key}: ${f.error}`).join('; ') } : {}), dryRun: options.dryRun });
+      return result;
+    } catch (err) {
+      this.#observe({ kind, key, durationMs: this.#timers.now() - started, error: errorMessage(err), dryRun: options.dryRun });
+      throw err;
+    }
+  }
+
+  async #reconcileKey(key: string, options: ReconcileOptions): Promise<{ part: PlanPart; failures: { key: string; error: string }[] }> {
     const slash = key.indexOf('/');
     const kind = key.slice(0, slash) as Kind;
     const name = key.slice(slash + 1);

@@ -11,6 +11,9 @@ import { SessionController } from '../controllers/session.js';
 import { NodeFsRead } from '../adapters/fs-effects.js';
 import { SessionEventsReader } from '../adapters/session-events.js';
 import { resolveExecutable } from '../adapters/which.js';
+import { AccountController } from '../controllers/account.js';
+import { UsageQuotaPort } from '../adapters/quota/quota-port.js';
+import type { Dispatcher } from 'undici';
 import { Executor } from './executor.js';
 import { Manager } from './manager.js';
 
@@ -23,13 +26,29 @@ export interface WiringOptions {
   dryRun: boolean;
   log?: Logger;
   timers?: Timers;
+  /** Pool behaviour (controller flags; see `run --help`). */
+  pool?: PoolOptions;
+  /** undici dispatcher for the usage endpoint (tests pass a MockAgent). */
+  usageDispatcher?: Dispatcher;
 }
+
+export interface PoolOptions {
+  /** Minimum time on an account before a voluntary switch (threshold crossed, failback). Default 10 min. */
+  minDwellMs?: number;
+  /** How long a working session may finish its turn before failover stops it. Default 2 min. */
+  failoverGraceMs?: number;
+  /** Poll usage endpoints (default true). */
+  pollUsage?: boolean;
+}
+
+export const DEFAULT_MIN_DWELL_MS = 10 * 60_000;
 
 export interface Wired {
   manager: Manager;
   tmux: TmuxAdapter;
   stateStore: FileStateStore;
   executor: Executor;
+  accounts: AccountController;
 }
 
 /** argv that runs this CLI (hooks registered in sessions call back into it), absolute. */
@@ -47,10 +66,20 @@ export function wire(opts: WiringOptions): Wired {
   const tmux = tmuxFor(opts.tmuxSocket);
   const stateStore = new FileStateStore(opts.stateDir, { readOnly: opts.dryRun });
   const executor = new Executor({ tmux, store: stateStore, timers });
+  const fs = new NodeFsRead();
+  const accounts = new AccountController({
+    quota: new UsageQuotaPort(opts.usageDispatcher ? { dispatcher: opts.usageDispatcher } : {}),
+    fs,
+    minDwellMs: opts.pool?.minDwellMs ?? DEFAULT_MIN_DWELL_MS,
+    poll: opts.pool?.pollUsage ?? true,
+    clock: () => timers.now(),
+  });
   const controllers: Partial<Record<Kind, Controller>> = {
+    Account: accounts as Controller,
     Session: new SessionController({
       tmux,
-      fs: new NodeFsRead(),
+      fs,
+      ...(opts.pool?.failoverGraceMs !== undefined ? { failoverGraceMs: opts.pool.failoverGraceMs } : {}),
       events: new SessionEventsReader(opts.stateDir),
       resolveCommand: (c) => resolveExecutable(c, process.env.PATH ?? ''),
       newId: () => randomUUID(),
@@ -59,5 +88,5 @@ export function wire(opts: WiringOptions): Wired {
     }) as Controller,
   };
   const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}) });
-  return { manager, tmux, stateStore, executor };
+  return { manager, tmux, stateStore, executor, accounts };
 }

@@ -64,7 +64,10 @@ describe('reconcile --once --dry-run', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(2);
     for (const s of ['ccl-0', 'ccl-1', 'ccl-2', 'ccl-3', 'reviewer']) expect(r.stdout).toContain(`# Session/${s}: tmux session "${s}" will be created`);
-    expect(r.stdout).toMatch(/\nPlan: 5 to add, 0 to change, 0 to destroy\.\n$/);
+    // 3 accounts' shared-state link sets + 5 sessions; no credentials exist, so no account is active yet.
+    for (const a of ['alpha', 'beta', 'gamma']) expect(r.stdout).toContain(`# Account/${a}: shared-state links of account "${a}" will be created`);
+    expect(r.stdout).toMatch(/active account stays none: NoEligibleAccount/);
+    expect(r.stdout).toMatch(/\nPlan: 8 to add, 0 to change, 0 to destroy\.\n$/);
     expect(tmux.serverRunning()).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
     expect(readdirSync(cwd)).toEqual([]);
@@ -75,8 +78,8 @@ describe('reconcile --once --dry-run', () => {
     const plan = JSON.parse(j.stdout) as { formatVersion: number; summary: { add: number; change: number; destroy: number }; changes: unknown[]; dryRun: boolean };
     expect(plan.formatVersion).toBe(1);
     expect(plan.dryRun).toBe(true);
-    expect(plan.summary).toEqual({ add: 5, change: 0, destroy: 0 });
-    expect(plan.changes).toHaveLength(5);
+    expect(plan.summary).toEqual({ add: 8, change: 0, destroy: 0 });
+    expect(plan.changes).toHaveLength(8);
     expect(tmux.serverRunning()).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
   });
@@ -85,7 +88,7 @@ describe('reconcile --once --dry-run', () => {
     const { tmux, root } = setup();
     const manifests = writePool(root, { sessions: [] });
     const r = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
-    expect(r.stdout).toBe('No changes. Actual state matches the manifests.\n');
+    expect(r.stdout).toMatch(/^No changes\. Actual state matches the manifests\.\n/);
     expect(r.code).toBe(0);
     const bad = await runCli(['reconcile', '--once', '--dry-run', '-f', 'test/fixtures/broken', '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
     expect(bad.code).toBe(1);

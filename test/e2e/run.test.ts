@@ -73,7 +73,8 @@ describe('claude-failover run', () => {
     await again.waitForLog((l) => l.msg === 'first reconcile done; controller running');
     expect(tmux.panePids()).toEqual(pids);
     expect(again.lines.filter((l) => l.reason === 'Created' || l.reason === 'Replaced')).toEqual([]);
-    expect(await again.stop()).toBe(0);
+    const code = await again.stop();
+    expect(code, `signal ${again.child.signalCode} stderr ${again.stderr} log ${JSON.stringify(again.lines.slice(-3))}`).toBe(0);
   });
 
   it('refuses to start on invalid manifests', async () => {

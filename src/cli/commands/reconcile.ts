@@ -4,7 +4,7 @@ import { acquireInstanceLock } from '../../adapters/instance-lock.js';
 import { defaultStateDir } from '../../adapters/state-store.js';
 import { renderPlanJson, renderPlanText } from '../../render/plan-text.js';
 import { wire } from '../../runtime/wiring.js';
-import { COMMON, oneOf, parse, requireFiles } from '../args.js';
+import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const HELP = `Usage: claude-failover reconcile --once [--dry-run] [--detailed-exitcode] [-o text|json]
@@ -23,6 +23,7 @@ Options:
       --state-dir DIR     State directory (default $XDG_STATE_HOME/claude-failover, /var/lib/claude-failover as root)
       --tmux-socket NAME  tmux server of the controller: -L NAME, or a socket path (default claude-failover)
       --prune             Stop sessions whose manifests were removed
+${POOL_HELP}
 
 Exit codes: 0 no changes (or all applied), 1 error (invalid manifests, failed changes),
             2 changes present (only with --detailed-exitcode).
@@ -43,11 +44,14 @@ interface Values {
   'state-dir'?: string;
   'tmux-socket'?: string;
   prune?: boolean;
+  'min-dwell'?: string;
+  'failover-grace'?: string;
 }
 
 export async function reconcileCommand(args: string[], io: CliIO): Promise<number> {
   const { values } = parse<Values>(args, {
     ...COMMON,
+    ...POOL,
     once: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     'detailed-exitcode': { type: 'boolean' },
@@ -73,7 +77,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     return 1;
   }
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
-  const w = wire({ stateDir, dryRun, ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
+  const w = wire({ stateDir, dryRun, pool: poolOptions(values), ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
   let lock: { release(): Promise<void> } | undefined;
   if (!dryRun) {
     await w.stateStore.ensure();

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../api/objects.js';
 import { defaultStateDir } from '../../adapters/state-store.js';
 import { Daemon } from '../../runtime/daemon.js';
 import { createLogger } from '../../runtime/log.js';
-import { COMMON, oneOf, parse, requireFiles } from '../args.js';
+import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const HELP = `Usage: claude-failover run -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--resync 15s]
@@ -22,6 +22,7 @@ Options:
       --resync DURATION    Reconcile everything at least this often (default 15s)
       --drain-timeout DUR  How long SIGTERM waits for in-flight work (default 20s)
       --prune              Stop sessions whose manifests were removed
+${POOL_HELP}
       --log-level LEVEL    trace, debug, info (default), warn, error
       --log-format FORMAT  json (default when not a terminal) or pretty
 
@@ -40,11 +41,14 @@ interface Values {
   prune?: boolean;
   'log-level'?: string;
   'log-format'?: string;
+  'min-dwell'?: string;
+  'failover-grace'?: string;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const { values } = parse<Values>(args, {
     ...COMMON,
+    ...POOL,
     resync: { type: 'string' },
     'drain-timeout': { type: 'string' },
     prune: { type: 'boolean' },
@@ -70,7 +74,22 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     prune: values.prune ?? false,
     log,
     displayBase: io.cwd,
+    pool: poolOptions(values),
     ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}),
+  });
+  // Listen before starting: a SIGTERM during start-up still stops cleanly once start-up is done.
+  // Persistent listeners (not `once`): execa's signal-exit re-raises a signal when it finds no
+  // other listener left, which would kill the process before the drain. A second signal forces exit.
+  let signalled = 0;
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      signalled += 1;
+      if (signalled === 1) resolve(sig);
+      else io.stderr.write(`claude-failover run: ${sig} again while draining; press once more to abort\n`);
+      if (signalled >= 3) process.kill(process.pid, 'SIGKILL');
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   try {
     await daemon.start();
@@ -84,10 +103,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   clearInterval(keepAlive);
   log.info({ signal, drainMs }, 'stopping: no new work, draining in-flight reconciles');
   const drained = await daemon.stop(drainMs);

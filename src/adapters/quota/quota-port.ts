@@ -1,0 +1,27 @@
+/** QuotaPort over the credentials reader and the usage client: the token stays in here. */
+import type { Dispatcher } from 'undici';
+import type { CredentialsCheck, QuotaPort, UsageFetch } from '../../core/ports.js';
+import { readCredentials } from './credentials.js';
+import { fetchUsage } from './usage-client.js';
+
+export class UsageQuotaPort implements QuotaPort {
+  readonly #dispatcher: Dispatcher | undefined;
+
+  constructor(opts: { dispatcher?: Dispatcher } = {}) {
+    this.#dispatcher = opts.dispatcher;
+  }
+
+  async readCredentials(configDir: string, now: number): Promise<CredentialsCheck> {
+    const r = await readCredentials(configDir, { now });
+    if (!r.ok) return { ok: false, reason: r.problem.reason, message: r.problem.message };
+    return { ok: true, ...(r.credentials.expiresAt !== undefined ? { expiresAt: r.credentials.expiresAt } : {}), ...(r.credentials.subscriptionType ? { subscriptionType: r.credentials.subscriptionType } : {}) };
+  }
+
+  async fetchUsage(configDir: string, endpoint: string): Promise<UsageFetch> {
+    const c = await readCredentials(configDir);
+    if (!c.ok) return { ok: false, kind: 'NoCredentials', message: c.problem.message };
+    const r = await fetchUsage({ endpoint, accessToken: c.credentials.accessToken, ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}) });
+    if (r.ok) return { ok: true, snapshot: r.snapshot, observedAt: r.observedAt };
+    return { ok: false, kind: r.kind, message: r.message, ...('retryAfterMs' in r && r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
+  }
+}

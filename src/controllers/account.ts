@@ -1,0 +1,364 @@
+/**
+ * Account controller: one reconcile over all accounts (the key `Account/*`) observes credentials,
+ * usage (endpoint polls, the sessions' status line feed, hard limit evidence) and the shared-state
+ * links, and decides which account is active. Failover is not a special path: the Session
+ * controller sees sessions on the wrong account and converges them.
+ */
+import { posix } from 'node:path';
+import type { DesiredState, ManifestObject } from '../api/objects.js';
+import { durationMs } from '../api/duration.js';
+import { setCondition, type Condition } from '../core/conditions.js';
+import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
+import type { Effect } from '../core/effects.js';
+import { parseStopFailureLimit } from '../core/limit-messages.js';
+import { initialPollState, mayPoll, nextPollAt, pollFreshness, recordPollOutcome, type PollOutcome, type PollState } from '../core/poll-schedule.js';
+import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch } from '../core/ports.js';
+import { evidenceFromLimit, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot } from '../core/quota.js';
+import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
+import { POOL_KEY } from './accounts-view.js';
+
+export interface AccountObservation {
+  credentials: CredentialsCheck;
+  /** The result of a poll made during this observation, if one was due. */
+  polled?: UsageFetch;
+  poll: PollState<UsageSnapshot>;
+  /** `<configDir>/<dir>` for each shared dir. */
+  links: Record<string, PathInfo>;
+  activeLink?: PathInfo;
+}
+
+export interface AccountObserved {
+  accounts: Record<string, AccountObservation>;
+  forced?: { to: string; reason?: string };
+}
+
+export interface AccountControllerOptions {
+  quota: QuotaPort;
+  fs: FsReadPort;
+  /** Minimum time on an account before a voluntary switch (threshold, failback). */
+  minDwellMs: number;
+  /** Observation only: whether usage may be polled (false in tests that want no HTTP). */
+  poll?: boolean;
+  random?: () => number;
+  clock?: () => number;
+}
+
+export interface PoolStatus extends ObjectStatus {
+  activeAccount: string | null;
+  activeSince?: string;
+  lastDecision?: { reason: string; message: string; at: string };
+  allExhausted: boolean;
+  exhausted: string[];
+  requeueAt?: string;
+  failover?: { from: string | null; to: string; reason: string; startedAt: string; completedAt?: string };
+}
+
+const SESSION_PREFIX = 'Session/';
+
+export class AccountController implements Controller<AccountObserved> {
+  readonly kind = 'Account' as const;
+  readonly #o: AccountControllerOptions;
+  readonly #polls = new Map<string, PollState<UsageSnapshot>>();
+  #forced: { to: string; reason?: string } | undefined;
+
+  constructor(o: AccountControllerOptions) {
+    this.#o = o;
+  }
+
+  /** An operator's `failover [--to X]`: consumed by the next reconcile. */
+  requestFailover(to: string | undefined, reason?: string, desired?: DesiredState, prior?: StatusMap): { to: string } {
+    let target = to;
+    if (!target && desired) {
+      const current = (prior?.[POOL_KEY] as PoolStatus | undefined)?.activeAccount ?? null;
+      const next = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority)[0];
+      target = next?.metadata.name;
+    }
+    if (!target) throw new Error('no account to fail over to');
+    this.#forced = { to: target, ...(reason ? { reason } : {}) };
+    return { to: target };
+  }
+
+  names(_desired: DesiredState, _inventory: Inventory): string[] {
+    return ['*'];
+  }
+
+  async observe(_names: readonly string[], ctx: ObserveContext): Promise<AccountObserved> {
+    const now = (this.#o.clock ?? Date.now)();
+    const out: AccountObserved = { accounts: {} };
+    if (this.#forced) {
+      out.forced = this.#forced;
+      this.#forced = undefined;
+    }
+    for (const a of ctx.desired.accounts) {
+      const name = a.metadata.name;
+      const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
+      let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
+      const cfg = { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
+      let polled: UsageFetch | undefined;
+      if (credentials.ok && this.#o.poll !== false && mayPoll(poll, now)) {
+        polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
+        poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
+      }
+      this.#polls.set(name, poll);
+      const links: Record<string, PathInfo> = {};
+      if (a.spec.sharedStateDir) {
+        for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
+      }
+      const obs: AccountObservation = { credentials, poll, links };
+      if (polled) obs.polled = polled;
+      if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);
+      out.accounts[name] = obs;
+    }
+    return out;
+  }
+
+  plan(input: PlanInput<AccountObserved>, _names: readonly string[]): PlanPart {
+    return planAccounts(input, this.#o.minDwellMs);
+  }
+}
+
+function seedPoll(prior: ObjectStatus | undefined): PollState<UsageSnapshot> {
+  const st = initialPollState<UsageSnapshot>();
+  const p = prior?.poll as { lastGood?: { value: UsageSnapshot; at: number }; lastAttemptAt?: number; nextAllowedAt?: number; consecutiveFailures?: number } | undefined;
+  if (!p) return st;
+  return { ...st, ...(p.lastGood ? { lastGood: p.lastGood } : {}), ...(p.lastAttemptAt ? { lastAttemptAt: p.lastAttemptAt } : {}), ...(p.nextAllowedAt ? { nextAllowedAt: p.nextAllowedAt } : {}), consecutiveFailures: p.consecutiveFailures ?? 0 };
+}
+
+function outcomeOf(r: UsageFetch, at: number): PollOutcome {
+  if (r.ok) return { kind: 'ok', at };
+  if (r.kind === 'RateLimited') return { kind: 'rateLimited', at, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
+  if (r.kind === 'CredentialsExpired' || r.kind === 'Forbidden') return { kind: 'rejected', at };
+  return { kind: 'unavailable', at };
+}
+
+interface SessionView {
+  name: string;
+  account?: string | null;
+  launchedAt?: string;
+  rateLimits?: { observedAt: string } & Record<string, unknown>;
+  lastError?: { error: string; message?: string; at: string };
+  activity?: string;
+}
+
+/** What the account's sessions report: status line usage and hard limit evidence. Pure. */
+export function sessionInputs(account: string, prior: StatusMap): UsageInput[] {
+  const inputs: UsageInput[] = [];
+  for (const [key, st] of Object.entries(prior)) {
+    if (!key.startsWith(SESSION_PREFIX)) continue;
+    const s = st as unknown as SessionView;
+    if (s.account !== account) continue;
+    const launched = s.launchedAt ? Date.parse(s.launchedAt) : 0;
+    if (s.rateLimits && Date.parse(s.rateLimits.observedAt) >= launched) {
+      const snap = parseStatusLineUsage({ rate_limits: s.rateLimits }, s.rateLimits.observedAt);
+      if (snap) inputs.push({ type: 'snapshot', snapshot: snap });
+    }
+    if (s.lastError?.error === 'rate_limit' && Date.parse(s.lastError.at) >= launched) {
+      const at = new Date(s.lastError.at);
+      const match = parseStopFailureLimit({ error: 'rate_limit', error_message: s.lastError.message ?? '' }, { now: at });
+      const ev = match ? evidenceFromLimit(match, 'stop-failure', s.lastError.at) : undefined;
+      if (ev) inputs.push({ type: 'evidence', evidence: ev });
+    }
+  }
+  return inputs;
+}
+
+function linkState(a: ManifestObject<'Account'>, obs: AccountObservation): { linked: boolean; diverged: string[]; missing: string[] } {
+  const diverged: string[] = [];
+  const missing: string[] = [];
+  if (!a.spec.sharedStateDir) return { linked: true, diverged, missing };
+  for (const dir of a.spec.sharedDirs) {
+    const info = obs.links[dir] ?? { kind: 'missing' };
+    const path = posix.join(a.spec.configDir, dir);
+    const target = posix.join(a.spec.sharedStateDir, dir);
+    if (info.kind === 'missing') missing.push(dir);
+    else if (info.kind === 'symlink' && posix.resolve(posix.dirname(path), info.target ?? '') === target) continue;
+    else if (info.kind === 'symlink') diverged.push(`${path} links to ${info.target}, not ${target}`);
+    else diverged.push(`${path} is a real ${info.kind} (expected a link to ${target}); move its contents into ${target} and remove it`);
+  }
+  return { linked: diverged.length === 0, diverged, missing };
+}
+
+export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: number): PlanPart {
+  const out = emptyPlanPart();
+  const now = input.now;
+  const nowMs = now.getTime();
+  const prior = input.prior;
+  const pool = prior[POOL_KEY] as PoolStatus | undefined;
+  const decisionInputs: AccountDecisionInput[] = [];
+  const merged = new Map<string, MergedUsage>();
+  const links = new Map<string, ReturnType<typeof linkState>>();
+  let nextWake = Infinity;
+
+  for (const a of input.desired.accounts) {
+    const name = a.metadata.name;
+    const obs = input.observed.accounts[name];
+    if (!obs) continue;
+    const inputs: UsageInput[] = [];
+    const good = obs.poll.lastGood;
+    if (good) inputs.push({ type: 'snapshot', snapshot: good.value });
+    inputs.push(...sessionInputs(name, prior));
+    const m = mergeUsage(inputs, now);
+    merged.set(name, m);
+    const l = linkState(a, obs);
+    links.set(name, l);
+    const rejected = obs.polled && !obs.polled.ok && (obs.polled.kind === 'CredentialsExpired' || obs.polled.kind === 'Forbidden') ? obs.polled : undefined;
+    const credentialsValid = !obs.credentials.ok ? false : rejected ? false : true;
+    const hasData = !!(m.fiveHour || m.sevenDay || m.evidence.length > 0);
+    decisionInputs.push({
+      name,
+      priority: a.spec.priority,
+      suspended: a.spec.suspended,
+      credentialsValid,
+      sharedStateLinked: l.linked,
+      thresholds: { fiveHourThreshold: a.spec.quota.fiveHourThreshold, weeklyThreshold: a.spec.quota.weeklyThreshold, ...(a.spec.quota.failbackBelow !== undefined ? { failbackBelow: a.spec.quota.failbackBelow } : {}) },
+      usage: hasData ? m : 'unknown',
+      ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}),
+      ...(m.evidence[0] ? { exhaustedReason: `${m.evidence[0].source}: ${m.evidence[0].text ?? m.evidence[0].kind}` } : {}),
+    });
+    const nextPoll = nextPollAt(obs.poll, nowMs);
+    if (obs.credentials.ok && Number.isFinite(nextPoll)) nextWake = Math.min(nextWake, nextPoll);
+
+    // Shared-state links: all of an account's links are checked before any is changed.
+    if (l.linked && l.missing.length > 0 && a.spec.sharedStateDir) {
+      const effects: Effect[] = [];
+      for (const dir of l.missing) {
+        effects.push({ type: 'fs.mkdir', path: posix.join(a.spec.sharedStateDir, dir) });
+        effects.push({ type: 'fs.symlink', path: posix.join(a.spec.configDir, dir), target: posix.join(a.spec.sharedStateDir, dir), replaceLink: false });
+      }
+      out.changes.push({ key: `Account/${name}`, action: 'create', resource: `shared-state links of account "${name}"`, reason: `${l.missing.join(', ')} not yet linked to ${a.spec.sharedStateDir}`, diff: l.missing.map((d) => ({ path: `/${d}`, op: 'add' as const, to: posix.join(a.spec.sharedStateDir as string, d) })), effects });
+    }
+  }
+
+  const current = pool?.activeAccount ?? null;
+  const decision: ActiveDecision = decideActive({
+    accounts: decisionInputs,
+    current: current && input.desired.accounts.some((a) => a.metadata.name === current) ? current : current,
+    ...(pool?.activeSince ? { currentSince: pool.activeSince } : {}),
+    minDwellMs,
+    now,
+    ...(input.observed.forced ? { forced: input.observed.forced } : {}),
+  });
+  if (decision.requeueAt) nextWake = Math.min(nextWake, Date.parse(decision.requeueAt));
+
+  // Per-account status.
+  for (const a of input.desired.accounts) {
+    const name = a.metadata.name;
+    const obs = input.observed.accounts[name];
+    const m = merged.get(name);
+    const l = links.get(name);
+    if (!obs || !m || !l) continue;
+    const key = `Account/${name}`;
+    const st = prior[key];
+    let conds: Condition[] = st?.conditions ?? [];
+    const set = (type: string, status: Condition['status'], reason: string, message: string) => {
+      conds = setCondition(conds, { type, status, reason, message }, now, a.generation);
+    };
+    const polled = obs.polled;
+    if (!obs.credentials.ok) set('CredentialsValid', 'False', obs.credentials.reason, obs.credentials.message);
+    else if (polled && !polled.ok && (polled.kind === 'CredentialsExpired' || polled.kind === 'Forbidden')) set('CredentialsValid', 'False', polled.kind, polled.message);
+    else set('CredentialsValid', 'True', 'CredentialsPresent', obs.credentials.expiresAt ? `expires ${new Date(obs.credentials.expiresAt).toISOString()}` : 'credentials present');
+    const credCond = conds.find((c) => c.type === 'CredentialsValid');
+    const wasValid = st?.conditions?.find((c) => c.type === 'CredentialsValid')?.status !== 'False';
+    if (credCond?.status === 'False' && wasValid) out.events.push({ key, type: 'Warning', reason: 'CredentialsExpired', message: `Account/${name}: ${credCond.message}; the account leaves rotation (run \`claude /login\` with CLAUDE_CONFIG_DIR=${a.spec.configDir})` });
+
+    if (!a.spec.sharedStateDir) set('SharedStateLinked', 'Unknown', 'NotConfigured', 'spec.sharedStateDir is not set: conversations cannot be resumed under another account');
+    else if (!l.linked) set('SharedStateLinked', 'False', 'Diverged', l.diverged.join('; '));
+    else if (l.missing.length > 0) set('SharedStateLinked', 'False', 'Linking', `creating links for ${l.missing.join(', ')}`);
+    else set('SharedStateLinked', 'True', 'Linked', `${a.spec.sharedDirs.length} directories linked to ${a.spec.sharedStateDir}`);
+
+    const verdict = decision.perAccount.find((v) => v.name === name);
+    const fresh = pollFreshness(obs.poll, nowMs, { pollIntervalMs: durationMs(a.spec.quota.pollInterval) });
+    if (verdict?.tier === 'exhausted') set('QuotaAvailable', 'False', 'Exhausted', verdict.why);
+    else if (verdict?.tier === 'over') set('QuotaAvailable', 'False', 'ThresholdCrossed', verdict.why);
+    else if (verdict?.tier === 'unknown') set('QuotaAvailable', 'Unknown', 'NoUsageData', verdict.why);
+    else if (verdict?.tier === 'good') set('QuotaAvailable', 'True', 'BelowThresholds', verdict.why);
+    const active = decision.active === name;
+    set('Active', active ? 'True' : 'False', active ? 'ActiveAccount' : 'Standby', active ? decision.message : `active account is ${decision.active ?? 'none'}`);
+    const problems = conds.filter((c) => ['CredentialsValid', 'SharedStateLinked'].includes(c.type) && c.status === 'False');
+    if (problems.length > 0) set('Ready', 'False', problems[0]?.reason ?? 'NotReady', problems.map((c) => c.message).join('; '));
+    else set('Ready', 'True', active ? 'Active' : 'Standby', verdict?.why ?? '');
+    const lastPollError = polled && !polled.ok ? { kind: polled.kind, message: polled.message, at: now.toISOString() } : (st?.lastPollError as unknown);
+    out.status[key] = {
+      observedGeneration: a.generation,
+      conditions: conds,
+      active,
+      tier: verdict?.tier ?? 'unknown',
+      usage: { ...(m.fiveHour ? { fiveHour: m.fiveHour } : {}), ...(m.sevenDay ? { sevenDay: m.sevenDay } : {}), scoped: m.scoped, exhausted: m.exhausted, ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}), evidence: m.evidence },
+      freshness: { state: fresh.state, ...(fresh.ageMs !== undefined ? { ageMs: fresh.ageMs } : {}) },
+      poll: { ...obs.poll },
+      ...(lastPollError ? { lastPollError } : {}),
+    };
+    if (polled && !polled.ok && polled.kind === 'RateLimited') out.notes.push({ key, level: 'info', message: `usage endpoint throttled (429); next poll ${new Date(nextPollAt(obs.poll, nowMs)).toISOString()}; last good value ${fresh.ageMs !== undefined ? `${Math.round(fresh.ageMs / 1000)}s old` : 'none'}` });
+    if (polled && !polled.ok && polled.kind === 'Unavailable') out.notes.push({ key, level: 'warning', message: `usage endpoint unavailable: ${polled.message}; quota is Unknown, not exhausted` });
+  }
+
+  // activeLink: one symlink for humans, pointing at the active account's config dir.
+  const activeObj = input.desired.accounts.find((a) => a.metadata.name === decision.active);
+  if (activeObj?.spec.activeLink) {
+    const obs = input.observed.accounts[activeObj.metadata.name];
+    const info = obs?.activeLink ?? { kind: 'missing' as const };
+    const target = activeObj.spec.configDir;
+    if (info.kind === 'missing' || (info.kind === 'symlink' && info.target !== target)) {
+      out.changes.push({ key: POOL_KEY, action: info.kind === 'missing' ? 'create' : 'update', resource: `active link ${activeObj.spec.activeLink}`, reason: `points humans running \`claude\` at account ${activeObj.metadata.name}`, diff: [{ path: '/target', op: info.kind === 'missing' ? 'add' : 'replace', ...(info.kind === 'symlink' ? { from: info.target } : {}), to: target }], effects: [{ type: 'fs.symlink', path: activeObj.spec.activeLink, target, replaceLink: true }] });
+    } else if (info.kind !== 'symlink') {
+      out.notes.push({ key: POOL_KEY, level: 'warning', message: `activeLink ${activeObj.spec.activeLink} is a real ${info.kind}; not replacing it` });
+    }
+  }
+
+  // The pool decision.
+  const exhausted = decision.perAccount.filter((v) => v.tier === 'exhausted' || v.tier === 'over').map((v) => v.name);
+  const allExhausted = decision.reason === 'AllExhausted';
+  const switched = decision.switched && decision.active !== null;
+  const figures = Object.fromEntries(decision.perAccount.map((v) => [v.name, { tier: v.tier, why: v.why, usage: usageFigures(merged.get(v.name)) }]));
+  let failover = pool?.failover;
+  if (switched) {
+    if (current) {
+      out.changes.push({ key: POOL_KEY, action: 'update', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'replace', from: current, to: decision.active }], effects: [] });
+      out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverStarted', message: `moving the pool from ${current} to ${decision.active}: ${decision.message}`, data: { from: current, to: decision.active, reason: decision.reason, figures } });
+      failover = { from: current, to: decision.active as string, reason: decision.reason, startedAt: now.toISOString() };
+    } else {
+      out.changes.push({ key: POOL_KEY, action: 'create', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'add', to: decision.active }], effects: [] });
+      out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'ActiveAccountSelected', message: `active account: ${decision.active} (${decision.message})`, data: { to: decision.active, reason: decision.reason, figures } });
+    }
+  } else if (input.options.dryRun && decision.reason !== 'StaySticky' && decision.reason !== 'Initial') {
+    out.notes.push({ key: POOL_KEY, level: 'info', message: `active account stays ${decision.active ?? 'none'}: ${decision.reason}: ${decision.message}` });
+  }
+  if (allExhausted && !pool?.allExhausted) {
+    out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'AllAccountsExhausted', message: `every account is over its threshold or out; staying on ${decision.active ?? 'none'}, dispatch paused${decision.requeueAt ? ` until ${decision.requeueAt}` : ''}`, data: { figures } });
+  }
+  if (failover && !failover.completedAt && !switched && failoverComplete(input.desired, prior, failover.to)) {
+    failover = { ...failover, completedAt: now.toISOString() };
+    out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'FailoverCompleted', message: `every session now runs on ${failover.to} (from ${failover.from ?? 'none'}, ${Math.round((nowMs - Date.parse(failover.startedAt)) / 100) / 10}s)`, data: { ...failover } });
+  }
+  const poolConds = setCondition(pool?.conditions, allExhausted ? { type: 'Ready', status: 'False', reason: 'AllAccountsExhausted', message: decision.message } : decision.active ? { type: 'Ready', status: 'True', reason: decision.reason, message: decision.message } : { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message }, now, 'pool');
+  const poolStatus: PoolStatus = {
+    observedGeneration: 'pool',
+    conditions: poolConds,
+    activeAccount: decision.active,
+    ...(switched ? { activeSince: now.toISOString() } : pool?.activeSince ? { activeSince: pool.activeSince } : decision.active ? { activeSince: now.toISOString() } : {}),
+    lastDecision: { reason: decision.reason, message: decision.message, at: now.toISOString() },
+    allExhausted,
+    exhausted,
+    ...(decision.requeueAt ? { requeueAt: decision.requeueAt } : {}),
+    ...(failover ? { failover } : {}),
+  };
+  out.status[POOL_KEY] = poolStatus;
+  if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - nowMs);
+  return out;
+}
+
+function usageFigures(m: MergedUsage | undefined): Record<string, unknown> {
+  if (!m) return {};
+  const w = (x: { utilization: number; source: string; resetsAt?: string } | undefined) => (x ? `${formatPercent(x.utilization)} (${x.source}${x.resetsAt ? `, resets ${x.resetsAt}` : ''})` : 'unknown');
+  return { fiveHour: w(m.fiveHour), sevenDay: w(m.sevenDay), ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}) };
+}
+
+/** Every unpinned, running session reports the target account and is Ready. */
+function failoverComplete(desired: DesiredState, prior: StatusMap, to: string): boolean {
+  const sessions = desired.sessions.filter((s) => !s.spec.account && !s.spec.suspended);
+  if (sessions.length === 0) return true;
+  return sessions.every((s) => {
+    const st = prior[`Session/${s.metadata.name}`] as (ObjectStatus & { account?: string | null }) | undefined;
+    return st?.account === to && st.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  });
+}
