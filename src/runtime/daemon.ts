@@ -3,7 +3,7 @@
  * via chokidar, tmux polling, resync), with GitOps reload that never applies an invalid set.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { formatDiagnostic } from '../api/objects.js';
@@ -12,6 +12,12 @@ import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-loc
 import { errorMessage } from '../core/errors.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import { wire, type PoolOptions, type Wired } from './wiring.js';
+import { queueRootOf } from '../controllers/project.js';
+import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
+
+function notifierStats(d: NotificationDispatcher): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(d.stats()).map(([k, v]) => [k, { ...v } as Record<string, unknown>]));
+}
 
 export interface DaemonOptions {
   manifests: string[];
@@ -29,16 +35,30 @@ export interface DaemonOptions {
 export class Daemon {
   readonly opts: DaemonOptions;
   readonly wired: Wired;
+  readonly notifications: NotificationDispatcher;
   #lock: InstanceLock | undefined;
   #watcher: FSWatcher | undefined;
   #eventsWatcher: FSWatcher | undefined;
+  #inboxWatcher: FSWatcher | undefined;
+  /** inbox/ directory → project name. */
+  #inboxes = new Map<string, string>();
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #lastTmux = new Map<string, string>();
   #reloading: Promise<void> = Promise.resolve();
 
   constructor(opts: DaemonOptions) {
     this.opts = opts;
-    this.wired = wire({ stateDir: opts.stateDir, dryRun: false, log: opts.log, ...(opts.pool ? { pool: opts.pool } : {}), ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}) });
+    this.notifications = new NotificationDispatcher({ notifiers: [], log: opts.log.child({ component: 'notify' }) });
+    const notifications = this.notifications;
+    this.wired = wire({
+      stateDir: opts.stateDir,
+      dryRun: false,
+      log: opts.log,
+      onEvent: (e) => notifications.notify(e),
+      notifiers: { check: (spec) => checkNotifierSecrets(spec), stats: () => notifierStats(notifications) },
+      ...(opts.pool ? { pool: opts.pool } : {}),
+      ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}),
+    });
   }
 
   get manager() {
@@ -59,6 +79,7 @@ export class Daemon {
     log.info({ stateDir: this.opts.stateDir, pid: process.pid }, 'state dir locked');
     await this.manager.loadState();
     this.manager.setDesired(toDesired(loaded));
+    this.notifications.update(this.manager.store.state.desired.notifiers);
     log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
     await this.#preflight();
     this.#followDependencies();
@@ -67,6 +88,49 @@ export class Daemon {
     this.#watchManifests();
     this.#watchSessionEvents();
     this.#pollTmux();
+    this.#followSessionsForProjects();
+    this.#watchInboxes();
+  }
+
+  /**
+   * Each project's inbox/ wakes its Project key on a new or changed task file. No stabilisation
+   * delay: producers rename complete files in (docs/queue-protocol.md); the settle rule covers the
+   * rest. Re-run after a reload (projects added or removed); it also enqueues every project once.
+   */
+  #watchInboxes(): void {
+    const want = new Map<string, string>();
+    for (const p of this.manager.store.state.desired.projects) want.set(join(queueRootOf(p), 'inbox'), p.metadata.name);
+    if (!this.#inboxWatcher) {
+      this.#inboxWatcher = watch([], { ignoreInitial: true, depth: 0 });
+      this.#inboxWatcher.on('all', (event, path) => {
+        if ((event !== 'add' && event !== 'change') || !path.endsWith('.md')) return;
+        const project = this.#inboxes.get(dirname(path));
+        if (project) this.manager.enqueue(`Project/${project}`, `inbox-${event}`);
+      });
+    }
+    const gone = [...this.#inboxes.keys()].filter((k) => !want.has(k));
+    const added = [...want.keys()].filter((k) => !this.#inboxes.has(k));
+    if (gone.length > 0) this.#inboxWatcher.unwatch(gone);
+    if (added.length > 0) this.#inboxWatcher.add(added);
+    this.#inboxes = want;
+    for (const name of new Set(want.values())) this.manager.enqueue(`Project/${name}`, 'inbox-watch');
+  }
+
+  /** A session's activity, task or launch changed: its project re-plans (completion, next dispatch). */
+  #followSessionsForProjects(): void {
+    const fields = ['activity', 'currentTask', 'lastCompletedTask', 'lastCompletedAt', 'launchedAt', 'account'] as const;
+    this.manager.store.subscribe((next, prev) => {
+      if (next.status === prev.status) return;
+      for (const s of next.desired.sessions) {
+        const key = `Session/${s.metadata.name}`;
+        const a = prev.status[key];
+        const b = next.status[key];
+        if (a === b) continue;
+        const readyA = a?.conditions?.find((c) => c.type === 'Ready')?.status;
+        const readyB = b?.conditions?.find((c) => c.type === 'Ready')?.status;
+        if (readyA !== readyB || fields.some((f) => a?.[f] !== b?.[f])) this.manager.enqueue(`Project/${s.spec.project}`, 'session-changed');
+      }
+    });
   }
 
   /**
@@ -138,8 +202,10 @@ export class Daemon {
       return false;
     }
     this.manager.setDesired(toDesired(loaded));
+    this.notifications.update(this.manager.store.state.desired.notifiers);
     await this.manager.event({ key: 'Manifests/*', type: 'Normal', reason: 'ManifestsApplied', message: `${loaded.objects.length} objects${loaded.revision ? ` at revision ${loaded.revision}` : ''} (${reason})`, ...(loaded.revision ? { data: { revision: loaded.revision } } : {}) });
     this.manager.enqueueAll('manifests-changed');
+    if (this.#inboxWatcher) this.#watchInboxes();
     return true;
   }
 
@@ -180,8 +246,11 @@ export class Daemon {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     await this.#watcher?.close();
     await this.#eventsWatcher?.close();
+    await this.#inboxWatcher?.close();
     await this.#reloading.catch(() => {});
     const drained = await this.manager.stop(drainMs);
+    await this.notifications.drain(Math.min(5_000, drainMs));
+    this.notifications.close();
     await this.#lock?.release();
     return drained;
   }

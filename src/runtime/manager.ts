@@ -31,6 +31,8 @@ export interface ManagerDeps {
   applyConcurrency?: number;
   /** Called after each kind of a full pass and after each key reconcile (metrics). Must not throw. */
   onReconcile?: (r: ReconcileObservation) => void;
+  /** Called with every recorded event (notifications, the SSE stream). Must not throw or block. */
+  onEvent?: (e: CfEvent) => void;
 }
 
 /** One reconcile as seen by {@link ManagerDeps.onReconcile}. */
@@ -248,6 +250,11 @@ export class Manager {
       await this.#deps.stateStore.append(EVENTS_RECORD, full);
     } catch (err) {
       this.#deps.log?.warn({ err: errorMessage(err) }, 'could not record event');
+    }
+    try {
+      this.#deps.onEvent?.(full);
+    } catch (err) {
+      this.#deps.log?.warn({ err: errorMessage(err) }, 'event listener failed');
     }
   }
 

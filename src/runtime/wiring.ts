@@ -14,8 +14,14 @@ import { resolveExecutable } from '../adapters/which.js';
 import { AccountController } from '../controllers/account.js';
 import { UsageQuotaPort } from '../adapters/quota/quota-port.js';
 import type { Dispatcher } from 'undici';
+import { NotifierController, type NotifierControllerDeps } from '../controllers/notifier.js';
+import { checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
+import type { CfEvent } from './events.js';
 import { Executor } from './executor.js';
 import { Manager } from './manager.js';
+import { ProjectController } from '../controllers/project.js';
+import { listCheckpoints, readLastToolCalls } from '../adapters/checkpoints.js';
+import { QueueRegistry, registerProjectEffects } from './project-effects.js';
 
 export const DEFAULT_TMUX_SOCKET = 'claude-failover';
 
@@ -28,6 +34,10 @@ export interface WiringOptions {
   timers?: Timers;
   /** Pool behaviour (controller flags; see `run --help`). */
   pool?: PoolOptions;
+  /** Receives every recorded event (the notification dispatcher). */
+  onEvent?: (e: CfEvent) => void;
+  /** Notifier channel checks and delivery stats (from the notification dispatcher). */
+  notifiers?: NotifierControllerDeps;
   /** undici dispatcher for the usage endpoint (tests pass a MockAgent). */
   usageDispatcher?: Dispatcher;
 }
@@ -74,8 +84,20 @@ export function wire(opts: WiringOptions): Wired {
     poll: opts.pool?.pollUsage ?? true,
     clock: () => timers.now(),
   });
+  const queues = new QueueRegistry();
+  registerProjectEffects(executor, { tmux, queues, ...(opts.log ? { log: opts.log } : {}) });
   const controllers: Partial<Record<Kind, Controller>> = {
+    Project: new ProjectController({
+      queueFor: (root) => queues.get(root),
+      tmux,
+      fs,
+      stateDir: opts.stateDir,
+      checkpoints: () => listCheckpoints(opts.stateDir),
+      toolCalls: () => readLastToolCalls(opts.stateDir),
+      clock: timers,
+    }) as Controller,
     Account: accounts as Controller,
+    Notifier: new NotifierController(opts.notifiers ?? { check: (spec) => checkNotifierSecrets(spec) }) as Controller,
     Session: new SessionController({
       tmux,
       fs,
@@ -87,6 +109,6 @@ export function wire(opts: WiringOptions): Wired {
       selfCommand: selfCommand(),
     }) as Controller,
   };
-  const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}) });
+  const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
   return { manager, tmux, stateStore, executor, accounts };
 }

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/daemon.js';
+import { SimPool } from '../support/pool.js';
+
+const pools: SimPool[] = [];
+afterEach(async () => {
+  for (const p of pools.splice(0)) await p.close();
+});
+
+async function pool(spec: ConstructorParameters<typeof SimPool>[0], initial: Record<string, { fiveHour: number; sevenDay: number }> = {}) {
+  const p = new SimPool(spec);
+  pools.push(p);
+  await p.setup(initial);
+  return p;
+}
+
+const ABC = [
+  { name: 'a', priority: 10, extra: '    failbackBelow: 20\n' },
+  { name: 'b', priority: 20 },
+  { name: 'c', priority: 30 },
+];
+
+describe('whole-pool failover', () => {
+  it('moves every session to the next account and resumes each conversation; then B out by limit message only; then fails back to A once', async () => {
+    const p = await pool({ accounts: ABC, sessions: ['s1', 's2', 's3', 's4'], simEnv: { CLAUDE_SIM_WORK_MS: '1500' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '3s'] });
+    const d = p.start();
+    await d.waitForLog((l) => l.msg === 'first reconcile done; controller running');
+    await until(() => p.active() === 'a', 15_000, 'a active');
+    await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
+    for (const s of ['s1', 's2', 's3', 's4']) await p.prompt(s, `work item for ${s}`);
+    await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
+    const conversations = Object.fromEntries(['s1', 's2', 's3', 's4'].map((s) => [s, p.session(s)?.conversationId as string]));
+
+    // A crosses its 5-hour threshold at the usage endpoint.
+    p.usage.setWindows(p.token('a'), { fiveHour: 93, sevenDay: 40 });
+    await until(() => p.active() === 'b', 15_000, 'b active');
+    await p.waitIdle(['s1', 's2', 's3', 's4'], 'b');
+    for (const s of ['s1', 's2', 's3', 's4']) {
+      const launch = p.invocations().filter((i) => i.argv.includes(conversations[s] as string)).at(-1);
+      expect(launch?.env.CLAUDE_CONFIG_DIR).toBe(p.configDir('b'));
+      expect(launch?.argv.join(' ')).toContain(`--resume ${conversations[s]}`);
+      expect(p.session(s)?.conversationId).toBe(conversations[s]);
+    }
+    const started = p.events().filter((e) => e.reason === 'FailoverStarted');
+    expect(started).toHaveLength(1);
+    expect(started[0]?.message).toMatch(/from a to b/);
+    expect(JSON.stringify(started[0]?.data)).toMatch(/93%/);
+    await until(() => p.events().some((e) => e.reason === 'FailoverCompleted'), 15_000, 'FailoverCompleted');
+
+    // B runs out: only the simulator knows (its limit message + StopFailure); the endpoint still says 10 %.
+    p.simUsage('b', 100);
+    await p.prompt('s1', 'one more thing');
+    await until(() => p.active() === 'c', 20_000, 'c active');
+    const toC = p.events().filter((e) => e.reason === 'FailoverStarted').at(-1);
+    expect(toC?.message).toMatch(/from b to c/);
+    expect(JSON.stringify(toC?.data)).toMatch(/stop-failure/);
+    await p.waitIdle(['s1', 's2', 's3', 's4'], 'c');
+
+    // A resets below failbackBelow: the pool returns to A, once.
+    p.usage.setWindows(p.token('a'), { fiveHour: 5, sevenDay: 40 });
+    await until(() => p.active() === 'a', 20_000, 'failback to a');
+    await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
+    await new Promise((r) => setTimeout(r, 4000));
+    const switches = p.events().filter((e) => e.reason === 'FailoverStarted').map((e) => e.message.match(/from (\w+) to (\w+)/)?.slice(1).join('>'));
+    expect(switches).toEqual(['a>b', 'b>c', 'c>a']);
+    expect(p.events().filter((e) => e.reason === 'FailoverStarted').at(-1)?.data?.reason).toBe('Failback');
+    expect(await d.stop()).toBe(0);
+  }, 180_000);
+
+  it('ignores a limit message printed as ordinary output (no failover)', async () => {
+    const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '300' }, daemonArgs: ['--min-dwell', '1s'] });
+    const d = p.start();
+    await until(() => p.active() === 'a', 15_000, 'a active');
+    await p.waitIdle(['s1'], 'a');
+    await p.prompt('s1', "#sim print You've hit your session limit · resets 3pm");
+    await until(() => (p.session('s1')?.turns as number) >= 1, 10_000, 'turn done');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(p.active()).toBe('a');
+    expect(p.events().filter((e) => e.reason === 'FailoverStarted')).toEqual([]);
+    expect(p.tmux.run(['capture-pane', '-p', '-t', '=s1:']).stdout).toContain("You've hit your session limit");
+    expect(await d.stop()).toBe(0);
+  }, 60_000);
+
+  it('keeps the pool on A while the usage endpoint answers 429: no failover, no request storm, stale age shown', async () => {
+    const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], daemonArgs: ['--min-dwell', '1s'] });
+    const d = p.start();
+    await until(() => p.active() === 'a', 15_000, 'a active');
+    const before = p.usage.requestCount(p.token('a'));
+    p.usage.failFor(p.token('a'), { status: 429, retryAfter: 3, durationMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 10_000));
+    const during = p.usage.requestCount(p.token('a')) - before;
+    // pollInterval 1 s, but Retry-After 3 s and exponential backoff: a handful, not ten or more.
+    expect(during).toBeGreaterThanOrEqual(1);
+    expect(during).toBeLessThanOrEqual(5);
+    expect(p.active()).toBe('a');
+    expect(p.events().filter((e) => e.reason === 'FailoverStarted')).toEqual([]);
+    const acc = p.status()['Account/a'] as { freshness?: { state: string; ageMs?: number }; lastPollError?: { kind: string } };
+    expect(acc.lastPollError?.kind).toBe('RateLimited');
+    expect(acc.freshness?.ageMs).toBeGreaterThan(2000);
+    expect(await d.stop()).toBe(0);
+  }, 60_000);
+
+  it('skips an account whose shared state diverged and names the path', async () => {
+    const p = await pool({ accounts: ABC, sessions: ['s1'], daemonArgs: ['--min-dwell', '1s'] });
+    mkdirSync(join(p.configDir('b'), 'projects'), { recursive: true }); // a real directory, not a link
+    const d = p.start();
+    await until(() => p.active() === 'a', 15_000, 'a active');
+    p.usage.setWindows(p.token('a'), { fiveHour: 95, sevenDay: 10 });
+    await until(() => p.active() === 'c', 15_000, 'c active (b skipped)');
+    const b = p.status()['Account/b'] as { conditions: { type: string; status: string; reason: string; message: string }[] };
+    const linked = b.conditions.find((c) => c.type === 'SharedStateLinked');
+    expect(linked).toMatchObject({ status: 'False', reason: 'Diverged' });
+    expect(linked?.message).toContain(join(p.configDir('b'), 'projects'));
+    expect(await d.stop()).toBe(0);
+  }, 60_000);
+});
