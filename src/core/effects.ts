@@ -89,6 +89,127 @@ export type Effect =
   | FsSymlinkEffect
   | FsMkdirEffect
   | StateRecordEffect
-  | GuardDeployEffect;
+  | GuardDeployEffect
+  | QueueEffect;
 
 export type EffectType = Effect['type'];
+
+// ---------------------------------------------------------------------------------------------
+// Task queues (Project controller). `root` is the project's queue directory
+// (`<project path>/<queueDir>`). Handlers: src/runtime/project-effects.ts.
+
+/** Creates the queue layout (state dirs, leases/, intents/, .tmp/); idempotent. */
+export interface QueueEnsureDirsEffect {
+  type: 'queue.ensureDirs';
+  root: string;
+}
+
+/**
+ * Claims an inbox task for a session, durably, before any delivery: exclusive lease
+ * (`leases/<id>.json`), then one rename inbox/ → dispatched/. Idempotent: a task already
+ * dispatched under a lease of this session counts as claimed. Any other outcome throws, so the
+ * change stops before its delivery effect.
+ */
+export interface QueueClaimEffect {
+  type: 'queue.claim';
+  root: string;
+  taskId: string;
+  session: string;
+  account: string;
+}
+
+/**
+ * Delivers a prompt into a session's pane: paste (load-buffer + paste-buffer), a separate Enter
+ * after a short delay, verify the pane changed (one more Enter if not). With `task`, records
+ * `deliveredAt` on the task's lease afterwards (only when the lease belongs to `session`).
+ */
+export interface TmuxDeliverEffect {
+  type: 'tmux.deliver';
+  session: string;
+  text: string;
+  task?: { root: string; taskId: string };
+}
+
+/** dispatched/ → done/ with the footer appended (finish intent, footer, rename). */
+export interface QueueCompleteEffect {
+  type: 'queue.complete';
+  root: string;
+  taskId: string;
+  footer: string;
+  /** Refuse when the lease now belongs to another claim. */
+  expectClaimId?: string;
+}
+
+/** Ends a dispatched delivery: back to inbox/ with attempts + 1, or failed/ at max attempts. */
+export interface QueueRequeueEffect {
+  type: 'queue.requeue';
+  root: string;
+  taskId: string;
+  reason: string;
+  maxAttempts: number;
+  expectClaimId?: string;
+}
+
+/** Dead-letters a task (malformed, pinned to nothing, ...) to failed/ with the reason. */
+export interface QueueFailEffect {
+  type: 'queue.fail';
+  root: string;
+  taskId: string;
+  from: 'inbox' | 'dispatched' | 'delegated';
+  reason: string;
+}
+
+/** Renames an inbox file whose id exists in another state to `<id>-dup-<hex>.md` (inside inbox/). */
+export interface QueueResolveConflictEffect {
+  type: 'queue.resolveConflict';
+  root: string;
+  taskId: string;
+}
+
+/** Applies queue recovery actions (core/task.ts `planRecovery`): roll forward, drop records, requeue unleased. */
+export interface QueueRecoverEffect {
+  type: 'queue.recover';
+  root: string;
+  actions: import('./task.js').RecoveryAction[];
+}
+
+/** Moves done tasks to archive/YYYY-MM/. */
+export interface QueueArchiveEffect {
+  type: 'queue.archive';
+  root: string;
+  tasks: { id: string; month: string }[];
+}
+
+/** Removes leftover temp files (only names the queue layer writes as temp files, inside `root`). */
+export interface QueueCleanupTempEffect {
+  type: 'queue.cleanupTemp';
+  root: string;
+  paths: string[];
+}
+
+/** Writes `<root>/status.json` atomically (for other tools). */
+export interface QueueWriteStatusEffect {
+  type: 'queue.writeStatus';
+  root: string;
+  status: import('./task.js').QueueStatus;
+}
+
+/** Removes a session checkpoint file (janitor: older than pruneCheckpointsAfter). */
+export interface CheckpointRemoveEffect {
+  type: 'checkpoint.remove';
+  path: string;
+}
+
+export type QueueEffect =
+  | QueueEnsureDirsEffect
+  | QueueClaimEffect
+  | TmuxDeliverEffect
+  | QueueCompleteEffect
+  | QueueRequeueEffect
+  | QueueFailEffect
+  | QueueResolveConflictEffect
+  | QueueRecoverEffect
+  | QueueArchiveEffect
+  | QueueCleanupTempEffect
+  | QueueWriteStatusEffect
+  | CheckpointRemoveEffect;

@@ -1,0 +1,92 @@
+/**
+ * Delivering a prompt into a Claude Code pane (DESIGN.md §5): paste the text with
+ * load-buffer + paste-buffer (bracketed), wait a short delay, send Enter as a separate key, and
+ * check that the pane changed (the prompt was submitted); if it did not, send Enter once more.
+ *
+ * Line endings: `paste-buffer` replaces every LF with CR (what a terminal sends for Enter);
+ * inside a bracketed paste Claude Code reads CR, CRLF and LF all as one line break. A CRLF in the
+ * text would arrive as CR CR — two line breaks — so CRLF is turned into LF before the paste: the
+ * agent sees exactly one line break per line, as in the task file (docs/queue-protocol.md,
+ * "Delivery").
+ */
+import { RetryableError } from '../core/errors.js';
+import type { TmuxPort } from '../core/ports.js';
+
+export interface DeliveryOptions {
+  /** Delay between the paste and Enter (Claude Code drops an Enter that follows a paste too closely). Default 150 ms. */
+  enterDelayMs?: number;
+  /** How long to wait for the pane to change after an Enter. Default 1500 ms. */
+  verifyMs?: number;
+  /** Poll interval while verifying. Default 40 ms. */
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+  /** Called at each step (crash points, timing). */
+  onStep?: (step: 'pasted' | 'entered') => void;
+}
+
+export interface DeliveryResult {
+  /** Epoch ms when the paste was issued. */
+  pasteStartedAt: number;
+  /** Enter presses sent (1, or 2 when the first did not change the pane). */
+  enters: number;
+}
+
+/** The text as pasted: CRLF → LF (tmux turns each LF into CR). */
+export function pasteForm(text: string): string {
+  return text.replace(/\r\n/g, '\n');
+}
+
+/**
+ * The bytes the pane receives between the bracketed-paste markers for `text`: CRLF → LF, then
+ * LF → CR (tmux's paste-buffer separator). Tests compare the simulator's hash with this.
+ */
+export function terminalBytes(text: string): Buffer {
+  return Buffer.from(pasteForm(text).replace(/\n/g, '\r'), 'utf8');
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class DeliveryError extends RetryableError {
+  constructor(session: string, message: string) {
+    super('CF_ERR_DELIVERY', 'DeliveryUnconfirmed', `delivery to ${session}: ${message}`);
+  }
+}
+
+/**
+ * Pastes `text` into the session's pane and submits it. Throws RetryableError
+ * (`CF_ERR_TMUX_PANE_DEAD` when the pane is dead: nothing is pasted; `CF_ERR_DELIVERY` when two
+ * Enters did not change the pane).
+ */
+export async function deliverPrompt(tmux: TmuxPort, session: string, text: string, opts: DeliveryOptions = {}): Promise<DeliveryResult> {
+  const sleep = opts.sleep ?? defaultSleep;
+  const now = opts.now ?? Date.now;
+  const verifyMs = opts.verifyMs ?? 1500;
+  const pollMs = opts.pollMs ?? 40;
+  const pasteStartedAt = now();
+  await tmux.pasteText(session, pasteForm(text));
+  opts.onStep?.('pasted');
+  await sleep(opts.enterDelayMs ?? 150);
+  let before = await tmux.capturePane(session);
+  let enters = 0;
+  for (;;) {
+    await tmux.sendKeys(session, ['Enter']);
+    enters += 1;
+    const deadline = now() + verifyMs;
+    let changed = false;
+    for (;;) {
+      await sleep(pollMs);
+      const after = await tmux.capturePane(session);
+      if (after !== before) {
+        changed = true;
+        break;
+      }
+      if (now() >= deadline) break;
+    }
+    if (changed) break;
+    if (enters >= 2) throw new DeliveryError(session, 'the pane did not change after the paste and two Enters (is the session alive and at its prompt?)');
+    before = await tmux.capturePane(session);
+  }
+  opts.onStep?.('entered');
+  return { pasteStartedAt, enters };
+}

@@ -1,0 +1,99 @@
+/**
+ * Session checkpoints (issue 5 §5): `<state-dir>/checkpoints/<session>.json`, the last task, the
+ * conversation id, the working directory and the last tool call of each session, rewritten
+ * atomically (an `fs.writeJson` effect) whenever one of them changes. Failover replay and crash
+ * recovery read them (src/adapters/checkpoints.ts). Pure.
+ */
+import { posix } from 'node:path';
+
+export const CHECKPOINTS_DIR = 'checkpoints';
+
+export interface CheckpointTask {
+  id: string;
+  /** `dispatched`: the session holds the task now; `finished`: it no longer does (done, requeued or failed). */
+  state: 'dispatched' | 'finished';
+  attempt?: number;
+  /** The project's queue directory. */
+  queueRoot: string;
+  /** The task file while dispatched (`<queueRoot>/dispatched/<id>.md`). */
+  path: string;
+  claimedAt?: string;
+  deliveredAt?: string;
+}
+
+export interface CheckpointToolCall {
+  tool: string;
+  /** Command or path, as the guard's audit log recorded it (redacted, truncated). */
+  command?: string;
+  at: string;
+}
+
+export interface SessionCheckpoint {
+  version: 1;
+  session: string;
+  project: string;
+  account?: string;
+  conversationId?: string;
+  cwd: string;
+  activity?: string;
+  lastTask?: CheckpointTask;
+  lastToolCall?: CheckpointToolCall;
+  updatedAt: string;
+}
+
+export function checkpointPath(stateDir: string, session: string): string {
+  return posix.join(stateDir, CHECKPOINTS_DIR, `${session}.json`);
+}
+
+export interface CheckpointInput {
+  session: string;
+  project: string;
+  cwd: string;
+  account?: string;
+  conversationId?: string;
+  activity?: string;
+  /** The task this session holds now (its lease), if any. */
+  held?: Omit<CheckpointTask, 'state'>;
+  lastToolCall?: CheckpointToolCall;
+}
+
+/**
+ * The checkpoint a session should have now: what it holds, else its previous last task marked
+ * finished. Returns the previous checkpoint unchanged (same object) when nothing but the time
+ * would differ, so callers write only on change.
+ */
+export function nextCheckpoint(prev: SessionCheckpoint | undefined, input: CheckpointInput, now: Date): SessionCheckpoint {
+  const lastTask: CheckpointTask | undefined = input.held
+    ? { ...input.held, state: 'dispatched' }
+    : prev?.lastTask
+      ? { ...prev.lastTask, state: 'finished' }
+      : undefined;
+  const next: SessionCheckpoint = {
+    version: 1,
+    session: input.session,
+    project: input.project,
+    ...(input.account !== undefined ? { account: input.account } : {}),
+    ...(input.conversationId !== undefined ? { conversationId: input.conversationId } : prev?.conversationId !== undefined ? { conversationId: prev.conversationId } : {}),
+    cwd: input.cwd,
+    ...(input.activity !== undefined ? { activity: input.activity } : {}),
+    ...(lastTask ? { lastTask } : {}),
+    ...(input.lastToolCall ? { lastToolCall: input.lastToolCall } : prev?.lastToolCall ? { lastToolCall: prev.lastToolCall } : {}),
+    updatedAt: now.toISOString(),
+  };
+  if (prev && sameCheckpoint(prev, next)) return prev;
+  return next;
+}
+
+/** Equal apart from `updatedAt`. */
+export function sameCheckpoint(a: SessionCheckpoint, b: SessionCheckpoint): boolean {
+  return canonical({ ...a, updatedAt: '' }) === canonical({ ...b, updatedAt: '' });
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

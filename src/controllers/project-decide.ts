@@ -1,0 +1,201 @@
+/**
+ * The Project controller's decisions, as small pure functions: which session takes which task
+ * (`assignTasks`), and what happens to a dispatched task (`judgeLease`). No I/O, no clock.
+ */
+import type { Activity } from '../core/activity.js';
+import type { Lease, Priority } from '../core/task.js';
+import { taskMarkerId } from './project-prompt.js';
+
+/** What the Project controller knows about one session (from the manifests, tmux and the prior Session status). */
+export interface SessionView {
+  name: string;
+  /** The session's project (spec.project). */
+  project: string;
+  mode: 'pool' | 'dedicated';
+  /** Declared in the manifests. */
+  declared: boolean;
+  suspended: boolean;
+  /** Its tmux session exists, is ours, and the pane is alive. */
+  alive: boolean;
+  /** Ready condition status is True. */
+  ready: boolean;
+  readyReason?: string;
+  activity?: Activity;
+  /** Epoch ms of the last activity change. */
+  sinceMs?: number;
+  lastHeartbeatMs?: number;
+  currentTask?: string;
+  lastCompletedTask?: string;
+  lastCompletedAtMs?: number;
+  lastError?: { error: string; message?: string; atMs: number };
+  account?: string;
+  conversationId?: string;
+  launchedAtMs?: number;
+}
+
+export type LeaseVerdict =
+  /** The session's turn on the task ended (Stop hook after the task's prompt). */
+  | { action: 'complete'; finishedAtMs: number; reason: string }
+  /** Still in progress (or nothing to decide yet). `recheckInMs`: when a deadline passes. */
+  | { action: 'keep'; reason: string; recheckInMs?: number }
+  /** The session hit a usage limit on the task: it stays dispatched for the failover replay. */
+  | { action: 'hold'; reason: string; recheckInMs: number }
+  /** Claimed but never delivered, and the session is idle: deliver again (same claim). */
+  | { action: 'redeliver'; reason: string }
+  /** The delivery ended without completion: back to inbox (attempt + 1) or failed/ at max. */
+  | { action: 'requeue'; reason: string };
+
+export interface LeaseContext {
+  nowMs: number;
+  /** Requeue a dispatched task after this long without session activity. */
+  staleMs: number;
+  /** Session statuses were observed after this controller started (first pass: false). */
+  fresh: boolean;
+  /** Since when the task has been held for a rate limit (from the Project status), if it is. */
+  heldSinceMs?: number;
+  /** How long a held task waits for the failover replay before it is requeued. */
+  replayWindowMs: number;
+  /** A delivered prompt whose turn has not started after this long was not submitted: requeue. */
+  pickupMs: number;
+}
+
+const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
+
+/**
+ * Decides what happens to a dispatched task, from its lease and its session. In order:
+ * completed (lastCompletedTask is the task, after the claim) → complete; first pass after a start
+ * (session status not fresh) → keep; rate-limited → hold (stays dispatched, failover replays it;
+ * requeued if not continued within the replay window); session gone, suspended, moved or crash
+ * looping → requeue; working on it → keep (stale after `staleMs` without activity → requeue);
+ * never delivered and the session is idle → redeliver; delivered, and the session went idle
+ * after the claim without finishing it (failed turn, relaunch) → requeue; otherwise keep until
+ * `staleMs` without activity.
+ */
+export function judgeLease(lease: Lease, project: string, s: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
+  const marker = taskMarkerId(lease.taskId);
+  const claimedMs = Date.parse(lease.claimedAt);
+  if (s && s.lastCompletedTask === marker && s.lastCompletedAtMs !== undefined && s.lastCompletedAtMs >= claimedMs) {
+    return { action: 'complete', finishedAtMs: s.lastCompletedAtMs, reason: `session ${s.name} finished its turn on the task` };
+  }
+  if (!ctx.fresh) return { action: 'keep', reason: 'waiting for fresh session status after start', recheckInMs: 250 };
+  const lastActivity = Math.max(claimedMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
+  const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
+  const stale = (): LeaseVerdict | undefined =>
+    staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
+
+  if (s?.activity === 'rateLimited' && s.alive) {
+    return { action: 'hold', reason: `session ${s.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
+  }
+  if (ctx.heldSinceMs !== undefined) {
+    if (s && s.alive && s.currentTask === marker && (s.activity === 'working' || s.activity === 'waitingInput')) {
+      return { action: 'keep', reason: `session ${s.name} continues the task after the usage limit`, recheckInMs: Math.max(1000, staleIn) };
+    }
+    const left = ctx.heldSinceMs + ctx.replayWindowMs - ctx.nowMs;
+    if (left > 0) return { action: 'hold', reason: `waiting for the failover replay (rate-limited on ${lease.session}; ${dur(left)} left)`, recheckInMs: left };
+    return { action: 'requeue', reason: `rate-limited on ${lease.session} and not continued within ${dur(ctx.replayWindowMs)}` };
+  }
+
+  if (!s || !s.declared) return { action: 'requeue', reason: `session ${lease.session} no longer exists in the manifests` };
+  if (s.project !== project) return { action: 'requeue', reason: `session ${s.name} now belongs to project ${s.project}` };
+  if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
+  if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
+  if (!s.alive) return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
+
+  if (s.currentTask === marker && s.activity !== 'idle') {
+    return stale() ?? { action: 'keep', reason: `session ${s.name} is ${s.activity ?? 'busy'} on it`, recheckInMs: staleIn };
+  }
+  if (lease.deliveredAt === undefined) {
+    if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
+    return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
+  }
+  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > claimedMs) {
+    if (s.launchedAtMs !== undefined && s.launchedAtMs > claimedMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
+    if (s.lastError && s.lastError.atMs >= claimedMs) {
+      return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
+    }
+    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task` };
+  }
+  const deliveredMs = Date.parse(lease.deliveredAt);
+  if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
+    return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
+  }
+  const pickupIn = s.activity === 'idle' ? deliveredMs + ctx.pickupMs - ctx.nowMs : staleIn;
+  return stale() ?? { action: 'keep', reason: `delivered to ${s.name}; waiting for the turn to start`, recheckInMs: Math.min(pickupIn, staleIn) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+
+export interface DispatchTask {
+  id: string;
+  priority: Priority;
+  mtimeMs: number;
+  /** frontmatter `session`: only that session may take it. */
+  pin?: string;
+}
+
+export interface FreeSession {
+  name: string;
+  mode: 'pool' | 'dedicated';
+  account: string;
+  /** Idle since (epoch ms); the longest-idle session is chosen first. */
+  sinceMs: number;
+}
+
+export interface Assignment<T extends DispatchTask> {
+  task: T;
+  session: FreeSession;
+}
+
+/**
+ * Assigns tasks (already in dispatch order: priority, then age) to free sessions, one task per
+ * session. A pinned task goes only to its session (any mode); a dedicated session takes only
+ * tasks pinned to it; a pool session takes unpinned tasks, longest-idle session first.
+ * `accountSlots`: sessions each account may still start work on (Account.maxSessions); accounts
+ * absent from the map are unlimited. Tasks that cannot be placed are returned with the reason.
+ */
+export function assignTasks<T extends DispatchTask>(
+  tasks: readonly T[],
+  free: readonly FreeSession[],
+  accountSlots: ReadonlyMap<string, number>,
+  knownSessions: ReadonlySet<string>,
+): { assignments: Assignment<T>[]; waiting: { task: T; reason: string }[] } {
+  const pool = [...free].sort((a, b) => a.sinceMs - b.sinceMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const taken = new Set<string>();
+  const slots = new Map(accountSlots);
+  const assignments: Assignment<T>[] = [];
+  const waiting: { task: T; reason: string }[] = [];
+  const hasSlot = (s: FreeSession) => (slots.get(s.account) ?? Infinity) > 0;
+  const take = (task: T, s: FreeSession) => {
+    taken.add(s.name);
+    if (slots.has(s.account)) slots.set(s.account, (slots.get(s.account) ?? 0) - 1);
+    assignments.push({ task, session: s });
+  };
+  for (const task of tasks) {
+    if (task.pin !== undefined) {
+      if (!knownSessions.has(task.pin)) {
+        waiting.push({ task, reason: `pinned to session ${task.pin}, which is not a session of this project` });
+        continue;
+      }
+      const s = pool.find((x) => x.name === task.pin);
+      if (!s || taken.has(s.name)) {
+        waiting.push({ task, reason: `pinned to session ${task.pin}, which is busy or not ready` });
+        continue;
+      }
+      if (!hasSlot(s)) {
+        waiting.push({ task, reason: `account ${s.account} is at its maxSessions` });
+        continue;
+      }
+      take(task, s);
+      continue;
+    }
+    const candidates = pool.filter((x) => x.mode === 'pool' && !taken.has(x.name));
+    const s = candidates.find(hasSlot);
+    if (!s) {
+      waiting.push({ task, reason: candidates.length > 0 ? 'every free session\'s account is at its maxSessions' : 'no idle session' });
+      continue;
+    }
+    take(task, s);
+  }
+  return { assignments, waiting };
+}

@@ -1,0 +1,90 @@
+/**
+ * The text a session receives for a task. Pure.
+ *
+ * The prompt starts with the task marker `[cf-task:<marker>]` (src/core/activity.ts): the
+ * UserPromptSubmit hook records it as the session's current task and the Stop hook as its last
+ * completed task, which is how the Project controller sees a task finish. It names the task id
+ * and its file, says how to finish, and carries the task body verbatim.
+ */
+import { createHash } from 'node:crypto';
+
+/** What `TASK_MARKER` in src/core/activity.ts accepts as a task id. */
+const MARKER_SAFE = /^[A-Za-z0-9._-]{1,200}$/;
+
+/**
+ * The id written into `[cf-task:…]`. Task ids may hold any UTF-8 except control characters
+ * (docs/queue-protocol.md); the hook's marker pattern only takes `[A-Za-z0-9._-]`. Ids outside it
+ * get a stable stand-in, `id-<first 24 hex of sha256(id)>`, which the controller compares with.
+ */
+export function taskMarkerId(id: string): string {
+  if (MARKER_SAFE.test(id)) return id;
+  return `id-${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 24)}`;
+}
+
+/** C0 controls other than TAB, LF and CR, and DEL: cannot travel through a terminal paste. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+/**
+ * Makes text safe to paste into a terminal: C0 control characters (except TAB, LF, CR) and DEL
+ * become their Unicode "control pictures" (U+2400 + code, U+2421 for DEL). An ESC in a bracketed
+ * paste could end the paste early (`ESC [201~`) and turn the rest into keystrokes; ^C/^D would be
+ * keys. Everything else (any other UTF-8, quotes, `;`, `$(`, a leading `-`) passes unchanged.
+ */
+export function terminalSafe(text: string): { text: string; replaced: number } {
+  let replaced = 0;
+  const out = text.replace(UNSAFE_CONTROLS, (c) => {
+    replaced += 1;
+    const code = c.charCodeAt(0);
+    return String.fromCharCode(code === 0x7f ? 0x2421 : 0x2400 + code);
+  });
+  return { text: out, replaced };
+}
+
+export interface PromptTask {
+  id: string;
+  /** Task body (the prompt text after the frontmatter). */
+  body: string;
+  title?: string;
+  /** 1-based delivery attempt (the lease's). */
+  attempt?: number;
+}
+
+/** The line that closes a task prompt (so a body ending in `\` cannot turn Enter into a newline). */
+export function promptEnd(id: string): string {
+  return `[end of task ${id}]`;
+}
+
+/**
+ * The prompt for a task. The body is carried verbatim (after `terminalSafe`, which changes only
+ * control characters a terminal cannot carry) between a header and a closing line.
+ */
+export function taskPrompt(task: PromptTask, taskPath: string): string {
+  const safe = terminalSafe(task.body);
+  const lines = [
+    `[cf-task:${taskMarkerId(task.id)}] Task ${task.id} from the claude-failover queue.`,
+    `Task file: ${taskPath}`,
+    'When you are done, end your turn: the controller marks the task done. Do not move, rename or edit the task file.',
+  ];
+  if (task.attempt !== undefined && task.attempt > 1) {
+    lines.push(`This is delivery attempt ${task.attempt}: an earlier delivery did not finish. Check what was already done before repeating work.`);
+  }
+  if (safe.replaced > 0) {
+    lines.push(`${safe.replaced} control character(s) in the task were replaced by visible symbols (U+2400 block); the task file holds the exact bytes.`);
+  }
+  lines.push('', '--- task ---');
+  return `${lines.join('\n')}\n${safe.text}\n${promptEnd(task.id)}`;
+}
+
+/**
+ * The prompt that continues a task after an interruption (a usage limit, a failover relaunch
+ * with `--resume`). It carries the same task marker, so finishing the turn completes the task.
+ */
+export function continuationPrompt(task: { id: string; path: string }): string {
+  return [
+    `[cf-task:${taskMarkerId(task.id)}] Continue task ${task.id} from the claude-failover queue.`,
+    `Task file: ${task.path}`,
+    'Your previous turn on it was interrupted (usage limit or account failover). Pick up where you left off;',
+    'read the task file again if you need it. When you are done, end your turn: the controller marks the task done.',
+  ].join('\n');
+}
