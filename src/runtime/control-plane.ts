@@ -1,0 +1,219 @@
+/**
+ * The daemon's control-plane listener: where the HTTP API listens (`--listen HOST:PORT`, default
+ * 127.0.0.1:7777, or `unix:/path` with mode 0600), its bearer token (a file created 0600 in the
+ * state dir on first run; the path is logged, never the token), and the discovery record
+ * `<state>/control-plane.json` the CLI reads to find a running controller.
+ *
+ * The server itself is built by src/server (buildServer) and handed in as a `Listenable`, so the
+ * runtime does not depend on the server layer.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { createConnection, isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { writeJsonAtomic } from '../adapters/atomic-fs.js';
+import { ownerOf } from '../controllers/session.js';
+import { CfError, errorMessage, TerminalError } from '../core/errors.js';
+import type { Executor } from './executor.js';
+import type { Manager } from './manager.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7777';
+export const TOKEN_FILE = 'api-token';
+export const CONTROL_PLANE_RECORD = 'control-plane.json';
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export class ControlPlaneError extends CfError {}
+
+/** `HOST:PORT`, `[v6]:PORT`, `:PORT` (loopback) or `unix:/absolute/path`. */
+export function parseListen(spec: string): ListenAddress {
+  if (spec.startsWith('unix:')) {
+    const path = spec.slice('unix:'.length);
+    if (!path.startsWith('/')) throw new ControlPlaneError('CF_ERR_LISTEN', `--listen unix: needs an absolute socket path (got ${JSON.stringify(spec)})`);
+    return { kind: 'unix', path };
+  }
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(spec);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port > 65535) throw new ControlPlaneError('CF_ERR_LISTEN', `--listen must be HOST:PORT, [IPv6]:PORT or unix:/path (got ${JSON.stringify(spec)})`);
+  const host = m[1] ?? (m[2] || '127.0.0.1');
+  return { kind: 'tcp', host, port };
+}
+
+/** Loopback: 127.0.0.0/8, ::1, ::ffff:127.x, `localhost`. A unix socket counts as local too. */
+export function isLoopback(addr: ListenAddress): boolean {
+  if (addr.kind === 'unix') return true;
+  const h = addr.host.toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^0*:0*:0*:0*:0*:0*:0*:0*1$/.test(h);
+  return false;
+}
+
+/** Refuses to expose the API beyond this host without a token. */
+export function checkBind(addr: ListenAddress, token: string | null): void {
+  if (token === null && !isLoopback(addr)) {
+    throw new ControlPlaneError('CF_ERR_LISTEN_INSECURE', `refusing to listen on ${addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path} without a token: a non-loopback address needs --token-file (not "none")`);
+  }
+}
+
+export function urlOf(addr: ListenAddress, boundPort?: number): string {
+  if (addr.kind === 'unix') return `unix:${addr.path}`;
+  const host = isIP(addr.host) === 6 ? `[${addr.host}]` : addr.host;
+  return `http://${host}:${boundPort ?? addr.port}`;
+}
+
+/**
+ * Reads the token file, or creates it (0600, exclusive) with 32 random bytes when missing.
+ * A group/world-readable file is an error: the token would not be secret.
+ */
+export async function loadOrCreateToken(path: string): Promise<{ token: string; created: boolean }> {
+  try {
+    const st = await stat(path);
+    if ((st.mode & 0o077) !== 0) throw new ControlPlaneError('CF_ERR_TOKEN_FILE_MODE', `token file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+    const token = (await readFile(path, 'utf8')).trim();
+    if (token.length < 16) throw new ControlPlaneError('CF_ERR_TOKEN_FILE', `token file ${path} holds fewer than 16 characters; delete it to have a new token generated`);
+    return { token, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  let fh;
+  try {
+    fh = await open(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(path); // created concurrently
+    throw err;
+  }
+  try {
+    await fh.writeFile(`${token}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return { token, created: true };
+}
+
+/** What the control plane needs of the HTTP server (a fastify instance satisfies it). */
+export interface Listenable {
+  listen(opts: { host: string; port: number } | { path: string }): Promise<string>;
+  close(): Promise<unknown>;
+  readonly server: { address(): { port: number } | string | null };
+}
+
+/** Discovery record for the CLI (`<state>/control-plane.json`). */
+export interface ControlPlaneRecord {
+  url: string;
+  pid: number;
+  /** Where the token is (absent when auth is disabled). */
+  tokenFile?: string;
+  startedAt: string;
+}
+
+export interface ControlPlane {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new ControlPlaneError('CF_ERR_LISTEN', `${path} exists and is not a socket; refusing to replace it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = createConnection({ path });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) throw new ControlPlaneError('CF_ERR_LISTEN', `another process is listening on ${path}`);
+  await unlink(path);
+}
+
+/** Listens, records the address for the CLI, and returns a handle that stops listening. */
+export async function startControlPlane(opts: { app: Listenable; listen: ListenAddress; token: string | null; tokenFile?: string; stateDir: string; log: Logger }): Promise<ControlPlane> {
+  const { app, listen, log } = opts;
+  checkBind(listen, opts.token);
+  if (listen.kind === 'unix') {
+    await mkdir(dirname(listen.path), { recursive: true, mode: 0o700 });
+    await removeStaleSocket(listen.path);
+    await app.listen({ path: listen.path });
+    await chmod(listen.path, 0o600);
+  } else {
+    await app.listen({ host: listen.host, port: listen.port });
+  }
+  const bound = app.server.address();
+  const url = urlOf(listen, typeof bound === 'object' && bound ? bound.port : undefined);
+  const recordPath = join(opts.stateDir, CONTROL_PLANE_RECORD);
+  const record: ControlPlaneRecord = { url, pid: process.pid, ...(opts.tokenFile && opts.token !== null ? { tokenFile: opts.tokenFile } : {}), startedAt: new Date().toISOString() };
+  await writeJsonAtomic(recordPath, record, { mode: 0o600 });
+  log.info({ url, tokenFile: record.tokenFile ?? null, auth: opts.token !== null }, 'control plane listening');
+  return {
+    url,
+    stop: async () => {
+      await app.close();
+      try {
+        const cur = JSON.parse(await readFile(recordPath, 'utf8')) as ControlPlaneRecord;
+        if (cur.pid === process.pid) await unlink(recordPath);
+      } catch {
+        // already gone
+      }
+      if (listen.kind === 'unix') await unlink(listen.path).catch(() => {});
+    },
+  };
+}
+
+/** A failover request, handed to the Account controller (structurally the server's FailoverFn). */
+export interface FailoverTarget {
+  requestFailover(to: string | undefined, reason?: string, desired?: Manager['store']['state']['desired'], prior?: Manager['store']['state']['status']): { to: string };
+}
+
+/**
+ * `POST /api/v1/failover` for the daemon: records the request as an event, hands it to the
+ * Account controller (consumed by its next reconcile, which decides and moves the pool) and
+ * enqueues the pool key so that happens now.
+ */
+export function failoverVia(deps: { manager: Manager; accounts: FailoverTarget }) {
+  return async (to: string | undefined, reason: string | undefined): Promise<{ accepted: boolean; message: string; to: string; active: string | null }> => {
+    const { desired, status } = deps.manager.store.state;
+    let target: { to: string };
+    try {
+      target = deps.accounts.requestFailover(to, reason, desired, status);
+    } catch (err) {
+      throw new ControlPlaneTerminal(errorMessage(err));
+    }
+    const active = status['Account/*']?.activeAccount;
+    await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target.to}${reason ? `: ${reason}` : ''}`, data: { to: target.to, ...(reason ? { reason } : {}), requestedVia: 'api' } });
+    deps.manager.enqueue('Account/*', 'failover-requested');
+    return { accepted: true, message: `failover to ${target.to} requested; the Account controller decides on its next reconcile (now enqueued)`, to: target.to, active: typeof active === 'string' ? active : null };
+  };
+}
+
+/** A request the controller refuses for a reason the caller can fix (HTTP 409). */
+export class ControlPlaneTerminal extends TerminalError {
+  constructor(message: string) {
+    super('CF_ERR_REQUEST_REJECTED', 'Rejected', message);
+  }
+}
+
+/**
+ * `POST /api/v1/sessions/:name/restart` for the daemon: kills the session's tmux session through
+ * the executor (owner-checked: a foreign session is never touched) and enqueues the Session key;
+ * the Session controller relaunches it and resumes its conversation.
+ */
+export function restartSessionVia(deps: { manager: Manager; executor: Executor }) {
+  return async (name: string): Promise<{ restarted: boolean; message: string }> => {
+    const key = `Session/${name}`;
+    const inventory = structuredClone(deps.manager.store.state.inventory) as Parameters<Executor['apply']>[1];
+    await deps.executor.apply({ key, action: 'delete', resource: `tmux session "${name}"`, reason: 'restart requested through the API', effects: [{ type: 'tmux.killSession', session: name, owner: ownerOf(name) }] }, inventory);
+    await deps.manager.event({ key, type: 'Normal', reason: 'RestartRequested', message: `tmux session "${name}" stopped on request; relaunching with its conversation`, data: { requestedVia: 'api' } });
+    deps.manager.enqueue(key, 'restart-requested');
+    return { restarted: true, message: `session ${name} stopped; the Session controller relaunches and resumes it` };
+  };
+}

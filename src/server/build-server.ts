@@ -1,0 +1,98 @@
+/**
+ * buildServer(deps) -> a fastify instance with every route of the control plane. It never
+ * listens by itself: the daemon's control plane (src/runtime/control-plane.ts) or a test's
+ * `inject()` drives it. Closing it stops its readers and ends open streams.
+ */
+import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { GuardAuditTail } from '../guard/audit.js';
+import { installAuth } from './auth.js';
+import type { ServerContext } from './context.js';
+import type { ServerDeps } from './deps.js';
+import { installErrorHandlers } from './errors.js';
+import { EventLog } from './event-log.js';
+import { Metrics } from './metrics.js';
+import { QueueReader } from './queues.js';
+import { compatRoutes } from './routes/compat.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { eventRoutes } from './routes/events.js';
+import { failoverRoutes } from './routes/failover.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { objectRoutes } from './routes/objects.js';
+import { planRoutes } from './routes/plan.js';
+import { reconcileRoutes } from './routes/reconcile.js';
+import { sessionActionRoutes } from './routes/sessions.js';
+import { streamRoutes } from './routes/stream.js';
+import { taskRoutes } from './routes/tasks.js';
+import { StreamHub } from './stream-hub.js';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const logger: FastifyBaseLogger | undefined = deps.log?.child({ component: 'control-plane' });
+  const app = fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    // Bound slow clients: headers within 10 s, a whole request within 30 s.
+    requestTimeout: 30_000,
+    connectionTimeout: 0,
+  });
+  const metrics = deps.metrics ?? new Metrics({ ...(deps.version ? { version: deps.version } : {}) });
+  const events = new EventLog({ stateDir: deps.stateDir, ...(deps.eventsPollMs ? { pollMs: deps.eventsPollMs } : {}) });
+  const queues = new QueueReader({ ...(deps.queueCacheMs !== undefined ? { ttlMs: deps.queueCacheMs } : {}) });
+  const hub = new StreamHub({ manager: deps.manager, events, queues, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}) });
+  const ctx: ServerContext = { deps, manager: deps.manager, metrics, events, queues, hub };
+
+  const guardTail = new GuardAuditTail(deps.stateDir);
+  const guardCounters = deps.guardCounters ?? (() => guardTail.poll());
+  metrics.bind({
+    state: () => deps.manager.store.state,
+    ready: () => deps.manager.ready,
+    queues: () => queues.counts(deps.manager.store.state.desired),
+    guard: guardCounters,
+    subscribe: (l) => deps.manager.store.subscribe(l),
+  });
+  const unsubscribeEvents = events.subscribe((e) => metrics.recordEvent(e));
+
+  app.addHook('onReady', async () => {
+    await events.start();
+  });
+  app.addHook('preClose', async () => {
+    hub.close();
+  });
+  app.addHook('onClose', async () => {
+    unsubscribeEvents();
+    metrics.unbind();
+    await events.stop();
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Referrer-Policy', 'no-referrer');
+    if (!reply.hasHeader('Cache-Control')) reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.recordHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  installErrorHandlers(app);
+  installAuth(app, deps.token);
+
+  healthRoutes(app, ctx);
+  objectRoutes(app, ctx);
+  taskRoutes(app, ctx);
+  eventRoutes(app, ctx);
+  planRoutes(app, ctx);
+  reconcileRoutes(app, ctx);
+  failoverRoutes(app, ctx);
+  sessionActionRoutes(app, ctx);
+  streamRoutes(app, ctx);
+  metricsRoutes(app, ctx);
+  compatRoutes(app, ctx);
+  dashboardRoutes(app);
+  return app;
+}

@@ -1,0 +1,55 @@
+/** What buildServer needs from the controller. Everything is passed in; the server opens nothing by itself. */
+import type { Logger } from 'pino';
+import type { Manager } from '../runtime/manager.js';
+import type { Metrics } from './metrics.js';
+
+/** The outcome of a failover request, as the API returns it (HTTP 202). */
+export interface FailoverOutcome {
+  /** The request was taken (the Account controller will act on it). */
+  accepted: boolean;
+  /** Human explanation. */
+  message: string;
+  /** The account the pool runs under after the request, when known. */
+  active?: string | null;
+  [field: string]: unknown;
+}
+
+/**
+ * Moves the pool to another account now: `to` names an Account (else the controller picks the
+ * next eligible one); `reason` is the operator's note. Throw a TerminalError (e.g. an ineligible
+ * target) to answer 409 with its message.
+ */
+export type FailoverFn = (to: string | undefined, reason: string | undefined) => Promise<FailoverOutcome>;
+
+export interface RestartOutcome {
+  /** The session's tmux session was stopped and its key enqueued for relaunch. */
+  restarted: boolean;
+  message: string;
+}
+
+/** Restarts one declared session (the Session controller relaunches and resumes it). */
+export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
+
+export interface ServerDeps {
+  manager: Manager;
+  /** The controller's state dir (event log, guard audit). */
+  stateDir: string;
+  /** Bearer token; `null` disables auth (the control plane allows that only on loopback/unix). */
+  token: string | null;
+  failover: FailoverFn;
+  restartSession: RestartSessionFn;
+  /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
+  metrics?: Metrics;
+  log?: Logger;
+  version?: string;
+  /** Largest accepted request body in bytes (default 64 KiB). */
+  bodyLimit?: number;
+  /** Event log poll interval in ms (default 250). */
+  eventsPollMs?: number;
+  /** How long queue counts are cached, in ms (default 1000). */
+  queueCacheMs?: number;
+  /** SSE keep-alive comment interval in ms (default 15000). */
+  heartbeatMs?: number;
+  /** Reads guard decision counters (default: the guard's audit log under the state dir). */
+  guardCounters?: () => { rules: Record<string, number> } | undefined;
+}

@@ -1,0 +1,98 @@
+/**
+ * Task queues as the API serves them: counts per project and task listings, read from each
+ * declared Project's queue directory (`<path>/<queueDir>`) with the queue adapter. Counts are
+ * cached briefly so dashboards, scrapes and load do not turn into readdir storms.
+ */
+import { join } from 'node:path';
+import type { DesiredState } from '../api/objects.js';
+import { API_VERSION } from '../api/schemas.js';
+import { countTasks, listTasks, locateTask, readTask } from '../adapters/queue/queue.js';
+import { errorMessage } from '../core/errors.js';
+import { emptyCounts, TASK_STATES, TaskNotFoundError, type QueueCounts, type TaskState } from '../core/task.js';
+
+export function queueRoot(p: DesiredState['projects'][number]): string {
+  return join(p.spec.path, p.spec.queueDir);
+}
+
+export class QueueReader {
+  readonly #ttlMs: number;
+  #cache: { at: number; key: string; value: Promise<Record<string, QueueCounts>> } | undefined;
+
+  constructor(opts: { ttlMs?: number } = {}) {
+    this.#ttlMs = opts.ttlMs ?? 1000;
+  }
+
+  /** Counts per project (missing queue directories count 0). */
+  counts(desired: DesiredState, now = Date.now()): Promise<Record<string, QueueCounts>> {
+    const key = desired.projects.map((p) => `${p.metadata.name}=${queueRoot(p)}`).join('\n');
+    const c = this.#cache;
+    if (c && c.key === key && now - c.at < this.#ttlMs) return c.value;
+    const value = (async () => {
+      const out: Record<string, QueueCounts> = {};
+      await Promise.all(
+        desired.projects.map(async (p) => {
+          try {
+            out[p.metadata.name] = await countTasks(queueRoot(p));
+          } catch {
+            out[p.metadata.name] = emptyCounts();
+          }
+        }),
+      );
+      return out;
+    })();
+    this.#cache = { at: now, key, value };
+    return value;
+  }
+}
+
+export interface TaskObject {
+  apiVersion: string;
+  kind: 'Task';
+  metadata: { name: string; project: string };
+  spec: { project: string; file: string; [field: string]: unknown };
+  status: { state: TaskState; mtime: string; size: number; settling?: boolean; month?: string; error?: string };
+}
+
+/** Task files of the declared projects (readdir + lstat, no reads), newest last. */
+export async function listTaskObjects(desired: DesiredState, opts: { project?: string; state?: TaskState; limit: number }): Promise<TaskObject[]> {
+  const projects = desired.projects.filter((p) => opts.project === undefined || p.metadata.name === opts.project);
+  const states = opts.state ? [opts.state] : TASK_STATES.filter((s) => s !== 'archive');
+  const out: TaskObject[] = [];
+  for (const p of projects) {
+    for (const s of states) {
+      for (const e of await listTasks(queueRoot(p), s)) {
+        out.push({
+          apiVersion: API_VERSION,
+          kind: 'Task',
+          metadata: { name: e.id, project: p.metadata.name },
+          spec: { project: p.metadata.name, file: e.path },
+          status: { state: e.state, mtime: new Date(e.mtimeMs).toISOString(), size: e.size, ...(e.settling ? { settling: true } : {}), ...(e.month ? { month: e.month } : {}) },
+        });
+      }
+    }
+  }
+  out.sort((a, b) => a.status.mtime.localeCompare(b.status.mtime) || a.metadata.name.localeCompare(b.metadata.name));
+  return out.slice(-opts.limit);
+}
+
+/** One task with its parsed frontmatter and body, or undefined. A malformed task carries `status.error`. */
+export async function getTaskObject(desired: DesiredState, id: string): Promise<TaskObject | undefined> {
+  for (const p of desired.projects) {
+    const root = queueRoot(p);
+    const loc = (await locateTask(root, id))[0];
+    if (!loc) continue;
+    const base = { apiVersion: API_VERSION, kind: 'Task' as const, metadata: { name: id, project: p.metadata.name } };
+    try {
+      const t = await readTask(root, id, loc.state, loc.month ? { month: loc.month } : {});
+      return {
+        ...base,
+        spec: { project: p.metadata.name, file: loc.path, title: t.title, priority: t.priority, frontmatter: t.frontmatter, attempts: t.attempts, body: t.body },
+        status: { state: loc.state, mtime: new Date(t.mtimeMs).toISOString(), size: t.size, ...(loc.month ? { month: loc.month } : {}) },
+      };
+    } catch (err) {
+      if (err instanceof TaskNotFoundError) continue; // moved meanwhile
+      return { ...base, spec: { project: p.metadata.name, file: loc.path }, status: { state: loc.state, mtime: '', size: 0, error: errorMessage(err) } };
+    }
+  }
+  return undefined;
+}
