@@ -219,8 +219,7 @@ export interface SpecByKind {
   Notifier: NotifierSpec;
 }
 
-/** A whole manifest document of one kind. */
-export function objectSchema<K extends Kind>(kind: K) {
+function buildObjectSchema<K extends Kind>(kind: K) {
   return z
     .strictObject({
       apiVersion: z.literal(API_VERSION).describe(`Always \`${API_VERSION}\`.`),
@@ -230,6 +229,18 @@ export function objectSchema<K extends Kind>(kind: K) {
       status: z.unknown().optional().describe('Ignored in files: status is written by the controller.'),
     })
     .describe(specSchemas[kind].description ?? kind);
+}
+
+const objectSchemas = new Map<Kind, ReturnType<typeof buildObjectSchema>>();
+
+/** A whole manifest document of one kind (built once per kind: zod schemas are costly to build). */
+export function objectSchema<K extends Kind>(kind: K): ReturnType<typeof buildObjectSchema<K>> {
+  let s = objectSchemas.get(kind);
+  if (!s) {
+    s = buildObjectSchema(kind);
+    objectSchemas.set(kind, s);
+  }
+  return s as ReturnType<typeof buildObjectSchema<K>>;
 }
 
 export function isKind(value: unknown): value is Kind {
