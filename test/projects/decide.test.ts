@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { assignTasks, judgeLease, type DispatchTask, type FreeSession, type LeaseContext, type SessionView } from '../../src/controllers/project-decide.js';
+import { taskMarkerId } from '../../src/controllers/project-prompt.js';
+import type { Lease } from '../../src/core/task.js';
+
+const T0 = Date.parse('2026-05-01T12:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const lease = (over: Partial<Lease> = {}): Lease => ({
+  version: 1, taskId: 't1', claimId: 'c1', session: 's1', account: 'a', attempt: 1, claimedAt: iso(T0), deliveredAt: iso(T0 + 300), ...over,
+});
+
+const session = (over: Partial<SessionView> = {}): SessionView => ({
+  name: 's1', project: 'p', mode: 'pool', declared: true, suspended: false, alive: true, ready: true,
+  activity: 'working', sinceMs: T0 + 350, lastHeartbeatMs: T0 + 350, currentTask: 't1', account: 'a', ...over,
+});
+
+const ctx = (over: Partial<LeaseContext> = {}): LeaseContext => ({ nowMs: T0 + 10_000, staleMs: 3_600_000, fresh: true, replayWindowMs: 600_000, pickupMs: 60_000, ...over });
+
+describe('judgeLease', () => {
+  const cases: [string, Lease, SessionView | undefined, Partial<LeaseContext>, string, RegExp?][] = [
+    ['finished turn after the claim → complete', lease(), session({ activity: 'idle', currentTask: undefined, lastCompletedTask: 't1', lastCompletedAtMs: T0 + 5000 }), {}, 'complete'],
+    ['completion is judged even on the first pass', lease(), session({ activity: 'idle', lastCompletedTask: 't1', lastCompletedAtMs: T0 + 5000 }), { fresh: false }, 'complete'],
+    ['a completion older than the claim (earlier attempt) does not count', lease(), session({ activity: 'idle', currentTask: undefined, lastCompletedTask: 't1', lastCompletedAtMs: T0 - 1, sinceMs: T0 - 1 }), {}, 'keep', /waiting for the turn/],
+    ['a completion of another task does not count', lease(), session({ lastCompletedTask: 't2', lastCompletedAtMs: T0 + 5000 }), {}, 'keep', /working on it|is working/],
+    ['first pass: keep (status may be stale)', lease(), session({ alive: false }), { fresh: false }, 'keep', /fresh session status/],
+    ['working on it → keep', lease(), session(), {}, 'keep', /is working on it/],
+    ['waiting for a permission → keep', lease(), session({ activity: 'waitingInput' }), {}, 'keep'],
+    ['no activity for longer than staleDispatchAfter → requeue', lease(), session({ lastHeartbeatMs: T0 + 400, sinceMs: T0 + 350 }), { nowMs: T0 + 400 + 3_600_001 }, 'requeue', /without session activity/],
+    ['rate-limited → hold', lease(), session({ activity: 'rateLimited' }), {}, 'hold', /usage limit/],
+    ['held, replay in progress → keep', lease(), session({ activity: 'working', currentTask: 't1' }), { heldSinceMs: T0 + 1000 }, 'keep', /continues/],
+    ['held, session idle after failover, within the window → hold', lease(), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 + 2000 }), { heldSinceMs: T0 + 1000 }, 'hold', /failover replay/],
+    ['held and session relaunched (gone for now) → hold', lease(), session({ alive: false }), { heldSinceMs: T0 + 1000 }, 'hold'],
+    ['held past the replay window → requeue', lease(), session({ activity: 'idle', currentTask: undefined }), { heldSinceMs: T0, nowMs: T0 + 600_001 }, 'requeue', /not continued/],
+    ['session removed from the manifests → requeue', lease(), undefined, {}, 'requeue', /no longer exists/],
+    ['session undeclared → requeue', lease(), session({ declared: false }), {}, 'requeue', /no longer exists/],
+    ['session moved to another project → requeue', lease(), session({ project: 'q' }), {}, 'requeue', /project q/],
+    ['session suspended → requeue', lease(), session({ suspended: true }), {}, 'requeue', /suspended/],
+    ['crash loop → requeue', lease(), session({ alive: false, readyReason: 'CrashLoopBackOff' }), {}, 'requeue', /crash-looping/],
+    ['process died → requeue', lease(), session({ alive: false }), {}, 'requeue', /died/],
+    ['never delivered, session idle → redeliver', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 5000 }), {}, 'redeliver'],
+    ['never recorded as delivered but working on it → keep', lease({ deliveredAt: undefined }), session(), {}, 'keep', /working on it/],
+    ['never delivered, session starting → keep', lease({ deliveredAt: undefined }), session({ activity: 'starting', currentTask: undefined, ready: false }), {}, 'keep', /not yet delivered/],
+    ['never delivered, idle but not Ready → keep', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, ready: false }), {}, 'keep'],
+    ['delivered, turn failed with an API error → requeue', lease(), session({ activity: 'idle', sinceMs: T0 + 2000, lastError: { error: 'server_error', atMs: T0 + 2000 } }), {}, 'requeue', /API error \(server_error\)/],
+    ['delivered, session relaunched since → requeue', lease(), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 + 3000, launchedAtMs: T0 + 2500 }), {}, 'requeue', /relaunched/],
+    ['delivered, idle after the claim without finishing → requeue', lease(), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 + 3000 }), {}, 'requeue', /without finishing/],
+    ['delivered, idle since before the claim (turn not started yet) → keep', lease(), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 100 }), {}, 'keep', /waiting for the turn to start/],
+    ['delivered long ago and no turn started → requeue', lease(), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 100, lastHeartbeatMs: T0 - 100 }), { nowMs: T0 + 300 + 60_000 }, 'requeue', /no turn started/],
+  ];
+  it.each(cases)('%s', (_name, l, s, c, action, reason) => {
+    const v = judgeLease(l, 'p', s, ctx(c));
+    expect(v.action).toBe(action);
+    if (reason) expect(v.reason).toMatch(reason);
+  });
+
+  it('compares with the marker form of ids the hook marker cannot carry', () => {
+    const id = 'fix login (prod) ✓';
+    const marker = taskMarkerId(id);
+    expect(marker).toMatch(/^id-[0-9a-f]{24}$/);
+    const v = judgeLease(lease({ taskId: id }), 'p', session({ activity: 'idle', lastCompletedTask: marker, lastCompletedAtMs: T0 + 1 }), ctx());
+    expect(v.action).toBe('complete');
+  });
+});
+
+describe('assignTasks', () => {
+  const t = (id: string, pin?: string): DispatchTask => ({ id, priority: 'normal', mtimeMs: 0, ...(pin ? { pin } : {}) });
+  const s = (name: string, over: Partial<FreeSession> = {}): FreeSession => ({ name, mode: 'pool', account: 'a', sinceMs: 0, ...over });
+  const known = new Set(['s1', 's2', 's3', 'd1']);
+  const run = (tasks: DispatchTask[], free: FreeSession[], slots: [string, number][] = []) => {
+    const r = assignTasks(tasks, free, new Map(slots), known);
+    return { a: r.assignments.map((x) => `${x.task.id}->${x.session.name}`), w: r.waiting.map((x) => `${x.task.id}: ${x.reason}`) };
+  };
+
+  const cases: [string, DispatchTask[], FreeSession[], [string, number][], string[], RegExp[]][] = [
+    ['one task per session, in task order', [t('t1'), t('t2'), t('t3')], [s('s1'), s('s2')], [], ['t1->s1', 't2->s2'], [/t3: no idle session/]],
+    ['longest-idle session first', [t('t1')], [s('s1', { sinceMs: 500 }), s('s2', { sinceMs: 100 })], [], ['t1->s2'], []],
+    ['pinned task goes to its session only', [t('t1', 's2'), t('t2')], [s('s1'), s('s2')], [], ['t1->s2', 't2->s1'], []],
+    ['pinned to a busy session waits, others proceed', [t('t1', 's3'), t('t2')], [s('s1')], [], ['t2->s1'], [/t1: pinned to session s3, which is busy/]],
+    ['pinned to an unknown session waits with the reason', [t('t1', 'nope')], [s('s1')], [], [], [/not a session of this project/]],
+    ['dedicated session takes only pinned tasks', [t('t1'), t('t2', 'd1')], [s('d1', { mode: 'dedicated' })], [], ['t2->d1'], [/t1: no idle session/]],
+    ['maxSessions: no slot left on the account', [t('t1'), t('t2')], [s('s1'), s('s2')], [['a', 1]], ['t1->s1'], [/maxSessions/]],
+    ['maxSessions: another account still has room', [t('t1'), t('t2')], [s('s1'), s('s2', { account: 'b' })], [['a', 0]], ['t1->s2'], [/t2: /]],
+  ];
+  it.each(cases)('%s', (_n, tasks, free, slots, assigned, waits) => {
+    const r = run(tasks, free, slots);
+    expect(r.a).toEqual(assigned);
+    expect(r.w).toHaveLength(waits.length);
+    waits.forEach((re, i) => expect(r.w[i]).toMatch(re));
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { TASK_MARKER, taskIdFromPrompt } from '../../src/core/activity.js';
+import { continuationPrompt, promptEnd, taskMarkerId, taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
+import { pasteForm, terminalBytes } from '../../src/adapters/delivery.js';
+
+describe('taskMarkerId', () => {
+  it.each([
+    ['20260501-120102-a1b2c3-fix-login', '20260501-120102-a1b2c3-fix-login'],
+    ['report.v2_final', 'report.v2_final'],
+  ])('keeps ids the hook marker accepts: %s', (id, want) => expect(taskMarkerId(id)).toBe(want));
+
+  it.each(['fix login', 'résumé', 'a/b', 'x'.repeat(201), 'tâche ✓'])('maps other ids to a stable stand-in: %s', (id) => {
+    const m = taskMarkerId(id);
+    expect(m).toMatch(/^id-[0-9a-f]{24}$/);
+    expect(taskMarkerId(id)).toBe(m);
+    expect(taskIdFromPrompt(`[cf-task:${m}] x`)).toBe(m);
+  });
+});
+
+describe('terminalSafe', () => {
+  it.each([
+    ['plain text', 'plain text', 0],
+    ['tab\tand\nlines\r\n', 'tab\tand\nlines\r\n', 0],
+    ['esc \u001b[201~ end', 'esc \u241b[201~ end', 1],
+    ['ctrl-c \u0003 ctrl-d \u0004 nul \u0000 del \u007f', 'ctrl-c \u2403 ctrl-d \u2404 nul \u2400 del \u2421', 4],
+    ['emoji 😀 and $(rm -rf /); "q" \'q\'', 'emoji 😀 and $(rm -rf /); "q" \'q\'', 0],
+  ])('%j', (input, want, n) => {
+    expect(terminalSafe(input)).toEqual({ text: want, replaced: n });
+  });
+});
+
+describe('taskPrompt', () => {
+  const body = '- leading dash; $(echo hi) "quotes" \'single\'\r\nsecond line 😀\nends with a backslash \\';
+  const p = taskPrompt({ id: 't-1', body }, '/q/dispatched/t-1.md');
+
+  it('starts with the task marker the hooks pick up', () => {
+    expect(TASK_MARKER.exec(p)?.[1]).toBe('t-1');
+    expect(p.startsWith('[cf-task:t-1] ')).toBe(true);
+  });
+  it('names the task file and how to finish', () => {
+    expect(p).toContain('Task file: /q/dispatched/t-1.md');
+    expect(p).toMatch(/end your turn: the controller marks the task done/);
+  });
+  it('carries the body verbatim, and ends with a closing line (a trailing backslash cannot eat the Enter)', () => {
+    expect(p).toContain(`--- task ---\n${body}\n${promptEnd('t-1')}`);
+    expect(p.endsWith('[end of task t-1]')).toBe(true);
+  });
+  it('says when it is a repeated delivery, and when control characters were replaced', () => {
+    expect(taskPrompt({ id: 't', body: 'x', attempt: 2 }, '/p')).toMatch(/delivery attempt 2/);
+    expect(taskPrompt({ id: 't', body: 'x' }, '/p')).not.toMatch(/attempt/);
+    expect(taskPrompt({ id: 't', body: 'a\u001bb' }, '/p')).toMatch(/1 control character\(s\) .* replaced/);
+  });
+  it('continuationPrompt carries the same marker and the path', () => {
+    const c = continuationPrompt({ id: 'fix login', path: '/q/dispatched/fix login.md' });
+    expect(taskIdFromPrompt(c)).toBe(taskMarkerId('fix login'));
+    expect(c).toContain('/q/dispatched/fix login.md');
+    expect(c).toMatch(/interrupted/);
+  });
+});
+
+describe('paste form', () => {
+  it.each([
+    ['a\r\nb', 'a\nb', 'a\rb'],
+    ['a\nb', 'a\nb', 'a\rb'],
+    ['a\rb', 'a\rb', 'a\rb'],
+    ['x\r\n\r\ny\n', 'x\n\ny\n', 'x\r\ry\r'],
+  ])('%j', (text, pasted, bytes) => {
+    expect(pasteForm(text)).toBe(pasted);
+    expect(terminalBytes(text).toString('utf8')).toBe(bytes);
+  });
+});
