@@ -24,6 +24,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   events: { summary: 'Show the event and decision log', load: async () => (await import('./commands/get.js')).eventsCommand },
   schema: { summary: 'Write JSON Schemas of the manifest kinds (for editors)', load: async () => (await import('./commands/schema.js')).schemaCommand },
   hook: { summary: 'Hook entry points run by Claude Code (event, statusline)', load: async () => (await import('./commands/hook.js')).hookCommand },
+  failover: { summary: 'Move the pool to another account now (asks the running controller)', load: async () => (await import('./commands/failover.js')).failoverCommand },
   task: { summary: 'Enqueue a task: task add --queue DIR --file F', load: async () => (await import('./commands/task.js')).taskCommand },
   version: { summary: 'Print the version', load: async () => async (_a, io) => { io.stdout.write(`claude-failover ${VERSION}\n`); return 0; } },
 };

@@ -3,7 +3,7 @@
  * listens by itself: the daemon's control plane (src/runtime/control-plane.ts) or a test's
  * `inject()` drives it. Closing it stops its readers and ends open streams.
  */
-import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GuardAuditTail } from '../guard/audit.js';
 import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
@@ -33,7 +33,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: true,
     // Bound slow clients: headers within 10 s, a whole request within 30 s.

@@ -1,8 +1,12 @@
 import { parseDuration } from '../../api/duration.js';
-import { ManifestError, UsageError } from '../../core/errors.js';
+import { errorMessage, ManifestError, UsageError } from '../../core/errors.js';
 import { formatDiagnostic } from '../../api/objects.js';
 import { defaultStateDir } from '../../adapters/state-store.js';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { Daemon } from '../../runtime/daemon.js';
+import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
+import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
@@ -23,6 +27,10 @@ Options:
       --drain-timeout DUR  How long SIGTERM waits for in-flight work (default 20s)
       --prune              Stop sessions whose manifests were removed
 ${POOL_HELP}
+      --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
+                           unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
+      --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
+                           run); "none" disables auth (loopback or unix socket only)
       --log-level LEVEL    trace, debug, info (default), warn, error
       --log-format FORMAT  json (default when not a terminal) or pretty
 
@@ -43,6 +51,8 @@ interface Values {
   'log-format'?: string;
   'min-dwell'?: string;
   'failover-grace'?: string;
+  listen?: string;
+  'token-file'?: string;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -54,6 +64,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     prune: { type: 'boolean' },
     'log-level': { type: 'string' },
     'log-format': { type: 'string' },
+    listen: { type: 'string' },
+    'token-file': { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -67,6 +79,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const isTTY = (process.stderr as { isTTY?: boolean }).isTTY === true;
   const format = oneOf('--log-format', values['log-format'], ['json', 'pretty'] as const, isTTY ? 'pretty' : 'json');
   const log = createLogger({ level, format, isTTY, stream: process.stdout });
+  const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
+  const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
+  if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
   const daemon = new Daemon({
     manifests: requireFiles(values.filename, io),
     stateDir: values['state-dir'] ?? defaultStateDir(io.env),
@@ -91,6 +106,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  // The token is read (or created) before anything starts: a bad token file stops the start-up.
+  const auth = listen ? await loadAuth(daemon.opts.stateDir, values['token-file'], log) : undefined;
   try {
     await daemon.start();
   } catch (err) {
@@ -101,12 +118,59 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
   clearInterval(keepAlive);
   log.info({ signal, drainMs }, 'stopping: no new work, draining in-flight reconciles');
+  await controlPlane?.stop().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'control plane did not close cleanly'));
   const drained = await daemon.stop(drainMs);
   log.info({ drained }, drained ? 'stopped cleanly' : 'stopped: drain timed out');
   return 0;
+}
+
+function parseListenArg(spec: string): ListenAddress {
+  try {
+    return parseListen(spec);
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}
+
+/**
+ * Starts the HTTP control plane once the controller runs. A listener that cannot bind (port in
+ * use) is logged as an error and the controller keeps running without it: the agents matter more.
+ */
+async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log: Logger): Promise<{ token: string | null; tokenFile?: string }> {
+  if (tokenFileArg === 'none') return { token: null };
+  const tokenFile = resolve(tokenFileArg ?? join(stateDir, TOKEN_FILE));
+  const t = await loadOrCreateToken(tokenFile);
+  log.info({ tokenFile }, t.created ? 'control plane token created' : 'control plane token loaded');
+  return { token: t.token, tokenFile };
+}
+
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger): Promise<ControlPlane | undefined> {
+  const stateDir = daemon.opts.stateDir;
+  const { token, tokenFile } = auth;
+  const { buildServer, Metrics } = await import('../../server/index.js');
+  const { manager, executor, accounts } = daemon.wired;
+  const app = buildServer({
+    manager,
+    stateDir,
+    token,
+    log,
+    version: VERSION,
+    metrics: new Metrics({ version: VERSION }),
+    failover: failoverVia({ manager, accounts }),
+    restartSession: restartSessionVia({ manager, executor }),
+  });
+  try {
+    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
+  } catch (err) {
+    log.error({ err: errorMessage(err), listen: urlOf(listen) }, 'control plane could not listen; the controller runs without its API');
+    await app.close().catch(() => {});
+    await manager.event({ key: 'ControlPlane/*', type: 'Warning', reason: 'ControlPlaneUnavailable', message: `could not listen on ${urlOf(listen)}: ${errorMessage(err)}` });
+    return undefined;
+  }
 }

@@ -1,0 +1,157 @@
+/**
+ * Client of the control-plane API for the CLI (`get`, `describe`, `events`, `failover`,
+ * `reconcile`). Finds a running controller from, in order: `--server URL` / `--token-file`,
+ * the environment (CLAUDE_FAILOVER_URL, CLAUDE_FAILOVER_TOKEN), or the discovery record the
+ * daemon writes in its state dir (`control-plane.json`). A controller found only through the
+ * state dir that does not answer is treated as not running (the caller falls back to the files);
+ * one named explicitly must answer.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, request, type Dispatcher } from 'undici';
+import { CfError, errorMessage } from '../core/errors.js';
+
+export const CONTROL_PLANE_RECORD_NAME = 'control-plane.json';
+export const DEFAULT_TOKEN_FILE_NAME = 'api-token';
+
+/** Options the commands accept for reaching a controller (node:util parseArgs spec). */
+export const CONTROLLER_OPTIONS = {
+  server: { type: 'string' },
+  'token-file': { type: 'string' },
+} as const;
+
+export const CONTROLLER_HELP = `      --server URL         Control plane of a running controller: http://HOST:PORT or unix:/path
+                           (or CLAUDE_FAILOVER_URL; default: found through the state dir)
+      --token-file PATH    Its bearer token (or CLAUDE_FAILOVER_TOKEN; default: the state dir's api-token)`;
+
+export interface ControllerTarget {
+  url: string;
+  token: string | undefined;
+  source: 'flag' | 'env' | 'state-dir';
+}
+
+/** The controller could not be reached (connection refused, socket missing, timeout). */
+export class ControllerUnreachableError extends CfError {
+  constructor(url: string, cause: unknown) {
+    super('CF_ERR_API_UNREACHABLE', `no controller answers at ${url}: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/** The controller answered with an error `{error: {code, message}}`. */
+export class ApiRequestError extends CfError {
+  readonly statusCode: number;
+  constructor(statusCode: number, code: string, message: string) {
+    super(code, message);
+    this.statusCode = statusCode;
+  }
+}
+
+async function readToken(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function findController(opts: { server?: string | undefined; tokenFile?: string | undefined; env: NodeJS.ProcessEnv; stateDir: string }): Promise<ControllerTarget | undefined> {
+  const explicitToken = opts.tokenFile !== undefined ? await readToken(opts.tokenFile) : opts.env.CLAUDE_FAILOVER_TOKEN || undefined;
+  if (opts.tokenFile !== undefined && explicitToken === undefined) throw new CfError('CF_ERR_TOKEN_FILE', `cannot read a token from ${opts.tokenFile}`);
+  const url = opts.server ?? (opts.env.CLAUDE_FAILOVER_URL || undefined);
+  if (url !== undefined) {
+    const token = explicitToken ?? (await readToken(join(opts.stateDir, DEFAULT_TOKEN_FILE_NAME)));
+    return { url, token, source: opts.server !== undefined ? 'flag' : 'env' };
+  }
+  let record: { url?: unknown; pid?: unknown; tokenFile?: unknown };
+  try {
+    record = JSON.parse(await readFile(join(opts.stateDir, CONTROL_PLANE_RECORD_NAME), 'utf8')) as typeof record;
+  } catch {
+    return undefined;
+  }
+  if (typeof record.url !== 'string' || typeof record.pid !== 'number' || !pidAlive(record.pid)) return undefined;
+  const token = explicitToken ?? (typeof record.tokenFile === 'string' ? await readToken(record.tokenFile) : undefined);
+  return { url: record.url, token, source: 'state-dir' };
+}
+
+export class ApiClient {
+  readonly target: ControllerTarget;
+  readonly #dispatcher: Dispatcher;
+  readonly #origin: string;
+  readonly #timeoutMs: number;
+
+  constructor(target: ControllerTarget, opts: { timeoutMs?: number; dispatcher?: Dispatcher } = {}) {
+    this.target = target;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    if (target.url.startsWith('unix:')) {
+      this.#origin = 'http://localhost';
+      this.#dispatcher = opts.dispatcher ?? new Agent({ connect: { socketPath: target.url.slice('unix:'.length) } });
+    } else {
+      this.#origin = target.url.replace(/\/+$/, '');
+      this.#dispatcher = opts.dispatcher ?? new Agent();
+    }
+  }
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res;
+    try {
+      res = await request(`${this.#origin}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        dispatcher: this.#dispatcher,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+    } catch (err) {
+      throw new ControllerUnreachableError(this.target.url, err);
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.statusCode >= 400) {
+      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ApiRequestError(res.statusCode, e?.code ?? `HTTP_${res.statusCode}`, e?.message ?? (text.slice(0, 200) || `HTTP ${res.statusCode}`));
+    }
+    return json as T;
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+}
+
+/**
+ * A client for a running controller, or undefined when none runs. Only a controller found
+ * through the state dir may be silently absent; one named by flag or environment must answer.
+ */
+export async function connectController(opts: { server?: string | undefined; tokenFile?: string | undefined; env: NodeJS.ProcessEnv; stateDir: string }): Promise<ApiClient | undefined> {
+  const target = await findController(opts);
+  if (!target) return undefined;
+  const client = new ApiClient(target, { timeoutMs: 30_000 });
+  if (target.source === 'state-dir') {
+    try {
+      await client.request('GET', '/healthz');
+    } catch (err) {
+      await client.close();
+      if (err instanceof ControllerUnreachableError) return undefined;
+      throw err;
+    }
+  }
+  return client;
+}
