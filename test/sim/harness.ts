@@ -22,10 +22,13 @@ export class SimScenario {
     mkdirSync(this.hooksDir, { recursive: true });
   }
 
-  /** A command hook that appends its stdin JSON (one line) to hooks/<Event>.jsonl. */
+  /**
+   * A command hook that appends its stdin JSON as one line to hooks/<Event>.jsonl, in a single
+   * write (O_APPEND), so concurrent sessions cannot interleave their lines.
+   */
   recorder(event: string): string {
     const file = join(this.hooksDir, `${event}.jsonl`);
-    return `{ cat; echo; } >> '${file}'`;
+    return `line=$(cat); printf '%s\n' "$line" >> '${file}'`;
   }
 
   hookEvents(event: string): Record<string, unknown>[] {
@@ -67,15 +70,18 @@ export class SimScenario {
    * like Claude Code, swallows an Enter that follows a paste within CLAUDE_SIM_PASTE_ENTER_GUARD_MS (50 ms).
    */
   async submit(name: string, text: string, marker: string): Promise<void> {
-    const pastedAt = Date.now();
     this.tmux.paste(name, text);
     await pollUntil(() => this.tmux.capture(name).includes(marker), `pasted text "${marker}" in the input box`);
-    await this.enterAfter(name, pastedAt);
+    await this.enterAfter(name, Date.now());
   }
 
-  /** Sends a separate Enter no sooner than ENTER_DELAY_MS after `sentAt` (when text was pasted or typed). */
-  async enterAfter(name: string, sentAt: number): Promise<void> {
-    const wait = ENTER_DELAY_MS - (Date.now() - sentAt);
+  /**
+   * Sends a separate Enter ENTER_DELAY_MS after `shownAt`: the moment the pane showed the text,
+   * i.e. after the simulator had processed the paste (measuring from the send would race on a
+   * loaded machine).
+   */
+  async enterAfter(name: string, shownAt: number): Promise<void> {
+    const wait = ENTER_DELAY_MS - (Date.now() - shownAt);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     this.tmux.keys(name, 'Enter');
   }

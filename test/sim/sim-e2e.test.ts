@@ -146,14 +146,14 @@ describe('claude-sim in a private tmux server', () => {
     s.launch('p1', ['--settings', settings]);
     await s.ready('p1');
 
-    const pastedAt = Date.now();
     s.tmux.paste('p1', 'alpha task', { enterInSameCommand: true });
     await pollUntil(() => s.log('received').some((r) => r['type'] === 'enter-swallowed') || undefined, 'swallowed Enter record');
     expect(s.log('received').filter((r) => r['type'] === 'received')).toHaveLength(0);
     expect(s.tmux.capture('p1')).toContain('│ > alpha task');
+    const shownAt = Date.now();
     expect(s.hookEvents('UserPromptSubmit')).toHaveLength(0);
 
-    await s.enterAfter('p1', pastedAt); // the separate Enter submits what is in the box
+    await s.enterAfter('p1', shownAt); // the separate Enter submits what is in the box
     await s.stopCount(1);
     const received = s.log('received').filter((r) => r['type'] === 'received');
     expect(received).toHaveLength(1);
@@ -184,10 +184,9 @@ describe('claude-sim in a private tmux server', () => {
     s.launch('u2', ['--settings', settings]);
     await s.ready('u2');
     const body = 'one\r\ntwo\nthree';
-    const pastedAt = Date.now();
     s.tmux.paste('u2', body, { raw: false });
     await pollUntil(() => s.tmux.capture('u2').includes('three'), 'paste shown');
-    await s.enterAfter('u2', pastedAt);
+    await s.enterAfter('u2', Date.now());
     await s.stopCount(1);
     const received = s.log('received').filter((r) => r['type'] === 'received');
     expect(received[0]?.['sha256']).toBe(sha256('one\r\rtwo\rthree'));
@@ -205,10 +204,9 @@ describe('claude-sim in a private tmux server', () => {
     await s.ready('h1');
     await s.submit('h1', 'hook check\n#sim bash echo from-bash', 'hook check');
     await s.stopCount(1);
-    const typedAt = Date.now();
     s.tmux.keys('h1', '/exit');
     await pollUntil(() => s.tmux.capture('h1').includes('│ > /exit'), '/exit typed');
-    await s.enterAfter('h1', typedAt);
+    await s.enterAfter('h1', Date.now());
     expect(await s.exitStatus('h1')).toBe(0);
 
     const transcriptPath = join(s.config, 'projects', encodeCwd(s.work), `${SID}.jsonl`);
@@ -353,7 +351,7 @@ describe('claude-sim in a private tmux server', () => {
       five_hour: { utilization: 42.5, resets_at: '2099-01-02T15:45:00+00:00' }, seven_day: { utilization: 7, resets_at: '2099-01-05T00:00:00+00:00' }, seven_day_opus: null,
     }));
     const statusFile = join(s.root, 'status.jsonl');
-    const settings = s.writeSettings('settings.json', {}, `{ cat; echo; } >> '${statusFile}'; echo 'SL acct-a 5h 42%'`);
+    const settings = s.writeSettings('settings.json', {}, `line=$(cat); printf '%s\n' "$line" >> '${statusFile}'; echo 'SL acct-a 5h 42%'`);
     s.launch('s1', ['--settings', settings]);
     await s.ready('s1');
     await s.submit('s1', 'status task', 'status task');
