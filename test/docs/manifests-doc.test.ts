@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { KIND_EXAMPLES, renderManifestsDoc } from '../../src/api/docs-gen.js';
 import { jsonSchemas, schemaFileName } from '../../src/api/json-schema.js';
 import { looksLikeManifest, parseManifestText } from '../../src/api/parse.js';
