@@ -14,7 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const hook = join(root, 'dist', 'cli', 'guard-hook.js');
+const argvAll = process.argv.slice(2);
+// --entry PATH: benchmark a copy of the build (e.g. when others rebuild dist/ while this runs).
+const hook = argvAll.includes('--entry') ? resolve(argvAll[argvAll.indexOf('--entry') + 1]) : join(root, 'dist', 'cli', 'guard-hook.js');
 if (!existsSync(hook)) {
   console.error(`missing ${hook}: run npx tsc -p tsconfig.build.json first`);
   process.exit(1);
@@ -25,7 +27,7 @@ const asJson = args.includes('--json');
 
 const state = mkdtempSync(join(tmpdir(), 'cf-guard-bench-'));
 const launcher = join(state, 'claude-failover-guard');
-writeFileSync(launcher, `#!/bin/sh\nexec '${process.execPath}' '${hook}' --session bench --state-dir '${state}' --mode enforce "$@"\n`);
+writeFileSync(launcher, `#!/bin/sh\n'${process.execPath}' '${hook}' --session bench --state-dir '${state}' --mode enforce\ncode=$?\n[ "$code" -eq 0 ] && exit 0\nexit 2\n`);
 chmodSync(launcher, 0o555);
 
 const call = (tool, input) => JSON.stringify({

@@ -30,7 +30,7 @@ describe('deployGuard', () => {
     expect((await stat(d.scriptPath)).mode & 0o777).toBe(0o555);
     const text = await readFile(d.scriptPath, 'utf8');
     expect(text.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(text).toContain(`exec '${process.execPath}' '${HOOK_ENTRY}' --session 'ccl-3' --state-dir '${state}' --mode 'enforce' --project '${project}' --protect '/etc/cf/manifests'`);
+    expect(text).toContain(`'${process.execPath}' '${HOOK_ENTRY}' --session 'ccl-3' --state-dir '${state}' --mode 'enforce' --project '${project}' --protect '/etc/cf/manifests'\n`);
     expect(d.settings).toEqual({ hooks: { PreToolUse: [{ matcher: 'Bash|Write|Edit|MultiEdit|NotebookEdit', hooks: [{ type: 'command', command: d.scriptPath, timeout: 30 }] }] } });
   });
 
@@ -78,6 +78,20 @@ describe('deployGuard', () => {
     const err = await deployGuard({ projectDir: blocked, sessionName: 's', stateDir: join(dir, 's5'), hookEntry: HOOK_ENTRY }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(GuardDeployError);
     expect((err as Error).message).toContain('cannot write the guard hook');
+  });
+
+  it('the launcher turns a crashing or missing hook into a deny (exit 2), never another code', async () => {
+    const crash = join(dir, 'crash.js');
+    await writeFile(crash, 'process.exit(1)\n');
+    const project = join(dir, 'p7');
+    const d = await deployGuard({ projectDir: project, sessionName: 's', stateDir: join(dir, 's7'), hookEntry: crash, verify: false });
+    const r = spawnSync(d.scriptPath, [], { input: hookInput(project, 'Bash', { command: 'ls' }) });
+    expect(r.status).toBe(2);
+    expect(r.stderr.toString()).toContain('failed (exit 1)');
+    const gone = await deployGuard({ projectDir: project, sessionName: 's', stateDir: join(dir, 's7'), hookEntry: crash, nodePath: '/bin/false', verify: false });
+    expect(spawnSync(gone.scriptPath, [], { input: '{}' }).status).toBe(2);
+    const ok = await deployGuard({ projectDir: project, sessionName: 's', stateDir: join(dir, 's7'), hookEntry: HOOK_ENTRY, verify: false });
+    expect(spawnSync(ok.scriptPath, [], { input: hookInput(project, 'Bash', { command: 'ls' }) }).status).toBe(0);
   });
 
   it('fails closed when the deployed hook does not deny (a hook entry that allows everything)', async () => {

@@ -6,8 +6,9 @@
  * The launcher bakes in everything the hook needs, with absolute paths:
  *
  *   #!/bin/sh
- *   exec '/usr/bin/node' '/opt/claude-failover/dist/cli/guard-hook.js' --session 'ccl-3' \
+ *   '/usr/bin/node' '/opt/claude-failover/dist/cli/guard-hook.js' --session 'ccl-3' \
  *     --state-dir '/var/lib/claude-failover' --mode 'enforce' --project '/srv/app' --protect '/etc/cf/manifests'
+ *   code=$?; [ "$code" -eq 0 ] && exit 0; …; exit 2      (anything but a clean allow denies)
  *
  * The session launcher merges `settings` into the per-session `--settings` file (or the project's
  * .claude/settings.local.json) with mergeGuardSettings from src/guard/settings.ts.
@@ -78,10 +79,16 @@ export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookE
   const args = ['--session', opts.sessionName, '--state-dir', resolve(opts.stateDir), '--mode', opts.mode ?? 'enforce', '--project', resolve(opts.projectDir)];
   for (const p of opts.protectedPaths ?? []) args.push('--protect', resolve(p));
   if (opts.sudoAllow !== undefined) args.push('--sudo-allow', opts.sudoAllow.join(','));
+  // No `exec`: the shell stays to turn every other outcome (node missing, a crash, a signal) into a deny.
+  // Claude Code only blocks on exit 2; any other code would let the call run.
   return [
     '#!/bin/sh',
     '# claude-failover safety guard (PreToolUse hook). Generated on every session launch; do not edit.',
-    `exec ${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
+    `${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
+    'code=$?',
+    '[ "$code" -eq 0 ] && exit 0',
+    '[ "$code" -eq 2 ] || echo "claude-failover safety guard failed (exit $code); denying the call" >&2',
+    'exit 2',
     '',
   ].join('\n');
 }

@@ -6,26 +6,34 @@
  *   node dist/cli/guard-hook.js [--session NAME] [--state-dir DIR] [--mode enforce|warn|off]
  *                               [--project DIR] [--protect PATH]... [--config FILE] < PreToolUse-JSON
  *
- * Exit 2 with the reason on stderr denies; exit 0 allows. Any failure denies (exit 2).
+ * Exit 2 with the reason on stderr denies; exit 0 allows. Any failure denies (exit 2) — including a
+ * guard module that fails to load (a half-written build), which is why it is imported dynamically
+ * inside the error handling rather than statically.
  */
-import { HOOK_USAGE, runPreToolUseHook } from '../guard/hook.js';
 
 function exit(code: number): void {
   // Let stderr drain (pipes are asynchronous on some platforms) before exiting.
   process.stderr.write('', () => process.exit(code));
 }
 
-const argv = process.argv.slice(2);
-if (argv.includes('--help') || argv.includes('-h')) {
-  process.stdout.write(HOOK_USAGE);
-  exit(0);
-} else {
-  process.on('uncaughtException', (err) => {
-    process.stderr.write(`claude-failover safety guard: internal error (${err.name}); denying the call\n`);
-    exit(2);
-  });
-  runPreToolUseHook(argv, { stdin: process.stdin, stderr: process.stderr, env: process.env }).then(exit, (err: unknown) => {
-    process.stderr.write(`claude-failover safety guard: internal error (${err instanceof Error ? err.name : 'error'}); denying the call\n`);
-    exit(2);
-  });
+function fail(err: unknown): void {
+  const what = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : String(err);
+  process.stderr.write(`claude-failover safety guard: internal error (${what.slice(0, 300)}); denying the call\n`);
+  exit(2);
 }
+
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+async function main(): Promise<void> {
+  const { HOOK_USAGE, runPreToolUseHook } = await import('../guard/hook.js');
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HOOK_USAGE);
+    exit(0);
+    return;
+  }
+  exit(await runPreToolUseHook(argv, { stdin: process.stdin, stderr: process.stderr, env: process.env }));
+}
+
+main().catch(fail);
