@@ -1,8 +1,12 @@
 /**
- * `get`, `describe` and `events`: read what the controller recorded in its state dir
- * (status.json, events.jsonl) together with the manifests when given.
+ * `get`, `describe` and `events`: ask the running controller through its API when one runs
+ * (found via --server/--token-file, CLAUDE_FAILOVER_URL/CLAUDE_FAILOVER_TOKEN, or the state
+ * dir's control-plane.json); otherwise read what it recorded in its state dir (status.json,
+ * events.jsonl) together with the manifests when given.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { listLeases, listTasks, readTask } from '../../adapters/queue/index.js';
+import { TASK_STATES } from '../../core/task.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
 import { FileStateStore, defaultStateDir } from '../../adapters/state-store.js';
 import type { AnyObject } from '../../api/objects.js';
@@ -13,6 +17,7 @@ import { age, renderTable } from '../../render/table.js';
 import type { CfEvent } from '../../runtime/events.js';
 import { EVENTS_RECORD } from '../../runtime/events.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
+import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS, type ApiClient } from '../../server/client.js';
 import { COMMON, oneOf, parse } from '../args.js';
 import type { CliIO } from '../io.js';
 
@@ -24,10 +29,36 @@ const RESOURCES: Record<string, string> = {
   notifier: 'Notifier', notifiers: 'Notifier',
 };
 
+/** Kind -> API collection (GET /api/v1/<collection>). */
+const API_COLLECTIONS: Record<string, string> = { Session: 'sessions', Account: 'accounts', Project: 'projects', DelegationPolicy: 'delegation', Notifier: 'notifiers' };
+
+interface RemoteValues {
+  'state-dir'?: string;
+  server?: string;
+  'token-file'?: string;
+}
+
+/** A client of the running controller, or undefined (read the state dir instead). */
+function remote(values: RemoteValues, io: CliIO): Promise<ApiClient | undefined> {
+  return connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir: values['state-dir'] ?? defaultStateDir(io.env) });
+}
+
+async function remoteObjects(client: ApiClient, kind: string): Promise<Record<string, unknown>[]> {
+  const list = await client.request<{ items: Record<string, unknown>[] }>('GET', `/api/v1/${API_COLLECTIONS[kind] ?? ''}`);
+  return list.items;
+}
+
 const GET_HELP = `Usage: claude-failover get sessions|accounts|projects [NAME] [-o wide|json] [--state-dir DIR] [-f PATH...]
 
 Lists objects with their status, as the controller last recorded it in its state dir.
 With -f, objects declared in the manifests but never reconciled are listed too.
+When a controller runs, the objects come from it (its control-plane API) instead.
+
+Options:
+  -o, --output FORMAT      table (default), wide or json
+  -f, --filename PATH      Manifests (state-dir mode only)
+      --state-dir DIR      State directory
+${CONTROLLER_HELP}
 
 Columns (sessions): NAME, PROJECT, ACCOUNT, ACTIVITY, TASK, RESTARTS, AGE;
   -o wide adds CONVERSATION, READY and REASON.
@@ -37,6 +68,7 @@ Examples:
   claude-failover get sessions
   claude-failover get sessions -o wide
   claude-failover get sessions ccl-1 -o json
+  claude-failover get tasks --project web --state failed   (see get tasks --help)
 `;
 
 interface Ctx {
@@ -87,15 +119,29 @@ function ready(status: Record<string, unknown>): { ready: string; reason: string
 }
 
 export async function getCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse<{ help?: boolean; filename?: string[]; 'state-dir'?: string; output?: string }>(args, { filename: COMMON.filename, 'state-dir': COMMON['state-dir'], output: { type: 'string', short: 'o' } }, { allowPositionals: true });
+  if (args[0] === 'tasks' || args[0] === 'task') return getTasksCommand(args.slice(1), io);
+  const { values, positionals } = parse<{ help?: boolean; filename?: string[]; 'state-dir'?: string; output?: string; server?: string; 'token-file'?: string }>(args, { filename: COMMON.filename, 'state-dir': COMMON['state-dir'], output: { type: 'string', short: 'o' }, ...CONTROLLER_OPTIONS }, { allowPositionals: true });
   if (values.help || positionals.length === 0) {
     io.stdout.write(GET_HELP);
     return values.help ? 0 : 1;
   }
   const kind = kindOf(positionals[0]);
   const output = oneOf('--output', values.output, ['table', 'wide', 'json'] as const, 'table');
-  const ctx = await context(values, io);
-  let objs = fullObjects(ctx, kind);
+  const client = await remote(values, io);
+  let objs: Record<string, unknown>[];
+  let where: string;
+  if (client) {
+    try {
+      objs = await remoteObjects(client, kind);
+    } finally {
+      await client.close();
+    }
+    where = `controller at ${client.target.url}`;
+  } else {
+    const ctx = await context(values, io);
+    objs = fullObjects(ctx, kind);
+    where = `state dir ${ctx.store.dir}`;
+  }
   if (positionals[1]) {
     objs = objs.filter((o) => (o.metadata as { name: string }).name === positionals[1]);
     if (objs.length === 0) {
@@ -108,7 +154,7 @@ export async function getCommand(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (objs.length === 0) {
-    io.stdout.write(`No ${kind} objects found (state dir ${ctx.store.dir}).\n`);
+    io.stdout.write(`No ${kind} objects found (${where}).\n`);
     return 0;
   }
   const now = Date.now();
@@ -140,21 +186,40 @@ export async function getCommand(args: string[], io: CliIO): Promise<number> {
 const DESCRIBE_HELP = `Usage: claude-failover describe session|account|project NAME [--state-dir DIR] [-f PATH...]
 
 Shows one object: its spec summary, status, conditions and recent events.
+From the running controller when one runs, else from the state dir.
+
+Options:
+  -f, --filename PATH      Manifests (state-dir mode only)
+      --state-dir DIR      State directory
+${CONTROLLER_HELP}
 
 Example:
   claude-failover describe session ccl-1
 `;
 
 export async function describeCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse<{ help?: boolean; filename?: string[]; 'state-dir'?: string }>(args, { filename: COMMON.filename, 'state-dir': COMMON['state-dir'] }, { allowPositionals: true });
+  const { values, positionals } = parse<{ help?: boolean; filename?: string[]; 'state-dir'?: string; server?: string; 'token-file'?: string }>(args, { filename: COMMON.filename, 'state-dir': COMMON['state-dir'], ...CONTROLLER_OPTIONS }, { allowPositionals: true });
   if (values.help || positionals.length < 2) {
     io.stdout.write(DESCRIBE_HELP);
     return values.help ? 0 : 1;
   }
   const kind = kindOf(positionals[0]);
   const name = positionals[1] as string;
-  const ctx = await context(values, io);
-  const obj = fullObjects(ctx, kind).find((o) => (o.metadata as { name: string }).name === name);
+  const client = await remote(values, io);
+  let obj: Record<string, unknown> | undefined;
+  let events: CfEvent[];
+  if (client) {
+    try {
+      obj = (await remoteObjects(client, kind)).find((o) => (o.metadata as { name: string }).name === name);
+      events = obj ? (await client.request<{ items: CfEvent[] }>('GET', `/api/v1/events?for=${encodeURIComponent(`${kind}/${name}`)}&limit=10`)).items.filter((e) => e.key === `${kind}/${name}`) : [];
+    } finally {
+      await client.close();
+    }
+  } else {
+    const ctx = await context(values, io);
+    obj = fullObjects(ctx, kind).find((o) => (o.metadata as { name: string }).name === name);
+    events = (await ctx.store.readLines<CfEvent>(EVENTS_RECORD)).filter((e) => e.key === `${kind}/${name}`).slice(-10);
+  }
   if (!obj) {
     io.stderr.write(`claude-failover describe: ${kind} "${name}" not found\n`);
     return 1;
@@ -179,7 +244,6 @@ export async function describeCommand(args: string[], io: CliIO): Promise<number
   out.push('Conditions:');
   const conds = (status.conditions as { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[] | undefined) ?? [];
   out.push(renderTable(['  TYPE', 'STATUS', 'REASON', 'SINCE', 'MESSAGE'], conds.map((c) => [`  ${c.type}`, c.status, c.reason, c.lastTransitionTime, c.message])).trimEnd());
-  const events = (await ctx.store.readLines<CfEvent>(EVENTS_RECORD)).filter((e) => e.key === `${kind}/${name}`).slice(-10);
   out.push('Events:');
   if (events.length === 0) out.push('  <none>');
   else out.push(renderTable(['  TIME', 'TYPE', 'REASON', 'MESSAGE'], events.map((e) => [`  ${e.time}`, e.type, e.reason, e.message])).trimEnd());
@@ -191,6 +255,15 @@ const EVENTS_HELP = `Usage: claude-failover events [--for Kind/name] [--limit N]
 
 Shows the event and decision log: what the controller did and why (launches, failovers
 with the figures that triggered them, rejected manifests, crash loops).
+From the running controller when one runs (at most its last 2000 events), else from the
+state dir's events.jsonl.
+
+Options:
+      --for KEY            Only events of Kind/name (Kind/* for a kind)
+      --limit N            Newest N events (default 100)
+  -o, --output FORMAT      table (default) or json
+      --state-dir DIR      State directory
+${CONTROLLER_HELP}
 
 Examples:
   claude-failover events --for Account/alpha
@@ -198,7 +271,7 @@ Examples:
 `;
 
 export async function eventsCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse<{ help?: boolean; for?: string; limit?: string; output?: string; 'state-dir'?: string }>(args, { for: { type: 'string' }, limit: { type: 'string' }, output: { type: 'string', short: 'o' }, 'state-dir': COMMON['state-dir'] });
+  const { values } = parse<{ help?: boolean; for?: string; limit?: string; output?: string; 'state-dir'?: string; server?: string; 'token-file'?: string }>(args, { for: { type: 'string' }, limit: { type: 'string' }, output: { type: 'string', short: 'o' }, 'state-dir': COMMON['state-dir'], ...CONTROLLER_OPTIONS });
   if (values.help) {
     io.stdout.write(EVENTS_HELP);
     return 0;
@@ -207,12 +280,23 @@ export async function eventsCommand(args: string[], io: CliIO): Promise<number> 
   const limit = values.limit === undefined ? 100 : Number.parseInt(values.limit, 10);
   if (!Number.isFinite(limit) || limit <= 0) throw new UsageError('--limit must be a positive number');
   const store = new FileStateStore(values['state-dir'] ?? defaultStateDir(io.env), { readOnly: true });
-  let events = await store.readLines<CfEvent>(EVENTS_RECORD);
-  if (values.for) {
-    const f = values.for;
-    events = events.filter((e) => e.key === f || (f.endsWith('/*') && e.key.startsWith(f.slice(0, -1))) || (f.startsWith('Account/') && e.key === 'Account/*'));
+  const client = await remote(values, io);
+  let events: CfEvent[];
+  if (client) {
+    try {
+      const q = new URLSearchParams({ limit: String(Math.min(limit, 2000)), ...(values.for ? { for: values.for } : {}) });
+      events = (await client.request<{ items: CfEvent[] }>('GET', `/api/v1/events?${q.toString()}`)).items;
+    } finally {
+      await client.close();
+    }
+  } else {
+    events = await store.readLines<CfEvent>(EVENTS_RECORD);
+    if (values.for) {
+      const f = values.for;
+      events = events.filter((e) => e.key === f || (f.endsWith('/*') && e.key.startsWith(f.slice(0, -1))) || (f.startsWith('Account/') && e.key === 'Account/*'));
+    }
+    events = events.slice(-limit);
   }
-  events = events.slice(-limit);
   if (output === 'json') {
     io.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
     return 0;
@@ -222,5 +306,102 @@ export async function eventsCommand(args: string[], io: CliIO): Promise<number> 
     return 0;
   }
   io.stdout.write(renderTable(['TIME', 'OBJECT', 'TYPE', 'REASON', 'MESSAGE'], events.map((e) => [e.time, e.key, e.type, e.reason, e.message])));
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// get tasks
+
+const GET_TASKS_HELP = `Usage: claude-failover get tasks [--project NAME] [--state STATE] [-o json] [-f PATH...] [--state-dir DIR]
+
+Lists the tasks in the projects' queues (read from the queue directories). Projects come from
+the manifests (-f, or CLAUDE_FAILOVER_MANIFESTS), else from the controller's recorded status.
+
+STATE is inbox, dispatched, delegated, done, failed or archive (default: all but archive).
+Columns: PROJECT, STATE, ID, PRIORITY, SESSION, ATTEMPT, AGE, TITLE (AGE: since the file's mtime).
+-o json prints a list of {project, state, id, path, priority, title, mtime, settling, session,
+attempt, claimedAt, deliveredAt, error}.
+
+Examples:
+  claude-failover get tasks
+  claude-failover get tasks --project web --state failed
+  claude-failover get tasks -o json
+`;
+
+export interface TaskRow {
+  project: string;
+  state: string;
+  id: string;
+  path: string;
+  priority?: string;
+  title?: string;
+  mtime: string;
+  settling?: boolean;
+  session?: string;
+  attempt?: number;
+  claimedAt?: string;
+  deliveredAt?: string;
+  error?: string;
+}
+
+export async function getTasksCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse<{ help?: boolean; project?: string; state?: string; output?: string; filename?: string[]; 'state-dir'?: string }>(args, {
+    project: { type: 'string' }, state: { type: 'string' }, output: { type: 'string', short: 'o' }, filename: COMMON.filename, 'state-dir': COMMON['state-dir'],
+  });
+  if (values.help) {
+    io.stdout.write(GET_TASKS_HELP);
+    return 0;
+  }
+  const output = oneOf('--output', values.output, ['table', 'json'] as const, 'table');
+  const state = values.state === undefined ? undefined : oneOf('--state', values.state, TASK_STATES, 'inbox');
+  const ctx = await context(values, io);
+  const roots = new Map<string, string>();
+  for (const o of ctx.objects) if (o.kind === 'Project') roots.set(o.metadata.name, resolve(o.spec.path, o.spec.queueDir));
+  for (const [key, st] of Object.entries(ctx.status)) {
+    if (!key.startsWith('Project/') || typeof st.queueRoot !== 'string') continue;
+    const name = key.slice('Project/'.length);
+    if (!roots.has(name)) roots.set(name, st.queueRoot);
+  }
+  if (values.project !== undefined) {
+    const root = roots.get(values.project);
+    if (root === undefined) {
+      io.stderr.write(`claude-failover get tasks: project "${values.project}" not found (pass the manifests with -f, or run the controller once)\n`);
+      return 1;
+    }
+    roots.clear();
+    roots.set(values.project, root);
+  }
+  const rows: TaskRow[] = [];
+  for (const [project, root] of [...roots].sort(([a], [b]) => a.localeCompare(b))) {
+    const entries = state ? await listTasks(root, state) : (await listTasks(root)).filter((e) => e.state !== 'archive');
+    const leases = new Map((await listLeases(root)).flatMap((l) => (l.lease ? [[l.taskId, l.lease] as const] : [])));
+    for (const e of entries) {
+      const row: TaskRow = { project, state: e.state, id: e.id, path: e.path, mtime: new Date(e.mtimeMs).toISOString(), ...(e.settling ? { settling: true } : {}) };
+      try {
+        const t = await readTask(root, e.id, e.state, e.month ? { month: e.month } : {});
+        row.priority = t.priority;
+        row.title = t.title;
+      } catch (err) {
+        row.error = err instanceof Error ? err.message : String(err);
+      }
+      const l = e.state === 'dispatched' ? leases.get(e.id) : undefined;
+      if (l) Object.assign(row, { session: l.session, attempt: l.attempt, claimedAt: l.claimedAt, ...(l.deliveredAt ? { deliveredAt: l.deliveredAt } : {}) });
+      rows.push(row);
+    }
+  }
+  const order = Object.fromEntries(TASK_STATES.map((s, i) => [s, i]));
+  rows.sort((a, b) => a.project.localeCompare(b.project) || (order[a.state] ?? 0) - (order[b.state] ?? 0) || a.mtime.localeCompare(b.mtime) || a.id.localeCompare(b.id));
+  if (output === 'json') {
+    io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.stdout.write(roots.size === 0 ? 'No projects known (pass the manifests with -f, or run the controller once).\n' : 'No tasks found.\n');
+    return 0;
+  }
+  const now = Date.now();
+  io.stdout.write(renderTable(['PROJECT', 'STATE', 'ID', 'PRIORITY', 'SESSION', 'ATTEMPT', 'AGE', 'TITLE'], rows.map((r) => [
+    r.project, r.settling ? 'inbox (settling)' : r.state, r.id, r.priority ?? '-', r.session ?? '-', r.attempt !== undefined ? String(r.attempt) : '-', age(r.mtime, now), r.error ? `(${r.error.slice(0, 60)})` : (r.title ?? '').slice(0, 60),
+  ])));
   return 0;
 }

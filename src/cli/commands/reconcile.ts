@@ -4,11 +4,17 @@ import { acquireInstanceLock } from '../../adapters/instance-lock.js';
 import { defaultStateDir } from '../../adapters/state-store.js';
 import { renderPlanJson, renderPlanText } from '../../render/plan-text.js';
 import { wire } from '../../runtime/wiring.js';
+import { CfError } from '../../core/errors.js';
+import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const HELP = `Usage: claude-failover reconcile --once [--dry-run] [--detailed-exitcode] [-o text|json]
                                   -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--prune]
+       claude-failover reconcile [--key Kind/name] [--state-dir DIR] [--server URL] [--token-file PATH]
+
+Without --once: asks the running controller to reconcile now (everything, or one object with
+--key) through its control plane; fails when no controller runs.
 
 Reads the manifests, observes the world (tmux, files, quota) and converges it once.
 With --dry-run it only prints the plan and touches nothing: no tmux server is started, no
@@ -23,6 +29,8 @@ Options:
       --state-dir DIR     State directory (default $XDG_STATE_HOME/claude-failover, /var/lib/claude-failover as root)
       --tmux-socket NAME  tmux server of the controller: -L NAME, or a socket path (default claude-failover)
       --prune             Stop sessions whose manifests were removed
+      --key KIND/NAME     (without --once) only this object, e.g. Session/ccl-1
+${CONTROLLER_HELP}
 ${POOL_HELP}
 
 Exit codes: 0 no changes (or all applied), 1 error (invalid manifests, failed changes),
@@ -46,6 +54,9 @@ interface Values {
   prune?: boolean;
   'min-dwell'?: string;
   'failover-grace'?: string;
+  key?: string;
+  server?: string;
+  'token-file'?: string;
 }
 
 export async function reconcileCommand(args: string[], io: CliIO): Promise<number> {
@@ -57,16 +68,15 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     'detailed-exitcode': { type: 'boolean' },
     output: { type: 'string', short: 'o' },
     prune: { type: 'boolean' },
+    key: { type: 'string' },
+    ...CONTROLLER_OPTIONS,
   });
   if (values.help) {
     io.stdout.write(HELP);
     return 0;
   }
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
-  if (!values.once) {
-    io.stderr.write('claude-failover reconcile: asking a running controller to reconcile needs its control plane; use --once to reconcile from this process.\n');
-    return 1;
-  }
+  if (!values.once) return reconcileRemote(values, io);
   const dryRun = values['dry-run'] ?? false;
   const files = requireFiles(values.filename, io);
   const loaded = await loadManifests(files, { displayBase: io.cwd });
@@ -96,5 +106,20 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     return 0;
   } finally {
     await lock?.release();
+  }
+}
+
+/** `reconcile` without --once: POST /api/v1/reconcile on the running controller. */
+async function reconcileRemote(values: Values, io: CliIO): Promise<number> {
+  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir });
+  if (!client) throw new CfError('CF_ERR_NO_CONTROLLER', `no running controller found (state dir ${stateDir}); start one with \`claude-failover run\`, pass --server, or use --once to reconcile from this process`);
+  try {
+    const q = values.key ? `?key=${encodeURIComponent(values.key)}` : '';
+    const r = await client.request<{ enqueued: string[] }>('POST', `/api/v1/reconcile${q}`);
+    io.stdout.write(values.output === 'json' ? `${JSON.stringify(r, null, 2)}\n` : `reconcile requested for ${r.enqueued.length} object(s) on the controller at ${client.target.url}\n`);
+    return 0;
+  } finally {
+    await client.close();
   }
 }
