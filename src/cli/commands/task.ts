@@ -4,6 +4,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { enqueueTask } from '../../adapters/queue/index.js';
+import { loadManifests } from '../../adapters/manifest-files.js';
+import { formatDiagnostic, type Diagnostic, type ManifestObject } from '../../api/objects.js';
 import type { EnqueueOptions } from '../../adapters/queue/index.js';
 import { UsageError } from '../../core/errors.js';
 import { PRIORITIES, TaskParseError } from '../../core/task.js';
@@ -12,7 +14,8 @@ import { oneOf, parse } from '../args.js';
 import type { CliIO } from '../io.js';
 import { readAll } from '../io.js';
 
-const HELP = `Usage: claude-failover task add --queue DIR (--file FILE | -) [--priority high|normal|low] [--title TEXT] [-o text|json]
+const HELP = `Usage: claude-failover task add (--queue DIR | --project NAME [--manifests PATH...]) (--file FILE | -)
+                                [--priority high|normal|low] [--title TEXT] [-o text|json]
 
 Adds a task to a project's queue and prints its id. The file is validated first (frontmatter,
 UTF-8, non-empty body): a malformed task is refused and nothing is written. It is written to
@@ -21,6 +24,9 @@ partial file. The task id is the file name without .md: YYYYMMDD-HHMMSS-<hex>[-<
 
 Options:
   --queue DIR           The project's queue directory (e.g. /srv/web/.agent-queue); created if missing
+  --project NAME        The Project's queue (<spec.path>/<spec.queueDir>), found in the manifests
+  --manifests PATH      Manifest file or directory for --project; repeatable (default
+                        $CLAUDE_FAILOVER_MANIFESTS). (-f is the task file here, not manifests.)
   --file FILE, -f FILE  Read the task from FILE; "-" (or a lone "-") reads standard input
   --priority P          high, normal (default) or low; written into the frontmatter
   --title TEXT          Title written into the frontmatter (also used in the task id)
@@ -37,6 +43,7 @@ Exit codes: 0 added, 1 error (malformed task, unreadable file, usage).
 
 Examples:
   claude-failover task add --queue ~/src/web/.agent-queue --file fix-login.md
+  claude-failover task add --project web --manifests /etc/claude-failover/manifests -f fix-login.md
   echo "Update the changelog for 1.4" | claude-failover task add --queue .agent-queue - --priority low
   id=$(claude-failover task add --queue .agent-queue -f task.md --title "Nightly audit")
 `;
@@ -86,10 +93,12 @@ export async function taskCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 async function taskAdd(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse<{ help?: boolean; queue?: string; file?: string; priority?: string; title?: string; output?: string }>(
+  const { values, positionals } = parse<{ help?: boolean; queue?: string; project?: string; manifests?: string[]; file?: string; priority?: string; title?: string; output?: string }>(
     args,
     {
       queue: { type: 'string' },
+      project: { type: 'string' },
+      manifests: { type: 'string', multiple: true },
       file: { type: 'string', short: 'f' },
       priority: { type: 'string' },
       title: { type: 'string' },
@@ -102,7 +111,9 @@ async function taskAdd(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
-  if (!values.queue) throw new UsageError('--queue DIR is required (the project queue directory, e.g. <project>/.agent-queue)');
+  if (values.queue && values.project) throw new UsageError('give either --queue DIR or --project NAME, not both');
+  if (!values.queue && !values.project) throw new UsageError('--queue DIR is required (the project queue directory, e.g. <project>/.agent-queue), or --project NAME with --manifests');
+  if (values.manifests && !values.project) throw new UsageError('--manifests is used with --project NAME');
   if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== '-')) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals.find((p) => p !== '-') ?? positionals[1])}; pass the task with --file FILE or - for stdin`);
   }
@@ -125,7 +136,7 @@ async function taskAdd(args: string[], io: CliIO): Promise<number> {
       return 1;
     }
   }
-  const queueRoot = path.resolve(io.cwd, values.queue);
+  const queueRoot = values.queue ? path.resolve(io.cwd, values.queue) : await projectQueueRoot(values.project as string, values.manifests, io);
   try {
     const r = await addTaskToQueue(queueRoot, { body, ...(values.title !== undefined ? { title: values.title } : {}), ...(priority ? { priority } : {}) });
     io.stdout.write(output === 'json' ? `${JSON.stringify({ id: r.id, path: r.path })}\n` : `${r.id}\n`);
@@ -137,4 +148,19 @@ async function taskAdd(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
+}
+
+/** `<spec.path>/<spec.queueDir>` of the named Project in the manifests (validated as a whole). */
+export async function projectQueueRoot(project: string, manifests: string[] | undefined, io: CliIO): Promise<string> {
+  const files = manifests && manifests.length > 0 ? manifests : (io.env.CLAUDE_FAILOVER_MANIFESTS ?? '').split(':').filter(Boolean);
+  if (files.length === 0) throw new UsageError('--project needs the manifests: pass --manifests PATH (repeatable) or set CLAUDE_FAILOVER_MANIFESTS');
+  const loaded = await loadManifests(files.map((f) => path.resolve(io.cwd, f)), { displayBase: io.cwd, gitRevision: false });
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new UsageError(`the manifests have ${errors.length} problem(s); first: ${formatDiagnostic(errors[0] as Diagnostic)}`);
+  const p = loaded.objects.find((o): o is ManifestObject<'Project'> => o.kind === 'Project' && o.metadata.name === project);
+  if (!p) {
+    const names = loaded.objects.filter((o) => o.kind === 'Project').map((o) => o.metadata.name);
+    throw new UsageError(`no Project named ${JSON.stringify(project)} in the manifests${names.length > 0 ? ` (projects: ${names.join(', ')})` : ''}`);
+  }
+  return path.resolve(p.spec.path, p.spec.queueDir);
 }
