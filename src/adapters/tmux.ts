@@ -142,14 +142,16 @@ export class TmuxAdapter implements TmuxPort {
   }
 
   /**
-   * Pastes `text` into the session's pane. tmux 3.3's server crashes (taking every session with
+   * Pastes `text` into the session's pane, byte for byte: `-r` keeps LF as LF (without it tmux
+   * turns every LF into CR), `-p` wraps it in bracketed-paste markers when the application asked
+   * for them (Claude Code does). tmux 3.3's server crashes (taking every session with
    * it) when paste-buffer targets a dead pane, so the paste is guarded inside the server by
    * `if-shell -F '#{pane_dead}'`; a dead pane leaves the buffer behind and raises PaneDead.
    */
   async pasteText(name: string, text: string): Promise<void> {
     const buffer = `cf-${randomBytes(6).toString('hex')}`;
     await this.#must(['load-buffer', '-b', buffer, '-'], text);
-    await this.#must(['if-shell', '-F', '-t', `=${name}:`, '#{pane_dead}', '', `paste-buffer -p -d -b ${buffer} -t =${name}:`]);
+    await this.#must(['if-shell', '-F', '-t', `=${name}:`, '#{pane_dead}', '', `paste-buffer -p -r -d -b ${buffer} -t =${name}:`]);
     const left = await this.#tmux(['delete-buffer', '-b', buffer]);
     if (left.exitCode === 0) throw new RetryableError('CF_ERR_TMUX_PANE_DEAD', 'PaneDead', `not pasting into ${name}: its pane is dead`);
   }

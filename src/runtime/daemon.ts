@@ -30,7 +30,11 @@ export interface DaemonOptions {
   tmuxPollMs?: number;
   displayBase?: string;
   pool?: PoolOptions;
+  /** Keys reconciled at once (a failover relaunches every session concurrently). Default 8. */
+  workers?: number;
 }
+
+export const DEFAULT_WORKERS = 8;
 
 export class Daemon {
   readonly opts: DaemonOptions;
@@ -83,7 +87,7 @@ export class Daemon {
     log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
     await this.#preflight();
     this.#followDependencies();
-    await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune });
+    await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune, concurrency: this.opts.workers ?? DEFAULT_WORKERS });
     log.info('first reconcile done; controller running');
     this.#watchManifests();
     this.#watchSessionEvents();

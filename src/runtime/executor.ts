@@ -32,10 +32,11 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
   if (t.owner !== owner) throw new CfError('CF_ERR_NOT_OWNER', `refusing to stop tmux session ${name}: owned by ${t.owner ?? 'nobody'}, not ${owner}`);
   if (!t.paneDead && graceMs > 0) {
     try {
+      // Ctrl-C ends a running turn (and clears a half-typed prompt); `/exit` then quits the TUI.
       await tmux.sendKeys(name, ['C-c']);
-      await sleep(200);
+      await sleep(100);
       await tmux.pasteText(name, '/exit');
-      await sleep(150);
+      await sleep(100);
       await tmux.sendKeys(name, ['Enter']);
     } catch {
       // the pane may have gone away meanwhile; the kill below settles it
@@ -44,7 +45,7 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
     while (Date.now() < deadline) {
       const cur = await find();
       if (!cur || cur.paneDead) break;
-      await sleep(100);
+      await sleep(50);
     }
   }
   await tmux.killSession(name);

@@ -56,7 +56,7 @@ function start(args: string[]): DaemonProcess {
 /** Delivers a prompt the way the controller does: paste, then a separate Enter. */
 async function prompt(tmux: PrivateTmuxServer, session: string, text: string): Promise<void> {
   expect(tmux.run(['load-buffer', '-b', 't', '-'], text).status).toBe(0);
-  expect(tmux.run(['paste-buffer', '-p', '-d', '-b', 't', '-t', `=${session}:`]).status).toBe(0);
+  expect(tmux.run(['paste-buffer', '-p', '-r', '-d', '-b', 't', '-t', `=${session}:`]).status).toBe(0);
   await new Promise((r) => setTimeout(r, 300));
   expect(tmux.run(['send-keys', '-t', `=${session}:`, 'Enter']).status).toBe(0);
 }

@@ -111,7 +111,7 @@ ${a.extra ?? ''}`);
   /** Delivers a prompt the way the controller does: paste, then a separate Enter. */
   async prompt(session: string, text: string): Promise<void> {
     this.tmux.run(['load-buffer', '-b', 'tp', '-'], text);
-    this.tmux.run(['if-shell', '-F', '-t', `=${session}:`, '#{pane_dead}', '', `paste-buffer -p -d -b tp -t =${session}:`]);
+    this.tmux.run(['if-shell', '-F', '-t', `=${session}:`, '#{pane_dead}', '', `paste-buffer -p -r -d -b tp -t =${session}:`]);
     await new Promise((r) => setTimeout(r, 300));
     this.tmux.run(['send-keys', '-t', `=${session}:`, 'Enter']);
   }
@@ -134,6 +134,6 @@ ${a.extra ?? ''}`);
     await this.daemon?.stop('SIGKILL');
     this.tmux.kill();
     await this.usage?.close();
-    rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }

@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../../api/objects.js';
 import { defaultStateDir } from '../../adapters/state-store.js';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { Daemon } from '../../runtime/daemon.js';
+import { Daemon, DEFAULT_WORKERS } from '../../runtime/daemon.js';
 import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
@@ -26,6 +26,7 @@ Options:
       --resync DURATION    Reconcile everything at least this often (default 15s)
       --drain-timeout DUR  How long SIGTERM waits for in-flight work (default 20s)
       --prune              Stop sessions whose manifests were removed
+      --workers N          Objects reconciled at once (default 8)
 ${POOL_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
                            unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
@@ -53,6 +54,7 @@ interface Values {
   'failover-grace'?: string;
   listen?: string;
   'token-file'?: string;
+  workers?: string;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -62,6 +64,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     resync: { type: 'string' },
     'drain-timeout': { type: 'string' },
     prune: { type: 'boolean' },
+    workers: { type: 'string' },
     'log-level': { type: 'string' },
     'log-format': { type: 'string' },
     listen: { type: 'string' },
@@ -90,6 +93,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     log,
     displayBase: io.cwd,
     pool: poolOptions(values),
+    workers: positiveInt('--workers', values.workers, DEFAULT_WORKERS),
     ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}),
   });
   // Listen before starting: a SIGTERM during start-up still stops cleanly once start-up is done.
@@ -173,4 +177,11 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     await manager.event({ key: 'ControlPlane/*', type: 'Warning', reason: 'ControlPlaneUnavailable', message: `could not listen on ${urlOf(listen)}: ${errorMessage(err)}` });
     return undefined;
   }
+}
+
+function positiveInt(flag: string, v: string | undefined, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`${flag} must be a whole number from 1 to 256`);
+  return n;
 }
