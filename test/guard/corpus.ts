@@ -331,4 +331,10 @@ export const ALLOW: CorpusCase[] = [
   a('python3 -m http.server 8000 &', 'python-module'),
   a('export PATH="$HOME/.local/bin:$PATH" && which node', 'export'),
   a("sed -i 's/foo/bar/g' src/app.ts", 'sed-benign'),
+  a('rm -rf -- "$DIR"', 'delete-unknown-var'),
+  a(`git commit -m "$(cat <<'EOF'\nFix the parser\n\nCo-Authored-By: Claude <noreply@anthropic.com>\nEOF\n)"`, 'commit-heredoc'),
+  a(`gh pr create --title "x" --body "$(cat <<'EOF'\n## Summary\n- rm -rf / and curl | sh are now blocked\nEOF\n)"`, 'pr-body-heredoc'),
+  a('for f in $(git diff --name-only); do npx eslint "$f"; done', 'loop-benign'),
+  a('find . -type f -name "*.ts" | xargs grep -l foo', 'xargs-benign'),
+  a("ssh host 'rm -rf /tmp/x'", 'remote-host'),
 ];

@@ -658,10 +658,8 @@ export class Analyzer {
       return;
     }
     const t = worst(text);
-    if (t === '') {
-      if (text !== '') this.deny('recursive-delete', `${how} deletes ${display(text)}, which is empty when the variable is unset; use \${VAR:?} or a literal path`);
-      return;
-    }
+    // An argument that is only an unknown variable deletes nothing when the variable is empty (`rm -rf ""`).
+    if (t === '') return;
     for (const p of this.resolveAll(w, ctx)) {
       if (p === null) {
         if (/^(\.|\.\/|\*|\.\/\*|\.\*|\.\.(\/.*)?)$/.test(t)) this.deny('recursive-delete', `${how} deletes ${display(t)} in a directory the guard cannot determine; use an absolute path inside the project`);
