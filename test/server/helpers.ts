@@ -1,0 +1,67 @@
+/** A real controller (wiring, Manager, Store, private tmux, temp state dir) behind buildServer, for inject() tests. */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
+import { failoverVia, restartSessionVia } from '../../src/runtime/control-plane.js';
+import { wire, type Wired } from '../../src/runtime/wiring.js';
+import { buildServer, type ServerDeps } from '../../src/server/index.js';
+import { tempDir, writePool, type PoolOptions } from '../support/manifests.js';
+import { PrivateTmuxServer } from '../support/tmux.js';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+export const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+export interface Harness {
+  root: string;
+  stateDir: string;
+  manifests: string;
+  tmux: PrivateTmuxServer;
+  wired: Wired;
+  app: FastifyInstance;
+  cleanup(): Promise<void>;
+}
+
+export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> = {}): Promise<Harness> {
+  const tmux = new PrivateTmuxServer();
+  const root = tempDir('api');
+  const manifests = writePool(root, { accounts: ['a', 'b'], projects: ['p'], ...pool });
+  const stateDir = join(root, 'state');
+  const wired = wire({ stateDir, dryRun: false, tmuxSocket: tmux.socket, pool: { pollUsage: false } });
+  await wired.stateStore.ensure();
+  await wired.manager.loadState();
+  const loaded = await loadManifests([manifests], { displayBase: root, gitRevision: false });
+  if (loaded.diagnostics.some((d) => d.severity === 'error')) throw new Error(JSON.stringify(loaded.diagnostics));
+  wired.manager.setDesired(toDesired(loaded));
+  const app = buildServer({
+    manager: wired.manager,
+    stateDir,
+    token: TOKEN,
+    failover: failoverVia({ manager: wired.manager, accounts: wired.accounts }),
+    restartSession: restartSessionVia({ manager: wired.manager, executor: wired.executor }),
+    eventsPollMs: 50,
+    queueCacheMs: 0,
+    ...deps,
+  });
+  return {
+    root,
+    stateDir,
+    manifests,
+    tmux,
+    wired,
+    app,
+    cleanup: async () => {
+      await app.close();
+      await wired.manager.stop(1000);
+      tmux.kill();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes a task file into a project's inbox (as a producer would: write elsewhere, then rename). */
+export function addTask(root: string, project: string, id: string, text: string): void {
+  const dir = join(root, 'projects', project, '.agent-queue', 'inbox');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${id}.md`), text);
+}
