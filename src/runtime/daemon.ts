@@ -30,11 +30,11 @@ export interface DaemonOptions {
   tmuxPollMs?: number;
   displayBase?: string;
   pool?: PoolOptions;
-  /** Keys reconciled at once (a failover relaunches every session concurrently). Default 8. */
+  /** Keys reconciled at once (a failover relaunches every session concurrently). Default 16. */
   workers?: number;
 }
 
-export const DEFAULT_WORKERS = 8;
+export const DEFAULT_WORKERS = 16;
 
 export class Daemon {
   readonly opts: DaemonOptions;

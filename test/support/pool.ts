@@ -134,6 +134,7 @@ ${a.extra ?? ''}`);
     await this.daemon?.stop('SIGKILL');
     this.tmux.kill();
     await this.usage?.close();
+    await new Promise((r) => setTimeout(r, 300)); // hooks of the killed agents may still be writing
     rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
