@@ -90,7 +90,8 @@ export type Effect =
   | FsMkdirEffect
   | StateRecordEffect
   | GuardDeployEffect
-  | QueueEffect;
+  | QueueEffect
+  | DelegationEffect;
 
 export type EffectType = Effect['type'];
 
@@ -213,3 +214,118 @@ export type QueueEffect =
   | QueueCleanupTempEffect
   | QueueWriteStatusEffect
   | CheckpointRemoveEffect;
+
+// ---------------------------------------------------------------------------------------------
+// Delegation (DelegationPolicy controller, src/controllers/delegation-policy.ts). `root` is the
+// project's queue directory. Handlers: src/adapters/delegation/service.ts, registered in wiring.
+
+/** What a job record says about the job: its place in the delegation lifecycle. */
+export type DelegationJobState =
+  /** Record written, the job not (known to be) accepted: submit (again) with the same Idempotency-Key. */
+  | 'pending'
+  /** The API accepted the job (`jobId` set): poll it. */
+  | 'submitted'
+  /** Terminal: the result is in done/. */
+  | 'succeeded'
+  /** Terminal: the job failed, timed out or was refused; the task is in failed/. */
+  | 'failed'
+  /** Terminal: the task went back to inbox/ for a local session (timeout with fallbackToLocal). */
+  | 'returned';
+
+/**
+ * The durable record of one task's delegation: `<root>/jobs/<taskId>.json`, written atomically
+ * BEFORE the job is submitted, so a restart at any point neither loses the job nor submits twice
+ * (no `jobId` → submit again with the same `idempotencyKey`; `jobId` → poll).
+ */
+export interface DelegationJobRecord {
+  version: 1;
+  taskId: string;
+  project: string;
+  policy: string;
+  provider: string;
+  /** 1-based delegation attempt of this task; part of the idempotency key. */
+  attempt: number;
+  /** `Idempotency-Key` of the submit (derived from task id and attempt; filled in before the submit). */
+  idempotencyKey?: string;
+  state: DelegationJobState;
+  jobId?: string;
+  /** Last job status reported by the API (queued, running, succeeded, failed). */
+  jobStatus?: string;
+  /** ISO times. */
+  createdAt: string;
+  submittedAt?: string;
+  finishedAt?: string;
+  cost?: number;
+  currency?: string;
+  /** Why the job failed / the task went back (terminal states). */
+  error?: string;
+  /** Failed submit attempts of this record (the API was unavailable). */
+  submitFailures?: number;
+  /** Earlier attempts of the same task (cost accounting and counters survive a re-delegation). */
+  history?: { attempt: number; jobId?: string; state: DelegationJobState; cost?: number; currency?: string; finishedAt?: string }[];
+}
+
+/**
+ * Delegates a task: (from inbox) write the pending record durably, rename inbox/ → delegated/;
+ * then submit the job with the record's Idempotency-Key and record the job id. From `delegated`
+ * (a pending record after a crash, or a task without a record) only the submit step runs, with the
+ * same key, so the API returns the job it already has. Refused (retryable) while the circuit is open.
+ */
+export interface DelegationSubmitEffect {
+  type: 'delegation.submit';
+  policy: string;
+  root: string;
+  taskId: string;
+  from: 'inbox' | 'delegated';
+  /** The pending record to write (attempt, provider, ...); the handler adds the idempotency key. */
+  record: DelegationJobRecord;
+}
+
+/**
+ * Finishes a delegation: writes the terminal record, then moves the task delegated/ → done/
+ * (result + delegated footer), failed/ (reason), or inbox/ (frontmatter `set`, e.g.
+ * `allow_delegation: false`, so a local session takes it). With `cancelJob`, asks the API to
+ * cancel the job first (best effort).
+ */
+export interface DelegationFinishEffect {
+  type: 'delegation.finish';
+  policy: string;
+  root: string;
+  taskId: string;
+  to: 'done' | 'failed' | 'inbox';
+  /** done: result section + footer; failed: the reason; inbox: unused (empty). */
+  text: string;
+  /** inbox: frontmatter fields to set before the move. */
+  set?: Record<string, unknown>;
+  record: DelegationJobRecord;
+  cancelJob?: boolean;
+}
+
+/** Marks an inbox task local (frontmatter `allow_delegation: false`): budget reached. Keeps the mtime. */
+export interface DelegationRouteLocalEffect {
+  type: 'delegation.routeLocal';
+  root: string;
+  taskId: string;
+  set: Record<string, unknown>;
+}
+
+/** Writes (replaces) a job record atomically. */
+export interface DelegationWriteRecordEffect {
+  type: 'delegation.writeRecord';
+  root: string;
+  record: DelegationJobRecord;
+}
+
+/** Removes job records (terminal ones past retention, or pending ones whose task never moved). */
+export interface DelegationRemoveRecordsEffect {
+  type: 'delegation.removeRecords';
+  root: string;
+  taskIds: string[];
+}
+
+export type DelegationEffect =
+  | DelegationSubmitEffect
+  | DelegationFinishEffect
+  | DelegationRouteLocalEffect
+  | DelegationWriteRecordEffect
+  | DelegationRemoveRecordsEffect;

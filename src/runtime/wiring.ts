@@ -22,6 +22,8 @@ import { Manager } from './manager.js';
 import { ProjectController } from '../controllers/project.js';
 import { listCheckpoints, readLastToolCalls } from '../adapters/checkpoints.js';
 import { QueueRegistry, registerProjectEffects } from './project-effects.js';
+import { DelegationService } from '../adapters/delegation/service.js';
+import { DelegationPolicyController } from '../controllers/delegation-policy.js';
 
 export const DEFAULT_TMUX_SOCKET = 'claude-failover';
 
@@ -86,6 +88,8 @@ export function wire(opts: WiringOptions): Wired {
   });
   const queues = new QueueRegistry();
   registerProjectEffects(executor, { tmux, queues, ...(opts.log ? { log: opts.log } : {}) });
+  const delegation = new DelegationService({ queueFor: (root) => queues.get(root), now: () => timers.now(), ...(opts.log ? { log: opts.log } : {}) });
+  for (const [type, handler] of Object.entries(delegation.handlers())) executor.register(type, handler);
   const controllers: Partial<Record<Kind, Controller>> = {
     Project: new ProjectController({
       queueFor: (root) => queues.get(root),
@@ -97,6 +101,7 @@ export function wire(opts: WiringOptions): Wired {
       clock: timers,
     }) as Controller,
     Account: accounts as Controller,
+    DelegationPolicy: new DelegationPolicyController({ queueFor: (root) => queues.get(root), fs, api: delegation }) as Controller,
     Notifier: new NotifierController(opts.notifiers ?? { check: (spec) => checkNotifierSecrets(spec) }) as Controller,
     Session: new SessionController({
       tmux,
