@@ -8,7 +8,18 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 /** `3m`, `2h`, `5d` since `iso` (kubectl's AGE). */
 export function age(iso: string | undefined, now: number): string {
   if (!iso) return '<none>';
-  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  return span(now - Date.parse(iso));
+}
+
+/** `in 3m`, or `passed`, until `iso`. */
+export function until(iso: string | undefined, now: number): string {
+  if (!iso) return '<none>';
+  const ms = Date.parse(iso) - now;
+  return ms <= 0 ? 'passed' : `in ${span(ms)}`;
+}
+
+function span(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 120) return `${s}s`;
   if (s < 7200) return `${Math.floor(s / 60)}m`;
   if (s < 172800) return `${Math.floor(s / 3600)}h`;

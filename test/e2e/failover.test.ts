@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { until } from '../support/daemon.js';
 import { SimPool } from '../support/pool.js';
 
@@ -48,6 +49,12 @@ describe('whole-pool failover', () => {
     expect(started[0]?.message).toMatch(/from a to b/);
     expect(JSON.stringify(started[0]?.data)).toMatch(/93%/);
     await until(() => p.events().some((e) => e.reason === 'FailoverCompleted'), 15_000, 'FailoverCompleted');
+    const accounts = await runCli(['get', 'accounts', '--state-dir', p.stateDir]);
+    expect(accounts.stdout).toMatch(/^NAME\s+ACTIVE\s+5H%\s+7D%\s+RESETS\s+SOURCE\s+AGE\s+READY\n/);
+    expect(accounts.stdout).toMatch(/\na\s+93\s+40\s+in \S+\s+usage-api\s+\S+\s+True\n/);
+    expect(accounts.stdout).toMatch(/\nb\s+\*\s+10\s+10\s+/);
+    const decisions = await runCli(['events', '--for', 'Account/a', '--state-dir', p.stateDir]);
+    expect(decisions.stdout).toMatch(/Account\/\*\s+Warning\s+FailoverStarted\s+moving the pool from a to b/);
 
     // B runs out: only the simulator knows (its limit message + StopFailure); the endpoint still says 10 %.
     p.simUsage('b', 100);

@@ -13,7 +13,7 @@ import type { AnyObject } from '../../api/objects.js';
 import { API_VERSION } from '../../api/schemas.js';
 import type { StatusMap } from '../../core/controller.js';
 import { UsageError } from '../../core/errors.js';
-import { age, renderTable } from '../../render/table.js';
+import { age, renderTable, until } from '../../render/table.js';
 import type { CfEvent } from '../../runtime/events.js';
 import { EVENTS_RECORD } from '../../runtime/events.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
@@ -171,6 +171,10 @@ export async function getCommand(args: string[], io: CliIO): Promise<number> {
       ];
     });
     io.stdout.write(renderTable(headers, rows));
+    return 0;
+  }
+  if (kind === 'Account') {
+    io.stdout.write(renderAccounts(objs, now, wide));
     return 0;
   }
   const headers = ['NAME', 'READY', 'REASON', 'AGE', 'MESSAGE'];
@@ -404,4 +408,39 @@ export async function getTasksCommand(args: string[], io: CliIO): Promise<number
     r.project, r.settling ? 'inbox (settling)' : r.state, r.id, r.priority ?? '-', r.session ?? '-', r.attempt !== undefined ? String(r.attempt) : '-', age(r.mtime, now), r.error ? `(${r.error.slice(0, 60)})` : (r.title ?? '').slice(0, 60),
   ])));
   return 0;
+}
+
+interface WindowJson {
+  utilization?: number;
+  resetsAt?: string;
+  source?: string;
+  observedAt?: string;
+}
+
+/** NAME, ACTIVE, 5H%, 7D%, RESETS, SOURCE, AGE, READY (+ REASON, TIER with -o wide). */
+export function renderAccounts(objs: Record<string, unknown>[], now: number, wide: boolean): string {
+  const headers = ['NAME', 'ACTIVE', '5H%', '7D%', 'RESETS', 'SOURCE', 'AGE', 'READY', ...(wide ? ['REASON', 'TIER', 'MESSAGE'] : [])];
+  const pctOf = (w: WindowJson | undefined) => (w?.utilization === undefined ? '?' : `${Math.round(w.utilization * 10) / 10}`);
+  const rows = objs.map((o) => {
+    const s = o.status as Record<string, unknown>;
+    const usage = (s.usage ?? {}) as { fiveHour?: WindowJson; sevenDay?: WindowJson; exhaustedUntil?: string };
+    const five = usage.fiveHour;
+    const seven = usage.sevenDay;
+    const reset = usage.exhaustedUntil ?? five?.resetsAt;
+    const newest = [five, seven].filter((w): w is WindowJson => !!w?.observedAt).sort((a, b) => Date.parse(b.observedAt as string) - Date.parse(a.observedAt as string))[0];
+    const r = ready(s);
+    const c = (s.conditions as { type: string; message: string }[] | undefined)?.find((x) => x.type === 'Ready');
+    return [
+      (o.metadata as { name: string }).name,
+      s.active === true ? '*' : '',
+      pctOf(five),
+      pctOf(seven),
+      until(reset, now),
+      newest?.source ?? '<none>',
+      newest?.observedAt ? age(newest.observedAt, now) : '<none>',
+      r.ready,
+      ...(wide ? [r.reason, str(s.tier), c?.message ?? ''] : []),
+    ];
+  });
+  return renderTable(headers, rows);
 }
