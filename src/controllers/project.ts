@@ -62,6 +62,11 @@ export interface ProjectTuning {
   tempFileAgeMs: number;
   /** Recovery records younger than this are left alone outside the first pass. */
   recoveryGraceMs: number;
+  /**
+   * A session that became idle less than this ago gets no task yet: Claude Code finishes its turn
+   * (status line, bookkeeping) after the Stop hook, and a prompt pasted then would be queued.
+   */
+  idleSettleMs: number;
 }
 
 export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
@@ -71,6 +76,7 @@ export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
   janitorEveryMs: 60_000,
   tempFileAgeMs: 10 * 60_000,
   recoveryGraceMs: 5_000,
+  idleSettleMs: 300,
 };
 
 export interface ProjectControllerDeps {
@@ -515,6 +521,11 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       const v = view(sname);
       if (busy.has(sname) || !v.declared || v.suspended || !v.alive || !v.ready || v.activity !== 'idle') continue;
       if (v.account && exhausted.has(v.account)) continue;
+      const settleLeft = (v.sinceMs ?? 0) + tuning.idleSettleMs - nowMs;
+      if (settleLeft > 0) {
+        requeue(settleLeft + 10);
+        continue;
+      }
       free.push({ name: sname, mode: v.mode, account: v.account ?? '', sinceMs: v.sinceMs ?? 0 });
     }
     const { assignments, waiting: wait } = assignTasks(local, free, slots, new Set(projectSessions));
