@@ -12,6 +12,7 @@ import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-loc
 import { errorMessage } from '../core/errors.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import { wire, type PoolOptions, type Wired } from './wiring.js';
+import type { CfEvent } from './events.js';
 import { queueRootOf } from '../controllers/project.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   tmuxPollMs?: number;
   displayBase?: string;
   pool?: PoolOptions;
+  /** Also receives every recorded event (after the notifications). */
+  onEvent?: (e: CfEvent) => void;
   /** Keys reconciled at once (a failover relaunches every session concurrently). Default 16. */
   workers?: number;
 }
@@ -58,7 +61,10 @@ export class Daemon {
       stateDir: opts.stateDir,
       dryRun: false,
       log: opts.log,
-      onEvent: (e) => notifications.notify(e),
+      onEvent: (e) => {
+        notifications.notify(e);
+        opts.onEvent?.(e);
+      },
       notifiers: { check: (spec) => checkNotifierSecrets(spec), stats: () => notifierStats(notifications) },
       ...(opts.pool ? { pool: opts.pool } : {}),
       ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}),

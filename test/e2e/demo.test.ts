@@ -1,0 +1,85 @@
+/**
+ * `make demo` headless: the failover happens, and stopping (on its own, or Ctrl-C) leaves no
+ * tmux server, no usage endpoint and no simulator process behind.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, REPO } from '../support/cli.js';
+
+const RUN_DIR = join(REPO, 'examples', 'demo', 'run');
+
+function runDemo(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'demo', '--log-level', 'info', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Processes whose command line or environment points into the demo's run directory. */
+function demoProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (cmd.includes('claude-sim') && env.includes(RUN_DIR)) found.push(`${pid} ${cmd}`);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+function tmuxDemoServerRunning(): Promise<boolean> {
+  const r = spawn('tmux', ['-L', 'cf-demo', 'list-sessions'], { stdio: 'ignore' });
+  return new Promise<boolean>((resolve) => r.on('exit', (code) => resolve(code === 0)));
+}
+
+async function assertNothingLeft(): Promise<void> {
+  expect(await tmuxDemoServerRunning()).toBe(false);
+  expect(await portFree(18471)).toBe(true);
+  const deadline = Date.now() + 5_000;
+  while (demoProcesses().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(demoProcesses()).toEqual([]);
+}
+
+describe('make demo (headless)', () => {
+  it('fails the pool over and stops by itself, leaving nothing behind', async () => {
+    const d = runDemo(['--exit-after-failover', '--failover-after', '6s']);
+    const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 150_000))]);
+    if (code === 'timeout') d.child.kill('SIGKILL');
+    const out = d.output();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/attach a session: tmux -L cf-demo attach -t =ccl-0/);
+    expect(out).toMatch(/alpha's 5-hour usage is now 93% \(over its 90% threshold\)/);
+    expect(out).toMatch(/FailoverStarted|moving the pool from alpha to beta/);
+    expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);
+    expect(out).toMatch(/demo: stopped; nothing left running\./);
+    await assertNothingLeft();
+  }, 180_000);
+
+  it('stops everything on Ctrl-C (SIGINT)', async () => {
+    const d = runDemo(['--failover-after', '600s']);
+    const deadline = Date.now() + 60_000;
+    while (!d.output().includes('Ctrl-C stops everything') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(d.output()).toContain('claude-failover demo is running');
+    d.child.kill('SIGINT');
+    const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
+    expect(code, d.output()).toBe(0);
+    expect(d.output()).toMatch(/demo: stopped; nothing left running\./);
+    await assertNothingLeft();
+  }, 120_000);
+});
