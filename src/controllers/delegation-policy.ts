@@ -111,7 +111,7 @@ export interface DelegationProjectObserved {
   records: DelegationJobRecord[];
   badRecords: { taskId: string; error: string }[];
   /** Poll results of this project's submitted jobs, by task id. */
-  polls: Record<string, DelegationJobView | { error: string }>;
+  polls: Record<string, DelegationJobView | { pollError: string }>;
 }
 
 export interface DelegationPolicyObserved {
@@ -267,7 +267,7 @@ export class DelegationPolicyController implements Controller<DelegationObserved
             try {
               o.polls[r.taskId] = await this.#deps.api.getJob(policy, r.jobId as string);
             } catch (err) {
-              o.polls[r.taskId] = { error: errorMessage(err) };
+              o.polls[r.taskId] = { pollError: errorMessage(err) };
             }
           }
         };
@@ -437,7 +437,7 @@ export function planPolicy(policy: ManifestObject<'DelegationPolicy'>, o: Delega
           // Crash between the terminal record and the move: finish again (idempotent).
           touched.add(id);
           const poll = po.polls[id];
-          const finish = r.state === 'succeeded' && poll && !('error' in poll) && poll.status === 'succeeded'
+          const finish = r.state === 'succeeded' && poll && !('pollError' in poll) && poll.status === 'succeeded'
             ? { to: 'done' as const, text: resultText(id, poll, r, msOf(r.finishedAt) ?? now, tuning.resultMaxChars) }
             : finishFromRecord(r);
           change(ctx, taskRes(id), `recovery: job ${r.jobId ?? '(none)'} is ${r.state}; finishing the interrupted move to ${finish.to}/`, [{ type: 'delegation.finish', policy: name, root, taskId: id, to: finish.to, text: finish.text, ...(finish.set ? { set: finish.set } : {}), record: r }]);
@@ -477,7 +477,7 @@ export function planPolicy(policy: ManifestObject<'DelegationPolicy'>, o: Delega
       touched.add(id);
       const poll = po.polls[id];
       const submittedAt = msOf(r.submittedAt) ?? msOf(r.createdAt) ?? now;
-      if (poll && !('error' in poll) && (poll.status === 'succeeded' || poll.status === 'failed')) {
+      if (poll && !('pollError' in poll) && (poll.status === 'succeeded' || poll.status === 'failed')) {
         const finishedAt = msOf(poll.finishedAt) ?? now;
         const finishedIso = new Date(finishedAt).toISOString();
         const base: DelegationJobRecord = { ...r, jobStatus: poll.status, finishedAt: finishedIso, ...(poll.cost !== undefined ? { cost: poll.cost } : {}), ...(poll.currency ? { currency: poll.currency } : {}) };
@@ -492,8 +492,8 @@ export function planPolicy(policy: ManifestObject<'DelegationPolicy'>, o: Delega
         }
         continue;
       }
-      const status = poll && !('error' in poll) ? poll.status : r.jobStatus;
-      if (now - submittedAt >= jobTimeoutMs && !circuitOpen && poll && !('error' in poll)) {
+      const status = poll && !('pollError' in poll) ? poll.status : r.jobStatus;
+      if (now - submittedAt >= jobTimeoutMs && !circuitOpen && poll && !('pollError' in poll)) {
         const why = `delegated job ${r.jobId} (${r.provider}) did not finish within jobTimeout ${spec.jobTimeout} (still ${status ?? 'unknown'})`;
         if (spec.fallbackToLocal) {
           const set = { allow_delegation: false, last_error: `${why}; running locally`.slice(0, 500) };
@@ -507,7 +507,7 @@ export function planPolicy(policy: ManifestObject<'DelegationPolicy'>, o: Delega
       }
       active.push({ ...activeOf(r), ...(status ? { jobStatus: status } : {}) });
       polling = true;
-      if (poll && 'error' in poll) out.notes.push({ key, level: 'info', message: `task ${id}: job ${r.jobId} could not be polled (${poll.error}); polled again later` });
+      if (poll && 'pollError' in poll) out.notes.push({ key, level: 'info', message: `task ${id}: job ${r.jobId} could not be polled (${poll.pollError}); polled again later` });
       else if (poll && poll.status !== r.jobStatus) {
         change(ctx, `job record of task "${id}"`, `job ${r.jobId} is ${poll.status}`, [{ type: 'delegation.writeRecord', root, record: { ...r, jobStatus: poll.status } }]);
       }
