@@ -22,7 +22,7 @@ export interface ProjectPool {
   tmux: PrivateTmuxServer;
   args: string[];
   simLog(session: string): string;
-  cleanup(): void;
+  cleanup(): Promise<void>;
 }
 
 export function projectPool(opts: { sessions: PoolSession[]; env?: Record<string, string>; projectSpec?: string; resync?: string }): ProjectPool {
@@ -45,9 +45,18 @@ export function projectPool(opts: { sessions: PoolSession[]; env?: Record<string
     root, stateDir, manifests, tmux, simLog,
     queueRoot: join(root, 'projects', 'p', '.agent-queue'),
     args: ['-f', manifests, '--state-dir', stateDir, '--tmux-socket', tmux.socket, '--resync', opts.resync ?? '3s'],
-    cleanup: () => {
+    cleanup: async () => {
       tmux.kill();
-      rmSync(root, { recursive: true, force: true });
+      // Killed agents still run their SessionEnd hooks for a moment (which write under state/).
+      for (let i = 0; ; i++) {
+        try {
+          rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+          return;
+        } catch (err) {
+          if (i >= 40) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
   };
 }
@@ -127,6 +136,34 @@ export function receipts(pool: ProjectPool, sessions: readonly string[]): Receip
     }
   }
   return out.sort((a, b) => a.time - b.time);
+}
+
+/**
+ * Deliveries of one task to two different sessions that overlap: the earlier session had not
+ * ended a turn between receiving the task and the later delivery (so both held it at once).
+ */
+export function overlappingDeliveries(pool: ProjectPool, got: readonly Receipt[]): string[] {
+  const out: string[] = [];
+  const turnEnds = new Map<string, number[]>();
+  const ends = (s: string) => {
+    let v = turnEnds.get(s);
+    if (!v) {
+      v = simRecords(pool, s, 'turn-end').map((r) => Date.parse(r.time as string));
+      turnEnds.set(s, v);
+    }
+    return v;
+  };
+  const byTask = new Map<string, Receipt[]>();
+  for (const r of got) byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r]);
+  for (const [id, rs] of byTask) {
+    for (let i = 1; i < rs.length; i++) {
+      const a = rs[i - 1] as Receipt;
+      const b = rs[i] as Receipt;
+      if (a.session === b.session) continue;
+      if (!ends(a.session).some((t) => t >= a.time && t <= b.time)) out.push(`${id}: ${a.session} at ${new Date(a.time).toISOString()} and ${b.session} at ${new Date(b.time).toISOString()}`);
+    }
+  }
+  return out;
 }
 
 /** Sim log records of one type (turn-end, invocation, ...). */
