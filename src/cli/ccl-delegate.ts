@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * `ccl-delegate`: the bin alias existing scripts call; the same as `claude-failover delegate …`
+ * (src/cli/commands/delegate.ts). `ccl-delegate submit --file task.md` etc.
+ */
+import { errorCode, errorMessage, UsageError } from '../core/errors.js';
+import { delegateCommand } from './commands/delegate.js';
+import { processIO, type CliIO } from './io.js';
+
+export async function cclDelegateMain(argv: string[], io: CliIO): Promise<number> {
+  try {
+    return await delegateCommand(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`ccl-delegate: ${err.message}\nRun \`ccl-delegate --help\` for usage.\n`);
+      return 1;
+    }
+    const code = errorCode(err);
+    io.stderr.write(`ccl-delegate: ${code ? `${code}: ` : ''}${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+const invoked = process.argv[1] ?? '';
+if (/(?:^|[\\/])ccl-delegate(?:\.js|\.ts)?$/.test(invoked)) {
+  cclDelegateMain(process.argv.slice(2), processIO()).then(
+    (code) => {
+      let pending = 2;
+      const done = () => {
+        pending -= 1;
+        if (pending === 0) process.exit(code);
+      };
+      process.stdout.write('', done);
+      process.stderr.write('', done);
+    },
+    (err: unknown) => {
+      process.stderr.write(`ccl-delegate: ${errorMessage(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
