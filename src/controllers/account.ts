@@ -137,6 +137,7 @@ interface SessionView {
   launchedAt?: string;
   rateLimits?: { observedAt: string } & Record<string, unknown>;
   lastError?: { error: string; message?: string; at: string };
+  paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
   activity?: string;
 }
 
@@ -151,6 +152,10 @@ export function sessionInputs(account: string, prior: StatusMap): UsageInput[] {
     if (s.rateLimits && Date.parse(s.rateLimits.observedAt) >= launched) {
       const snap = parseStatusLineUsage({ rate_limits: s.rateLimits }, s.rateLimits.observedAt);
       if (snap) inputs.push({ type: 'snapshot', snapshot: snap });
+    }
+    if (s.paneLimit?.confirmed && Date.parse(s.paneLimit.at) >= launched) {
+      const ev: UsageInput = { type: 'evidence', evidence: { kind: 'generic', source: 'pane', observedAt: s.paneLimit.at, confirmed: true, text: s.paneLimit.text, ...(s.paneLimit.resetsAt ? { resetsAt: s.paneLimit.resetsAt } : {}) } };
+      inputs.push(ev);
     }
     if (s.lastError?.error === 'rate_limit' && Date.parse(s.lastError.at) >= launched) {
       const at = new Date(s.lastError.at);

@@ -13,6 +13,7 @@ import type { Effect } from '../core/effects.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
 import type { FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
 import { crashLoopVerdict, DEFAULT_CRASH_LOOP, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
 import {
   conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
@@ -44,7 +45,12 @@ export interface SessionObserved {
   transcripts: Record<string, boolean>;
   /** A fresh conversation id per session, used only if it must start a new conversation. */
   freshIds: Record<string, string>;
+  /** Pane text, captured only for sessions that send no hook events (the fallback). */
+  panes: Record<string, string>;
 }
+
+/** A session without any hook event this long after launch is read from its pane instead. */
+export const PANE_FALLBACK_AFTER_MS = 20_000;
 
 export interface SessionControllerDeps extends LaunchContext {
   tmux: TmuxPort;
@@ -71,6 +77,10 @@ export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
   restarts?: number;
   failures?: FailureRecord[];
   panePid?: number | null;
+  /** Where `activity` came from: the hooks (primary) or the pane capture fallback. */
+  activitySource?: 'hooks' | 'pane';
+  /** A limit message seen in the pane's status region (fallback); confirmed on a second sighting. */
+  paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
 }
 
 export function ownerOf(name: string): string {
@@ -96,7 +106,7 @@ export class SessionController implements Controller<SessionObserved> {
   }
 
   async observe(names: readonly string[], ctx: ObserveContext): Promise<SessionObserved> {
-    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {} };
+    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {} };
     try {
       const list = await this.#deps.tmux.listSessions();
       out.tmux = new Map(list.map((s) => [s.name, s]));
@@ -113,6 +123,16 @@ export class SessionController implements Controller<SessionObserved> {
       const cmd = s.spec.command[0] as string;
       if (!(cmd in out.commands)) out.commands[cmd] = cmd.includes('/') ? cmd : await this.#deps.resolveCommand(cmd);
       const prior = ctx.prior[`Session/${name}`] as SessionStatus | undefined;
+      const t = out.tmux.get(name);
+      const silent = !prior?.lastHeartbeat || (prior.launchedAt !== undefined && prior.lastHeartbeat < prior.launchedAt);
+      const launchedLongAgo = prior?.launchedAt !== undefined && Date.now() - Date.parse(prior.launchedAt) > PANE_FALLBACK_AFTER_MS;
+      if (t && t.owner === ownerOf(name) && !t.paneDead && silent && launchedLongAgo && (out.events[name] ?? []).length === 0) {
+        try {
+          out.panes[name] = await this.#deps.tmux.capturePane(name);
+        } catch {
+          // the pane went away; the next observation sees it
+        }
+      }
       const l = launchSpec(s, ctx.desired, ctx.prior, this.#deps);
       const id = prior?.conversationId;
       if (id && isConversationId(id) && l.configDir) {
@@ -174,6 +194,23 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     failures: prior?.failures ?? [],
   };
   if (activity.claudeSessionId && isConversationId(activity.claudeSessionId)) base.conversationId = activity.claudeSessionId;
+  const pane = input.observed.panes[name];
+  if (pane !== undefined) {
+    // Fallback only: this session has sent no hook event since its launch.
+    const reading = readPane(pane, now);
+    if (reading.activity) {
+      base.activity = reading.activity;
+      base.activitySource = 'pane';
+    }
+    if (reading.limit) {
+      base.paneLimit = { ...reading.limit, at: now.toISOString(), confirmed: confirmPaneLimit(prior?.paneLimit, reading.limit) };
+    } else {
+      delete base.paneLimit;
+    }
+  } else if (activity.lastHeartbeat) {
+    base.activitySource = 'hooks';
+    delete base.paneLimit;
+  }
 
   if (t && !owned) {
     out.notes.push({ key, level: 'warning', message: `a tmux session named "${name}" exists but was not created by claude-failover (owner ${t.owner ?? 'none'}); it is left alone` });
