@@ -40,6 +40,7 @@ export interface DelegationJobView {
   cost?: number;
   currency?: string;
   error?: string;
+  createdAt?: string;
   startedAt?: string;
   finishedAt?: string;
 }
@@ -336,7 +337,9 @@ export function countRecords(records: readonly DelegationJobRecord[]): Delegatio
 export function resultText(taskId: string, job: DelegationJobView, rec: DelegationJobRecord, finishedAt: number, maxChars: number): string {
   const raw = (job.result ?? '').replace(/\r\n?/g, '\n');
   const result = raw.length > maxChars ? `${raw.slice(0, maxChars)}\n\n… (result cut at ${maxChars} characters)` : raw;
-  const startedAt = msOf(rec.submittedAt) ?? msOf(rec.createdAt) ?? finishedAt;
+  // The job's own times (one clock: the API's) when reported; else when we submitted it.
+  const apiStart = msOf(job.startedAt) ?? msOf(job.createdAt);
+  const startedAt = apiStart !== undefined && apiStart <= finishedAt ? apiStart : Math.min(msOf(rec.submittedAt) ?? msOf(rec.createdAt) ?? finishedAt, finishedAt);
   const footer = formatDelegatedFooter({
     taskId,
     provider: job.provider ?? rec.provider,
