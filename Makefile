@@ -6,9 +6,15 @@ NPM ?= npm
 
 all: build
 
-# Install node modules when missing or out of date with the lock file.
+# Install node modules when missing or out of date with the lock file. `npm ci` refuses a lock
+# that lacks another platform's optional packages (e.g. rollup's android/darwin binaries, which
+# a registry mirror may not serve, so no lock written there can list them); then `npm install`
+# installs the same locked versions. Install scripts run only for packages in package.json's
+# allowScripts (tree-sitter: the guard's native shell parser).
 node_modules/.package-lock.json: package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund
+	$(NPM) ci --no-audit --no-fund || { \
+	  echo "npm ci refused the lock file; installing the locked versions with npm install"; \
+	  $(NPM) install --no-audit --no-fund; }
 	@touch $@
 
 deps: node_modules/.package-lock.json tmux
