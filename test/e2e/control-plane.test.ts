@@ -1,0 +1,181 @@
+/**
+ * The control plane of a real controller (`run`) with simulator agents: the CLI talks to it
+ * through the API and falls back to the state dir when it is gone; restart of one session
+ * through the API; a unix-socket listener; the non-loopback rule; and a controller restart
+ * while agents work, which every tmux session survives (what the systemd unit relies on).
+ */
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/server/client.js';
+import { runCli } from '../support/cli.js';
+import { until } from '../support/daemon.js';
+import { SimPool } from '../support/pool.js';
+
+const pools: SimPool[] = [];
+afterEach(async () => {
+  for (const p of pools.splice(0)) {
+    await p.daemon?.stop('SIGTERM');
+    try {
+      await p.close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+      rmSync(p.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    }
+  }
+});
+
+async function pool(sessions: string[], simEnv: Record<string, string> = { CLAUDE_SIM_WORK_MS: '300' }): Promise<SimPool> {
+  const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions, simEnv, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '2s'] });
+  pools.push(p);
+  await p.setup({ a: { fiveHour: 20, sevenDay: 10 }, b: { fiveHour: 5, sevenDay: 5 } });
+  return p;
+}
+
+function requestCount(metrics: string, route: string): number {
+  const m = new RegExp(`^claude_failover_http_request_duration_seconds_count\\{method="[A-Z]+",route="${route.replace(/[/*]/g, (c) => `\\${c}`)}",status_code="2\\d\\d"\\} (\\d+)$`, 'gm');
+  let n = 0;
+  for (const x of metrics.matchAll(m)) n += Number(x[1]);
+  return n;
+}
+
+describe('control plane of a running controller', () => {
+  it('serves the CLI (get, describe, events, reconcile, failover) and the CLI falls back to the state dir when it stops', async () => {
+    const p = await pool(['s1', 's2']);
+    const d = p.start(['--listen', '127.0.0.1:0']);
+    const listening = await d.waitForLog((l) => l.msg === 'control plane listening', 30_000);
+    const url = listening.url as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await p.waitIdle(['s1', 's2'], 'a');
+    const env = { CLAUDE_FAILOVER_STATE_DIR: p.stateDir };
+    const token = (await import('node:fs')).readFileSync(join(p.stateDir, 'api-token'), 'utf8').trim();
+    const api = new ApiClient({ url, token, source: 'flag' });
+    const scrape = async () => (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+
+    const before = requestCount(await scrape(), '/api/v1/sessions');
+    const get = await runCli(['get', 'sessions', '-o', 'json'], { env });
+    expect(get.code, get.stderr).toBe(0);
+    const objs = JSON.parse(get.stdout) as { metadata: { name: string }; status: { activity: string } }[];
+    expect(objs.map((o) => o.metadata.name)).toEqual(['s1', 's2']);
+    expect(requestCount(await scrape(), '/api/v1/sessions')).toBe(before + 1);
+
+    const table = await runCli(['get', 'sessions'], { env });
+    expect(table.stdout).toMatch(/^NAME\s+PROJECT\s+ACCOUNT\s+ACTIVITY/);
+    expect(table.stdout).toMatch(/\ns1\s+p\s+a\s+idle/);
+    const describeOut = await runCli(['describe', 'session', 's1'], { env });
+    expect(describeOut.code, describeOut.stderr).toBe(0);
+    expect(describeOut.stdout).toMatch(/Events:\n[\s\S]*Created/);
+    const events = await runCli(['events', '--for', 'Account/*', '-o', 'json'], { env });
+    expect((JSON.parse(events.stdout) as { reason: string }[]).map((e) => e.reason)).toContain('ActiveAccountSelected');
+    expect(requestCount(await scrape(), '/api/v1/events')).toBeGreaterThanOrEqual(2);
+
+    const rec = await runCli(['reconcile', '--key', 'Session/s2'], { env });
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.stdout).toBe(`reconcile requested for 1 object(s) on the controller at ${url}\n`);
+    const recAll = await runCli(['reconcile', '-o', 'json'], { env });
+    expect(JSON.parse(recAll.stdout)).toMatchObject({ enqueued: expect.arrayContaining(['Account/*', 'Project/p', 'Session/s1', 'Session/s2']) });
+
+    // A wrong token named explicitly is an error, not a fallback.
+    const wrong = await runCli(['get', 'sessions', '--server', url], { env: { ...env, CLAUDE_FAILOVER_TOKEN: 'not-the-token' } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/CF_API_UNAUTHORIZED/);
+
+    const fo = await runCli(['failover', '--to', 'b', '--reason', 'cli test'], { env });
+    expect(fo.code, fo.stderr).toBe(0);
+    expect(fo.stdout).toMatch(/failover to b requested/);
+    await until(() => p.active() === 'b', 20_000, 'b active after `failover --to b`');
+    expect(p.events().find((e) => e.reason === 'FailoverRequested')?.data).toMatchObject({ to: 'b', reason: 'cli test' });
+    const bad = await runCli(['failover', '--to', 'zz'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/CF_API_OBJECT_NOT_FOUND: Account "zz" not found/);
+
+    await api.close();
+    expect(await d.stop('SIGTERM')).toBe(0);
+    // No controller: reading commands use the state dir, acting ones say so.
+    const offline = await runCli(['get', 'sessions', '-o', 'json'], { env });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect((JSON.parse(offline.stdout) as { metadata: { name: string } }[]).map((o) => o.metadata.name)).toEqual(['s1', 's2']);
+    const noCtl = await runCli(['reconcile'], { env });
+    expect(noCtl.code).toBe(1);
+    expect(noCtl.stderr).toMatch(/CF_ERR_NO_CONTROLLER: no running controller found/);
+    expect((await runCli(['failover'], { env })).stderr).toMatch(/CF_ERR_NO_CONTROLLER/);
+  }, 180_000);
+
+  it('restarts one session through the API: relaunched and resumed, the others untouched', async () => {
+    const p = await pool(['s1', 's2']);
+    const d = p.start(['--listen', '127.0.0.1:0']);
+    const url = (await d.waitForLog((l) => l.msg === 'control plane listening', 30_000)).url as string;
+    await p.waitIdle(['s1', 's2']);
+    await p.prompt('s1', 'remember this');
+    await until(() => p.sim().some((r) => r.type === 'received'), 10_000, 'prompt received');
+    const receivedAt = Date.parse(String(p.sim().find((r) => r.type === 'received')?.time));
+    // The turn ended (idle since after the prompt): its transcript exists, so a relaunch resumes.
+    await until(() => p.session('s1')?.activity === 'idle' && Date.parse(String(p.session('s1')?.since)) >= receivedAt, 15_000, 's1 idle after its turn');
+    const conv = p.session('s1')?.conversationId as string;
+    const pids = p.tmux.panePids();
+    const token = (await import('node:fs')).readFileSync(join(p.stateDir, 'api-token'), 'utf8').trim();
+    const api = new ApiClient({ url, token, source: 'flag' });
+    const r = await api.request<{ restarted: boolean }>('POST', '/api/v1/sessions/s1/restart');
+    expect(r.restarted).toBe(true);
+    await until(() => {
+      const now = p.tmux.panePids();
+      return now.s1 !== undefined && now.s1 !== pids.s1;
+    }, 20_000, 's1 relaunched');
+    expect(p.tmux.panePids().s2).toBe(pids.s2);
+    await until(() => p.invocations().some((i) => i.argv.join(' ').includes(`--resume ${conv}`)), 15_000, `s1 relaunched with --resume ${conv}\n${JSON.stringify(p.invocations().map((i) => i.argv.join(' ')))}`);
+    await p.waitIdle(['s1']);
+    expect(p.invocations().filter((i) => i.argv.includes(conv))).toHaveLength(2);
+    expect(p.session('s1')?.conversationId).toBe(conv);
+    await api.close();
+  }, 120_000);
+
+  it('listens on a unix socket (0600) that the CLI finds through the state dir', async () => {
+    const p = await pool(['s1']);
+    const sock = join(p.root, 'cf.sock');
+    const d = p.start(['--listen', `unix:${sock}`]);
+    const listening = await d.waitForLog((l) => l.msg === 'control plane listening', 30_000);
+    expect(listening.url).toBe(`unix:${sock}`);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    const get = await runCli(['get', 'accounts', '-o', 'json'], { env: { CLAUDE_FAILOVER_STATE_DIR: p.stateDir } });
+    expect(get.code, get.stderr).toBe(0);
+    expect((JSON.parse(get.stdout) as { metadata: { name: string } }[]).map((o) => o.metadata.name)).toEqual(['a', 'b']);
+  }, 120_000);
+
+  it('refuses to expose the API beyond loopback without a token', async () => {
+    const p = await pool(['s1']);
+    const r = await runCli(['run', '-f', p.manifests, '--state-dir', p.stateDir, '--tmux-socket', p.tmux.socket, '--listen', '0.0.0.0:0', '--token-file', 'none']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--listen 0\.0\.0\.0:0 is not a loopback address: it needs a token/);
+    expect(p.tmux.serverRunning()).toBe(false);
+  }, 60_000);
+});
+
+describe('controller restart', () => {
+  it('keeps every agent running across a graceful restart while they work, and adopts them', async () => {
+    const names = ['w1', 'w2', 'w3', 'w4'];
+    const p = await pool(names, { CLAUDE_SIM_WORK_MS: '4000' });
+    const first = p.start(['--listen', '127.0.0.1:0']);
+    await first.waitForLog((l) => l.msg === 'control plane listening', 30_000);
+    await p.waitIdle(names);
+    for (const n of names) await p.prompt(n, `long job for ${n}`);
+    await until(() => names.every((n) => p.session(n)?.activity === 'working'), 15_000, 'all working');
+    const pids = p.tmux.panePids();
+    expect(Object.keys(pids).sort()).toEqual(names);
+
+    // `systemctl restart claude-failover`: SIGTERM, then a new process on the same state dir.
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(p.tmux.panePids()).toEqual(pids);
+    const second = p.start(['--listen', '127.0.0.1:0']);
+    await second.waitForLog((l) => l.msg === 'control plane listening', 30_000);
+    expect(p.tmux.panePids()).toEqual(pids);
+    expect(second.lines.filter((l) => l.reason === 'Created' && String(l.key).startsWith('Session/'))).toEqual([]);
+    expect(second.lines.filter((l) => l.reason === 'Replaced')).toEqual([]);
+    // The turns that were running finish on the same processes.
+    await p.waitIdle(names, undefined, 30_000);
+    expect(p.tmux.panePids()).toEqual(pids);
+    // No agent process exited at any point, and each received its prompt exactly once.
+    expect(p.sim().filter((r) => r.type === 'exit')).toEqual([]);
+    expect(p.sim().filter((r) => r.type === 'received')).toHaveLength(names.length);
+  }, 180_000);
+});
