@@ -70,7 +70,7 @@ describe('ccl-delegate / claude-failover delegate', () => {
       return r;
     }, 4, /CF_ERR_DELEGATION_REJECTED: .* answered 400 unknown_provider/],
     ['a wrong key exits 4 and the key is not shown', async (s) => alias(['get', 'job-1'], { ...s.env, CF_DELEGATION_API_KEY: 'wrong-secret-value' }), 4, /answered 401 unauthorized/],
-    ['an unreachable API exits 5', async (s) => alias(['get', 'job-1', '--endpoint', 'http://127.0.0.1:9'], { CF_DELEGATION_API_KEY: KEY }), 5, /CF_ERR_DELEGATION_UNAVAILABLE: http:\/\/127\.0\.0\.1:9 unreachable/],
+    ['an unreachable API exits 5', async (_s) => alias(['get', 'job-1', '--endpoint', 'http://127.0.0.1:9'], { CF_DELEGATION_API_KEY: KEY }), 5, /CF_ERR_DELEGATION_UNAVAILABLE: http:\/\/127\.0\.0\.1:9 unreachable/],
     ['no endpoint is a usage error (1)', async () => alias(['get', 'job-1'], { CF_DELEGATION_ENDPOINT: '', CF_DELEGATION_API_KEY: '' }), 1, /no job API: pass --policy NAME -f PATH, or --endpoint URL/],
     ['no key is a config error (1) naming the variable', async (s) => alias(['get', 'job-1'], { CF_DELEGATION_ENDPOINT: s.server.url, CF_DELEGATION_API_KEY: '' }), 1, /secret environment variable CF_DELEGATION_API_KEY is empty/],
   ])('%s', async (_name, run, code, stderr) => {

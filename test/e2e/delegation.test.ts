@@ -10,7 +10,7 @@ import { idempotencyKeyFor } from '../../src/adapters/delegation/client.js';
 import { ensureQueueDirs } from '../../src/adapters/queue/index.js';
 import { decide, type RouterPolicy, type RouterProject } from '../../src/core/router.js';
 import { parseTask } from '../../src/core/task.js';
-import { startFakeJobServer, type FakeJobServer, type FakeProvider } from '../../src/demo/fake-job-server.js';
+import { startFakeJobServer, type FakeProvider } from '../../src/demo/fake-job-server.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { DaemonProcess, until } from '../support/daemon.js';
 import { tempDir } from '../support/manifests.js';
