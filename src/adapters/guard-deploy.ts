@@ -20,6 +20,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfError } from '../core/errors.js';
 import { guardSettingsFragment, type GuardSettingsFragment } from '../guard/settings.js';
+import { DEPLOY_PROBE_ID } from '../guard/audit.js';
 
 export type GuardDeployMode = 'enforce' | 'warn' | 'off';
 
@@ -163,7 +164,7 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
   if ((opts.verify ?? true) && (opts.mode ?? 'enforce') === 'enforce') {
     const probe = JSON.stringify({
       session_id: 'deploy-check', cwd: resolve(opts.projectDir), hook_event_name: 'PreToolUse', tool_name: 'Write',
-      tool_input: { file_path: join(resolve(opts.projectDir), '.claude', 'settings.json'), content: '{}' }, tool_use_id: 'deploy-check',
+      tool_input: { file_path: join(resolve(opts.projectDir), '.claude', 'settings.json'), content: '{}' }, tool_use_id: DEPLOY_PROBE_ID,
     });
     let r;
     try {

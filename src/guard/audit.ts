@@ -29,7 +29,12 @@ export interface AuditRecord {
   enforced: boolean;
   /** Hook wall time until the decision, in ms. */
   ms: number;
+  /** The deployment's self-check (a known-bad call run once per deploy), not an agent's call. */
+  probe?: boolean;
 }
+
+/** `tool_use_id` of the self-check call deployGuard runs after writing the hook. */
+export const DEPLOY_PROBE_ID = 'deploy-check';
 
 export interface AuditOptions {
   /** Rotate when the file exceeds this many bytes (default 10 MiB). */
@@ -141,6 +146,7 @@ export function countLine(c: GuardCounters, line: string): void {
       c.malformed++;
       return;
     }
+    if (r.probe === true) return; // the deployment's self-check is not an agent decision
     c.decisions[r.decision]++;
     if (r.decision === 'deny' && r.enforced === true) c.blocked++;
     const key = `${r.decision}/${typeof r.rule === 'string' ? r.rule : 'unknown'}`;

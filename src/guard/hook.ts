@@ -9,7 +9,7 @@
  * Kept free of the CLI: this module and its imports are all the standalone entry loads.
  */
 import { readFileSync } from 'node:fs';
-import { appendAudit, type AuditOptions, type GuardMode } from './audit.js';
+import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from './audit.js';
 import type { ParserBackend } from './parser/tree-sitter.js';
 import { evaluateFileTool } from './policy/file-tools.js';
 import { auditText } from './policy/redact.js';
@@ -185,6 +185,7 @@ interface HookInput {
   cwd?: unknown;
   tool_name?: unknown;
   tool_input?: unknown;
+  tool_use_id?: unknown;
 }
 
 function describeInput(tool: string, input: Record<string, unknown>): string {
@@ -229,6 +230,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
   let tool = 'unknown';
   let cwd = '';
   let command = '';
+  let probe = false;
   let verdict: Verdict;
   try {
     const text = await readStdin(io.stdin, opts.maxStdinBytes, opts.budgetMs);
@@ -243,6 +245,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     cwd = typeof parsed.cwd === 'string' ? parsed.cwd : (io.env.CLAUDE_PROJECT_DIR ?? '');
     const input = (typeof parsed.tool_input === 'object' && parsed.tool_input !== null ? parsed.tool_input : {}) as Record<string, unknown>;
     command = describeInput(tool, input);
+    probe = parsed.tool_use_id === DEPLOY_PROBE_ID;
     if (opts.session === null && typeof parsed.session_id === 'string') opts.session = parsed.session_id;
     const protectedPaths = [...opts.protectedPaths];
     if (opts.stateDir !== null) protectedPaths.push(opts.stateDir);
@@ -268,6 +271,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
       appendAudit(opts.stateDir, {
         time: new Date().toISOString(), session: opts.session, cwd, tool, command, decision: verdict.decision, rule: verdict.rule, mode: opts.mode, enforced,
         ms: Math.round((performance.now() - t0) * 10) / 10,
+        ...(probe ? { probe: true } : {}),
       }, opts.audit);
     } catch (err) {
       io.stderr.write(`claude-failover safety guard: audit log not written (${err instanceof Error ? err.message : String(err)})\n`);

@@ -3,7 +3,7 @@
  * via chokidar, tmux polling, resync), with GitOps reload that never applies an invalid set.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { formatDiagnostic } from '../api/objects.js';
@@ -61,6 +61,7 @@ export class Daemon {
       stateDir: opts.stateDir,
       dryRun: false,
       log: opts.log,
+      manifestPaths: opts.manifests.map((m) => resolvePath(m)),
       onEvent: (e) => {
         notifications.notify(e);
         opts.onEvent?.(e);

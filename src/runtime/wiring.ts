@@ -17,6 +17,10 @@ import type { Dispatcher } from 'undici';
 import { NotifierController, type NotifierControllerDeps } from '../controllers/notifier.js';
 import { checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 import type { CfEvent } from './events.js';
+import { join as joinPath } from 'node:path';
+import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
+import { guardSettingsFragment } from '../guard/settings.js';
+import type { GuardDeployEffect } from '../core/effects.js';
 import { Executor } from './executor.js';
 import { Manager } from './manager.js';
 import { ProjectController } from '../controllers/project.js';
@@ -38,6 +42,8 @@ export interface WiringOptions {
   pool?: PoolOptions;
   /** Receives every recorded event (the notification dispatcher). */
   onEvent?: (e: CfEvent) => void;
+  /** Manifest files/dirs: the guard protects them from writes by agents. */
+  manifestPaths?: string[];
   /** Notifier channel checks and delivery stats (from the notification dispatcher). */
   notifiers?: NotifierControllerDeps;
   /** undici dispatcher for the usage endpoint (tests pass a MockAgent). */
@@ -110,10 +116,29 @@ export function wire(opts: WiringOptions): Wired {
       events: new SessionEventsReader(opts.stateDir),
       resolveCommand: (c) => resolveExecutable(c, process.env.PATH ?? ''),
       newId: () => randomUUID(),
+      guardHook: (session, project) => {
+        if (!project || project.spec.safety.mode === 'off') return undefined;
+        const scriptPath = joinPath(project.spec.path, '.claude', 'hooks', guardScriptName(session.metadata.name));
+        const command = /^[\w@%+=:,./-]+$/.test(scriptPath) ? scriptPath : shQuote(scriptPath);
+        const entry = guardSettingsFragment(command).hooks.PreToolUse[0] as unknown as Record<string, unknown>;
+        const effect: GuardDeployEffect = { type: 'guard.deploy', projectPath: project.spec.path, session: session.metadata.name, mode: project.spec.safety.mode, protectPaths: opts.manifestPaths ?? [] };
+        return { settings: entry, effect };
+      },
       stateDir: opts.stateDir,
       selfCommand: selfCommand(),
     }) as Controller,
   };
   const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
+  executor.register('guard.deploy', async (e) => {
+    const g = e as GuardDeployEffect;
+    try {
+      await deployGuard({ projectDir: g.projectPath, sessionName: g.session, stateDir: opts.stateDir, mode: g.mode, protectedPaths: g.protectPaths });
+    } catch (err) {
+      // First launch fails closed (the session is not launched and its condition says why);
+      // a relaunch after failover fails open: the earlier deployment is in place.
+      if (!g.failOpen) throw err;
+      opts.log?.warn({ key: `Session/${g.session}`, err: (err as Error).message }, 'guard redeploy failed; keeping the earlier deployment');
+    }
+  });
   return { manager, tmux, stateStore, executor, accounts };
 }

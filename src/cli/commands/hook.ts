@@ -68,6 +68,12 @@ export async function hookCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return sub === undefined ? 1 : 0;
   }
+  if (sub === 'pre-tool-use') {
+    // The safety guard: fails closed (see docs/security.md). The deployed launcher calls
+    // dist/cli/guard-hook.js directly for speed; this is the same code for manual use.
+    const { hookPreToolUseCommand } = await import('./guard.js');
+    return hookPreToolUseCommand(rest, io);
+  }
   const session = flag(rest, '--session');
   const stateDir = flag(rest, '--state-dir');
   if (sub === 'event') {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { formatDiagnostic } from '../../api/objects.js';
 import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
 import { acquireInstanceLock } from '../../adapters/instance-lock.js';
@@ -87,7 +88,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     return 1;
   }
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
-  const w = wire({ stateDir, dryRun, pool: poolOptions(values), ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
+  const w = wire({ stateDir, dryRun, pool: poolOptions(values), manifestPaths: files.map((f) => resolve(io.cwd, f)), ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
   let lock: { release(): Promise<void> } | undefined;
   if (!dryRun) {
     await w.stateStore.ensure();
