@@ -68,6 +68,8 @@ export interface SessionControllerDeps extends LaunchContext {
 /** Session status fields beyond the conditions. */
 export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
   tmuxSession?: string;
+  project?: string;
+  mode?: 'pool' | 'dedicated';
   account?: string | null;
   conversationId?: string;
   launchMode?: 'new' | 'resume';
@@ -190,6 +192,8 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     observedGeneration: gen,
     conditions: prior?.conditions ?? [],
     tmuxSession: name,
+    project: session.spec.project,
+    mode: session.spec.mode,
     restarts: prior?.restarts ?? 0,
     failures: prior?.failures ?? [],
   };

@@ -91,7 +91,7 @@ describe('Session controller with the simulator', () => {
     const get = await runCli(['get', 'sessions', '--state-dir', stateDir]);
     expect(get.code).toBe(0);
     expect(get.stdout).toMatch(/^NAME\s+PROJECT\s+ACCOUNT\s+ACTIVITY\s+TASK\s+RESTARTS\s+AGE\n/);
-    expect(get.stdout).toMatch(/\ns2\s+<none>\s+a\s+idle\s+<none>\s+1\s+\d+s\n/);
+    expect(get.stdout).toMatch(/\ns2\s+p\s+a\s+idle\s+<none>\s+1\s+\d+s\n/);
     const json = JSON.parse((await runCli(['get', 'sessions', 's2', '-o', 'json', '--state-dir', stateDir])).stdout) as { kind: string; status: SessionStatusJson }[];
     expect(json[0]?.kind).toBe('Session');
     expect(json[0]?.status.conversationId).toBe(conv);

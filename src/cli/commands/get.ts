@@ -166,7 +166,7 @@ export async function getCommand(args: string[], io: CliIO): Promise<number> {
       const spec = o.spec as { project?: string } | undefined;
       const r = ready(s);
       return [
-        (o.metadata as { name: string }).name, str(spec?.project), str(s.account), str(s.activity, 'unknown'), str(s.currentTask), str(s.restarts, '0'), age(s.launchedAt as string | undefined, now),
+        (o.metadata as { name: string }).name, str(spec?.project ?? s.project), str(s.account), str(s.activity, 'unknown'), str(s.currentTask), str(s.restarts, '0'), age(s.launchedAt as string | undefined, now),
         ...(wide ? [str(s.conversationId), r.ready, r.reason] : []),
       ];
     });
