@@ -1,5 +1,5 @@
 /** A real controller (wiring, Manager, Store, private tmux, temp state dir) behind buildServer, for inject() tests. */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
@@ -26,6 +26,10 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
   const tmux = new PrivateTmuxServer();
   const root = tempDir('api');
   const manifests = writePool(root, { accounts: ['a', 'b'], projects: ['p'], ...pool });
+  // In-process tests run the TypeScript sources, where the guard's hook entry is not built
+  // (it is deployed from dist/); the guard is tested elsewhere, so it is off for these projects.
+  const poolFile = join(manifests, 'pool.yaml');
+  writeFileSync(poolFile, readFileSync(poolFile, 'utf8').replace(/(kind: Project\n(?:.*\n)*?  path: .*\n)/g, '$1  safety:\n    mode: off\n'));
   const stateDir = join(root, 'state');
   const wired = wire({ stateDir, dryRun: false, tmuxSocket: tmux.socket, pool: { pollUsage: false } });
   await wired.stateStore.ensure();

@@ -10,11 +10,17 @@ import { emptyQuery, nameParam, parseInput } from '../validate.js';
 
 export function objectRoutes(app: FastifyInstance, ctx: ServerContext): void {
   for (const [resource, kind] of Object.entries(ROUTE_KINDS)) {
-    app.get(`/api/v1/${resource}`, async (request) => {
+    // The store is immutable (immer): while desired and status are the same objects, so is the
+    // answer. Dashboards and scrapers polling a quiet controller get the cached JSON text.
+    let cache: { desired: object; status: object; body: string } | undefined;
+    app.get(`/api/v1/${resource}`, async (request, reply) => {
       parseInput(emptyQuery, request.query, 'query');
       const { desired, status } = ctx.manager.store.state;
-      const list = listOf(kind, listObjects(desired, status, kind));
-      return kind === 'Account' ? { ...list, pool: poolView(desired, status) } : list;
+      if (!cache || cache.desired !== desired || cache.status !== status) {
+        const list = listOf(kind, listObjects(desired, status, kind));
+        cache = { desired, status, body: JSON.stringify(kind === 'Account' ? { ...list, pool: poolView(desired, status) } : list) };
+      }
+      return reply.type('application/json; charset=utf-8').send(cache.body);
     });
     app.get(`/api/v1/${resource}/:name`, async (request) => {
       parseInput(emptyQuery, request.query, 'query');
