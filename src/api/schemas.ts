@@ -162,7 +162,7 @@ export const delegationPolicySpecSchema = z
       })
       .optional()
       .describe('Optional spending cap.'),
-    fallbackToLocal: z.boolean().default(false).describe('Send timed-out or budget-blocked tasks to local sessions instead of failed/. Default false.'),
+    fallbackToLocal: z.boolean().default(false).describe('Send tasks whose job timed out (`jobTimeout`) back to local sessions instead of failed/. Default false. (Once `budget.maxCostPerDay` is reached, new tasks always run locally.)'),
   })
   .describe('Rules for delegating tasks to an external AI job API.');
 

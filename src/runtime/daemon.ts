@@ -116,7 +116,12 @@ export class Daemon {
       this.#inboxWatcher.on('all', (event, path) => {
         if ((event !== 'add' && event !== 'change') || !path.endsWith('.md')) return;
         const project = this.#inboxes.get(dirname(path));
-        if (project) this.manager.enqueue(`Project/${project}`, `inbox-${event}`);
+        if (project) {
+          this.manager.enqueue(`Project/${project}`, `inbox-${event}`);
+          // Tasks the router sends to the job API are picked up by the project's DelegationPolicy.
+          const policy = this.manager.store.state.desired.projects.find((p) => p.metadata.name === project)?.spec.delegationPolicy;
+          if (policy) this.manager.enqueue(`DelegationPolicy/${policy}`, `inbox-${event}`);
+        }
       });
     }
     const gone = [...this.#inboxes.keys()].filter((k) => !want.has(k));
