@@ -29,7 +29,7 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
   // In-process tests run the TypeScript sources, where the guard's hook entry is not built
   // (it is deployed from dist/); the guard is tested elsewhere, so it is off for these projects.
   const poolFile = join(manifests, 'pool.yaml');
-  writeFileSync(poolFile, readFileSync(poolFile, 'utf8').replace(/(kind: Project\n(?:.*\n)*?  path: .*\n)/g, '$1  safety:\n    mode: off\n'));
+  writeFileSync(poolFile, readFileSync(poolFile, 'utf8').replace(/(kind: Project\n(?:.*\n)*? {2}path: .*\n)/g, '$1  safety:\n    mode: off\n'));
   const stateDir = join(root, 'state');
   const wired = wire({ stateDir, dryRun: false, tmuxSocket: tmux.socket, pool: { pollUsage: false } });
   await wired.stateStore.ensure();
