@@ -20,6 +20,8 @@ function timeRun(args, input) {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'cf-bench-hooks-'));
+let daemon;
+const socket = `cf-bench-${process.pid}`;
 try {
   const state = join(root, 'state');
   const event = JSON.stringify({ session_id: '6f1c2a8e-0000-4000-8000-000000000001', transcript_path: '/tmp/t.jsonl', cwd: '/tmp', hook_event_name: 'UserPromptSubmit', prompt: '[cf-task:bench-1] do it' });
@@ -40,8 +42,7 @@ try {
   const m = join(root, 'manifests');
   mkdirSync(m);
   writeFileSync(join(m, 'pool.yaml'), `apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: a}\nspec: {configDir: ${root}/acc}\n---\napiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec: {path: ${root}/proj}\n---\napiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata: {name: s}\nspec: {project: p, command: ["${join(REPO, 'src/sim/bin/claude')}"]}\n`);
-  const socket = `cf-bench-${process.pid}`;
-  const daemon = spawn(process.execPath, [CLI, 'run', '-f', m, '--state-dir', state, '--tmux-socket', socket, '--log-format', 'json', '--log-level', 'warn'], { stdio: 'ignore' });
+  daemon = spawn(process.execPath, [CLI, 'run', '-f', m, '--state-dir', state, '--tmux-socket', socket, '--listen', 'none', '--log-format', 'json', '--log-level', 'warn'], { stdio: 'ignore' });
   const readStatus = () => { try { return JSON.parse(readFileSync(join(state, 'status.json'), 'utf8'))['Session/s']; } catch { return undefined; } };
   const waitFor = async (pred, ms) => { const end = Date.now() + ms; while (Date.now() < end) { const s = readStatus(); if (s && pred(s)) return true; await new Promise((r) => setTimeout(r, 1)); } return false; };
   if (!(await waitFor((s) => s.activity === 'idle', 30_000))) throw new Error('session never became idle');
@@ -62,7 +63,7 @@ try {
   }
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.on('exit', r));
-  spawnSync('tmux', ['-L', socket, 'kill-server']);
+  daemon = undefined;
   console.table([
     { measure: 'hook start -> status.json shows it (incl. the hook process start-up)', n: lat.length, p50: pct(lat, 50), p99: pct(lat, 99) },
     { measure: 'event appended -> status.json shows it (the controller)', n: fromAppend.length, p50: pct(fromAppend, 50), p99: pct(fromAppend, 99) },
@@ -70,5 +71,7 @@ try {
   console.log(`target p99 <= 200 ms (event appended -> visible): ${pct(fromAppend, 99) <= 200 ? 'met' : 'NOT met'}`);
   console.log(JSON.stringify({ bench: 'hooks', hookEvent: { p50: pct(ev, 50), p99: pct(ev, 99) }, statusline: { p50: pct(sl, 50), p99: pct(sl, 99) }, nodeE0: { p50: pct(base, 50), p99: pct(base, 99) }, eventToStatus: { p50: pct(lat, 50), p99: pct(lat, 99) }, appendToStatus: { p50: pct(fromAppend, 50), p99: pct(fromAppend, 99) } }));
 } finally {
+  if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+  spawnSync('tmux', ['-L', socket, 'kill-server']);
   rmSync(root, { recursive: true, force: true });
 }

@@ -87,7 +87,8 @@ export class AccountController implements Controller<AccountObserved> {
     const out: AccountObserved = { accounts: {} };
     if (this.#forced) {
       out.forced = this.#forced;
-      this.#forced = undefined;
+      // A dry-run (a plan shown to someone) shows the pending request but leaves it for the real pass.
+      if (!ctx.dryRun) this.#forced = undefined;
     }
     for (const a of ctx.desired.accounts) {
       const name = a.metadata.name;

@@ -27,6 +27,8 @@ export type Inventory = Record<string, OwnedResource[]>;
 export interface ObserveContext {
   desired: DesiredState;
   prior: StatusMap;
+  /** A dry-run observes the same things but must not consume one-shot requests. */
+  dryRun?: boolean;
 }
 
 export interface PlanInput<O> {

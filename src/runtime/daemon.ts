@@ -13,6 +13,7 @@ import { errorMessage } from '../core/errors.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import { wire, type PoolOptions, type Wired } from './wiring.js';
 import type { CfEvent } from './events.js';
+import type { ManagerDeps } from './manager.js';
 import { queueRootOf } from '../controllers/project.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 
@@ -31,6 +32,8 @@ export interface DaemonOptions {
   tmuxPollMs?: number;
   displayBase?: string;
   pool?: PoolOptions;
+  /** Observes every reconcile (the control plane's metrics). */
+  onReconcile?: ManagerDeps['onReconcile'];
   /** Also receives every recorded event (after the notifications). */
   onEvent?: (e: CfEvent) => void;
   /** Keys reconciled at once (a failover relaunches every session concurrently). Default 16. */
@@ -62,6 +65,7 @@ export class Daemon {
       dryRun: false,
       log: opts.log,
       manifestPaths: opts.manifests.map((m) => resolvePath(m)),
+      ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}),
       onEvent: (e) => {
         notifications.notify(e);
         opts.onEvent?.(e);

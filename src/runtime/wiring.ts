@@ -22,7 +22,7 @@ import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.
 import { guardSettingsFragment } from '../guard/settings.js';
 import type { GuardDeployEffect } from '../core/effects.js';
 import { Executor } from './executor.js';
-import { Manager } from './manager.js';
+import { Manager, type ManagerDeps } from './manager.js';
 import { ProjectController } from '../controllers/project.js';
 import { listCheckpoints, readLastToolCalls } from '../adapters/checkpoints.js';
 import { QueueRegistry, registerProjectEffects } from './project-effects.js';
@@ -40,6 +40,8 @@ export interface WiringOptions {
   timers?: Timers;
   /** Pool behaviour (controller flags; see `run --help`). */
   pool?: PoolOptions;
+  /** Observes every reconcile (metrics). */
+  onReconcile?: ManagerDeps['onReconcile'];
   /** Receives every recorded event (the notification dispatcher). */
   onEvent?: (e: CfEvent) => void;
   /** Manifest files/dirs: the guard protects them from writes by agents. */
@@ -128,7 +130,7 @@ export function wire(opts: WiringOptions): Wired {
       selfCommand: selfCommand(),
     }) as Controller,
   };
-  const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
+  const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}) });
   executor.register('guard.deploy', async (e) => {
     const g = e as GuardDeployEffect;
     try {

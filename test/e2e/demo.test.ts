@@ -50,6 +50,7 @@ function tmuxDemoServerRunning(): Promise<boolean> {
 
 async function assertNothingLeft(): Promise<void> {
   expect(await tmuxDemoServerRunning()).toBe(false);
+  // 18471 is the demo's own usage endpoint; the dashboard's port died with the demo process.
   expect(await portFree(18471)).toBe(true);
   const deadline = Date.now() + 5_000;
   while (demoProcesses().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -64,6 +65,7 @@ describe('make demo (headless)', () => {
     const out = d.output();
     expect(code, out).toBe(0);
     expect(out).toMatch(/attach a session: tmux -L cf-demo attach -t =ccl-0/);
+    expect(out).toMatch(/dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/#token=\S+/);
     expect(out).toMatch(/alpha's 5-hour usage is now 93% \(over its 90% threshold\)/);
     expect(out).toMatch(/FailoverStarted|moving the pool from alpha to beta/);
     expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);

@@ -72,7 +72,7 @@ describe('claude-failover run', () => {
     const again = start(args);
     await again.waitForLog((l) => l.msg === 'first reconcile done; controller running');
     expect(tmux.panePids()).toEqual(pids);
-    expect(again.lines.filter((l) => l.reason === 'Created' || l.reason === 'Replaced')).toEqual([]);
+    expect(again.lines.filter((l) => String(l.key).startsWith('Session/') && (l.reason === 'Created' || l.reason === 'Replaced'))).toEqual([]);
     const code = await again.stop();
     expect(code, `signal ${again.child.signalCode} stderr ${again.stderr} log ${JSON.stringify(again.lines.slice(-3))}`).toBe(0);
   });

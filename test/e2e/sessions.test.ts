@@ -116,7 +116,7 @@ describe('Session controller with the simulator', () => {
     expect(tmux.panePids()).toEqual(pids);
     expect(tmux.sessions()).toEqual(['w1', 'w2']);
     expect(readStatus(stateDir)['Session/w1']?.activity).toBe('working');
-    expect(again.lines.filter((l) => l.reason === 'Created' || l.reason === 'Replaced')).toEqual([]);
+    expect(again.lines.filter((l) => String(l.key).startsWith('Session/') && (l.reason === 'Created' || l.reason === 'Replaced'))).toEqual([]);
   });
 
   it('backs off a session that cannot start (CrashLoopBackOff), not a tight loop', async () => {

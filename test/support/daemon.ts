@@ -9,7 +9,7 @@ export class DaemonProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, 'run', '--log-format', 'json', ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [CLI, 'run', '--log-format', 'json', ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']), ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     this.child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();

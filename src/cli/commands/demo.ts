@@ -1,6 +1,10 @@
 import { parseDuration } from '../../api/duration.js';
 import { UsageError } from '../../core/errors.js';
+import { join } from 'node:path';
 import { runDemo } from '../../demo/run-demo.js';
+import type { Daemon } from '../../runtime/daemon.js';
+import { failoverVia, loadOrCreateToken, restartSessionVia, startControlPlane, TOKEN_FILE, type ControlPlane } from '../../runtime/control-plane.js';
+import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { parse } from '../args.js';
 import type { CliIO } from '../io.js';
@@ -17,6 +21,7 @@ Options:
       --failover-after DURATION  When to drive alpha over its threshold (default 40s)
       --task-every DURATION      How often a demo task is queued (default 8s)
       --exit-after-failover      Stop on its own once the failover completed (headless runs)
+      --port PORT                Dashboard port on 127.0.0.1 (default 7777; a free one when busy)
       --log-level LEVEL          Controller log level (default info)
 
 Example:
@@ -24,7 +29,8 @@ Example:
 `;
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse<{ help?: boolean; 'failover-after'?: string; 'task-every'?: string; 'exit-after-failover'?: boolean; 'log-level'?: string }>(args, {
+  const { values } = parse<{ help?: boolean; 'failover-after'?: string; 'task-every'?: string; 'exit-after-failover'?: boolean; 'log-level'?: string; port?: string }>(args, {
+    port: { type: 'string' },
     'failover-after': { type: 'string' },
     'task-every': { type: 'string' },
     'exit-after-failover': { type: 'boolean' },
@@ -51,7 +57,32 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
   });
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
-    const r = await runDemo({ failoverAfterMs, taskEveryMs, log, say: (l) => io.stdout.write(`${l}\n`), exitAfterFailover: values['exit-after-failover'] ?? false }, stop);
+    let plane: ControlPlane | undefined;
+    const around = {
+      // The dashboard and API on loopback. The demo prints its (demo-only, local) token in the
+      // URL fragment so the browser page can use it; a real `run` never prints its token.
+      start: async (daemon: Daemon): Promise<string | undefined> => {
+        const { buildServer, Metrics } = await import('../../server/index.js');
+        const stateDir = daemon.opts.stateDir;
+        const { token } = await loadOrCreateToken(join(stateDir, TOKEN_FILE));
+        const { manager, executor, accounts } = daemon.wired;
+        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }) });
+        for (const port of [values.port ? Number(values.port) : 7777, 0]) {
+          try {
+            plane = await startControlPlane({ app, listen: { kind: 'tcp', host: '127.0.0.1', port }, token, stateDir, log });
+            return `${plane.url}/#token=${encodeURIComponent(token)}`;
+          } catch (err) {
+            log.warn({ port, err: (err as Error).message }, 'demo: dashboard port busy; trying a free one');
+          }
+        }
+        await app.close();
+        return undefined;
+      },
+      stop: async () => {
+        await plane?.stop();
+      },
+    };
+    const r = await runDemo({ failoverAfterMs, taskEveryMs, log, say: (l) => io.stdout.write(`${l}\n`), exitAfterFailover: values['exit-after-failover'] ?? false, around }, stop);
     return values['exit-after-failover'] && !r.failover ? 1 : 0;
   } finally {
     clearInterval(keepAlive);

@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
+import type { Metrics } from '../../server/index.js';
 
 const HELP = `Usage: claude-failover run -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--resync 15s]
                             [--log-level info] [--log-format json|pretty] [--prune]
@@ -85,7 +86,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
+  // Metrics exist before the controller starts, so the first reconciles are counted too.
+  const metrics = listen ? new (await import('../../server/index.js')).Metrics({ version: VERSION }) : undefined;
   const daemon = new Daemon({
+    ...(metrics ? { onReconcile: metrics.onReconcile } : {}),
     manifests: requireFiles(values.filename, io),
     stateDir: values['state-dir'] ?? defaultStateDir(io.env),
     resyncMs,
@@ -122,7 +126,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -154,10 +158,10 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
-  const { buildServer, Metrics } = await import('../../server/index.js');
+  const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
   const { manager, executor, accounts } = daemon.wired;
   const app = buildServer({
     manager,
@@ -165,7 +169,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     token,
     log,
     version: VERSION,
-    metrics: new Metrics({ version: VERSION }),
+    metrics: metrics ?? new MetricsClass({ version: VERSION }),
     failover: failoverVia({ manager, accounts }),
     restartSession: restartSessionVia({ manager, executor }),
   });
