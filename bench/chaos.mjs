@@ -3,7 +3,8 @@
 // restarts, simulator agents completing the tasks. Every task must end in done/, in exactly one
 // state directory; re-deliveries are counted and each must be explained by a kill.
 //
-//   npx tsc -p tsconfig.build.json && node bench/chaos.mjs [--tasks 1000] [--kills 100] [--sessions 8] [--work-ms 50] [--seed N] [--json] [--keep]
+//   npx tsc -p tsconfig.build.json && node bench/chaos.mjs [--tasks 1000] [--kills 100] [--sessions 8] [--work-ms 50]
+//     [--min-gap-ms 800] [--max-gap-ms 3500] [--seed N] [--json] [--keep]
 //
 // Exit code 0 when every check holds, 1 otherwise.
 import { runChaos } from './lib/chaos.mjs';
@@ -12,6 +13,8 @@ const args = process.argv.slice(2);
 const num = (name, def) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
 const opts = {
   tasks: num('--tasks', 1000),
+  minKillGapMs: num('--min-gap-ms', 800),
+  maxKillGapMs: num('--max-gap-ms', 3500),
   kills: num('--kills', 100),
   sessions: num('--sessions', 8),
   workMs: num('--work-ms', 50),

@@ -484,7 +484,8 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
   }
   if (paused) {
     out.notes.push({ key, level: pool?.allExhausted === true ? 'warning' : 'info', message: `dispatch paused: ${paused} (${candidates.length} task(s) ready)` });
-    requeue(recovering || !fresh ? 0 : 30_000);
+    // Recovery and the first pass after a start are followed at once; the rest waits for events.
+    requeue(recovering || (!fresh && tmuxKnown) ? 0 : 30_000);
   } else if (candidates.length > 0) {
     const policy = routerPolicy(input.desired, p.spec.delegationPolicy);
     const local: (Task & { pin?: string })[] = [];
