@@ -6,7 +6,7 @@
  * The launcher bakes in everything the hook needs, with absolute paths:
  *
  *   #!/bin/sh
- *   '/usr/bin/node' '/opt/claude-failover/dist/cli/guard-hook.js' --session 'ccl-3' \
+ *   '/usr/bin/node' '/opt/claude-failover/dist/guard/guard-hook.cjs' --session 'ccl-3' \
  *     --state-dir '/var/lib/claude-failover' --mode 'enforce' --project '/srv/app' --protect '/etc/cf/manifests'
  *   code=$?; [ "$code" -eq 0 ] && exit 0; …; exit 2      (anything but a clean allow denies)
  *
@@ -14,7 +14,7 @@
  * .claude/settings.local.json) with mergeGuardSettings from src/guard/settings.ts.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { access, chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ export interface DeployGuardOptions {
   sudoAllow?: readonly string[];
   /** Node binary (default: process.execPath, the controller's own node). */
   nodePath?: string;
-  /** The hook entry (default: dist/cli/guard-hook.js next to this build). */
+  /** The hook entry (default: defaultHookEntry(), the bundled dist/guard/guard-hook.cjs, else dist/cli/guard-hook.js). */
   hookEntry?: string;
   /** Run the deployed script once on a known-bad call and require exit 2 (default true; skipped in mode off/warn). */
   verify?: boolean;
@@ -61,8 +61,41 @@ export class GuardDeployError extends CfError {
   }
 }
 
-export function defaultHookEntry(): string {
+/** The bundled hook entry (built by scripts/bundle-guard.mjs): one CommonJS file plus a V8 code cache. */
+export function bundledHookEntry(): string {
+  return fileURLToPath(new URL('../guard/guard-hook.cjs', import.meta.url));
+}
+
+/** The unbundled hook entry (ES modules, as tsc emits them). */
+export function moduleHookEntry(): string {
   return fileURLToPath(new URL('../cli/guard-hook.js', import.meta.url));
+}
+
+/**
+ * Chooses between the bundled entry and the module entry: the bundle when it is built and current
+ * (start-up close to `node -e 0`), else the module entry. The bundle counts as current when its bundle
+ * file is not older than the module entry: `npm run build` writes it right after tsc, and tsc alone
+ * rewrites every module, so a bundle left over from an earlier build (an older policy) is never
+ * deployed. The code cache is optional (the bundle runs without it).
+ */
+export function pickHookEntry(bundled: string, modules: string): string {
+  let bundle;
+  try {
+    if (!statSync(bundled).isFile()) return modules;
+    bundle = statSync(join(dirname(bundled), 'guard-hook.bundle.cjs'));
+  } catch {
+    return modules;
+  }
+  try {
+    return bundle.mtimeMs >= statSync(modules).mtimeMs ? bundled : modules;
+  } catch {
+    return bundled; // no module entry to compare with: the bundle is all there is
+  }
+}
+
+/** The hook entry deployed by default (see pickHookEntry). */
+export function defaultHookEntry(): string {
+  return pickHookEntry(bundledHookEntry(), moduleHookEntry());
 }
 
 /** Single-quotes a word for /bin/sh. */
@@ -150,7 +183,7 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
   try {
     await access(hookEntry, constants.R_OK);
   } catch (err) {
-    throw new GuardDeployError(`guard hook entry ${hookEntry} is missing (build with: npx tsc -p tsconfig.build.json)`, { cause: err });
+    throw new GuardDeployError(`guard hook entry ${hookEntry} is missing (build with: npm run build)`, { cause: err });
   }
   const hooksDir = join(resolve(opts.projectDir), '.claude', 'hooks');
   const scriptPath = join(hooksDir, guardScriptName(opts.sessionName));
@@ -174,6 +207,10 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
     }
     if (r.code !== 2) {
       throw new GuardDeployError(`the deployed guard ${scriptPath} did not block a write to .claude/settings.json (exit ${String(r.code)}): ${r.stderr.trim().slice(0, 300)}`);
+    }
+    // Blocked by the policy, not by a broken hook denying everything (a crash, a missing module).
+    if (!/blocked this Write call \[(?!internal-error|invalid-input)/.test(r.stderr)) {
+      throw new GuardDeployError(`the deployed guard ${scriptPath} denies calls because it is broken: ${r.stderr.trim().slice(0, 300)}`);
     }
   }
   const command = /^[\w@%+=:,./-]+$/.test(scriptPath) ? scriptPath : shQuote(scriptPath);

@@ -9,17 +9,72 @@
  * Exit 2 with the reason on stderr denies; exit 0 allows. Any failure denies (exit 2) — including a
  * guard module that fails to load (a half-written build), which is why it is imported dynamically
  * inside the error handling rather than statically.
+ *
+ * The deployed launcher runs the same code from a single-file bundle with a V8 code cache
+ * (dist/guard/guard-hook.cjs, built by scripts/bundle-guard.mjs); this module is its source and the
+ * fallback when the bundle is missing.
  */
+import { EventEmitter } from 'node:events';
+import { read } from 'node:fs';
+
+let wroteStderr = false;
+
+/**
+ * stderr, set up on first use: process.stderr on a pipe is a stream whose set-up costs milliseconds,
+ * and an allowed call writes nothing.
+ */
+const stderr = {
+  write(chunk: string): boolean {
+    wroteStderr = true;
+    return process.stderr.write(chunk);
+  },
+};
 
 function exit(code: number): void {
   // Let stderr drain (pipes are asynchronous on some platforms) before exiting.
-  process.stderr.write('', () => process.exit(code));
+  if (wroteStderr) process.stderr.write('', () => process.exit(code));
+  else process.exit(code);
 }
 
 function fail(err: unknown): void {
   const what = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : String(err);
-  process.stderr.write(`claude-failover safety guard: internal error (${what.slice(0, 300)}); denying the call\n`);
+  stderr.write(`claude-failover safety guard: internal error (${what.slice(0, 300)}); denying the call\n`);
   exit(2);
+}
+
+/**
+ * Standard input as the few stream events the hook reads ('data', 'end', 'error', pause), read from
+ * fd 0 with fs.read. `process.stdin` would build a net.Socket or fs.ReadStream, loading ~30 internal
+ * modules (~4 ms, a tenth of Node's whole start-up); the reads go through libuv's thread pool, so the
+ * hook's input time limit still fires while a read waits.
+ */
+function fdInput(fd = 0): NodeJS.ReadableStream {
+  const input = new EventEmitter() as EventEmitter & { pause(): void };
+  let stopped = false;
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const next = (): void => {
+    read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (stopped) return;
+      if (err !== null) {
+        // A non-blocking pipe with nothing in it yet: try again shortly (the input time limit still applies).
+        if (err.code === 'EAGAIN') setTimeout(next, 1);
+        else input.emit('error', err);
+        return;
+      }
+      if (n === 0) {
+        input.emit('end');
+        return;
+      }
+      input.emit('data', Buffer.from(buf.subarray(0, n)));
+      next();
+    });
+  };
+  input.pause = (): void => {
+    stopped = true;
+  };
+  next();
+  // Only the members listed above are used by readStdin (src/guard/hook.ts).
+  return input as unknown as NodeJS.ReadableStream;
 }
 
 process.on('uncaughtException', fail);
@@ -33,7 +88,7 @@ async function main(): Promise<void> {
     exit(0);
     return;
   }
-  exit(await runPreToolUseHook(argv, { stdin: process.stdin, stderr: process.stderr, env: process.env }));
+  exit(await runPreToolUseHook(argv, { stdin: fdInput(0), stderr, env: process.env }));
 }
 
 main().catch(fail);

@@ -132,10 +132,12 @@ export function loadNativeParser(): ShellParser | null {
 /** The WASM backend (web-tree-sitter + tree-sitter-bash.wasm resolved from node_modules). */
 export async function loadWasmParser(): Promise<ShellParser> {
   // Baseline compilation only: optimising the grammar in background threads delays process exit by ~1 s.
-  const { setFlagsFromString } = await import('node:v8');
+  const { setFlagsFromString } = require('node:v8') as { setFlagsFromString(flags: string): void };
   setFlagsFromString('--liftoff-only');
   const wasmPath = require.resolve('tree-sitter-bash/tree-sitter-bash.wasm');
-  const mod = (await import('web-tree-sitter')) as unknown as {
+  // web-tree-sitter's CommonJS build, through `require`: the same code in the ES module build and in the
+  // single-file CommonJS bundle of the hook (scripts/bundle-guard.mjs), which has no dynamic import().
+  const mod = require('web-tree-sitter') as {
     Parser: { init(): Promise<void>; new (): ParserLike };
     Language: { load(path: string): Promise<unknown> };
   };
