@@ -3,11 +3,10 @@
  * load-buffer + paste-buffer (bracketed), wait a short delay, send Enter as a separate key, and
  * check that the pane changed (the prompt was submitted); if it did not, send Enter once more.
  *
- * Line endings: `paste-buffer` replaces every LF with CR (what a terminal sends for Enter);
- * inside a bracketed paste Claude Code reads CR, CRLF and LF all as one line break. A CRLF in the
- * text would arrive as CR CR — two line breaks — so CRLF is turned into LF before the paste: the
- * agent sees exactly one line break per line, as in the task file (docs/queue-protocol.md,
- * "Delivery").
+ * Bytes: the text is pasted as it is. The tmux adapter pastes with `paste-buffer -p -r` (no
+ * LF → CR replacement), so the pane receives exactly the prompt's UTF-8 bytes, line endings
+ * included (LF, CRLF or a lone CR); Claude Code reads each of them as one line break inside a
+ * bracketed paste (docs/queue-protocol.md, "Delivery and line endings").
  */
 import { RetryableError } from '../core/errors.js';
 import type { TmuxPort } from '../core/ports.js';
@@ -32,17 +31,12 @@ export interface DeliveryResult {
   enters: number;
 }
 
-/** The text as pasted: CRLF → LF (tmux turns each LF into CR). */
-export function pasteForm(text: string): string {
-  return text.replace(/\r\n/g, '\n');
-}
-
 /**
- * The bytes the pane receives between the bracketed-paste markers for `text`: CRLF → LF, then
- * LF → CR (tmux's paste-buffer separator). Tests compare the simulator's hash with this.
+ * The bytes the pane receives between the bracketed-paste markers for `text`: exactly its UTF-8
+ * (the adapter pastes with `-r`). Tests compare the simulator's hash of what it received with this.
  */
 export function terminalBytes(text: string): Buffer {
-  return Buffer.from(pasteForm(text).replace(/\n/g, '\r'), 'utf8');
+  return Buffer.from(text, 'utf8');
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -64,7 +58,7 @@ export async function deliverPrompt(tmux: TmuxPort, session: string, text: strin
   const verifyMs = opts.verifyMs ?? 1500;
   const pollMs = opts.pollMs ?? 40;
   const pasteStartedAt = now();
-  await tmux.pasteText(session, pasteForm(text));
+  await tmux.pasteText(session, text);
   opts.onStep?.('pasted');
   await sleep(opts.enterDelayMs ?? 150);
   let before = await tmux.capturePane(session);

@@ -4,11 +4,12 @@
  * the same `taskPrompt` + `deliverPrompt` the controller uses. The simulator records the sha256
  * of the bytes it received and of its newline-normalized text (Claude Code's view).
  *
- * What is compared (docs/queue-protocol.md, "Delivery"): the raw bytes equal the prompt with
- * CRLF → LF, then LF → CR (tmux's paste-buffer turns LF into CR; CRLF is folded first so a CRLF
- * is one line break, not two); the text Claude Code sees equals the prompt with its line breaks
- * normalized. The prompt contains the body verbatim (control characters other than TAB/CR/LF
- * cannot cross a terminal paste and are replaced by visible symbols; see terminalSafe).
+ * What is compared (docs/queue-protocol.md, "Delivery and line endings"): the raw bytes the
+ * simulator received equal the prompt's UTF-8 bytes exactly (the tmux adapter pastes with `-r`:
+ * CRLF, LF and lone CR arrive as they are), and the text Claude Code sees (line breaks normalized)
+ * equals the prompt's normalized text. The prompt contains the body verbatim (control characters
+ * other than TAB/CR/LF cannot cross a terminal paste and are replaced by visible symbols; see
+ * terminalSafe).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
