@@ -31,6 +31,8 @@ export interface SessionView {
   account?: string;
   conversationId?: string;
   launchedAtMs?: number;
+  /** The current launch resumed the session's conversation (`--resume`). */
+  resumed?: boolean;
 }
 
 export type LeaseVerdict =
@@ -42,6 +44,12 @@ export type LeaseVerdict =
   | { action: 'hold'; reason: string; recheckInMs: number }
   /** Claimed but never delivered, and the session is idle: deliver again (same claim). */
   | { action: 'redeliver'; reason: string }
+  /**
+   * Delivered, then the session was relaunched with `--resume` of the same conversation (a
+   * failover, a healed crash): paste a continuation prompt (same claim) so the task goes on
+   * where it stopped instead of starting over.
+   */
+  | { action: 'replay'; reason: string }
   /** The delivery ended without completion: back to inbox (attempt + 1) or failed/ at max. */
   | { action: 'requeue'; reason: string };
 
@@ -83,6 +91,14 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   const stale = (): LeaseVerdict | undefined =>
     staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
 
+  // Relaunched with --resume after the prompt was delivered: continue in the same conversation.
+  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > Date.parse(lease.deliveredAt)
+    && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
+    if (s.activity === 'idle' && s.ready) {
+      return { action: 'replay', reason: `session ${s.name} was relaunched${s.account ? ` on account ${s.account}` : ''} and resumed its conversation; continuing the task there` };
+    }
+    if (s.activity === 'starting' || s.activity === undefined) return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle`, recheckInMs: 1_000 };
+  }
   if (s?.activity === 'rateLimited' && s.alive) {
     return { action: 'hold', reason: `session ${s.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
   }

@@ -29,7 +29,7 @@ import {
 } from '../core/task.js';
 import { checkpointPath, nextCheckpoint, type CheckpointToolCall, type SessionCheckpoint } from './project-checkpoint.js';
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
-import { taskPrompt } from './project-prompt.js';
+import { continuationPrompt, taskPrompt } from './project-prompt.js';
 import type { SessionStatus } from './session.js';
 
 export { taskPrompt, continuationPrompt, taskMarkerId } from './project-prompt.js';
@@ -280,6 +280,7 @@ export function sessionView(name: string, desired: DesiredState, prior: PlanInpu
   if (st?.conversationId) v.conversationId = st.conversationId;
   const launched = msOf(st?.launchedAt);
   if (launched !== undefined) v.launchedAtMs = launched;
+  if (st?.launchMode === 'resume') v.resumed = true;
   return v;
 }
 
@@ -454,6 +455,14 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
         }
         const text = taskPrompt({ id, body: task.body, title: task.title, attempt: lease.attempt }, dispatchedPath(root, id));
         out.changes.push(taskChange(id, `re-deliver to ${lease.session}: ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id } }]));
+        break;
+      }
+      case 'replay': {
+        busy.set(lease.session, { task: id, since: lease.claimedAt });
+        touched.add(id);
+        const text = continuationPrompt({ id, path: dispatchedPath(root, id) });
+        out.changes.push(taskChange(id, `continue on ${lease.session}: ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id } }]));
+        out.events.push({ key, type: 'Normal', reason: 'TaskReplayed', message: `task ${id}: ${verdict.reason}`, data: { taskId: id, session: lease.session, attempt: lease.attempt } });
         break;
       }
       case 'hold':

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -122,4 +122,30 @@ describe('whole-pool failover', () => {
     expect(linked?.message).toContain(join(p.configDir('b'), 'projects'));
     expect(await d.stop()).toBe(0);
   }, 60_000);
+});
+
+describe('failover replay', () => {
+  it('continues the in-flight task in the resumed conversation on the new account', async () => {
+    const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '5000' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '1s'] });
+    const d = p.start();
+    await until(() => p.active() === 'a', 15_000, 'a active');
+    await p.waitIdle(['s1'], 'a');
+    const queue = join(p.root, 'project', '.agent-queue');
+    const added = await runCli(['task', 'add', '--queue', queue, '--title', 'replay me', '-'], { input: '# Replay me\n\nWrite the summary.\n' });
+    expect(added.code, added.stderr).toBe(0);
+    const id = added.stdout.trim().split('\n').at(-1) as string;
+    await until(() => p.session('s1')?.activity === 'working', 20_000, 's1 working on the task');
+    const conversation = p.session('s1')?.conversationId;
+
+    p.usage.setWindows(p.token('a'), { fiveHour: 95, sevenDay: 10 });
+    await until(() => p.events().some((e) => e.reason === 'TaskReplayed'), 40_000, 'TaskReplayed');
+    await until(() => existsSync(join(queue, 'done', `${id}.md`)), 40_000, 'task done');
+    expect(p.session('s1')?.account).toBe('b');
+    expect(p.session('s1')?.conversationId).toBe(conversation);
+    const received = p.sim().filter((r) => r.type === 'received') as { preview?: string }[];
+    expect(received.some((r) => (r.preview ?? '').includes(`Continue task ${id}`))).toBe(true);
+    const footer = readFileSync(join(queue, 'done', `${id}.md`), 'utf8');
+    expect(footer).toContain(`conversation: ${conversation}`);
+    expect(await d.stop()).toBe(0);
+  }, 120_000);
 });
