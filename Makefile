@@ -12,9 +12,10 @@ all: build
 # installs the same locked versions. Install scripts run only for packages in package.json's
 # allowScripts (tree-sitter: the guard's native shell parser).
 node_modules/.package-lock.json: package.json package-lock.json
-	$(NPM) ci --no-audit --no-fund || { \
-	  echo "npm ci refused the lock file; installing the locked versions with npm install"; \
-	  $(NPM) install --no-audit --no-fund; }
+	@log=$$(mktemp); if $(NPM) ci --no-audit --no-fund >"$$log" 2>&1; then tail -n 3 "$$log"; else \
+	  grep -m 3 -E '^npm error (code|`npm ci`|Missing)' "$$log" || tail -n 5 "$$log"; \
+	  echo "npm ci refused the lock file (see above); installing the locked versions with npm install"; \
+	  $(NPM) install --no-audit --no-fund; fi; rm -f "$$log"
 	@touch $@
 
 deps: node_modules/.package-lock.json tmux

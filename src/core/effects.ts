@@ -3,6 +3,8 @@
  * twice leaves the world as running it once. The runtime's executor maps each `type` to a port
  * call; controllers only ever build these objects.
  */
+import type { QueueStatus, RecoveryAction } from './task.js';
+
 
 export interface TmuxNewSessionEffect {
   type: 'tmux.newSession';
@@ -171,7 +173,7 @@ export interface QueueResolveConflictEffect {
 export interface QueueRecoverEffect {
   type: 'queue.recover';
   root: string;
-  actions: import('./task.js').RecoveryAction[];
+  actions: RecoveryAction[];
 }
 
 /** Moves done tasks to archive/YYYY-MM/. */
@@ -192,7 +194,7 @@ export interface QueueCleanupTempEffect {
 export interface QueueWriteStatusEffect {
   type: 'queue.writeStatus';
   root: string;
-  status: import('./task.js').QueueStatus;
+  status: QueueStatus;
 }
 
 /** Removes a session checkpoint file (janitor: older than pruneCheckpointsAfter). */

@@ -1,3 +1,5 @@
+import type { UsageSnapshot } from './quota.js';
+
 /**
  * Ports: how controllers and the runtime see the world. Adapters (src/adapters/) implement them
  * against tmux, the filesystem and HTTP; tests use the same adapters against private tmux
@@ -98,7 +100,7 @@ export type CredentialsCheck =
   | { ok: false; reason: string; message: string };
 
 export type UsageFetch =
-  | { ok: true; snapshot: import('./quota.js').UsageSnapshot; observedAt: string }
+  | { ok: true; snapshot: UsageSnapshot; observedAt: string }
   | { ok: false; kind: 'CredentialsExpired' | 'Forbidden' | 'RateLimited' | 'Unavailable' | 'NoCredentials'; retryAfterMs?: number; message: string };
 
 /** Quota of an account: the usage endpoint, read with the account's own token (never refreshed). */
