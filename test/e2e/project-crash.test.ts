@@ -40,7 +40,7 @@ describe('crash-point matrix', () => {
     });
     cleanups.push(() => p.cleanup());
     const first = daemon(p, { CF_TEST_CRASH_AT: step });
-    await until(() => SESSIONS.every((n) => readStatusMap(p.stateDir)[`Session/${n}`]?.activity === 'idle'), 20_000, 'sessions idle');
+    await until(() => SESSIONS.every((n) => readStatusMap(p.stateDir)[`Session/${n}`]?.activity === 'idle'), 45_000, 'sessions idle');
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await addTask(p.queueRoot, `task ${i} of ${step}\n`));
     // A task whose turns fail: requeued once, then dead-lettered (exercises the requeue steps).
@@ -75,7 +75,7 @@ describe('crash-point matrix', () => {
     expect(redeliveries).toBeLessThanOrEqual(SESSIONS.length);
     summary[step] = { redeliveries, receipts: got.length };
     expect(await second.stop()).toBe(0);
-  }, 90_000);
+  }, 150_000);
 
   it('summary', () => {
     // Printed for the record (see the report): re-deliveries per crash step.

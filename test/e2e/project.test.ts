@@ -35,7 +35,7 @@ describe('Project controller', () => {
     const high = await addTask(p.queueRoot, 'an urgent task\n', { priority: 'high' });
     writeFileSync(join(p.queueRoot, 'inbox', 'broken.md'), '---\npriority: urgent\n---\nbody\n');
     const d = daemon(p);
-    await d.waitForLog((l) => l.msg === 'first reconcile done; controller running', 20_000);
+    await d.waitForLog((l) => l.msg === 'first reconcile done; controller running', 45_000);
     const viaCli = await runCli(['task', 'add', '--project', 'p', '--manifests', p.manifests, '-', '--priority', 'low'], { input: 'added through the CLI\n' });
     expect(viaCli.code).toBe(0);
     const cliId = viaCli.stdout.trim();
@@ -80,12 +80,12 @@ describe('Project controller', () => {
     expect(events).toMatch(/"reason":"TaskFailed"[^\n]*broken/);
     expect(events.match(/"reason":"TaskCompleted"/g)).toHaveLength(4);
     expect(await d.stop()).toBe(0);
-  });
+  }, 120_000);
 
   it('pinned tasks go to their session; a dedicated session takes only pinned tasks', async () => {
     const p = pool({ sessions: [{ name: 'pool1' }, { name: 'ded', mode: 'dedicated' }], env: { CLAUDE_SIM_WORK_MS: '200' } });
     const d = daemon(p);
-    await until(idle(p, ['pool1', 'ded']), 20_000, 'sessions idle');
+    await until(idle(p, ['pool1', 'ded']), 45_000, 'sessions idle');
     const a = await addTask(p.queueRoot, 'for anyone 1\n');
     const b = await addTask(p.queueRoot, 'for the dedicated one\n', { frontmatter: { session: 'ded' } });
     const c = await addTask(p.queueRoot, 'for anyone 2\n');
@@ -94,12 +94,14 @@ describe('Project controller', () => {
     const bySession = Object.fromEntries(receipts(p, ['pool1', 'ded']).map((r) => [r.taskId, r.session]));
     expect(bySession).toEqual({ [a]: 'pool1', [b]: 'ded', [c]: 'pool1', [e]: 'pool1' });
     expect(await d.stop()).toBe(0);
-  });
+  }, 120_000);
 
-  it('requeues the task of a session that died (attempt 2, last_error) and finishes it', async () => {
-    const p = pool({ sessions: [{ name: 'w1' }], env: { CLAUDE_SIM_WORK_MS: '200', CLAUDE_SIM_READ_TASK_FILES: '0' } });
+  it('requeues the task of a session that died and came back without its conversation (attempt 2, last_error)', async () => {
+    // resume: false — a relaunch starts a new conversation, so the task cannot be continued
+    // (with --resume it would be replayed in the same conversation: test/e2e/failover.test.ts).
+    const p = pool({ sessions: [{ name: 'w1', spec: '  resume: false\n' }], env: { CLAUDE_SIM_WORK_MS: '200', CLAUDE_SIM_READ_TASK_FILES: '0' } });
     const d = daemon(p);
-    await until(idle(p, ['w1']), 20_000, 'session idle');
+    await until(idle(p, ['w1']), 45_000, 'session idle');
     const slow = await addTask(p.queueRoot, 'slow job\n#sim work 2500\n');
     await until(() => readStatusMap(p.stateDir)['Session/w1']?.currentTask === slow, 15_000, 'w1 working on it');
     const pid = p.tmux.panePids().w1 as number;
@@ -113,24 +115,24 @@ describe('Project controller', () => {
     expect(r[0]?.pid).not.toBe(r[1]?.pid);
     expect(readFileSync(join(p.stateDir, 'events.jsonl'), 'utf8')).toMatch(/"reason":"TaskRequeued"/);
     expect(await d.stop()).toBe(0);
-  });
+  }, 120_000);
 
   it('a failing turn is retried, then dead-lettered at maxAttempts with the reason', async () => {
     const p = pool({ sessions: [{ name: 'f1' }], env: { CLAUDE_SIM_WORK_MS: '100', CLAUDE_SIM_READ_TASK_FILES: '0' }, projectSpec: '  maxAttempts: 2\n' });
     const d = daemon(p);
-    await until(idle(p, ['f1']), 20_000, 'session idle');
+    await until(idle(p, ['f1']), 45_000, 'session idle');
     const bad = await addTask(p.queueRoot, 'this fails\n#sim fail server_error\n');
     await until(() => inState(p.queueRoot, 'failed').includes(bad), 30_000, 'dead-lettered');
     const text = readFileSync(join(p.queueRoot, 'failed', `${bad}.md`), 'utf8');
     expect(text).toMatch(/reason: gave up after 2 attempts \(max 2\); last: the turn ended with an API error \(server_error/);
     expect(receipts(p, ['f1']).filter((x) => x.taskId === bad)).toHaveLength(2);
     expect(await d.stop()).toBe(0);
-  });
+  }, 120_000);
 
   it('a rate-limited task stays dispatched for the failover replay', async () => {
     const p = pool({ sessions: [{ name: 'r1' }], env: { CLAUDE_SIM_WORK_MS: '100', CLAUDE_SIM_READ_TASK_FILES: '0' } });
     const d = daemon(p);
-    await until(idle(p, ['r1']), 20_000, 'session idle');
+    await until(idle(p, ['r1']), 45_000, 'session idle');
     const id = await addTask(p.queueRoot, 'hits the limit\n#sim fail rate_limit\n');
     await until(() => (readStatusMap(p.stateDir)['Project/p']?.holds as Record<string, string> | undefined)?.[id] !== undefined, 20_000, 'held');
     await new Promise((r) => setTimeout(r, 1500));
@@ -139,7 +141,7 @@ describe('Project controller', () => {
     const cp = JSON.parse(readFileSync(join(p.stateDir, 'checkpoints', 'r1.json'), 'utf8')) as { lastTask?: { id: string; state: string; path: string } };
     expect(cp.lastTask).toMatchObject({ id, state: 'dispatched', path: join(p.queueRoot, 'dispatched', `${id}.md`) });
     expect(await d.stop()).toBe(0);
-  });
+  }, 120_000);
 
   it('dry-run writes nothing: no queue directories, and the plan says they would be created', async () => {
     const p = pool({ sessions: [] });
@@ -151,5 +153,5 @@ describe('Project controller', () => {
     const json = JSON.parse((await runCli(['reconcile', '--once', '--dry-run', '-o', 'json', '-f', p.manifests, '--state-dir', p.stateDir, '--tmux-socket', p.tmux.socket])).stdout) as { changes: { key: string; effects: { type: string }[] }[] };
     expect(json.changes.find((c) => c.key === 'Project/p')?.effects.map((e) => e.type)).toEqual(['queue.ensureDirs', 'queue.writeStatus']);
     expect(existsSync(join(p.root, 'projects'))).toBe(false);
-  });
+  }, 120_000);
 });

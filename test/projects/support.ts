@@ -12,6 +12,8 @@ export interface PoolSession {
   name: string;
   mode?: 'pool' | 'dedicated';
   env?: Record<string, string>;
+  /** Extra spec lines (indented two spaces), e.g. `  resume: false\n`. */
+  spec?: string;
 }
 
 export interface ProjectPool {
@@ -36,7 +38,7 @@ export function projectPool(opts: { sessions: PoolSession[]; env?: Record<string
     `apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata:\n  name: p\nspec:\n  path: ${root}/projects/p\n${opts.projectSpec ?? ''}`,
     ...opts.sessions.map((s) => {
       const env = { CLAUDE_SIM_LOG: simLog(s.name), CLAUDE_SIM_IDLE_NOTIFY_MS: '0', ...opts.env, ...s.env };
-      return `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: p\n  mode: ${s.mode ?? 'pool'}\n  command: ${JSON.stringify([SIM_BIN, '--dangerously-skip-permissions'])}\n  env:\n${Object.entries(env).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+      return `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: p\n  mode: ${s.mode ?? 'pool'}\n${s.spec ?? ''}  command: ${JSON.stringify([SIM_BIN, '--dangerously-skip-permissions'])}\n  env:\n${Object.entries(env).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
     }),
   ];
   writeFileSync(join(manifests, 'pool.yaml'), docs.join('---\n'));
