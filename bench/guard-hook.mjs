@@ -1,33 +1,46 @@
 #!/usr/bin/env node
 // Benchmark: wall time of the safety guard's PreToolUse hook vs `node -e 0`, side by side in one run.
 //
-//   npx tsc -p tsconfig.build.json && node bench/guard-hook.mjs [--runs 200] [--json]
+//   npm run build && node bench/guard-hook.mjs [--runs 200] [--json] [--dist DIR] [--quick]
 //
 // Every round runs each variant once, in a rotating order (interleaved), each as a fresh process fed
 // the same kind of PreToolUse JSON on stdin that Claude Code sends. The audit log is written (to a temp
 // state dir), exactly as in production. Reports p50/p90/p99/mean per variant and the ratio of each
 // variant's median to the median of `node -e 0`.
+//
+// Variants: the bundled entry dist/guard/guard-hook.cjs (what deployGuard deploys), the ES module entry
+// dist/cli/guard-hook.js (the fallback; the state before the bundle), the launcher script, WASM parser.
+// --dist DIR benchmarks a copy of dist/ (others may rebuild dist/ while this runs; the copy needs
+// node_modules next to it, e.g. a symlink). --quick: only node -e 0 and the bundled Write/Bash variants.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argvAll = process.argv.slice(2);
-// --entry PATH: benchmark a copy of the build (e.g. when others rebuild dist/ while this runs).
-const hook = argvAll.includes('--entry') ? resolve(argvAll[argvAll.indexOf('--entry') + 1]) : join(root, 'dist', 'cli', 'guard-hook.js');
-if (!existsSync(hook)) {
-  console.error(`missing ${hook}: run npx tsc -p tsconfig.build.json first`);
-  process.exit(1);
+const dist = argvAll.includes('--dist') ? resolve(argvAll[argvAll.indexOf('--dist') + 1]) : join(root, 'dist');
+const moduleHook = join(dist, 'cli', 'guard-hook.js');
+const hook = join(dist, 'guard', 'guard-hook.cjs');
+for (const f of [hook, join(dist, 'guard', 'guard-hook.bundle.cjs'), moduleHook]) {
+  if (!existsSync(f)) {
+    console.error(`missing ${f}: run npm run build first`);
+    process.exit(1);
+  }
 }
+if (!existsSync(join(dist, 'guard', 'guard-hook.cache'))) console.error('note: no code cache (dist/guard/guard-hook.cache); the bundle runs without it');
+// The node flags the code cache was made with, as deployGuard writes them into the launcher.
+const manifest = join(dist, 'guard', 'guard-hook.json');
+const nodeFlags = existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).nodeFlags ?? [] : [];
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 200;
 const asJson = args.includes('--json');
 
+const loadBefore = os.loadavg().map((x) => x.toFixed(1)).join(' ');
 const state = mkdtempSync(join(tmpdir(), 'cf-guard-bench-'));
 const launcher = join(state, 'claude-failover-guard');
-writeFileSync(launcher, `#!/bin/sh\n'${process.execPath}' '${hook}' --session bench --state-dir '${state}' --mode enforce\ncode=$?\n[ "$code" -eq 0 ] && exit 0\nexit 2\n`);
+writeFileSync(launcher, `#!/bin/sh\n'${process.execPath}' ${nodeFlags.map((f) => `'${f}' `).join('')}'${hook}' --session bench --state-dir '${state}' --mode enforce\ncode=$?\n[ "$code" -eq 0 ] && exit 0\nexit 2\n`);
 chmodSync(launcher, 0o555);
 
 const call = (tool, input) => JSON.stringify({
@@ -40,15 +53,22 @@ const inputs = {
   bashTypical: call('Bash', { command: 'cd src && grep -rn "TODO" . | head -20 && npm test -- --run 2>&1 | tail -5', description: 'typical' }),
   bashDeny: call('Bash', { command: 'FOO=1 sudo env rm -rf "$HOME"', description: 'deny' }),
 };
-const hookArgs = [hook, '--session', 'bench', '--state-dir', state, '--mode', 'enforce'];
+const flags = ['--session', 'bench', '--state-dir', state, '--mode', 'enforce'];
+const hookArgs = [...nodeFlags, hook, ...flags];
+const moduleArgs = [moduleHook, ...flags];
+const quick = args.includes('--quick');
 const variants = [
   { name: 'node -e 0', cmd: process.execPath, argv: ['-e', '0'], input: inputs.bashSimple },
   { name: 'hook Write', cmd: process.execPath, argv: hookArgs, input: inputs.write, expect: 0 },
   { name: 'hook Bash "ls -la"', cmd: process.execPath, argv: hookArgs, input: inputs.bashSimple, expect: 0 },
   { name: 'hook Bash typical pipeline', cmd: process.execPath, argv: hookArgs, input: inputs.bashTypical, expect: 0 },
   { name: 'hook Bash deny', cmd: process.execPath, argv: hookArgs, input: inputs.bashDeny, expect: 2 },
-  { name: 'launcher script, Bash typical', cmd: launcher, argv: [], input: inputs.bashTypical, expect: 0 },
-  { name: 'hook Bash typical, WASM parser', cmd: process.execPath, argv: [...hookArgs, '--parser', 'wasm'], input: inputs.bashTypical, expect: 0 },
+  ...(quick ? [] : [
+    { name: 'launcher script, Bash typical', cmd: launcher, argv: [], input: inputs.bashTypical, expect: 0 },
+    { name: 'module entry, Write', cmd: process.execPath, argv: moduleArgs, input: inputs.write, expect: 0 },
+    { name: 'module entry, Bash typical', cmd: process.execPath, argv: moduleArgs, input: inputs.bashTypical, expect: 0 },
+    { name: 'hook Bash typical, WASM parser', cmd: process.execPath, argv: [...hookArgs, '--parser', 'wasm'], input: inputs.bashTypical, expect: 0 },
+  ]),
 ];
 
 const times = variants.map(() => []);
@@ -83,9 +103,9 @@ const rows = variants.map((v, j) => ({
   ratioP50: +(q(times[j], 0.5) / base).toFixed(3),
 }));
 if (asJson) {
-  console.log(JSON.stringify({ node: process.version, runs, rows }, null, 2));
+  console.log(JSON.stringify({ node: process.version, runs, loadBefore, loadAfter: os.loadavg(), rows }, null, 2));
 } else {
-  console.log(`guard hook vs node -e 0 — ${runs} interleaved runs each, node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`guard hook vs node -e 0 — ${runs} interleaved runs each, node ${process.version}, ${process.platform}/${process.arch}, load average ${loadBefore} -> ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(`${'variant'.padEnd(34)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'mean ms'.padStart(8)} ${'p50/node'.padStart(9)}`);
   for (const r of rows) console.log(`${r.variant.padEnd(34)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.mean).padStart(8)} ${r.ratioP50.toFixed(2).padStart(8)}x`);
   console.log('target: p50 of the hook <= 1.25x p50 of node -e 0');

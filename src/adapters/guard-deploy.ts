@@ -6,7 +6,7 @@
  * The launcher bakes in everything the hook needs, with absolute paths:
  *
  *   #!/bin/sh
- *   '/usr/bin/node' '/opt/claude-failover/dist/guard/guard-hook.cjs' --session 'ccl-3' \
+ *   '/usr/bin/node' '--verify-snapshot-checksum' '/opt/claude-failover/dist/guard/guard-hook.cjs' --session 'ccl-3' \
  *     --state-dir '/var/lib/claude-failover' --mode 'enforce' --project '/srv/app' --protect '/etc/cf/manifests'
  *   code=$?; [ "$code" -eq 0 ] && exit 0; …; exit 2      (anything but a clean allow denies)
  *
@@ -14,7 +14,7 @@
  * .claude/settings.local.json) with mergeGuardSettings from src/guard/settings.ts.
  */
 import { spawn } from 'node:child_process';
-import { constants, statSync } from 'node:fs';
+import { constants, readFileSync, statSync } from 'node:fs';
 import { access, chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,12 @@ export interface DeployGuardOptions {
   nodePath?: string;
   /** The hook entry (default: defaultHookEntry(), the bundled dist/guard/guard-hook.cjs, else dist/cli/guard-hook.js). */
   hookEntry?: string;
+  /**
+   * Node flags in the launcher (default: the `nodeFlags` that scripts/bundle-guard.mjs recorded in
+   * guard-hook.json next to a bundled entry, which its code cache needs; none for the module entry).
+   * Flags the node binary rejects are dropped at deploy time (the hook then runs without its cache).
+   */
+  nodeFlags?: readonly string[];
   /** Run the deployed script once on a known-bad call and require exit 2 (default true; skipped in mode off/warn). */
   verify?: boolean;
 }
@@ -108,6 +114,17 @@ export function guardScriptName(sessionName: string): string {
   return `claude-failover-guard-${safe === '' ? 'session' : safe}`;
 }
 
+/** The node flags a bundled entry's code cache was made with (guard-hook.json beside it), else none. */
+export function bundledNodeFlags(hookEntry: string): string[] {
+  try {
+    const m = JSON.parse(readFileSync(join(dirname(hookEntry), 'guard-hook.json'), 'utf8')) as { nodeFlags?: unknown };
+    const flags: unknown[] = Array.isArray(m.nodeFlags) ? m.nodeFlags : [];
+    return flags.every((f): f is string => typeof f === 'string' && /^--[a-z0-9-]+(=[\w.,-]+)?$/.test(f)) ? (flags as string[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The launcher script's text. */
 export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookEntry: string }): string {
   const args = ['--session', opts.sessionName, '--state-dir', resolve(opts.stateDir), '--mode', opts.mode ?? 'enforce', '--project', resolve(opts.projectDir)];
@@ -118,7 +135,7 @@ export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookE
   return [
     '#!/bin/sh',
     '# claude-failover safety guard (PreToolUse hook). Generated on every session launch; do not edit.',
-    `${shQuote(opts.nodePath)} ${shQuote(opts.hookEntry)} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
+    `${[opts.nodePath, ...(opts.nodeFlags ?? []), opts.hookEntry].map(shQuote).join(' ')} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
     'code=$?',
     '[ "$code" -eq 0 ] && exit 0',
     '[ "$code" -eq 2 ] || echo "claude-failover safety guard failed (exit $code); denying the call" >&2',
@@ -152,9 +169,9 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
   }
 }
 
-function runScript(script: string, input: string, timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+function runScript(script: string, input: string, timeoutMs: number, args: string[] = []): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(script, [], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(script, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
@@ -185,11 +202,15 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
   } catch (err) {
     throw new GuardDeployError(`guard hook entry ${hookEntry} is missing (build with: npm run build)`, { cause: err });
   }
+  let nodeFlags = [...(opts.nodeFlags ?? bundledNodeFlags(hookEntry))];
+  // A node that rejects a flag would exit 9 on every call (a deny): drop the flags instead (they only
+  // serve the code cache).
+  if (nodeFlags.length > 0 && (await runScript(nodePath, '', 10_000, [...nodeFlags, '-e', '0']).catch(() => ({ code: null }))).code !== 0) nodeFlags = [];
   const hooksDir = join(resolve(opts.projectDir), '.claude', 'hooks');
   const scriptPath = join(hooksDir, guardScriptName(opts.sessionName));
   try {
     await mkdir(hooksDir, { recursive: true, mode: 0o755 });
-    await writeAtomic(scriptPath, guardScript({ ...opts, nodePath, hookEntry }), 0o555);
+    await writeAtomic(scriptPath, guardScript({ ...opts, nodePath, hookEntry, nodeFlags }), 0o555);
     await chmod(scriptPath, 0o555);
   } catch (err) {
     throw new GuardDeployError(`cannot write the guard hook to ${scriptPath}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -12,7 +12,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployGuard, pickHookEntry } from '../../src/adapters/guard-deploy.js';
+import { bundledNodeFlags, deployGuard, pickHookEntry } from '../../src/adapters/guard-deploy.js';
 import type { AuditRecord } from '../../src/guard/audit.js';
 import { BUNDLED_HOOK_ENTRY, buildDist, HOOK_ENTRY, ROOT } from './build-dist.js';
 import { ALLOW, DENY, ENV, PROJECT, WARN, type CorpusCase } from './corpus.js';
@@ -22,9 +22,12 @@ interface Run {
   stderr: string;
 }
 
+/** The node flags the bundle's code cache was made for (what deployGuard puts into the launcher). */
+let flags: string[] = [];
+
 function run(args: string[], input: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH, ...ENV } });
+    const child = spawn(process.execPath, args[0] === HOOK_ENTRY ? args : [...flags, ...args], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH, ...ENV } });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
     child.on('error', reject);
@@ -66,7 +69,8 @@ beforeAll(async () => {
   copy = join(dir, 'copy');
   await mkdir(join(copy, 'dist', 'guard'), { recursive: true });
   await symlink(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-  for (const f of ['guard-hook.cjs', 'guard-hook.bundle.cjs', 'guard-hook.cache']) await copyFile(join(ROOT, 'dist', 'guard', f), join(copy, 'dist', 'guard', f));
+  flags = bundledNodeFlags(BUNDLED_HOOK_ENTRY);
+  for (const f of ['guard-hook.cjs', 'guard-hook.bundle.cjs', 'guard-hook.cache', 'guard-hook.json']) await copyFile(join(ROOT, 'dist', 'guard', f), join(copy, 'dist', 'guard', f));
 }, 240_000);
 
 afterAll(async () => {
@@ -92,6 +96,8 @@ describe('bundled guard hook', () => {
     const firstLine = bundle.slice(0, bundle.indexOf('\n') + 1);
     expect(firstLine).toMatch(/^\/\/ cf-guard-bundle [0-9a-f]{64}\n$/);
     expect(cache.subarray(0, firstLine.length).toString('utf8')).toBe(firstLine);
+    // V8 checks a code cache's payload only under this flag, which the cache was made with.
+    expect(flags).toContain('--verify-snapshot-checksum');
     // No ES module syntax and no dynamic import(): it runs as one CommonJS function.
     expect(bundle).not.toMatch(/\bimport\(/);
     expect(bundle).not.toMatch(/import\.meta/);
@@ -184,7 +190,7 @@ describe('default hook entry (pickHookEntry)', () => {
   it('deploys the bundled entry and its launcher blocks by policy, not by breakage', async () => {
     const project = join(dir, 'project');
     const d = await deployGuard({ projectDir: project, sessionName: 'bundled', stateDir: join(dir, 'state-deploy'), hookEntry: BUNDLED_HOOK_ENTRY });
-    expect(await readFile(d.scriptPath, 'utf8')).toContain(BUNDLED_HOOK_ENTRY);
+    expect(await readFile(d.scriptPath, 'utf8')).toContain(`'${process.execPath}' '--verify-snapshot-checksum' '${BUNDLED_HOOK_ENTRY}' --session 'bundled'`);
     const r = await new Promise<Run>((resolve, reject) => {
       const child = spawn(d.scriptPath, [], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH, ...ENV, CLAUDE_PROJECT_DIR: project } });
       let stderr = '';
@@ -195,6 +201,14 @@ describe('default hook entry (pickHookEntry)', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('[recursive-delete]');
+  }, 60_000);
+
+  it('drops node flags the node binary rejects (they only serve the cache), keeping the guard working', async () => {
+    const project = join(dir, 'project-flags');
+    const d = await deployGuard({ projectDir: project, sessionName: 'flags', stateDir: join(dir, 'state-flags'), hookEntry: BUNDLED_HOOK_ENTRY, nodeFlags: ['--no-such-flag-for-node'] });
+    const text = await readFile(d.scriptPath, 'utf8');
+    expect(text).not.toContain('--no-such-flag');
+    expect(text).toContain(`'${process.execPath}' '${BUNDLED_HOOK_ENTRY}' --session 'flags'`);
   }, 60_000);
 
   it('refuses to deploy a hook that denies everything because it is broken', async () => {

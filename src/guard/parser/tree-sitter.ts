@@ -3,17 +3,18 @@
  *
  * Two backends with the same grammar and the same node types:
  * - native: the `tree-sitter` Node binding (optional dependency, N-API, built at install) with
- *   tree-sitter-bash's prebuilt `.node`; loads in ~5 ms, which keeps the hook's start-up close to
- *   `node -e 0`;
+ *   tree-sitter-bash's prebuilt `.node`; loads in ~3-5 ms (mostly dlopen of the two binaries), which
+ *   keeps the hook's start-up close to `node -e 0`;
  * - wasm: `web-tree-sitter` with `tree-sitter-bash.wasm` (shipped in the tree-sitter-bash package);
  *   portable, ~40 ms to start. Used when the native binding cannot be loaded.
  *
  * Both trees are converted into plain SyntaxNode objects (iteratively, so deep input cannot
  * overflow the stack).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { compileFunction } from 'node:vm';
 import type { SyntaxNode } from '../policy/syntax.js';
 import type { ParseFn } from '../policy/types.js';
 
@@ -112,10 +113,35 @@ function bashGrammarBinary(): string | null {
   return null;
 }
 
+/**
+ * The `tree-sitter` package's Parser. When the binding was built locally (build/Release, which is what
+ * node-gyp-build picks first), its JS wrapper index.js is run with that binary handed over directly
+ * instead of through node-gyp-build, which saves ~2 ms per hook call (loading node-gyp-build and `os`,
+ * and its directory scans). Anything unexpected falls back to a plain require('tree-sitter').
+ */
+function treeSitterParser(): new () => ParserLike {
+  try {
+    const dir = dirname(require.resolve('tree-sitter/package.json'));
+    const binding = join(dir, 'build', 'Release', 'tree_sitter_runtime_binding.node');
+    const index = join(dir, 'index.js');
+    if (existsSync(binding)) {
+      const real = createRequire(index);
+      const req = Object.assign((id: string): unknown => (id === 'node-gyp-build' ? () => real(binding) : real(id)), real);
+      const mod = { exports: {} as unknown };
+      const fn = compileFunction(readFileSync(index, 'utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename: index });
+      fn.call(mod.exports, mod.exports, req, mod, index, dir);
+      if (typeof mod.exports === 'function') return mod.exports as new () => ParserLike;
+    }
+  } catch {
+    // fall back to the package's own loading
+  }
+  return require('tree-sitter') as new () => ParserLike;
+}
+
 /** The native binding, or null when it is not installed or does not load on this platform. */
 export function loadNativeParser(): ShellParser | null {
   try {
-    const Parser = require('tree-sitter') as new () => ParserLike;
+    const Parser = treeSitterParser();
     const parser = new Parser();
     const binary = bashGrammarBinary();
     try {
