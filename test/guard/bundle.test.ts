@@ -164,6 +164,26 @@ describe('bundled guard hook', () => {
   }, 60_000);
 });
 
+describe('native parser loading (tree-sitter wrapper run with its binary handed over)', () => {
+  it('loads once per process: repeated loads and a later require of the package keep working', async () => {
+    const { loadNativeParser } = await import('../../src/guard/parser/tree-sitter.js');
+    const trees = [];
+    for (let i = 0; i < 3; i++) {
+      const p = loadNativeParser();
+      expect(p?.backend).toBe('native');
+      trees.push(p?.parse('cd src && rm -rf build | tee x'));
+    }
+    expect(trees[1]).toEqual(trees[0]);
+    expect(trees[2]).toEqual(trees[0]);
+    // A plain require of the package afterwards gets the initialised module from require's cache, and
+    // parsing through the first parser still works (a second run of the wrapper would break it).
+    const { createRequire } = await import('node:module');
+    const Parser = createRequire(join(ROOT, 'src', 'guard', 'parser', 'tree-sitter.ts'))('tree-sitter') as new () => { setLanguage(l: unknown): void };
+    expect(typeof Parser).toBe('function');
+    expect(loadNativeParser()?.parse('ls')).toEqual(loadNativeParser()?.parse('ls'));
+  });
+});
+
 describe('default hook entry (pickHookEntry)', () => {
   it('picks the bundle when it is current, the module entry when the bundle is missing or older', async () => {
     const d = join(dir, 'pick');

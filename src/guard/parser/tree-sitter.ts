@@ -12,7 +12,7 @@
  * overflow the stack).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import { compileFunction } from 'node:vm';
 import type { SyntaxNode } from '../policy/syntax.js';
@@ -113,29 +113,41 @@ function bashGrammarBinary(): string | null {
   return null;
 }
 
+let treeSitter: (new () => ParserLike) | null = null;
+
 /**
  * The `tree-sitter` package's Parser. When the binding was built locally (build/Release, which is what
  * node-gyp-build picks first), its JS wrapper index.js is run with that binary handed over directly
  * instead of through node-gyp-build, which saves ~2 ms per hook call (loading node-gyp-build and `os`,
- * and its directory scans). Anything unexpected falls back to a plain require('tree-sitter').
+ * and its directory scans). The wrapper patches the binding's classes, so it must run once per
+ * process: the result is kept, and registered in require's cache (and taken from there when something
+ * required the package first). Anything unexpected falls back to a plain require('tree-sitter').
  */
 function treeSitterParser(): new () => ParserLike {
+  if (treeSitter !== null) return treeSitter;
   try {
     const dir = dirname(require.resolve('tree-sitter/package.json'));
     const binding = join(dir, 'build', 'Release', 'tree_sitter_runtime_binding.node');
     const index = join(dir, 'index.js');
-    if (existsSync(binding)) {
+    if (require.cache[index] === undefined && existsSync(binding)) {
       const real = createRequire(index);
       const req = Object.assign((id: string): unknown => (id === 'node-gyp-build' ? () => real(binding) : real(id)), real);
-      const mod = { exports: {} as unknown };
+      const mod = new Module(index);
+      mod.filename = index;
       const fn = compileFunction(readFileSync(index, 'utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename: index });
       fn.call(mod.exports, mod.exports, req, mod, index, dir);
-      if (typeof mod.exports === 'function') return mod.exports as new () => ParserLike;
+      if (typeof mod.exports === 'function') {
+        mod.loaded = true;
+        require.cache[index] = mod;
+        treeSitter = mod.exports as new () => ParserLike;
+        return treeSitter;
+      }
     }
   } catch {
     // fall back to the package's own loading
   }
-  return require('tree-sitter') as new () => ParserLike;
+  treeSitter = require('tree-sitter') as new () => ParserLike;
+  return treeSitter;
 }
 
 /** The native binding, or null when it is not installed or does not load on this platform. */
