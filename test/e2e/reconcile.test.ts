@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO, runCli } from '../support/cli.js';
+import { REPO, runCli, SIM_BIN } from '../support/cli.js';
 import { tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
@@ -57,29 +57,37 @@ describe('reconcile --once --dry-run', () => {
     const { tmux, root } = setup();
     const cwd = join(root, 'cwd');
     const stateDir = join(root, 'state');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(cwd);
-    const before = readdirSync(join(REPO, 'examples/demo')).sort();
-    const r = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', join(REPO, 'examples/demo'), '--tmux-socket', tmux.socket, '--state-dir', stateDir], { cwd });
+    // A copy of the demo manifests, so a run directory left by `make demo` cannot change the plan.
+    const demo = join(root, 'demo');
+    mkdirSync(demo);
+    for (const f of readdirSync(join(REPO, 'examples/demo')).filter((n) => n.endsWith('.yaml'))) {
+      writeFileSync(join(demo, f), readFileSync(join(REPO, 'examples/demo', f), 'utf8').replaceAll('../../src/sim/bin/claude', SIM_BIN));
+    }
+    const args = ['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', demo, '--tmux-socket', tmux.socket, '--state-dir', stateDir];
+    const r = await runCli(args, { cwd });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(2);
     for (const s of ['ccl-0', 'ccl-1', 'ccl-2', 'ccl-3', 'reviewer']) expect(r.stdout).toContain(`# Session/${s}: tmux session "${s}" will be created`);
-    // 3 accounts' shared-state link sets + 5 sessions; no credentials exist, so no account is active yet.
+    // No credentials exist: the shared-state links are planned, but no account can be active yet.
     for (const a of ['alpha', 'beta', 'gamma']) expect(r.stdout).toContain(`# Account/${a}: shared-state links of account "${a}" will be created`);
+    for (const p of ['webapp', 'docs']) expect(r.stdout).toContain(`# Project/${p}: task queue ${join(demo, 'run/projects', p, '.agent-queue')} will be created`);
     expect(r.stdout).toMatch(/active account stays none: NoEligibleAccount/);
-    expect(r.stdout).toMatch(/\nPlan: 8 to add, 0 to change, 0 to destroy\.\n$/);
+    const summary = /\nPlan: (\d+) to add, (\d+) to change, (\d+) to destroy\.\n$/.exec(r.stdout);
+    expect(summary).not.toBeNull();
     expect(tmux.serverRunning()).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
     expect(readdirSync(cwd)).toEqual([]);
-    expect(readdirSync(join(REPO, 'examples/demo')).sort()).toEqual(before);
+    expect(readdirSync(demo).sort()).toEqual(['accounts.yaml', 'projects.yaml', 'sessions.yaml']);
 
-    const j = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-o', 'json', '-f', join(REPO, 'examples/demo'), '--tmux-socket', tmux.socket, '--state-dir', stateDir], { cwd });
+    const j = await runCli([...args, '-o', 'json'], { cwd });
     expect(j.code).toBe(2);
-    const plan = JSON.parse(j.stdout) as { formatVersion: number; summary: { add: number; change: number; destroy: number }; changes: unknown[]; dryRun: boolean };
+    const plan = JSON.parse(j.stdout) as { formatVersion: number; summary: { add: number; change: number; destroy: number }; changes: { key: string; action: string }[]; dryRun: boolean };
     expect(plan.formatVersion).toBe(1);
     expect(plan.dryRun).toBe(true);
-    expect(plan.summary).toEqual({ add: 8, change: 0, destroy: 0 });
-    expect(plan.changes).toHaveLength(8);
+    // The JSON is the same Plan the text was rendered from.
+    expect(plan.summary).toEqual({ add: Number(summary?.[1]), change: Number(summary?.[2]), destroy: Number(summary?.[3]) });
+    expect(plan.changes.filter((c) => c.key.startsWith('Session/')).map((c) => `${c.key}:${c.action}`).sort()).toEqual(['ccl-0', 'ccl-1', 'ccl-2', 'ccl-3', 'reviewer'].map((n) => `Session/${n}:create`));
     expect(tmux.serverRunning()).toBe(false);
     expect(existsSync(stateDir)).toBe(false);
   });
@@ -87,6 +95,8 @@ describe('reconcile --once --dry-run', () => {
   it('exits 0 with "No changes" when nothing is declared to change, and 1 on invalid manifests', async () => {
     const { tmux, root } = setup();
     const manifests = writePool(root, { sessions: [] });
+    // The first real pass creates the project's queue directories; then there is nothing to do.
+    expect((await runCli(['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')])).code).toBe(0);
     const r = await runCli(['reconcile', '--once', '--dry-run', '--detailed-exitcode', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', join(root, 'state')]);
     expect(r.stdout).toMatch(/^No changes\. Actual state matches the manifests\.\n/);
     expect(r.code).toBe(0);
@@ -110,20 +120,30 @@ describe('reconcile --once', () => {
     const first = await runCli(args);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/Plan: 2 to add, 0 to change, 0 to destroy\./);
+    expect(first.stdout).toContain('# Session/ccl-1: tmux session "ccl-1" will be created');
+    expect(first.stdout).toContain('# Session/ccl-2: tmux session "ccl-2" will be created');
+    expect(first.stdout).not.toContain('ccl-10');
     expect(tmux.sessions()).toEqual(['ccl-1', 'ccl-10', 'ccl-2']);
     const pids = tmux.panePids();
 
-    const second = await runCli([...args, '--detailed-exitcode']);
-    expect(second.stdout).toBe('No changes. Actual state matches the manifests.\n');
-    expect(second.code).toBe(0);
+    // Converges: once the agents are up (their first checkpoints written), a run has nothing to do.
+    let converged = '';
+    for (let i = 0; i < 8 && !converged.startsWith('No changes'); i++) {
+      const again = await runCli([...args, '--detailed-exitcode']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).not.toMatch(/# Session\//); // sessions are never touched again
+      converged = again.stdout;
+      if (!converged.startsWith('No changes')) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(converged).toBe('No changes. Actual state matches the manifests.\n');
+    expect(tmux.panePids()).toEqual(pids);
 
     expect(tmux.run(['kill-session', '-t', '=ccl-1']).status).toBe(0);
-    const third = await runCli(args);
+    const third = await runCli([...args, '-o', 'json']);
     expect(third.code).toBe(0);
-    expect(third.stdout).toContain('# Session/ccl-1: tmux session "ccl-1" will be created');
-    expect(third.stdout).toContain('disappeared outside the controller');
-    expect(third.stdout).toMatch(/Plan: 1 to add, 0 to change, 0 to destroy\./);
+    const plan = JSON.parse(third.stdout) as { changes: { key: string; action: string }[]; drift: { key: string; message: string }[] };
+    expect(plan.changes.filter((c) => c.key.startsWith('Session/')).map((c) => `${c.key}:${c.action}`)).toEqual(['Session/ccl-1:create']);
+    expect(plan.drift.find((d) => d.key === 'Session/ccl-1')?.message).toMatch(/disappeared outside the controller/);
     const after = tmux.panePids();
     expect(after['ccl-2']).toBe(pids['ccl-2']);
     expect(after['ccl-1']).not.toBe(pids['ccl-1']);
@@ -162,7 +182,6 @@ describe('reconcile --once', () => {
   it('refuses to run while another controller holds the state dir', async () => {
     const { tmux, root } = setup();
     const stateDir = join(root, 'state');
-    const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(join(stateDir, 'controller.lock'), `${process.pid}\n`); // this test process is alive
     const manifests = writePool(root, { sessions: [{ name: 's' }] });
