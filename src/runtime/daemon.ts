@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { formatDiagnostic } from '../api/objects.js';
+import { allObjects, formatDiagnostic, type DesiredState } from '../api/objects.js';
 import { loadManifests, toDesired } from '../adapters/manifest-files.js';
 import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-lock.js';
 import { errorMessage } from '../core/errors.js';
@@ -42,6 +42,11 @@ export interface DaemonOptions {
 
 export const DEFAULT_WORKERS = 16;
 
+/** What the manifests say, independent of where they were read from. */
+function fingerprint(d: DesiredState): string {
+  return allObjects(d).map((o) => `${o.kind}/${o.metadata.name}@${o.generation}:${JSON.stringify(o.metadata.labels ?? {})}${JSON.stringify(o.metadata.annotations ?? {})}`).sort().join('|');
+}
+
 export class Daemon {
   readonly opts: DaemonOptions;
   readonly wired: Wired;
@@ -55,6 +60,7 @@ export class Daemon {
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #lastTmux = new Map<string, string>();
   #reloading: Promise<void> = Promise.resolve();
+  #reloadQueued = false;
 
   constructor(opts: DaemonOptions) {
     this.opts = opts;
@@ -191,16 +197,29 @@ export class Daemon {
   }
 
   #watchManifests(): void {
+    const stateDir = resolvePath(this.opts.stateDir);
     this.#watcher = watch(this.opts.manifests, {
       ignoreInitial: true,
-      ignored: (p: string) => /(^|[/\\])(\.git|node_modules)([/\\]|$)/.test(p),
+      // Only manifest files matter. The state dir may sit inside a manifests directory (the demo
+      // keeps its run/ there): reacting to its writes would reload on every status change.
+      ignored: (p: string, stats?: { isFile(): boolean }) =>
+        /(^|[/\\])(\.git|node_modules)([/\\]|$)/.test(p) || resolvePath(p).startsWith(`${stateDir}/`) || resolvePath(p) === stateDir || (stats?.isFile() === true && !/\.ya?ml$/.test(p)),
       awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 },
     });
     this.#watcher.on('all', (event, path) => {
+      if (!/\.ya?ml$/.test(path) && event !== 'unlinkDir' && event !== 'addDir') return;
       this.opts.log.debug({ event, path }, 'manifest change');
-      this.#reloading = this.#reloading.then(async () => {
-        await this.reload(`${event} ${path}`);
-      });
+      this.#scheduleReload(`${event} ${path}`);
+    });
+  }
+
+  /** At most one reload runs and one more is queued: a burst of file events is one reload. */
+  #scheduleReload(reason: string): void {
+    if (this.#reloadQueued) return;
+    this.#reloadQueued = true;
+    this.#reloading = this.#reloading.then(async () => {
+      this.#reloadQueued = false;
+      await this.reload(reason).catch((err: unknown) => this.opts.log.error({ err: errorMessage(err) }, 'manifest reload failed'));
     });
   }
 
@@ -221,7 +240,11 @@ export class Daemon {
       await this.manager.event({ key: 'Manifests/*', type: 'Warning', reason: 'ManifestsRejected', message: `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`, data: { diagnostics: lines } });
       return false;
     }
-    this.manager.setDesired(toDesired(loaded));
+    const next = toDesired(loaded);
+    const before = this.manager.store.state;
+    const unchanged = !before.rejected && before.lastAppliedRevision === next.revision && fingerprint(before.desired) === fingerprint(next);
+    if (unchanged) return true; // a touch, or a change to a file that is not a manifest
+    this.manager.setDesired(next);
     this.notifications.update(this.manager.store.state.desired.notifiers);
     await this.manager.event({ key: 'Manifests/*', type: 'Normal', reason: 'ManifestsApplied', message: `${loaded.objects.length} objects${loaded.revision ? ` at revision ${loaded.revision}` : ''} (${reason})`, ...(loaded.revision ? { data: { revision: loaded.revision } } : {}) });
     this.manager.enqueueAll('manifests-changed');

@@ -70,6 +70,9 @@ describe('make demo (headless)', () => {
     expect(out).toMatch(/FailoverStarted|moving the pool from alpha to beta/);
     expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);
     expect(out).toMatch(/demo: stopped; nothing left running\./);
+    // The state dir sits inside the manifests directory: its writes must not look like manifest edits.
+    const events = readFileSync(join(RUN_DIR, 'state', 'events.jsonl'), 'utf8');
+    expect(events).not.toMatch(/"reason":"Manifests(Applied|Rejected)"/);
     await assertNothingLeft();
   }, 180_000);
 
