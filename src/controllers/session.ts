@@ -197,6 +197,8 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     restarts: prior?.restarts ?? 0,
     failures: prior?.failures ?? [],
   };
+  // The fold clears the current task when a turn ends; the spread of the prior status must not bring it back.
+  if (activity.currentTask === undefined) delete base.currentTask;
   if (activity.claudeSessionId && isConversationId(activity.claudeSessionId)) base.conversationId = activity.claudeSessionId;
   const pane = input.observed.panes[name];
   if (pane !== undefined) {

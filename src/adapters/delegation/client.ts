@@ -278,9 +278,21 @@ export class DelegationClient {
   async waitForResult(id: string, o: { timeoutMs: number; pollMs?: number } & CallOptions): Promise<JobView> {
     const pollMs = Math.max(10, o.pollMs ?? 2_000);
     const deadline = this.#now() + o.timeoutMs;
+    let lastStatus: string | undefined;
     for (;;) {
       const remaining = deadline - this.#now();
-      const job = await this.getJob(id, { ...o, retry: { ...o.retry, deadlineMs: Math.max(1, Math.min(o.retry?.deadlineMs ?? this.#retry.deadlineMs, remaining)) } });
+      let job: JobView;
+      try {
+        job = await this.getJob(id, { ...o, retry: { ...o.retry, deadlineMs: Math.max(1, Math.min(o.retry?.deadlineMs ?? this.#retry.deadlineMs, remaining)) } });
+      } catch (err) {
+        // The wait's own deadline ran out while a request was in flight: that is a wait timeout,
+        // whatever the last request was doing (a slow answer under load is not an outage).
+        if (this.#now() >= deadline && err instanceof DelegationApiError && err.kind !== 'secret') {
+          throw new DelegationApiError('waitTimeout', `job ${id} is still ${lastStatus ?? 'running'} after ${Math.round(o.timeoutMs / 1000)}s (no answer within the wait)`, { cause: err });
+        }
+        throw err;
+      }
+      lastStatus = job.status;
       if (isTerminalStatus(job.status)) return job;
       if (this.#now() + pollMs > deadline) {
         throw new DelegationApiError('waitTimeout', `job ${id} is still ${job.status} after ${Math.round(o.timeoutMs / 1000)}s`);

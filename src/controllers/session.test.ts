@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { parseManifestText } from '../api/parse.js';
+import { desiredFromObjects } from '../api/objects.js';
+import type { TmuxSessionInfo } from '../core/ports.js';
+import { launchGeneration, launchSpec, SessionController, type SessionObserved } from './session.js';
+
+const text = `apiVersion: claudefailover.io/v1alpha1
+kind: Account
+metadata: {name: a}
+spec: {configDir: /acc/a}
+---
+apiVersion: claudefailover.io/v1alpha1
+kind: Project
+metadata: {name: p}
+spec: {path: /proj}
+---
+apiVersion: claudefailover.io/v1alpha1
+kind: Session
+metadata: {name: s1}
+spec: {project: p, command: [/bin/claude]}
+`;
+
+describe('SessionController.plan', () => {
+  const desired = desiredFromObjects(parseManifestText('/m/pool.yaml', text, { homeDir: '/h' }).objects);
+  const deps = { stateDir: '/state', selfCommand: ['/node', '/cli.js'] };
+  const session = desired.sessions[0];
+  if (!session) throw new Error('no session');
+  const l = launchSpec(session, desired, {}, deps, '/bin/claude');
+  const tmux: TmuxSessionInfo = { name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: false, paneDeadStatus: undefined, options: { 'cf-generation': launchGeneration(l), 'cf-account': 'a' } };
+  // plan() is pure: the ports are never touched (null makes any use fail loudly).
+  const controller = new SessionController({ ...deps, tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => '/bin/claude', newId: () => 'x' });
+  const observed = (events: SessionObserved['events']['x']): SessionObserved => ({ tmux: new Map([['s1', tmux]]), events: { s1: events }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {} });
+  const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], activity: 'working', currentTask: 'T-1', launchedAt: '2026-11-22T10:00:00.000Z', lastHeartbeat: '2026-11-22T10:00:01.000Z', turns: 0 } };
+
+  it('clears the current task when the turn ends (it does not come back from the prior status)', () => {
+    const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'Stop' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    const st = part.status['Session/s1'] as Record<string, unknown>;
+    expect(st.activity).toBe('idle');
+    expect(st.currentTask).toBeUndefined();
+    expect(st.lastCompletedTask).toBe('T-1');
+    expect(part.changes).toEqual([]);
+  });
+
+  it('keeps the current task while the turn goes on', () => {
+    const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'StatusLine' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((part.status['Session/s1'] as Record<string, unknown>).currentTask).toBe('T-1');
+  });
+});
