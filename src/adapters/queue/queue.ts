@@ -12,7 +12,7 @@
  * safe even without it: the exclusive lease create and the rename arbitrate, exactly one wins.
  */
 import type { Stats } from 'node:fs';
-import { promises as fs } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../core/ports.js';
 import { systemClock } from '../../core/ports.js';
@@ -166,25 +166,32 @@ export function isSettling(mtimeMs: number, now: number, settleMs: number): bool
 
 async function entriesIn(dir: string, state: TaskState, now: number, settleMs: number, month?: string): Promise<TaskEntry[]> {
   const names = await taskNames(dir);
-  const out = await Promise.all(
-    names.map(async (fileName): Promise<TaskEntry | undefined> => {
-      const p = path.join(dir, fileName);
-      let st: Stats;
-      try {
-        st = await fs.lstat(p);
-      } catch (err) {
-        if (isEnoent(err)) return undefined; // moved away between readdir and lstat
-        throw err;
-      }
-      const id = fileName.slice(0, -3);
-      const entry: TaskEntry = { id, state, fileName, path: p, mtimeMs: st.mtimeMs, size: st.size, settling: state === 'inbox' && isSettling(st.mtimeMs, now, settleMs) };
-      if (month) entry.month = month;
-      if (!st.isFile()) entry.notRegular = true;
-      return entry;
-    }),
-  );
-  return out.filter((e): e is TaskEntry => e !== undefined);
+  const out: TaskEntry[] = [];
+  // Synchronous lstat: for thousands of small files, one syscall each on this thread is an order
+  // of magnitude faster than a round trip through libuv's threadpool. Yield now and then so a
+  // large inbox does not stall the event loop.
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
+    const fileName = names[i] as string;
+    const p = path.join(dir, fileName);
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch (err) {
+      if (isEnoent(err)) continue; // moved away between readdir and lstat
+      throw err;
+    }
+    const id = fileName.slice(0, -3);
+    const entry: TaskEntry = { id, state, fileName, path: p, mtimeMs: st.mtimeMs, size: st.size, settling: state === 'inbox' && isSettling(st.mtimeMs, now, settleMs) };
+    if (month) entry.month = month;
+    if (!st.isFile()) entry.notRegular = true;
+    out.push(entry);
+  }
+  return out;
 }
+
+/** Files handled between two yields to the event loop in synchronous scans. */
+const YIELD_EVERY = 500;
 
 /**
  * Lists task files (readdir + lstat, no reads) in one state or all. Ignores hidden and temp files
@@ -235,17 +242,30 @@ export interface ReadOptions {
 }
 
 async function statAndRead(p: string, maxBytes: number): Promise<{ bytes: Buffer; mtimeMs: number; size: number }> {
-  const st = await fs.lstat(p);
-  if (!st.isFile()) throw new TaskParseError(st.isSymbolicLink() ? 'task file is a symbolic link (not accepted)' : 'task is not a regular file');
-  if (st.size > maxBytes) throw new TaskParseError(`task file is ${st.size} bytes, larger than the limit of ${maxBytes}`);
-  let bytes: Buffer;
+  // One descriptor, opened without following links (O_NOFOLLOW), then fstat and read on it:
+  // the checks and the read see the same file. Synchronous for speed (see entriesIn).
+  let fd: number;
   try {
-    bytes = await fs.readFile(p);
+    fd = openSync(p, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (err) {
     if (isEnoent(err)) throw err;
+    if (errnoCode(err) === 'ELOOP') throw new TaskParseError('task file is a symbolic link (not accepted)');
     throw new TaskParseError(`task file is unreadable: ${errnoCode(err) ?? String(err)}`, { cause: err });
   }
-  return { bytes, mtimeMs: st.mtimeMs, size: bytes.byteLength };
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new TaskParseError('task is not a regular file');
+    if (st.size > maxBytes) throw new TaskParseError(`task file is ${st.size} bytes, larger than the limit of ${maxBytes}`);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(fd);
+    } catch (err) {
+      throw new TaskParseError(`task file is unreadable: ${errnoCode(err) ?? String(err)}`, { cause: err });
+    }
+    return { bytes, mtimeMs: st.mtimeMs, size: bytes.byteLength };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -345,6 +365,7 @@ export async function scanInbox(root: string, opts: ScanOptions = {}): Promise<I
   const workers = Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 32, toRead.length)) }, async () => {
     while (next < toRead.length) {
       const i = next++;
+      if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r));
       results[i] = await readOne(toRead[i] as TaskEntry);
     }
   });
