@@ -156,7 +156,7 @@ function trainingCalls(project) {
   ];
 }
 
-function train(tmp, flags) {
+function train(tmp, flags, bundleFile) {
   const project = join(tmp, 'project');
   mkdirSync(join(project, 'src'), { recursive: true });
   const state = join(tmp, 'state');
@@ -164,7 +164,7 @@ function train(tmp, flags) {
   const status = join(tmp, 'status.json');
   const trainer = join(tmp, 'trainer.cjs');
   writeFileSync(trainer, loaderSource({
-    bundlePath: JSON.stringify(join(outDir, BUNDLE)), cachePath: JSON.stringify(join(tmp, 'cache.in')), train: { out: JSON.stringify(out), status: JSON.stringify(status) },
+    bundlePath: JSON.stringify(bundleFile), cachePath: JSON.stringify(join(tmp, 'cache.in')), train: { out: JSON.stringify(out), status: JSON.stringify(status) },
   }));
   const hookArgs = ['--session', 'build-training', '--state-dir', state, '--mode', 'enforce', '--project', project];
   let last = null;
@@ -183,24 +183,34 @@ function train(tmp, flags) {
 
 mkdirSync(outDir, { recursive: true });
 const text = await bundle();
-// The old cache belongs to the old bundle: remove it first (a missing cache only costs speed).
-rmSync(join(outDir, CACHE), { force: true });
-rmSync(join(outDir, MANIFEST), { force: true });
-writeAtomic(join(outDir, BUNDLE), text);
-writeAtomic(join(outDir, LOADER), loaderSource({ bundlePath: `require('node:path').join(__dirname, ${JSON.stringify(BUNDLE)})`, cachePath: `require('node:path').join(__dirname, ${JSON.stringify(CACHE)})`, train: null }));
+// The bundle is trained under a staging name next to its final place (package resolution from there
+// finds node_modules); the files are then moved in with the bundle last, so a complete bundle file
+// always has its cache beside it (tests and deployGuard treat a current bundle file as "built"). A
+// cache left from the old bundle is ignored by the entry (its first line differs).
+const staging = join(outDir, `.${BUNDLE}.staging-${process.pid}`);
+writeFileSync(staging, text);
 let note = 'no code cache';
-if (withCache) {
-  const tmp = mkdtempSync(join(tmpdir(), 'cf-guard-bundle-'));
-  try {
-    const flags = argv.includes('--node-flags') ? argv[argv.indexOf('--node-flags') + 1].split(' ').filter(Boolean) : NODE_FLAGS;
-    const cache = train(tmp, flags);
-    writeAtomic(join(outDir, CACHE), cache);
-    // What the cache was made for: deployGuard puts these flags into the launcher (and drops them if the
-    // deployed node rejects them, losing only the cache).
-    writeAtomic(join(outDir, MANIFEST), `${JSON.stringify({ node: process.version, nodeFlags: flags }, null, 2)}\n`);
-    note = `code cache ${(cache.length / 1024).toFixed(0)} KiB (node ${process.version}${flags.length > 0 ? `, ${flags.join(' ')}` : ''})`;
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+try {
+  rmSync(join(outDir, MANIFEST), { force: true });
+  if (withCache) {
+    const tmp = mkdtempSync(join(tmpdir(), 'cf-guard-bundle-'));
+    try {
+      const flags = argv.includes('--node-flags') ? argv[argv.indexOf('--node-flags') + 1].split(' ').filter(Boolean) : NODE_FLAGS;
+      const cache = train(tmp, flags, staging);
+      writeAtomic(join(outDir, CACHE), cache);
+      // What the cache was made for: deployGuard puts these flags into the launcher (and drops them if
+      // the deployed node rejects them, losing only the cache).
+      writeAtomic(join(outDir, MANIFEST), `${JSON.stringify({ node: process.version, nodeFlags: flags }, null, 2)}\n`);
+      note = `code cache ${(cache.length / 1024).toFixed(0)} KiB (node ${process.version}${flags.length > 0 ? `, ${flags.join(' ')}` : ''})`;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } else {
+    rmSync(join(outDir, CACHE), { force: true });
   }
+  writeAtomic(join(outDir, LOADER), loaderSource({ bundlePath: `require('node:path').join(__dirname, ${JSON.stringify(BUNDLE)})`, cachePath: `require('node:path').join(__dirname, ${JSON.stringify(CACHE)})`, train: null }));
+  renameSync(staging, join(outDir, BUNDLE));
+} finally {
+  rmSync(staging, { force: true });
 }
 process.stdout.write(`guard hook: ${join(outDir, LOADER)} + ${BUNDLE} (${(text.length / 1024).toFixed(0)} KiB), ${note}\n`);

@@ -15,24 +15,34 @@
  * fallback when the bundle is missing.
  */
 import { EventEmitter } from 'node:events';
-import { read } from 'node:fs';
+import { read, writeSync } from 'node:fs';
 
-let wroteStderr = false;
+let stderrStream = false;
 
 /**
- * stderr, set up on first use: process.stderr on a pipe is a stream whose set-up costs milliseconds,
- * and an allowed call writes nothing.
+ * stderr, written with a synchronous write(2) on fd 2: process.stderr on a pipe is a stream whose
+ * set-up costs milliseconds (and an allowed call writes nothing at all). Falls back to the stream if
+ * the direct write fails (e.g. EAGAIN on a full non-blocking pipe).
  */
 const stderr = {
   write(chunk: string): boolean {
-    wroteStderr = true;
+    if (!stderrStream) {
+      try {
+        const buf = Buffer.from(chunk);
+        let off = 0;
+        while (off < buf.length) off += writeSync(2, buf, off);
+        return true;
+      } catch {
+        stderrStream = true;
+      }
+    }
     return process.stderr.write(chunk);
   },
 };
 
 function exit(code: number): void {
-  // Let stderr drain (pipes are asynchronous on some platforms) before exiting.
-  if (wroteStderr) process.stderr.write('', () => process.exit(code));
+  // Let the stderr stream drain (pipes are asynchronous on some platforms) before exiting.
+  if (stderrStream) process.stderr.write('', () => process.exit(code));
   else process.exit(code);
 }
 
