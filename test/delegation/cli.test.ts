@@ -29,7 +29,7 @@ function alias(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
 async function setup(): Promise<{ server: FakeJobServer; dir: string; env: NodeJS.ProcessEnv; task: string }> {
   const server = await startFakeJobServer({ apiKey: KEY, providers: { gemini: { durationMs: 30, cost: 0.2 }, gpu: { durationMs: 10, outcome: 'failed', error: 'CUDA out of memory' }, slow: { durationMs: 60_000 } } });
   const dir = tempDir('deleg-cli');
-  cleanups.push(() => server.close(), () => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => server.close(), () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const task = join(dir, 'nightly-audit.md');
   writeFileSync(task, '---\npreferred_ai: gemini\n---\nAudit the dependencies.\n');
   return { server, dir, env: { CF_DELEGATION_ENDPOINT: server.url, CF_DELEGATION_API_KEY: KEY }, task };

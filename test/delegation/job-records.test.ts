@@ -7,7 +7,7 @@ import type { DelegationJobRecord } from '../../src/core/effects.js';
 
 const dirs: string[] = [];
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 function root(): string {
   const d = mkdtempSync(join(tmpdir(), 'cf-jobrec-'));

@@ -137,7 +137,7 @@ describe('docs/manifests.md', () => {
 
 describe('schemas/ (JSON Schemas for editors)', () => {
   const out = mkdtempSync(join(tmpdir(), 'cf-schemas-'));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  afterAll(() => rmSync(out, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
   it('equals what `claude-failover schema -d` writes (run `npm run docs` after changing the schemas)', async () => {
     const r = await runCli(['schema', '-d', out]);

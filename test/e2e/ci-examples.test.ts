@@ -24,7 +24,7 @@ afterEach(() => {
 function workspace() {
   const root = mkdtempSync(join(tmpdir(), 'cf-ci-'));
   const tmux = new PrivateTmuxServer();
-  cleanups.push(() => rmSync(root, { recursive: true, force: true }), () => tmux.kill());
+  cleanups.push(() => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }), () => tmux.kill());
   const repo = join(root, 'repo');
   const home = join(root, 'home');
   const bin = join(root, 'bin');

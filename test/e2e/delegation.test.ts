@@ -34,7 +34,7 @@ async function setup(opts: { policy?: PolicyOpts; providers?: Record<string, Fak
   const server = await startFakeJobServer({ apiKey: KEY, providers: opts.providers ?? { gemini: { durationMs: 20, cost: 0.01 } } });
   const root = tempDir('deleg');
   const tmux = new PrivateTmuxServer();
-  cleanups.push(() => server.close(), () => tmux.kill(), () => rmSync(root, { recursive: true, force: true }));
+  cleanups.push(() => server.close(), () => tmux.kill(), () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const project = join(root, 'projects', 'web');
   const queue = join(project, '.agent-queue');
   mkdirSync(project, { recursive: true });
@@ -257,7 +257,7 @@ describe('delegate decide agrees with the router on the full precedence table', 
     ['no policy', [], { name: '(none)' }, undefined],
   ])('%s (%j)', async (_name, flags, project, policy) => {
     const dir = tempDir('decide');
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
     const files = combos.map((c) => {
       const f = join(dir, `${c.id}.md`);
       writeFileSync(f, c.fm ? `---\n${c.fm}\n---\nBody of ${c.id}.\n` : `Body of ${c.id}.\n`);

@@ -16,7 +16,7 @@ const tmux = new PrivateTmuxServer();
 const env = { HOME: home, XDG_STATE_HOME: join(home, 'state'), CF_JOBS_API_KEY: '' };
 afterAll(() => {
   tmux.kill();
-  rmSync(home, { recursive: true, force: true });
+  rmSync(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const yamlFiles = readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort();

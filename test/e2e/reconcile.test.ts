@@ -9,7 +9,7 @@ const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
 afterEach(() => {
   for (const s of servers.splice(0)) s.kill();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 function setup() {

@@ -14,7 +14,7 @@ afterEach(async () => {
 function setup() {
   const tmux = new PrivateTmuxServer();
   const root = tempDir('run');
-  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true }));
+  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return { tmux, root, stateDir: join(root, 'state') };
 }
 

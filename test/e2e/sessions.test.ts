@@ -38,7 +38,7 @@ function simLog(path: string): Record<string, unknown>[] {
 function setup(sessions: { name: string; command?: string[] }[], env: Record<string, string> = {}) {
   const tmux = new PrivateTmuxServer();
   const root = tempDir('sess');
-  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true }));
+  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const log = join(root, 'sim.jsonl');
   const envYaml = `  env:\n${Object.entries({ CLAUDE_SIM_LOG: log, ...env }).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n`;
   const manifests = writePool(root, { sessions: sessions.map((s) => ({ ...s, extra: envYaml })) });

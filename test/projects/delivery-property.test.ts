@@ -62,7 +62,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   tmuxServer.kill();
-  rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 // Pieces that break naive delivery, mixed with arbitrary Unicode (no lone surrogates: not UTF-8).

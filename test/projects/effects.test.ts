@@ -11,7 +11,7 @@ import { locations } from './support.js';
 
 const dirs: string[] = [];
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const noTmux = new Proxy({}, { get: () => () => Promise.reject(new Error('no tmux in this test')) }) as TmuxPort;

@@ -21,7 +21,7 @@ const silent = pino({ level: 'silent' });
 
 function dir(): string {
   const d = tempDir('cp');
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return d;
 }
 

@@ -58,7 +58,7 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
       await app.close();
       await wired.manager.stop(1000);
       tmux.kill();
-      rmSync(root, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

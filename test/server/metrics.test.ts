@@ -32,7 +32,7 @@ function parse(text: string): Map<string, number> {
 
 async function fixture(opts: { guard?: () => { rules: Record<string, number> } | undefined } = {}) {
   const root = tempDir('metrics');
-  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const manifests = writePool(root, { accounts: ['a', 'b'], projects: ['p', 'q'], sessions: [{ name: 's1' }, { name: 's2' }, { name: 's3' }] });
   const store = new Store({ desired: toDesired(await loadManifests([manifests], { gitRevision: false })) });
   const m = new Metrics({ defaultMetrics: false, version: '9.9.9' });
