@@ -25,4 +25,7 @@ export function setup(): void {
   if (existsSync(join(REPO, 'dist/cli/main.js')) && dist >= src) return;
   const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { encoding: 'utf8', cwd: REPO });
   if (r.status !== 0) throw new Error(`build failed before tests:\n${r.stdout}${r.stderr}`);
+  // The same second step as `npm run build`: the guard hook's bundle and code cache.
+  const b = spawnSync(process.execPath, [join(REPO, 'scripts/bundle-guard.mjs')], { encoding: 'utf8', cwd: REPO });
+  if (b.status !== 0) throw new Error(`guard bundle failed before tests:\n${b.stdout}${b.stderr}`);
 }

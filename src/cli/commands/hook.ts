@@ -70,7 +70,7 @@ export async function hookCommand(args: string[], io: CliIO): Promise<number> {
   }
   if (sub === 'pre-tool-use') {
     // The safety guard: fails closed (see docs/security.md). The deployed launcher calls
-    // dist/cli/guard-hook.js directly for speed; this is the same code for manual use.
+    // dist/guard/guard-hook.cjs (a bundled, code-cached build) directly for speed; this is the same code for manual use.
     const { hookPreToolUseCommand } = await import('./guard.js');
     return hookPreToolUseCommand(rest, io);
   }
