@@ -126,7 +126,8 @@ describe('whole-pool failover', () => {
 
 describe('failover replay', () => {
   it('continues the in-flight task in the resumed conversation on the new account', async () => {
-    const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '5000' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '1s'] });
+    // A turn long enough to still be running when the failover reaches it, even on a loaded machine.
+    const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '25000' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '1s'] });
     const d = p.start();
     await until(() => p.active() === 'a', 15_000, 'a active');
     await p.waitIdle(['s1'], 'a');
@@ -138,8 +139,9 @@ describe('failover replay', () => {
     const conversation = p.session('s1')?.conversationId;
 
     p.usage.setWindows(p.token('a'), { fiveHour: 95, sevenDay: 10 });
-    await until(() => p.events().some((e) => e.reason === 'TaskReplayed'), 40_000, 'TaskReplayed');
-    await until(() => existsSync(join(queue, 'done', `${id}.md`)), 40_000, 'task done');
+    await until(() => p.events().some((e) => e.reason === 'TaskReplayed'), 60_000, 'TaskReplayed');
+    expect(existsSync(join(queue, 'done', `${id}.md`))).toBe(false); // not finished before the failover
+    await until(() => existsSync(join(queue, 'done', `${id}.md`)), 60_000, 'task done');
     expect(p.session('s1')?.account).toBe('b');
     expect(p.session('s1')?.conversationId).toBe(conversation);
     const received = p.sim().filter((r) => r.type === 'received') as { preview?: string }[];
@@ -147,5 +149,5 @@ describe('failover replay', () => {
     const footer = readFileSync(join(queue, 'done', `${id}.md`), 'utf8');
     expect(footer).toContain(`conversation: ${conversation}`);
     expect(await d.stop()).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
