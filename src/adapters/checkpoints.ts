@@ -7,42 +7,8 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { auditFile } from '../guard/audit.js';
 
-/**
- * The on-disk checkpoint format (version 1). The Project controller builds it
- * (src/controllers/project-checkpoint.ts, same shape; adapters do not import controllers).
- */
-export interface CheckpointTask {
-  id: string;
-  /** `dispatched`: the session holds the task now; `finished`: it no longer does. */
-  state: 'dispatched' | 'finished';
-  attempt?: number;
-  queueRoot: string;
-  /** The task file while dispatched (`<queueRoot>/dispatched/<id>.md`). */
-  path: string;
-  claimedAt?: string;
-  deliveredAt?: string;
-}
-
-export interface CheckpointToolCall {
-  tool: string;
-  command?: string;
-  at: string;
-}
-
-export interface SessionCheckpoint {
-  version: 1;
-  session: string;
-  project: string;
-  account?: string;
-  conversationId?: string;
-  cwd: string;
-  activity?: string;
-  lastTask?: CheckpointTask;
-  lastToolCall?: CheckpointToolCall;
-  updatedAt: string;
-}
-
-export const CHECKPOINTS_DIR = 'checkpoints';
+export { CHECKPOINTS_DIR, type CheckpointTask, type CheckpointToolCall, type SessionCheckpoint } from '../core/checkpoint.js';
+import { CHECKPOINTS_DIR, type CheckpointToolCall, type SessionCheckpoint } from '../core/checkpoint.js';
 
 export function checkpointPath(stateDir: string, session: string): string {
   return join(stateDir, CHECKPOINTS_DIR, `${session}.json`);

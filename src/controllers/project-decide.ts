@@ -67,6 +67,9 @@ export interface LeaseContext {
   pickupMs: number;
 }
 
+/** How long a dispatched task waits for its stopped session to come back (relaunch + resume). */
+export const RELAUNCH_WAIT_MS = 60_000;
+
 const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
 
 /**
@@ -115,7 +118,15 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   if (s.project !== project) return { action: 'requeue', reason: `session ${s.name} now belongs to project ${s.project}` };
   if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
   if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
-  if (!s.alive) return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
+  if (!s.alive) {
+    // The Session controller relaunches a declared session that stopped (failover, healing) and
+    // resumes its conversation; the task then continues there (replay). Wait for that a while.
+    const downFor = ctx.nowMs - lastActivity;
+    if (lease.deliveredAt !== undefined && downFor < RELAUNCH_WAIT_MS) {
+      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched and resumed`, recheckInMs: 1_000 };
+    }
+    return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
+  }
 
   if (s.currentTask === marker && s.activity !== 'idle') {
     return stale() ?? { action: 'keep', reason: `session ${s.name} is ${s.activity ?? 'busy'} on it`, recheckInMs: staleIn };

@@ -26,9 +26,8 @@
  * prints one JSON line `{"url":…,"pid":…}` and runs until SIGINT/SIGTERM. The key defaults to
  * `$CF_DELEGATION_API_KEY`, else `demo-key`.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { argValue, runIfMain, serveUntilSignal } from './standalone.js';
 
 export interface FakeProvider {
   /** Time a job spends queued. Default 0. */
@@ -273,10 +272,6 @@ export async function startFakeJobServer(options: FakeJobServerOptions = {}): Pr
   };
 }
 
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 /** Entry point of the standalone process (see the module comment). Resolves when stopped. */
 export async function runFakeJobServerMain(argv: readonly string[]): Promise<void> {
@@ -285,31 +280,7 @@ export async function runFakeJobServerMain(argv: readonly string[]): Promise<voi
     port: Number(argValue(argv, '--port') ?? 0),
     apiKey: argValue(argv, '--api-key') ?? process.env.CF_DELEGATION_API_KEY ?? 'demo-key',
   });
-  process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignal(server, { url: server.url });
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (_err) {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runFakeJobServerMain(process.argv.slice(2)).catch((e: unknown) => {
-    process.stderr.write(`fake-job-server: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, 'fake-job-server', runFakeJobServerMain);

@@ -23,8 +23,7 @@
  * line per message received (`{"message":{"chatId":…,"text":…}}`), and runs until SIGINT/SIGTERM.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { argValues, runIfMain, serveUntilSignal } from './standalone.js';
 
 export interface FakeTelegramMessage {
   messageId: number;
@@ -325,11 +324,6 @@ export async function startFakeTelegramServer(options: FakeTelegramServerOptions
   };
 }
 
-function argValues(argv: readonly string[], name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) if (argv[i] === name && argv[i + 1] !== undefined) out.push(argv[i + 1] as string);
-  return out;
-}
 
 /** Entry point of the standalone process (see the module comment). Resolves when stopped. */
 export async function runFakeTelegramServerMain(argv: readonly string[]): Promise<void> {
@@ -341,31 +335,7 @@ export async function runFakeTelegramServerMain(argv: readonly string[]): Promis
     port: Number(argValues(argv, '--port')[0] ?? 0),
     onMessage: (m) => process.stdout.write(`${JSON.stringify({ message: { chatId: m.chatId, text: m.text, at: new Date(m.at).toISOString() } })}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignal(server, { url: server.url });
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (_err) {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runFakeTelegramServerMain(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`fake-telegram-server: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, 'fake-telegram-server', runFakeTelegramServerMain);

@@ -22,8 +22,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { argValue, runIfMain, serveUntilSignal } from './standalone.js';
 
 export const FAKE_USAGE_PATH = '/api/oauth/usage';
 
@@ -267,10 +266,6 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
   };
 }
 
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 /** Entry point of the standalone process (see the module comment). Resolves when stopped. */
 export async function runFakeUsageServerMain(argv: readonly string[]): Promise<void> {
@@ -283,31 +278,7 @@ export async function runFakeUsageServerMain(argv: readonly string[]): Promise<v
       else server.setUsage(token, v);
     }
   }
-  process.stdout.write(`${JSON.stringify({ url: server.url, endpoint: server.endpoint, pid: process.pid })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignal(server, { url: server.url, endpoint: server.endpoint });
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (_err) {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runFakeUsageServerMain(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`fake-usage-server: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, 'fake-usage-server', runFakeUsageServerMain);

@@ -23,8 +23,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { argValue, runIfMain, serveUntilSignal } from './standalone.js';
 
 export interface FakeWebhookRequest {
   method: string;
@@ -261,10 +261,6 @@ export async function startFakeWebhookServer(options: FakeWebhookServerOptions =
   };
 }
 
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
 
 /** Entry point of the standalone process (see the module comment). Resolves when stopped. */
 export async function runFakeWebhookServerMain(argv: readonly string[]): Promise<void> {
@@ -276,31 +272,7 @@ export async function runFakeWebhookServerMain(argv: readonly string[]): Promise
     port: Number(argValue(argv, '--port') ?? 0),
     onRequest: (r) => process.stdout.write(`${JSON.stringify({ request: { path: r.path, status: r.status, signatureValid: r.signatureValid, body: r.json ?? r.body } })}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void server.close().then(resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await serveUntilSignal(server, { url: server.url });
 }
 
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch (_err) {
-    return false;
-  }
-}
-
-if (isMain()) {
-  runFakeWebhookServerMain(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`fake-webhook-server: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, 'fake-webhook-server', runFakeWebhookServerMain);

@@ -28,7 +28,7 @@ describe('whole-pool failover', () => {
     const p = await pool({ accounts: ABC, sessions: ['s1', 's2', 's3', 's4'], simEnv: { CLAUDE_SIM_WORK_MS: '1500' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '3s'] });
     const d = p.start();
     await d.waitForLog((l) => l.msg === 'first reconcile done; controller running');
-    await until(() => p.active() === 'a', 15_000, 'a active');
+    await until(() => p.active() === 'a', 30_000, 'a active');
     await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
     for (const s of ['s1', 's2', 's3', 's4']) await p.prompt(s, `work item for ${s}`);
     await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
@@ -36,7 +36,7 @@ describe('whole-pool failover', () => {
 
     // A crosses its 5-hour threshold at the usage endpoint.
     p.usage.setWindows(p.token('a'), { fiveHour: 93, sevenDay: 40 });
-    await until(() => p.active() === 'b', 15_000, 'b active');
+    await until(() => p.active() === 'b', 30_000, 'b active');
     await p.waitIdle(['s1', 's2', 's3', 's4'], 'b');
     for (const s of ['s1', 's2', 's3', 's4']) {
       const launch = p.invocations().filter((i) => i.argv.includes(conversations[s] as string)).at(-1);
@@ -48,7 +48,7 @@ describe('whole-pool failover', () => {
     expect(started).toHaveLength(1);
     expect(started[0]?.message).toMatch(/from a to b/);
     expect(JSON.stringify(started[0]?.data)).toMatch(/93%/);
-    await until(() => p.events().some((e) => e.reason === 'FailoverCompleted'), 15_000, 'FailoverCompleted');
+    await until(() => p.events().some((e) => e.reason === 'FailoverCompleted'), 30_000, 'FailoverCompleted');
     const accounts = await runCli(['get', 'accounts', '--state-dir', p.stateDir]);
     expect(accounts.stdout).toMatch(/^NAME\s+ACTIVE\s+5H%\s+7D%\s+RESETS\s+SOURCE\s+AGE\s+READY\n/);
     expect(accounts.stdout).toMatch(/\na\s+93\s+40\s+in \S+\s+usage-api\s+\S+\s+True\n/);
@@ -59,7 +59,7 @@ describe('whole-pool failover', () => {
     // B runs out: only the simulator knows (its limit message + StopFailure); the endpoint still says 10 %.
     p.simUsage('b', 100);
     await p.prompt('s1', 'one more thing');
-    await until(() => p.active() === 'c', 20_000, 'c active');
+    await until(() => p.active() === 'c', 30_000, 'c active');
     const toC = p.events().filter((e) => e.reason === 'FailoverStarted').at(-1);
     expect(toC?.message).toMatch(/from b to c/);
     expect(JSON.stringify(toC?.data)).toMatch(/stop-failure/);
@@ -67,7 +67,7 @@ describe('whole-pool failover', () => {
 
     // A resets below failbackBelow: the pool returns to A, once.
     p.usage.setWindows(p.token('a'), { fiveHour: 5, sevenDay: 40 });
-    await until(() => p.active() === 'a', 20_000, 'failback to a');
+    await until(() => p.active() === 'a', 30_000, 'failback to a');
     await p.waitIdle(['s1', 's2', 's3', 's4'], 'a');
     await new Promise((r) => setTimeout(r, 4000));
     const switches = p.events().filter((e) => e.reason === 'FailoverStarted').map((e) => e.message.match(/from (\w+) to (\w+)/)?.slice(1).join('>'));
@@ -79,7 +79,7 @@ describe('whole-pool failover', () => {
   it('ignores a limit message printed as ordinary output (no failover)', async () => {
     const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '300' }, daemonArgs: ['--min-dwell', '1s'] });
     const d = p.start();
-    await until(() => p.active() === 'a', 15_000, 'a active');
+    await until(() => p.active() === 'a', 30_000, 'a active');
     await p.waitIdle(['s1'], 'a');
     await p.prompt('s1', "#sim print You've hit your session limit · resets 3pm");
     await until(() => (p.session('s1')?.turns as number) >= 1, 10_000, 'turn done');
@@ -93,7 +93,7 @@ describe('whole-pool failover', () => {
   it('keeps the pool on A while the usage endpoint answers 429: no failover, no request storm, stale age shown', async () => {
     const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], daemonArgs: ['--min-dwell', '1s'] });
     const d = p.start();
-    await until(() => p.active() === 'a', 15_000, 'a active');
+    await until(() => p.active() === 'a', 30_000, 'a active');
     const before = p.usage.requestCount(p.token('a'));
     p.usage.failFor(p.token('a'), { status: 429, retryAfter: 3, durationMs: 10_000 });
     await new Promise((r) => setTimeout(r, 10_000));
@@ -113,9 +113,9 @@ describe('whole-pool failover', () => {
     const p = await pool({ accounts: ABC, sessions: ['s1'], daemonArgs: ['--min-dwell', '1s'] });
     mkdirSync(join(p.configDir('b'), 'projects'), { recursive: true }); // a real directory, not a link
     const d = p.start();
-    await until(() => p.active() === 'a', 15_000, 'a active');
+    await until(() => p.active() === 'a', 30_000, 'a active');
     p.usage.setWindows(p.token('a'), { fiveHour: 95, sevenDay: 10 });
-    await until(() => p.active() === 'c', 15_000, 'c active (b skipped)');
+    await until(() => p.active() === 'c', 30_000, 'c active (b skipped)');
     const b = p.status()['Account/b'] as { conditions: { type: string; status: string; reason: string; message: string }[] };
     const linked = b.conditions.find((c) => c.type === 'SharedStateLinked');
     expect(linked).toMatchObject({ status: 'False', reason: 'Diverged' });
@@ -129,13 +129,13 @@ describe('failover replay', () => {
     // A turn long enough to still be running when the failover reaches it, even on a loaded machine.
     const p = await pool({ accounts: ABC.slice(0, 2), sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '25000' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '1s'] });
     const d = p.start();
-    await until(() => p.active() === 'a', 15_000, 'a active');
+    await until(() => p.active() === 'a', 30_000, 'a active');
     await p.waitIdle(['s1'], 'a');
     const queue = join(p.root, 'project', '.agent-queue');
     const added = await runCli(['task', 'add', '--queue', queue, '--title', 'replay me', '-'], { input: '# Replay me\n\nWrite the summary.\n' });
     expect(added.code, added.stderr).toBe(0);
     const id = added.stdout.trim().split('\n').at(-1) as string;
-    await until(() => p.session('s1')?.activity === 'working', 20_000, 's1 working on the task');
+    await until(() => p.session('s1')?.activity === 'working', 30_000, 's1 working on the task');
     const conversation = p.session('s1')?.conversationId;
 
     p.usage.setWindows(p.token('a'), { fiveHour: 95, sevenDay: 10 });

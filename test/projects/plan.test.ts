@@ -162,7 +162,9 @@ describe('Project plan', () => {
   });
 
   it('requeues the task of a dead session, dead-letters at max attempts', () => {
-    const q = queue({ leases: [lease('t1'), lease('t2', { session: 's2', attempt: 3 })], dispatched: [entry('t1', 'dispatched'), entry('t2', 'dispatched')] });
+    // Delivered 89 s ago and the sessions are gone: past the wait for a relaunch (RELAUNCH_WAIT_MS).
+    const old = { claimedAt: new Date(T - 90_000).toISOString(), deliveredAt: new Date(T - 89_000).toISOString() };
+    const q = queue({ leases: [lease('t1', old), lease('t2', { ...old, session: 's2', attempt: 3 })], dispatched: [entry('t1', 'dispatched'), entry('t2', 'dispatched')] });
     const r = plan(desired(), q, idleBoth, { tmux: tmuxOf([], ['s1', 's2']) });
     const rq = r.ofType('queue.requeue');
     expect(rq.map((e) => [e.taskId, e.maxAttempts, e.expectClaimId])).toEqual([['t1', 3, 'c-t1'], ['t2', 3, 'c-t2']]);

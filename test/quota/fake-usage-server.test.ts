@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import ts from 'typescript';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startFakeUsageServer, usageBody, type FakeUsageServer } from '../support/fake-usage-server.js';
 
@@ -70,10 +70,6 @@ describe('fake usage server as a standalone process', () => {
   let child: ChildProcess | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cf-fake-usage-'));
-    // The module only imports node builtins, so a single-file transpile is a faithful build.
-    const src = await readFile(new URL('../../src/demo/fake-usage-server.ts', import.meta.url), 'utf8');
-    const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } });
-    await writeFile(join(dir, 'fake-usage-server.mjs'), out.outputText);
     await writeFile(join(dir, 'seed.json'), JSON.stringify({ 'tok-seed': { fiveHour: 33, sevenDay: 44 }, 'tok-raw': { five_hour: { utilization: 5 } } }));
   });
   afterEach(() => {
@@ -85,7 +81,7 @@ describe('fake usage server as a standalone process', () => {
   });
 
   it('prints its endpoint, serves seeded usage, stops cleanly on SIGTERM', async () => {
-    const proc = spawn(process.execPath, [join(dir, 'fake-usage-server.mjs'), '--port', '0', '--seed', join(dir, 'seed.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [fileURLToPath(new URL('../../dist/demo/fake-usage-server.js', import.meta.url)), '--port', '0', '--seed', join(dir, 'seed.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
     const [line] = (await once(rl, 'line')) as [string];

@@ -1,0 +1,43 @@
+/** What the demo's local stand-in servers share when run as standalone processes. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Every value of a repeatable `--name value` flag. */
+export function argValues(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) if (argv[i] === name && argv[i + 1] !== undefined) out.push(argv[i + 1] as string);
+  return out;
+}
+
+export function argValue(argv: readonly string[], name: string): string | undefined {
+  return argValues(argv, name)[0];
+}
+
+/** Prints one JSON line announcing the server, then serves until SIGINT/SIGTERM and closes it. */
+export async function serveUntilSignal(server: { close(): Promise<void> }, announce: Record<string, unknown>): Promise<void> {
+  process.stdout.write(`${JSON.stringify({ ...announce, pid: process.pid })}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Runs `main` when the module at `moduleUrl` is the process's entry point. */
+export function runIfMain(moduleUrl: string, name: string, main: (argv: readonly string[]) => Promise<void>): void {
+  const arg = process.argv[1];
+  if (!arg) return;
+  try {
+    if (realpathSync(arg) !== realpathSync(fileURLToPath(moduleUrl))) return;
+  } catch {
+    return;
+  }
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
