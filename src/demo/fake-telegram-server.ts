@@ -23,7 +23,7 @@
  * line per message received (`{"message":{"chatId":…,"text":…}}`), and runs until SIGINT/SIGTERM.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { argValues, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValues, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 export interface FakeTelegramMessage {
   messageId: number;
@@ -265,20 +265,11 @@ export async function startFakeTelegramServer(options: FakeTelegramServerOptions
   });
   server.keepAliveTimeout = 1000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('fake telegram server: no TCP address');
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const baseUrl = await listenHttp(server, options.port, options.host, 'fake telegram server');
 
   return {
-    url: `http://${host}:${addr.port}`,
-    port: addr.port,
+    url: baseUrl,
+    port: Number(new URL(baseUrl).port),
     messages,
     requests,
     addToken: (t) => void tokens.add(t),

@@ -22,7 +22,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { argValue, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValue, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 export const FAKE_USAGE_PATH = '/api/oauth/usage';
 
@@ -236,22 +236,13 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
   });
   server.keepAliveTimeout = 1000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('fake usage server: no TCP address');
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const baseUrl = await listenHttp(server, options.port, options.host, 'fake usage server');
+  const url = baseUrl;
 
   return {
     url,
     endpoint: `${url}${FAKE_USAGE_PATH}`,
-    port: addr.port,
+    port: Number(new URL(baseUrl).port),
     setUsage: (token, body) => bodies.set(token, body),
     setWindows: (token, windows) => bodies.set(token, usageBody(windows, clock())),
     failFor: setFailure,

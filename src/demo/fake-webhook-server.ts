@@ -24,7 +24,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { argValue, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValue, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 export interface FakeWebhookRequest {
   method: string;
@@ -203,20 +203,11 @@ export async function startFakeWebhookServer(options: FakeWebhookServerOptions =
   });
   server.keepAliveTimeout = 1000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('fake webhook server: no TCP address');
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const baseUrl = await listenHttp(server, options.port, options.host, 'fake webhook server');
 
   return {
-    url: `http://${host}:${addr.port}`,
-    port: addr.port,
+    url: baseUrl,
+    port: Number(new URL(baseUrl).port),
     requests,
     deliveries,
     failNext,

@@ -1,5 +1,6 @@
 /** What the demo's local stand-in servers share when run as standalone processes. */
 import { realpathSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 /** Every value of a repeatable `--name value` flag. */
@@ -40,4 +41,18 @@ export function runIfMain(moduleUrl: string, name: string, main: (argv: readonly
     process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   });
+}
+
+/** Listens on `host:port` (default 127.0.0.1, a free port) and returns the base URL. */
+export async function listenHttp(server: Server, port: number | undefined, host: string | undefined, name: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port ?? 0, host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error(`${name}: no TCP address`);
+  return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
