@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants, readFileSync, statSync } from 'node:fs';
-import { access, chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfError } from '../core/errors.js';
@@ -183,6 +183,23 @@ function runScript(script: string, input: string, timeoutMs: number, args: strin
 }
 
 /**
+ * Whether `node <flags> -e 0` exits 0. Asked once per node binary (path and mtime) and flag set for the
+ * life of the process: a failover redeploys the guard of every session at once, and each check is a
+ * node start-up.
+ */
+const flagChecks = new Map<string, Promise<boolean>>();
+async function nodeAcceptsFlags(nodePath: string, flags: readonly string[]): Promise<boolean> {
+  const mtime = await stat(nodePath).then((s) => s.mtimeMs, () => 0);
+  const key = JSON.stringify([nodePath, mtime, flags]);
+  let check = flagChecks.get(key);
+  if (!check) {
+    check = runScript(nodePath, '', 10_000, [...flags, '-e', '0']).then((r) => r.code === 0, () => false);
+    flagChecks.set(key, check);
+  }
+  return check;
+}
+
+/**
  * Writes (or rewrites) the launcher and returns the settings fragment. Throws GuardDeployError when
  * anything is missing or the deployed hook does not deny a known-bad call.
  */
@@ -205,7 +222,7 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
   let nodeFlags = [...(opts.nodeFlags ?? bundledNodeFlags(hookEntry))];
   // A node that rejects a flag would exit 9 on every call (a deny): drop the flags instead (they only
   // serve the code cache).
-  if (nodeFlags.length > 0 && (await runScript(nodePath, '', 10_000, [...nodeFlags, '-e', '0']).catch(() => ({ code: null }))).code !== 0) nodeFlags = [];
+  if (nodeFlags.length > 0 && !(await nodeAcceptsFlags(nodePath, nodeFlags))) nodeFlags = [];
   const hooksDir = join(resolve(opts.projectDir), '.claude', 'hooks');
   const scriptPath = join(hooksDir, guardScriptName(opts.sessionName));
   try {

@@ -1,11 +1,13 @@
 /**
  * Per-session hook event files: `<stateDir>/sessions/<name>/events.jsonl`, appended by the hook
- * commands (one short line per event, a single write) and read incrementally by the controller.
+ * commands (one line per event, a single write) and read incrementally by the controller. Two
+ * writers: `claude-failover hook event` writes parsed records (and rotates the file), the shell
+ * observer (hooks/claude-failover-observe) writes `{t, via, raw}` lines parsed here.
  */
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HookEventRecord } from '../core/activity.js';
+import { recordFromLine, type HookEventRecord } from '../core/activity.js';
 
 export const EVENTS_FILE = 'events.jsonl';
 /** Rotated (renamed to events.jsonl.1) past this size by the writer. */
@@ -74,8 +76,8 @@ export class SessionEventsReader {
     for (const line of lines) {
       if (!line) continue;
       try {
-        const r = JSON.parse(line) as HookEventRecord;
-        if (typeof r.t === 'number' && typeof r.event === 'string') out.push(r);
+        const r = recordFromLine(JSON.parse(line));
+        if (r) out.push(r);
       } catch {
         // a torn line: skip
       }

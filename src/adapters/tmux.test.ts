@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrivateTmuxServer } from '../../test/support/tmux.js';
 import { TmuxAdapter } from './tmux.js';
@@ -72,5 +75,35 @@ describe('TmuxAdapter', () => {
   it('rejects text passed as key names', async () => {
     const { tmux } = setup();
     await expect(tmux.sendKeys('x', ['hello world'])).rejects.toMatchObject({ code: 'CF_ERR_TMUX_KEY' });
+  });
+
+  it('shares list-panes runs between concurrent callers, each getting a listing taken after its call', async () => {
+    const server = new PrivateTmuxServer();
+    servers.push(server);
+    const dir = mkdtempSync(join(tmpdir(), 'cf-tmux-'));
+    const log = join(dir, 'calls');
+    // The real tmux behind a wrapper that counts clients.
+    const bin = join(dir, 'tmux');
+    writeFileSync(bin, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`, { mode: 0o755 });
+    const tmux = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin });
+    server.run(['new-session', '-d', '-s', 'first', 'sleep', '30']);
+    const calls = () => readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('list-panes')).length;
+
+    const lists = await Promise.all(Array.from({ length: 20 }, () => tmux.listSessions()));
+    expect(lists.every((l) => l.map((x) => x.name).join() === 'first')).toBe(true);
+    expect(calls()).toBeLessThanOrEqual(2);
+
+    // A session created while a listing runs is in the listing of every later call.
+    const early = tmux.listSessions();
+    server.run(['new-session', '-d', '-s', 'second', 'sleep', '30']);
+    const late = await tmux.listSessions();
+    await early;
+    expect(late.map((x) => x.name).sort()).toEqual(['first', 'second']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a missing tmux binary as CF_ERR_TMUX_MISSING', async () => {
+    const tmux = new TmuxAdapter({ socketName: 'cf-none', tmuxBin: '/nonexistent/tmux' });
+    await expect(tmux.killSession('x')).rejects.toMatchObject({ code: 'CF_ERR_TMUX_MISSING' });
   });
 });

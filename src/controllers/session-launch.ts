@@ -16,7 +16,21 @@ export interface LaunchContext {
   /** argv that runs this controller's CLI: [node, /abs/dist/cli/main.js]. */
   selfCommand: string[];
   stateDir: string;
+  /**
+   * Absolute path of the shell observer (hooks/claude-failover-observe), the fast path for the
+   * status line and the hooks in FAST_HOOK_EVENTS. Without it every hook runs the CLI.
+   */
+  observeCommand?: string;
 }
+
+/**
+ * Hooks whose whole input may be stored as it is: they go through the shell observer (a few ms)
+ * instead of a node start-up (~70 ms of CPU). A failover runs SessionEnd, SessionStart and the
+ * status line of every agent at once. UserPromptSubmit (its input holds the prompt, of which only
+ * the task id is kept) and Stop (newer Claude Code versions add the last assistant message) go
+ * through `claude-failover hook event`, which keeps only what the controller needs.
+ */
+export const FAST_HOOK_EVENTS: ReadonlySet<string> = new Set(['SessionStart', 'StopFailure', 'Notification', 'SessionEnd']);
 
 export interface LaunchSpec {
   cwd: string;
@@ -94,13 +108,17 @@ function hookCommand(ctx: LaunchContext, sub: string, name: string, extra: strin
  */
 export function sessionSettings(ctx: LaunchContext, name: string, account: string | undefined, guardHook?: Record<string, unknown>): Record<string, unknown> {
   const hooks: Record<string, unknown[]> = {};
+  const dir = sessionStateDir(ctx, name);
+  const observe = (...args: string[]) => [ctx.observeCommand as string, ...args].map(shellQuote).join(' ');
   for (const event of OBSERVED_HOOK_EVENTS) {
-    hooks[event] = [{ hooks: [{ type: 'command', command: hookCommand(ctx, 'event', name), timeout: 10 }] }];
+    const command = ctx.observeCommand && FAST_HOOK_EVENTS.has(event) ? observe('hook', dir) : hookCommand(ctx, 'event', name);
+    hooks[event] = [{ hooks: [{ type: 'command', command, timeout: 10 }] }];
   }
   if (guardHook) hooks.PreToolUse = [guardHook];
+  const label = [name, account].filter(Boolean).join(' · ');
   return {
     hooks,
-    statusLine: { type: 'command', command: hookCommand(ctx, 'statusline', name, account ? ['--account', account] : []), padding: 0 },
+    statusLine: { type: 'command', command: ctx.observeCommand ? observe('statusline', dir, label) : hookCommand(ctx, 'statusline', name, account ? ['--account', account] : []), padding: 0 },
   };
 }
 

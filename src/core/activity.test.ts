@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvents, initialActivity, taskIdFromPrompt, type HookEventRecord } from './activity.js';
+import { applyEvents, initialActivity, recordFromLine, taskIdFromPrompt, type HookEventRecord } from './activity.js';
 
 const ev = (t: number, event: string, extra: Partial<HookEventRecord> = {}): HookEventRecord => ({ t, event, ...extra });
 
@@ -49,4 +49,21 @@ describe('taskIdFromPrompt', () => {
     ['[cf-task:] empty', undefined],
     ['[cf-task:a b] space', undefined],
   ])('%s', (prompt, id) => expect(taskIdFromPrompt(prompt)).toBe(id));
+});
+
+describe('recordFromLine', () => {
+  it.each<[string, unknown, Partial<HookEventRecord> | undefined]>([
+    ['a record written by `hook event`', { t: 5, event: 'Stop', sessionId: 'x' }, { t: 5, event: 'Stop', sessionId: 'x' }],
+    ['a raw hook input from the shell observer', { t: 6, via: 'hook', raw: { hook_event_name: 'StopFailure', error: 'rate_limit', error_message: "You've hit your session limit · resets 3pm" } }, { t: 6, event: 'StopFailure', error: 'rate_limit', errorMessage: "You've hit your session limit · resets 3pm" }],
+    ['a raw status line input', { t: 7, via: 'statusline', raw: { hook_event_name: 'Status', session_id: 's', rate_limits: { five_hour: { used_percentage: 40 } } } }, { t: 7, event: 'StatusLine', sessionId: 's', rateLimits: { five_hour: { used_percentage: 40 } } }],
+    ['a raw prompt keeps only the task id', { t: 8, via: 'hook', raw: { hook_event_name: 'UserPromptSubmit', prompt: 'secret [cf-task:T-1] text' } }, { t: 8, event: 'UserPromptSubmit', taskId: 'T-1', promptBytes: 25 }],
+    ['raw null (input was not JSON)', { t: 9, via: 'hook', raw: null }, undefined],
+    ['no time', { via: 'hook', raw: {} }, undefined],
+    ['no event name in a parsed record', { t: 1 }, undefined],
+    ['not an object', [1, 2], undefined],
+  ])('%s', (_n, line, want) => {
+    const r = recordFromLine(line);
+    if (want === undefined) expect(r).toBeUndefined();
+    else expect(r).toEqual(want);
+  });
 });

@@ -35,6 +35,53 @@ export interface StatusLineRateLimits {
   seven_day?: { used_percentage?: number; resets_at?: number };
 }
 
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/**
+ * Keeps what the controller needs of a hook's JSON input; prompts themselves are not kept (only the
+ * task id). Used by `claude-failover hook event` before writing and by the events reader for raw
+ * records appended by the shell observer (hooks/claude-failover-observe).
+ */
+export function eventRecord(input: Record<string, unknown>, now: number): HookEventRecord {
+  const r: HookEventRecord = { t: now, event: str(input.hook_event_name) ?? 'Unknown' };
+  const set = <K extends keyof HookEventRecord>(k: K, v: HookEventRecord[K] | undefined) => {
+    if (v !== undefined) r[k] = v;
+  };
+  set('sessionId', str(input.session_id));
+  set('source', str(input.source));
+  set('error', str(input.error));
+  set('errorMessage', str(input.error_message) ?? str(input.message));
+  set('notificationType', str(input.notification_type));
+  set('transcriptPath', str(input.transcript_path));
+  set('cwd', str(input.cwd));
+  set('toolName', str(input.tool_name));
+  if (typeof input.prompt === 'string') {
+    set('taskId', taskIdFromPrompt(input.prompt));
+    r.promptBytes = Buffer.byteLength(input.prompt);
+  }
+  return r;
+}
+
+/** A line of an events file: a record written by `hook event`, or a raw input from the shell observer. */
+export function recordFromLine(v: unknown): HookEventRecord | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.t !== 'number') return undefined;
+  if (o.via === 'hook' || o.via === 'statusline') {
+    const raw = o.raw;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+    const input = raw as Record<string, unknown>;
+    if (o.via === 'hook') return eventRecord(input, o.t);
+    const r = eventRecord({ ...input, hook_event_name: 'StatusLine' }, o.t);
+    const rl = input.rate_limits;
+    if (rl && typeof rl === 'object' && !Array.isArray(rl)) r.rateLimits = rl as StatusLineRateLimits;
+    return r;
+  }
+  return typeof o.event === 'string' ? (o as unknown as HookEventRecord) : undefined;
+}
+
 export interface ActivityState {
   activity: Activity;
   claudeSessionId?: string;

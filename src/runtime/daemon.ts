@@ -36,11 +36,11 @@ export interface DaemonOptions {
   onReconcile?: ManagerDeps['onReconcile'];
   /** Also receives every recorded event (after the notifications). */
   onEvent?: (e: CfEvent) => void;
-  /** Keys reconciled at once (a failover relaunches every session concurrently). Default 16. */
+  /** Keys reconciled at once (a failover relaunches every session concurrently). Default 32: a fleet of twenty agents plus its projects and accounts. */
   workers?: number;
 }
 
-export const DEFAULT_WORKERS = 16;
+export const DEFAULT_WORKERS = 32;
 
 /** What the manifests say, independent of where they were read from. */
 function fingerprint(d: DesiredState): string {
@@ -188,7 +188,10 @@ export class Daemon {
         if (!key.startsWith('Session/')) continue;
         const before = prev.status[key] as Record<string, unknown> | undefined;
         const after = st as Record<string, unknown>;
-        const sig = (x: Record<string, unknown> | undefined) => JSON.stringify([x?.rateLimits, x?.lastError, x?.account, x?.activity]);
+        // Ready is in the signature because the pool's FailoverCompleted waits for every session to
+        // be Ready on the new account.
+        const ready = (x: Record<string, unknown> | undefined) => (x?.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === 'Ready')?.status;
+        const sig = (x: Record<string, unknown> | undefined) => JSON.stringify([x?.rateLimits, x?.lastError, x?.account, x?.activity, ready(x)]);
         if (before !== after && sig(before) !== sig(after)) {
           this.manager.enqueue('Account/*', 'session-quota-signal');
         }

@@ -2,6 +2,7 @@
  * Executes a Change's effects through the ports, in order. Every effect is idempotent, so a
  * change interrupted half-way is simply planned and executed again on the next pass.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Inventory } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
@@ -24,8 +25,42 @@ export function sleeper(timers: Timers): Sleep {
   return (ms) => new Promise((resolve) => timers.setTimeout(resolve, ms));
 }
 
-/** Stops a session: Ctrl-C (ends a running turn), `/exit` + Enter, then kill after the grace period. */
-export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner: string, graceMs: number, sleep: Sleep): Promise<void> {
+/**
+ * The state of a pane's process without a tmux round trip: `running`, `exited` (a zombie its parent,
+ * the tmux server, has not reaped yet: on Linux, from /proc) or `gone` (no such process: signal 0
+ * fails with ESRCH). Only a hint for `gone`: a pane process in another pid namespace reads as gone,
+ * which the caller confirms with tmux before acting on it.
+ */
+export type ProcessState = 'running' | 'exited' | 'gone';
+
+export function processState(pid: number): ProcessState {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X' ? 'exited' : 'running';
+  } catch {
+    // no /proc (not Linux), or no such process: signal 0 decides
+  }
+  try {
+    process.kill(pid, 0);
+    return 'running';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'running' : 'gone';
+  }
+}
+
+export interface StopOptions {
+  /** State of the pane's process (default: processState). */
+  processState?: (pid: number) => ProcessState;
+}
+
+/**
+ * Stops a session: Ctrl-C (ends a running turn), `/exit` + Enter, then kill after the grace period.
+ * While waiting for the agent to exit it watches the pane's process (processState) and asks tmux only
+ * when that process is gone, once a second otherwise (every 250 ms when there is no usable pid): a failover stops every
+ * session at once, and a tmux client per session every 50 ms is most of a small machine's CPU.
+ */
+export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner: string, graceMs: number, sleep: Sleep, opts: StopOptions = {}): Promise<void> {
   const find = async () => (await tmux.listSessions()).find((s) => s.name === name);
   const t = await find();
   if (!t) return;
@@ -41,11 +76,24 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
     } catch {
       // the pane may have gone away meanwhile; the kill below settles it
     }
+    const probe = opts.processState ?? processState;
+    let pid = t.panePid !== undefined && t.panePid > 0 ? t.panePid : undefined;
     const deadline = Date.now() + graceMs;
+    let askedTmux = Date.now();
     while (Date.now() < deadline) {
+      const state = pid === undefined ? undefined : probe(pid);
+      // Still ask tmux once a second: the pid could name another process (another pid namespace).
+      if (state === 'running' && Date.now() - askedTmux < 1000) {
+        await sleep(25);
+        continue;
+      }
+      if (state === 'exited') break;
       const cur = await find();
+      askedTmux = Date.now();
       if (!cur || cur.paneDead) break;
-      await sleep(50);
+      if (state === 'running') continue;
+      pid = undefined; // tmux says alive though the probe said gone: trust tmux from here on
+      await sleep(250);
     }
   }
   await tmux.killSession(name);

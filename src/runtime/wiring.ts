@@ -71,6 +71,11 @@ export interface Wired {
   accounts: AccountController;
 }
 
+/** The shell observer hook shipped with the package (hooks/claude-failover-observe), absolute. */
+export function observeCommand(): string {
+  return fileURLToPath(new URL('../../hooks/claude-failover-observe', import.meta.url));
+}
+
 /** argv that runs this CLI (hooks registered in sessions call back into it), absolute. */
 export function selfCommand(): string[] {
   return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))];
@@ -128,13 +133,16 @@ export function wire(opts: WiringOptions): Wired {
       },
       stateDir: opts.stateDir,
       selfCommand: selfCommand(),
+      observeCommand: observeCommand(),
     }) as Controller,
   };
   const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}) });
   executor.register('guard.deploy', async (e) => {
     const g = e as GuardDeployEffect;
     try {
-      await deployGuard({ projectDir: g.projectPath, sessionName: g.session, stateDir: opts.stateDir, mode: g.mode, protectedPaths: g.protectPaths });
+      // The self-check (running the deployed hook on a known-bad call) is done on first launch; a
+      // relaunch (failover: every session at once) rewrites the launcher without it.
+      await deployGuard({ projectDir: g.projectPath, sessionName: g.session, stateDir: opts.stateDir, mode: g.mode, protectedPaths: g.protectPaths, verify: !g.failOpen });
     } catch (err) {
       // First launch fails closed (the session is not launched and its condition says why);
       // a relaunch after failover fails open: the earlier deployment is in place.

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { taskIdFromPrompt, type HookEventRecord } from '../../core/activity.js';
+import { eventRecord, type HookEventRecord } from '../../core/activity.js';
 import { appendSessionEvent, sessionDir } from '../../adapters/session-events.js';
 import { readAll, type CliIO } from '../io.js';
 
@@ -25,31 +25,6 @@ event and statusline never block the agent: any internal error is ignored (exit 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/** Keeps what the controller needs; prompts themselves are not stored (only the task id). */
-export function eventRecord(input: Record<string, unknown>, now: number): HookEventRecord {
-  const r: HookEventRecord = { t: now, event: str(input.hook_event_name) ?? 'Unknown' };
-  const set = <K extends keyof HookEventRecord>(k: K, v: HookEventRecord[K] | undefined) => {
-    if (v !== undefined) r[k] = v;
-  };
-  set('sessionId', str(input.session_id));
-  set('source', str(input.source));
-  set('error', str(input.error));
-  set('errorMessage', str(input.error_message) ?? str(input.message));
-  set('notificationType', str(input.notification_type));
-  set('transcriptPath', str(input.transcript_path));
-  set('cwd', str(input.cwd));
-  set('toolName', str(input.tool_name));
-  if (typeof input.prompt === 'string') {
-    set('taskId', taskIdFromPrompt(input.prompt));
-    r.promptBytes = Buffer.byteLength(input.prompt);
-  }
-  return r;
 }
 
 async function readJson(io: CliIO): Promise<Record<string, unknown>> {

@@ -27,7 +27,7 @@ Options:
       --resync DURATION    Reconcile everything at least this often (default 15s)
       --drain-timeout DUR  How long SIGTERM waits for in-flight work (default 20s)
       --prune              Stop sessions whose manifests were removed
-      --workers N          Objects reconciled at once (default 16)
+      --workers N          Objects reconciled at once (default 32)
 ${POOL_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
                            unix:/path (socket mode 0600), or none. A non-loopback address needs a token.

@@ -1,0 +1,126 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrivateTmuxServer } from '../../test/support/tmux.js';
+import { TmuxAdapter } from '../adapters/tmux.js';
+import type { TmuxPort } from '../core/ports.js';
+import { processState, stopSessionGracefully, type Sleep } from './executor.js';
+
+const servers: PrivateTmuxServer[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  servers.splice(0).forEach((s) => s.kill());
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const sleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A real adapter on a private server, with a count of list-sessions round trips. */
+function setup() {
+  const server = new PrivateTmuxServer();
+  servers.push(server);
+  const real = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null' });
+  const calls = { list: 0 };
+  const tmux: TmuxPort = {
+    listSessions: () => { calls.list++; return real.listSessions(); },
+    newSession: (s) => real.newSession(s),
+    killSession: (n) => real.killSession(n),
+    sendKeys: (n, k) => real.sendKeys(n, k),
+    pasteText: (n, t) => real.pasteText(n, t),
+    capturePane: (n, h) => real.capturePane(n, h),
+    setOption: (n, o, v) => real.setOption(n, o, v),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'cf-stop-'));
+  dirs.push(dir);
+  return { server, tmux, calls, dir };
+}
+
+/**
+ * A TUI stand-in: ignores Ctrl-C, and on a `/exit` line takes `exitDelay` seconds to shut down
+ * (writing `exited` just before it exits), or never exits when `exitDelay` is `never`.
+ */
+function agent(dir: string, exitDelay: string): string[] {
+  const onExit = exitDelay === 'never' ? `echo asked > ${dir}/asked` : `echo asked > ${dir}/asked; sleep ${exitDelay}; echo done > ${dir}/exited; exit 0`;
+  return ['sh', '-c', `trap '' INT; echo ready > ${dir}/ready; while read -r l; do case "$l" in /exit) ${onExit};; esac; done; sleep 60`];
+}
+
+async function launch(tmux: TmuxPort, dir: string, exitDelay: string): Promise<void> {
+  await tmux.newSession({ name: 'agent-1', cwd: dir, argv: agent(dir, exitDelay), env: {}, unsetEnv: [], owner: 'Session/agent-1', options: {} });
+  const end = Date.now() + 5000;
+  while (!existsSync(join(dir, 'ready'))) {
+    if (Date.now() > end) throw new Error('agent did not start');
+    await sleep(20);
+  }
+}
+
+describe('processState', () => {
+  it('tells running, exited-but-unreaped and gone processes apart', async () => {
+    expect(processState(process.pid)).toBe('running');
+    expect(processState(1)).toBe('running'); // exists (EPERM when not root)
+    expect(processState(2 ** 22 + 1)).toBe('gone'); // beyond pid_max
+    const { spawn } = await import('node:child_process');
+    const child = spawn('sh', ['-c', 'exit 0'], { stdio: 'ignore' });
+    // Until node reaps it the child is a zombie: it has exited. Look before the exit event fires.
+    const seen: string[] = [];
+    const end = Date.now() + 3000;
+    while (seen.at(-1) !== 'exited' && Date.now() < end) {
+      seen.push(processState(child.pid as number));
+      const t = Date.now();
+      while (Date.now() - t < 5) { /* busy-wait: no event loop turn, so node does not reap it */ }
+    }
+    expect(seen.at(-1)).toBe('exited');
+    await new Promise((r) => child.on('exit', r));
+    expect(processState(child.pid as number)).toBe('gone');
+  });
+});
+
+describe('stopSessionGracefully', () => {
+  it('asks the agent to exit, waits for it by its pid, then removes the session', async () => {
+    const { server, tmux, calls, dir } = setup();
+    await launch(tmux, dir, '0.8');
+    await stopSessionGracefully(tmux, 'agent-1', 'Session/agent-1', 10_000, sleep);
+    expect(existsSync(join(dir, 'exited'))).toBe(true); // it was allowed to finish its shutdown
+    expect(server.sessions()).toEqual([]);
+    // The 0.8 s wait was watched through /proc: one look before, one after the process was gone
+    // (a 50 ms tmux poll would have made ~16).
+    expect(calls.list).toBeLessThanOrEqual(3);
+  });
+
+  it('trusts tmux over a probe that reports the process gone while it still runs', async () => {
+    const { server, tmux, dir } = setup();
+    await launch(tmux, dir, '0.6');
+    await stopSessionGracefully(tmux, 'agent-1', 'Session/agent-1', 10_000, sleep, { processState: () => 'gone' });
+    expect(existsSync(join(dir, 'exited'))).toBe(true);
+    expect(server.sessions()).toEqual([]);
+  });
+
+  it('notices the exit through tmux when the pid names another process (another pid namespace)', async () => {
+    const { server, tmux, dir } = setup();
+    await launch(tmux, dir, '0.3');
+    const t0 = Date.now();
+    await stopSessionGracefully(tmux, 'agent-1', 'Session/agent-1', 30_000, sleep, { processState: () => 'running' });
+    expect(existsSync(join(dir, 'exited'))).toBe(true);
+    expect(server.sessions()).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(15_000); // tmux is asked once a second, not only at the 30 s deadline
+  });
+
+  it('kills an agent that does not exit within the grace period', async () => {
+    const { server, tmux, dir } = setup();
+    await launch(tmux, dir, 'never');
+    const t0 = Date.now();
+    await stopSessionGracefully(tmux, 'agent-1', 'Session/agent-1', 700, sleep);
+    expect(existsSync(join(dir, 'asked'))).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(server.sessions()).toEqual([]);
+  });
+
+  it('refuses to stop a session it does not own, and does nothing for a missing one', async () => {
+    const { server, tmux, dir } = setup();
+    server.run(['new-session', '-d', '-s', 'agent-1', 'sleep', '30']);
+    await expect(stopSessionGracefully(tmux, 'agent-1', 'Session/agent-1', 1000, sleep)).rejects.toThrow(/owned by nobody/);
+    expect(server.sessions()).toEqual(['agent-1']);
+    await expect(stopSessionGracefully(tmux, 'agent-2', 'Session/agent-2', 1000, sleep)).resolves.toBeUndefined();
+    expect(existsSync(join(dir, 'asked'))).toBe(false);
+  });
+});
