@@ -1,7 +1,13 @@
 /**
  * Benchmark (issue 4): threshold crossed -> every session relaunched under the next account and
  * resumed, for N = 4 and 20 simulated sessions. Sessions are idle, so the failover grace does not
- * apply; the time is the controller's. Target: <= 3 s for 20 sessions.
+ * apply. Target: <= 3 s for 20 sessions.
+ *
+ * Columns: "threshold -> decision" is mostly the wait for the next usage poll (pollInterval 1 s);
+ * "decision -> all resumed" runs from FailoverStarted to FailoverCompleted (every session Ready on
+ * the new account: stopped with /exit, relaunched with --resume, its process up). On a 2-core
+ * machine most of the CPU in that window is the simulated agents themselves (20 exits, 20 node
+ * start-ups, their hooks), not the controller.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
