@@ -2,7 +2,10 @@
 // real controller (`run`) with simulator agents, while a quota failover runs; reports p50/p99
 // latency and compares the failover time with and without the load.
 //
-//   npx tsc -p tsconfig.build.json && node bench/api-load.mjs [--duration 20] [--connections 10] [--sessions 4] [--rate N]
+//   npx tsc -p tsconfig.build.json && node bench/api-load.mjs [--duration 20] [--connections 10] [--sessions 4] [--rate N] [--api-rate N]
+//
+// --rate is the load (autocannon's overall rate; 0 = as fast as answered); --api-rate is the
+// controller's admission control (run --api-rate; default 50 as in `run`, 0 = no limit).
 //
 // Bounded: the load lasts --duration seconds; everything (controller, tmux server, usage server,
 // temp dir) is stopped and removed at the end, also on failure.
@@ -17,7 +20,7 @@ import { startFakeUsageServer } from '../dist/demo/fake-usage-server.js';
 const REPO = resolve(import.meta.dirname, '..');
 const CLI = join(REPO, 'dist', 'cli', 'main.js');
 const SIM = join(REPO, 'src', 'sim', 'bin', 'claude');
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '10' }, sessions: { type: 'string', default: '4' }, rate: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '10' }, sessions: { type: 'string', default: '4' }, rate: { type: 'string', default: '0' }, 'api-rate': { type: 'string', default: '50' } } });
 // Requests per second over all connections; 0 = as fast as the server answers.
 const RATE = Number(values.rate);
 const DURATION = Number(values.duration);
@@ -71,7 +74,7 @@ async function setup() {
   mkdirSync(join(root, 'manifests'), { recursive: true });
   writeFileSync(join(root, 'manifests', 'pool.yaml'), docs.join('---\n'));
 
-  daemon = spawn(process.execPath, [CLI, 'run', '-f', join(root, 'manifests'), '--state-dir', stateDir, '--tmux-socket', socket, '--resync', '5s', '--min-dwell', '1s', '--failover-grace', '2s', '--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TMUX: '' } });
+  daemon = spawn(process.execPath, [CLI, 'run', '-f', join(root, 'manifests'), '--state-dir', stateDir, '--tmux-socket', socket, '--resync', '5s', '--min-dwell', '1s', '--failover-grace', '2s', '--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn', '--api-rate', values['api-rate']], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TMUX: '' } });
   await until(() => readJson(join(stateDir, 'control-plane.json'), undefined) !== undefined, 60_000, 'control plane listening');
   await until(() => idleOn('a'), 60_000, 'sessions idle on a');
   return { url: readJson(join(stateDir, 'control-plane.json')).url, apiToken: readFileSync(join(stateDir, 'api-token'), 'utf8').trim() };
@@ -117,7 +120,7 @@ function load(url, apiToken) {
 
 async function main() {
   const { url, apiToken } = await setup();
-  console.log(`controller at ${url}; ${SESSIONS.length} simulated sessions; load: ${CONNECTIONS} connections for ${DURATION} s at ${RATE > 0 ? `${RATE} req/s` : 'full speed'} (GET sessions, accounts, watchdog/status, metrics, events)`);
+  console.log(`controller at ${url}; ${SESSIONS.length} simulated sessions; load: ${CONNECTIONS} connections for ${DURATION} s at ${RATE > 0 ? `${RATE} req/s` : 'full speed'} (GET sessions, accounts, watchdog/status, metrics, events); controller --api-rate ${values['api-rate']}`);
   const rows = [];
   // Baseline: two failovers without load (a->b, b->a).
   rows.push({ load: 'none', move: 'a->b', ...(await failover('a', 'b')) });

@@ -5,6 +5,7 @@
  */
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GuardAuditTail } from '../guard/audit.js';
+import { Admission } from './admission.js';
 import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import type { ServerDeps } from './deps.js';
@@ -80,6 +81,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   installErrorHandlers(app);
+  // Before auth: a flood of unauthenticated requests is bounded too.
+  const admission = typeof deps.apiRate === 'number' ? (deps.apiRate > 0 ? { ratePerSecond: deps.apiRate } : undefined) : deps.apiRate;
+  if (admission) installAdmission(app, new Admission(admission), metrics);
   installAuth(app, deps.token);
 
   healthRoutes(app, ctx);
@@ -95,4 +99,25 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   compatRoutes(app, ctx);
   dashboardRoutes(app);
   return app;
+}
+
+/** Health probes are never queued: a liveness check that waits behind API traffic would fail. */
+const UNTHROTTLED = new Set(['/healthz', '/readyz']);
+
+function installAdmission(app: FastifyInstance, admission: Admission, metrics: Metrics): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (UNTHROTTLED.has(request.routeOptions.url ?? '')) return;
+    let wait;
+    try {
+      wait = admission.acquire();
+    } catch (err) {
+      metrics.recordThrottled('rejected');
+      reply.header('Retry-After', String(admission.retryAfterSeconds()));
+      throw err;
+    }
+    if (wait) {
+      metrics.recordThrottled('queued');
+      await wait;
+    }
+  });
 }

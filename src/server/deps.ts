@@ -1,6 +1,7 @@
 /** What buildServer needs from the controller. Everything is passed in; the server opens nothing by itself. */
 import type { Logger } from 'pino';
 import type { Manager } from '../runtime/manager.js';
+import type { AdmissionOptions } from './admission.js';
 import type { Metrics } from './metrics.js';
 
 /** The outcome of a failover request, as the API returns it (HTTP 202). */
@@ -42,6 +43,12 @@ export interface ServerDeps {
   metrics?: Metrics;
   log?: Logger;
   version?: string;
+  /**
+   * Requests per second the API admits (see src/server/admission.ts); over it, requests wait their
+   * turn (429 only when 256 already wait). 0 or absent: no limit. `run` passes --api-rate (default 50).
+   * The full options (burst, queue length) may be given instead of a rate.
+   */
+  apiRate?: number | AdmissionOptions;
   /** Largest accepted request body in bytes (default 64 KiB). */
   bodyLimit?: number;
   /** Event log poll interval in ms (default 250). */

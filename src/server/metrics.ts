@@ -67,6 +67,7 @@ export class Metrics {
   readonly #usageErrors: Counter<'account'>;
   readonly #events: Counter<'type' | 'reason'>;
   readonly #http: Histogram<'method' | 'route' | 'status_code'>;
+  readonly #throttled: Counter<'outcome'>;
 
   constructor(opts: { defaultMetrics?: boolean; version?: string } = {}) {
     const registers = [this.registry];
@@ -305,6 +306,7 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.#throttled = new Counter({ name: `${METRIC_PREFIX}http_requests_throttled_total`, help: 'Control-plane requests over --api-rate: queued (answered late) or rejected (429, the wait queue was full).', labelNames: ['outcome'], registers });
   }
 
   /** Connects the scrape-time series to the controller's state. */
@@ -366,6 +368,10 @@ export class Metrics {
 
   recordEvent(e: { type: string; reason: string }): void {
     this.#events.inc({ type: e.type, reason: e.reason });
+  }
+
+  recordThrottled(outcome: 'queued' | 'rejected'): void {
+    this.#throttled.inc({ outcome });
   }
 
   recordHttp(method: string, route: string, statusCode: number, seconds: number): void {

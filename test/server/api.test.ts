@@ -329,3 +329,23 @@ describe('dashboard assets', () => {
     expect(js.body).toContain("'/api/v1/stream'");
   });
 });
+
+describe('admission control (--api-rate)', () => {
+  it('holds requests over the rate, refuses with 429 when the queue is full, and never holds /healthz', async () => {
+    const h = await setup({ sessions: [{ name: 's1' }] }, { apiRate: { ratePerSecond: 5, burst: 2, maxQueue: 3 } });
+    const t0 = Date.now();
+    const replies = await Promise.all(Array.from({ length: 6 }, () => h.app.inject({ url: '/api/v1/accounts', headers: AUTH })));
+    const health = await h.app.inject({ url: '/healthz' });
+    expect(health.statusCode).toBe(200);
+    const codes = replies.map((r) => r.statusCode).sort();
+    expect(codes).toEqual([200, 200, 200, 200, 200, 429]);
+    const refused = replies.find((r) => r.statusCode === 429);
+    expect(refused?.json()).toMatchObject({ error: { code: 'CF_API_RATE_LIMITED' } });
+    expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Two at once (the burst), three held: the last one at 5 req/s is admitted about 600 ms later.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    const metrics = (await h.app.inject({ url: '/metrics', headers: AUTH })).body;
+    expect(metrics).toMatch(/claude_failover_http_requests_throttled_total\{outcome="queued"\} [34]/);
+    expect(metrics).toContain('claude_failover_http_requests_throttled_total{outcome="rejected"} 1');
+  });
+});

@@ -63,10 +63,11 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
       // URL fragment so the browser page can use it; a real `run` never prints its token.
       start: async (daemon: Daemon): Promise<string | undefined> => {
         const { buildServer, Metrics } = await import('../../server/index.js');
+        const { DEFAULT_API_RATE } = await import('../../server/admission.js');
         const stateDir = daemon.opts.stateDir;
         const { token } = await loadOrCreateToken(join(stateDir, TOKEN_FILE));
         const { manager, executor, accounts } = daemon.wired;
-        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }) });
+        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }), apiRate: DEFAULT_API_RATE });
         for (const port of [values.port ? Number(values.port) : 7777, 0]) {
           try {
             plane = await startControlPlane({ app, listen: { kind: 'tcp', host: '127.0.0.1', port }, token, stateDir, log });

@@ -11,6 +11,7 @@ import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
 import type { Metrics } from '../../server/index.js';
+import { DEFAULT_API_RATE } from '../../server/admission.js';
 
 const HELP = `Usage: claude-failover run -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--resync 15s]
                             [--log-level info] [--log-format json|pretty] [--prune]
@@ -33,6 +34,9 @@ ${POOL_HELP}
                            unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
       --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
                            run); "none" disables auth (loopback or unix socket only)
+      --api-rate N         Requests per second the API admits (default 50; 0 = no limit). Requests over
+                           it wait their turn, so API clients cannot slow reconciliation; 429 only
+                           when 256 already wait. /healthz and /readyz are never held.
       --log-level LEVEL    trace, debug, info (default), warn, error
       --log-format FORMAT  json (default when not a terminal) or pretty
 
@@ -56,6 +60,7 @@ interface Values {
   listen?: string;
   'token-file'?: string;
   workers?: string;
+  'api-rate'?: string;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -70,6 +75,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     'log-format': { type: 'string' },
     listen: { type: 'string' },
     'token-file': { type: 'string' },
+    'api-rate': { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -86,6 +92,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
+  const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
+  if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
   // Metrics exist before the controller starts, so the first reconciles are counted too.
   const metrics = listen ? new (await import('../../server/index.js')).Metrics({ version: VERSION }) : undefined;
   const daemon = new Daemon({
@@ -126,7 +134,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -158,7 +166,7 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
@@ -172,6 +180,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     metrics: metrics ?? new MetricsClass({ version: VERSION }),
     failover: failoverVia({ manager, accounts }),
     restartSession: restartSessionVia({ manager, executor }),
+    apiRate,
   });
   try {
     return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
