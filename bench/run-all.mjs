@@ -1,4 +1,5 @@
-// `npm run bench`: runs every benchmark script in bench/ in turn (each prints its own report).
+// `npm run bench`: runs every benchmark script in bench/ in turn (each prints its own report), then
+// the vitest benchmarks (bench/*.bench.test.ts). `npm run bench -- failover api-load` runs a subset.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,15 @@ for (const s of scripts) {
   if (r.status !== 0) {
     failed += 1;
     console.log(`bench/${s} exited ${r.status}`);
+  }
+}
+// The benchmarks that drive the real controller through the test helpers are vitest files.
+if (only.length === 0 || only.some((o) => 'failover.bench.test.ts'.includes(o))) {
+  console.log('\n=== bench/*.bench.test.ts (vitest)');
+  const r = spawnSync(process.execPath, [join(dir, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(dir, 'vitest.config.ts')], { stdio: 'inherit', cwd: join(dir, '..') });
+  if (r.status !== 0) {
+    failed += 1;
+    console.log(`bench/*.bench.test.ts exited ${r.status}`);
   }
 }
 process.exit(failed > 0 ? 1 : 0);
