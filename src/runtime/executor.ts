@@ -56,9 +56,10 @@ export interface StopOptions {
 
 /**
  * Stops a session: Ctrl-C (ends a running turn), `/exit` + Enter, then kill after the grace period.
- * While waiting for the agent to exit it watches the pane's process (processState) and asks tmux only
- * when that process is gone, once a second otherwise (every 250 ms when there is no usable pid): a failover stops every
- * session at once, and a tmux client per session every 50 ms is most of a small machine's CPU.
+ * While waiting for the agent to exit it watches the pane's process (processState) and asks tmux
+ * when that process is gone, else once a second (every 250 ms when there is no usable pid): a
+ * failover stops every session at once, and a tmux client per session every 50 ms was most of a
+ * small machine's CPU.
  */
 export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner: string, graceMs: number, sleep: Sleep, opts: StopOptions = {}): Promise<void> {
   const find = async () => (await tmux.listSessions()).find((s) => s.name === name);
