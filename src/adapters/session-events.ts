@@ -21,10 +21,12 @@ export function sessionEventsPath(stateDir: string, session: string): string {
   return join(sessionDir(stateDir, session), EVENTS_FILE);
 }
 
-/** Synchronous on purpose: the hook process does one small write and exits. */
+/** Synchronous on purpose: the hook process does one small write and exits. Throws when the state dir is gone. */
 export function appendSessionEvent(stateDir: string, session: string, record: HookEventRecord): void {
   const dir = sessionDir(stateDir, session);
   const file = join(dir, EVENTS_FILE);
+  // Never recreate a removed state dir (a hook of an agent outliving its controller's state).
+  if (!statSync(stateDir).isDirectory()) throw new Error(`${stateDir} is not a directory`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     if (statSync(file).size > EVENTS_ROTATE_BYTES) renameSync(file, `${file}.1`);

@@ -19,6 +19,18 @@ describe('sessionInputs: what an account learns from its sessions', () => {
     expect(got).toEqual(kinds);
   });
 
+  // During a failover the process being stopped may report after the session's status already
+  // names the new account: a report carries the account its process was launched under.
+  it.each<[string, string, Record<string, unknown>, string[]]>([
+    ['the old process\'s 100 % status line, read after the move, belongs to the old account', 'a', { rateLimits: { five_hour: { used_percentage: 100 }, observedAt: '2026-11-22T10:05:00.000Z', account: 'b' } }, []],
+    ['... and counts for it', 'b', { rateLimits: { five_hour: { used_percentage: 100 }, observedAt: '2026-11-22T10:05:00.000Z', account: 'b' } }, ['snapshot']],
+    ['a StopFailure names its account', 'b', { lastError: { error: 'rate_limit', message: "You've hit your session limit · resets 3:45pm (UTC)", at: '2026-11-22T10:06:00.000Z', account: 'b' } }, ['evidence:stop-failure']],
+    ['and is not evidence against the new account', 'a', { lastError: { error: 'rate_limit', message: "You've hit your session limit · resets 3:45pm (UTC)", at: '2026-11-22T10:06:00.000Z', account: 'b' } }, []],
+  ])('%s', (_n, account, extra, kinds) => {
+    const got = sessionInputs(account, st(extra)).map((i) => (i.type === 'snapshot' ? 'snapshot' : `evidence:${i.evidence.source}`));
+    expect(got).toEqual(kinds);
+  });
+
   it('only counts sessions on that account', () => {
     expect(sessionInputs('b', st({ lastError: { error: 'rate_limit', at: '2026-11-22T10:06:00.000Z' } }))).toEqual([]);
   });

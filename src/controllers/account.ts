@@ -136,8 +136,8 @@ interface SessionView {
   name: string;
   account?: string | null;
   launchedAt?: string;
-  rateLimits?: { observedAt: string } & Record<string, unknown>;
-  lastError?: { error: string; message?: string; at: string };
+  rateLimits?: { observedAt: string; account?: string } & Record<string, unknown>;
+  lastError?: { error: string; message?: string; at: string; account?: string };
   paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
   activity?: string;
 }
@@ -148,21 +148,26 @@ export function sessionInputs(account: string, prior: StatusMap): UsageInput[] {
   for (const [key, st] of Object.entries(prior)) {
     if (!key.startsWith(SESSION_PREFIX)) continue;
     const s = st as unknown as SessionView;
-    if (s.account !== account) continue;
     const launched = s.launchedAt ? Date.parse(s.launchedAt) : 0;
-    if (s.rateLimits && Date.parse(s.rateLimits.observedAt) >= launched) {
-      const snap = parseStatusLineUsage({ rate_limits: s.rateLimits }, s.rateLimits.observedAt);
+    // A report names the account its process ran under; during a failover the process being
+    // stopped may still report after the session's status names the new account. Reports that
+    // name no account (older hooks) count for the session's account, from its launch on.
+    const reportedBy = (r: { account?: string; at: string }) => (r.account !== undefined ? r.account === account : s.account === account && Date.parse(r.at) >= launched);
+    if (s.rateLimits && reportedBy({ at: s.rateLimits.observedAt, ...(s.rateLimits.account !== undefined ? { account: s.rateLimits.account } : {}) })) {
+      const { account: _by, ...rateLimits } = s.rateLimits;
+      const snap = parseStatusLineUsage({ rate_limits: rateLimits }, s.rateLimits.observedAt);
       if (snap) inputs.push({ type: 'snapshot', snapshot: snap });
     }
-    if (s.paneLimit?.confirmed && Date.parse(s.paneLimit.at) >= launched) {
-      const ev: UsageInput = { type: 'evidence', evidence: { kind: 'generic', source: 'pane', observedAt: s.paneLimit.at, confirmed: true, text: s.paneLimit.text, ...(s.paneLimit.resetsAt ? { resetsAt: s.paneLimit.resetsAt } : {}) } };
-      inputs.push(ev);
-    }
-    if (s.lastError?.error === 'rate_limit' && Date.parse(s.lastError.at) >= launched) {
+    if (s.lastError?.error === 'rate_limit' && reportedBy(s.lastError)) {
       const at = new Date(s.lastError.at);
       const match = parseStopFailureLimit({ error: 'rate_limit', error_message: s.lastError.message ?? '' }, { now: at });
       const ev = match ? evidenceFromLimit(match, 'stop-failure', s.lastError.at) : undefined;
       if (ev) inputs.push({ type: 'evidence', evidence: ev });
+    }
+    if (s.account !== account) continue;
+    if (s.paneLimit?.confirmed && Date.parse(s.paneLimit.at) >= launched) {
+      const ev: UsageInput = { type: 'evidence', evidence: { kind: 'generic', source: 'pane', observedAt: s.paneLimit.at, confirmed: true, text: s.paneLimit.text, ...(s.paneLimit.resetsAt ? { resetsAt: s.paneLimit.resetsAt } : {}) } };
+      inputs.push(ev);
     }
   }
   return inputs;

@@ -109,16 +109,17 @@ function hookCommand(ctx: LaunchContext, sub: string, name: string, extra: strin
 export function sessionSettings(ctx: LaunchContext, name: string, account: string | undefined, guardHook?: Record<string, unknown>): Record<string, unknown> {
   const hooks: Record<string, unknown[]> = {};
   const dir = sessionStateDir(ctx, name);
+  // The account goes into every report: a process being stopped may report after the failover.
   const observe = (...args: string[]) => [ctx.observeCommand as string, ...args].map(shellQuote).join(' ');
   for (const event of OBSERVED_HOOK_EVENTS) {
-    const command = ctx.observeCommand && FAST_HOOK_EVENTS.has(event) ? observe('hook', dir) : hookCommand(ctx, 'event', name);
+    const command = ctx.observeCommand && FAST_HOOK_EVENTS.has(event) ? observe('hook', dir, '', account ?? '') : hookCommand(ctx, 'event', name);
     hooks[event] = [{ hooks: [{ type: 'command', command, timeout: 10 }] }];
   }
   if (guardHook) hooks.PreToolUse = [guardHook];
   const label = [name, account].filter(Boolean).join(' · ');
   return {
     hooks,
-    statusLine: { type: 'command', command: ctx.observeCommand ? observe('statusline', dir, label) : hookCommand(ctx, 'statusline', name, account ? ['--account', account] : []), padding: 0 },
+    statusLine: { type: 'command', command: ctx.observeCommand ? observe('statusline', dir, label, account ?? '') : hookCommand(ctx, 'statusline', name, account ? ['--account', account] : []), padding: 0 },
   };
 }
 

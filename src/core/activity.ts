@@ -28,6 +28,11 @@ export interface HookEventRecord {
   cwd?: string;
   rateLimits?: StatusLineRateLimits;
   toolName?: string;
+  /**
+   * The account the reporting process runs under, as its launch settings named it. A process being
+   * stopped during a failover may still report after the session's status names the new account.
+   */
+  account?: string;
 }
 
 export interface StatusLineRateLimits {
@@ -73,10 +78,12 @@ export function recordFromLine(v: unknown): HookEventRecord | undefined {
     const raw = o.raw;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
     const input = raw as Record<string, unknown>;
-    if (o.via === 'hook') return eventRecord(input, o.t);
-    const r = eventRecord({ ...input, hook_event_name: 'StatusLine' }, o.t);
-    const rl = input.rate_limits;
-    if (rl && typeof rl === 'object' && !Array.isArray(rl)) r.rateLimits = rl as StatusLineRateLimits;
+    const r = eventRecord(o.via === 'hook' ? input : { ...input, hook_event_name: 'StatusLine' }, o.t);
+    if (o.via === 'statusline') {
+      const rl = input.rate_limits;
+      if (rl && typeof rl === 'object' && !Array.isArray(rl)) r.rateLimits = rl as StatusLineRateLimits;
+    }
+    if (typeof o.account === 'string' && o.account !== '') r.account = o.account;
     return r;
   }
   return typeof o.event === 'string' ? (o as unknown as HookEventRecord) : undefined;
@@ -89,12 +96,12 @@ export interface ActivityState {
   lastHeartbeat?: string;
   /** ISO time of the last activity change. */
   since?: string;
-  rateLimits?: StatusLineRateLimits & { observedAt: string };
+  rateLimits?: StatusLineRateLimits & { observedAt: string; account?: string };
   currentTask?: string;
   /** The task of the last finished turn (for completion). */
   lastCompletedTask?: string;
   lastCompletedAt?: string;
-  lastError?: { error: string; message?: string; at: string };
+  lastError?: { error: string; message?: string; at: string; account?: string };
   /** Number of turns that ended (Stop) since launch. */
   turns: number;
 }
@@ -132,7 +139,7 @@ export function applyEvents(state: ActivityState, events: readonly HookEventReco
         }
         break;
       case 'StopFailure':
-        s.lastError = { error: e.error ?? 'unknown', ...(e.errorMessage ? { message: e.errorMessage } : {}), at };
+        s.lastError = { error: e.error ?? 'unknown', ...(e.errorMessage ? { message: e.errorMessage } : {}), at, ...(e.account ? { account: e.account } : {}) };
         set(e.error === 'rate_limit' ? 'rateLimited' : 'idle', e.t);
         break;
       case 'Notification':
@@ -143,7 +150,7 @@ export function applyEvents(state: ActivityState, events: readonly HookEventReco
         set('exited', e.t);
         break;
       case 'StatusLine':
-        if (e.rateLimits) s.rateLimits = { ...e.rateLimits, observedAt: at };
+        if (e.rateLimits) s.rateLimits = { ...e.rateLimits, observedAt: at, ...(e.account ? { account: e.account } : {}) };
         break;
       default:
         break;

@@ -3,7 +3,7 @@
  * a hook command, and its lines read back through the controller's parser.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,7 +39,9 @@ describe('claude-failover-observe', () => {
   });
 
   it('appends a hook input as one record the controller parses', () => {
-    const dir = join(stateDir(), 'sessions', 's1');
+    const sessions = join(stateDir(), 'sessions');
+    mkdirSync(sessions);
+    const dir = join(sessions, 's1');
     const before = Date.now();
     const r = run(['hook', dir], JSON.stringify({ session_id: 'c0ffee00-0000-4000-8000-000000000001', hook_event_name: 'SessionStart', source: 'resume', transcript_path: '/x.jsonl', cwd: '/srv/app' }));
     expect(r.status).toBe(0);
@@ -71,6 +73,25 @@ describe('claude-failover-observe', () => {
     expect(rec?.rateLimits).toEqual((input as { rate_limits?: unknown }).rate_limits);
   });
 
+  it('records the account it was launched under, which the controller attributes the report to', () => {
+    const dir = stateDir();
+    run(['statusline', dir, 's1 · b', 'b'], JSON.stringify(statusInput));
+    run(['hook', dir, '', 'b'], JSON.stringify({ hook_event_name: 'StopFailure', error: 'rate_limit', error_message: "You've hit your session limit · resets 3pm" }));
+    run(['hook', dir, '', 'not"valid'], JSON.stringify({ hook_event_name: 'SessionEnd' }));
+    const [status, failure, end] = lines(dir).map((l) => recordFromLine(l));
+    expect(status).toMatchObject({ event: 'StatusLine', account: 'b' });
+    expect(failure).toMatchObject({ event: 'StopFailure', error: 'rate_limit', account: 'b' });
+    expect(end?.event).toBe('SessionEnd');
+    expect(end?.account).toBeUndefined(); // a name that is not an account name is left out
+  });
+
+  it('does not recreate a removed state dir', () => {
+    const state = stateDir();
+    rmSync(state, { recursive: true });
+    expect(run(['hook', join(state, 'sessions', 's1'), '', 'a'], '{"hook_event_name":"SessionEnd"}').status).toBe(0);
+    expect(existsSync(state)).toBe(false);
+  });
+
   it('folds a multi-line JSON input into one parseable line', () => {
     const dir = stateDir();
     run(['hook', dir], JSON.stringify({ hook_event_name: 'Notification', notification_type: 'idle_prompt', message: 'a' }, null, 2));
@@ -82,6 +103,7 @@ describe('claude-failover-observe', () => {
   it('writes null for input that is not a JSON object, which the reader skips; exits 0', async () => {
     const state = stateDir();
     const dir = join(state, 'sessions', 's1');
+    mkdirSync(dir, { recursive: true });
     expect(run(['hook', dir], 'not json').status).toBe(0);
     expect(run(['hook', dir], '').status).toBe(0);
     expect(lines(dir)).toHaveLength(2);

@@ -72,6 +72,8 @@ export async function hookCommand(args: string[], io: CliIO): Promise<number> {
       if (session && stateDir) {
         const record = eventRecord({ ...input, hook_event_name: 'StatusLine' }, Date.now());
         if (rl && typeof rl === 'object') record.rateLimits = rl as HookEventRecord['rateLimits'];
+        const by = flag(rest, '--account');
+        if (by) record.account = by;
         appendSessionEvent(stateDir, session, record);
       }
       const account = flag(rest, '--account');
