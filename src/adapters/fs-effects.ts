@@ -21,11 +21,28 @@ export function deepMerge(base: Record<string, unknown>, patch: Record<string, u
   return out;
 }
 
+/** Merges into one file run one after another (per path, in this process). */
+const merging = new Map<string, Promise<void>>();
+
 /**
  * Merges `patch` into the JSON file at `path`, keeping every other key; atomic. A file that is
  * not valid JSON is never overwritten (that would lose the user's data): it is an error.
+ * Concurrent merges into the same file are serialized: a failover relaunches sessions of several
+ * projects at once, each adding its folder's trust to the same account's `.claude.json`, and two
+ * interleaved read-modify-writes would lose one (that session would then stop at the trust dialog).
  */
-export async function mergeJsonFile(path: string, patch: Record<string, unknown>, mode?: number): Promise<void> {
+export function mergeJsonFile(path: string, patch: Record<string, unknown>, mode?: number): Promise<void> {
+  const before = merging.get(path) ?? Promise.resolve();
+  const run = before.then(() => mergeNow(path, patch, mode));
+  const settled = run.then(() => undefined, () => undefined);
+  merging.set(path, settled);
+  void settled.then(() => {
+    if (merging.get(path) === settled) merging.delete(path);
+  });
+  return run;
+}
+
+async function mergeNow(path: string, patch: Record<string, unknown>, mode?: number): Promise<void> {
   let current: Record<string, unknown> = {};
   let existingMode: number | undefined;
   try {
