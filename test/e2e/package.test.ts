@@ -78,7 +78,7 @@ describe('npm pack', () => {
     for (const bin of Object.values(pkg.bin)) expect(packed).toContain(bin.replace(/^\.\//, ''));
     const schemas = readdirSync(join(REPO, 'schemas')).map((f) => `schemas/${f}`);
     expect(schemas.length).toBe(5);
-    for (const f of [...schemas, 'manifests/accounts.yaml', 'manifests/sessions.yaml', 'examples/ci/plan.sh', 'examples/ci/claude-failover-plan.yml', 'examples/gitops/claude-failover-pull.timer', 'examples/gitops/claude-failover-pull.service', 'docs/manifests.md', 'docs/migrating.md', 'LICENSE', 'README.md', 'package.json']) {
+    for (const f of [...schemas, 'hooks/claude-failover-observe', 'manifests/accounts.yaml', 'manifests/sessions.yaml', 'examples/ci/plan.sh', 'examples/ci/claude-failover-plan.yml', 'examples/gitops/claude-failover-pull.timer', 'examples/gitops/claude-failover-pull.service', 'docs/manifests.md', 'docs/migrating.md', 'LICENSE', 'README.md', 'package.json']) {
       expect(packed, f).toContain(f);
     }
     // The systemd example (control-plane issue), whenever it exists in the repository.
@@ -120,6 +120,17 @@ describe('the installed package (npm install -g --prefix <tmp> <tarball>)', () =
     const r = await run(cf(), ['--version'], { env: env(), timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`claude-failover ${pkg.version}`);
+  });
+
+  it('ships the shell observer hook executable, and it runs from the install', () => {
+    const observe = join(installed, 'hooks', 'claude-failover-observe');
+    const dir = join(home, 'observe-session');
+    mkdirSync(dir, { recursive: true });
+    // Run the way Claude Code runs a hook command: through a shell, the script itself as the command.
+    const r = spawnSync('/bin/sh', ['-c', `'${observe}' statusline '${dir}' 's1 · a' a`], { input: '{"hook_event_name":"Status","rate_limits":{"five_hour":{"used_percentage":12}}}', encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('s1 · a · 5h 12% · 7d –\n');
+    expect(readFileSync(join(dir, 'events.jsonl'), 'utf8')).toContain('"account":"a"');
   });
 
   it('validates the bundled manifests/', async () => {
