@@ -39,9 +39,8 @@ describe('claude-failover-observe', () => {
   });
 
   it('appends a hook input as one record the controller parses', () => {
-    const sessions = join(stateDir(), 'sessions');
-    mkdirSync(sessions);
-    const dir = join(sessions, 's1');
+    const dir = join(stateDir(), 'sessions', 's1');
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the controller makes it before the launch
     const before = Date.now();
     const r = run(['hook', dir], JSON.stringify({ session_id: 'c0ffee00-0000-4000-8000-000000000001', hook_event_name: 'SessionStart', source: 'resume', transcript_path: '/x.jsonl', cwd: '/srv/app' }));
     expect(r.status).toBe(0);
@@ -51,8 +50,7 @@ describe('claude-failover-observe', () => {
     expect(rec).toMatchObject({ event: 'SessionStart', source: 'resume', sessionId: 'c0ffee00-0000-4000-8000-000000000001', transcriptPath: '/x.jsonl', cwd: '/srv/app' });
     expect(rec?.t).toBeGreaterThanOrEqual(before - 1000); // epoch milliseconds
     expect(rec?.t).toBeLessThanOrEqual(Date.now() + 1000);
-    // A fresh session directory and file are private to the controller's user.
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // A new events file is private to the controller's user.
     expect(statSync(join(dir, 'events.jsonl')).mode & 0o777).toBe(0o600);
   });
 
@@ -85,8 +83,11 @@ describe('claude-failover-observe', () => {
     expect(end?.account).toBeUndefined(); // a name that is not an account name is left out
   });
 
-  it('does not recreate a removed state dir', () => {
+  it('writes nothing, and makes no directory, when the session directory is gone', () => {
     const state = stateDir();
+    mkdirSync(join(state, 'sessions'));
+    expect(run(['hook', join(state, 'sessions', 's1'), '', 'a'], '{"hook_event_name":"SessionEnd"}').status).toBe(0);
+    expect(existsSync(join(state, 'sessions', 's1'))).toBe(false);
     rmSync(state, { recursive: true });
     expect(run(['hook', join(state, 'sessions', 's1'), '', 'a'], '{"hook_event_name":"SessionEnd"}').status).toBe(0);
     expect(existsSync(state)).toBe(false);

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  applyRecovery,
   archiveDone,
   claimTask,
   cleanupTempFiles,
@@ -29,7 +30,7 @@ import {
   updateTaskFrontmatter,
   writeQueueStatus,
 } from '../../src/adapters/queue/index.js';
-import { TaskConflictError, TaskNotFoundError, TaskParseError, footerKinds, formatDoneFooter, parseFrontmatter } from '../../src/core/task.js';
+import { TaskConflictError, TaskNotFoundError, TaskParseError, footerKinds, formatDoneFooter, parseFrontmatter, planRecovery } from '../../src/core/task.js';
 import type { FinishIntent, QueueStatus } from '../../src/core/task.js';
 import { readText, setMtime, taskLocations, tempQueue, writeTree } from './helpers.js';
 
@@ -458,6 +459,21 @@ describe('crash recovery', () => {
     const rep = await recoverQueue(root);
     expect(rep.applied.map((x) => x.type)).toEqual(['requeueUnleased']);
     await expectOnlyIn('a', 'inbox');
+  });
+  // The plan is made from a snapshot without the lock; a transition may run before the action.
+  it.each([
+    ['the task failed meanwhile', async () => void (await writeTree(root, { 'leases/a.json': lease('a') }), await failTask(root, 'a', { from: 'dispatched', reason: 'r' })), 'failed'],
+    ['its claim completed meanwhile (the lease is there now)', async () => void (await writeTree(root, { 'leases/a.json': lease('a') })), 'dispatched'],
+  ] as const)('an action made unnecessary before it runs is superseded, not applied: %s', async (_n, meanwhile, where) => {
+    await writeTree(root, { 'dispatched/a.md': 'x' });
+    const plan = planRecovery(await inspectQueue(root), Date.now(), 0);
+    expect(plan.actions.map((x) => x.type)).toEqual(['requeueUnleased']);
+    await meanwhile();
+    const rep = await applyRecovery(root, plan);
+    expect(rep.errors).toEqual([]);
+    expect(rep.applied).toEqual([]);
+    expect(rep.superseded.map((x) => x.type)).toEqual(['requeueUnleased']);
+    await expectOnlyIn('a', where);
   });
   it('a leased dispatched task is left for the controller', async () => {
     await writeTree(root, { 'dispatched/a.md': 'x', 'leases/a.json': lease('a') });

@@ -994,8 +994,34 @@ export async function inspectQueue(root: string): Promise<QueueSnapshot> {
   return { locations, leases: await listLeases(root), intents: await listIntents(root) };
 }
 
+/** `inspectQueue` for one task id: its locations, its lease and its finish intent. Read-only. */
+export async function inspectTask(root: string, id: string): Promise<QueueSnapshot> {
+  const locations = new Map<string, TaskState[]>();
+  const where = [...new Set((await locateTask(root, id)).map((l) => l.state))];
+  if (where.length > 0) locations.set(id, where);
+  const one = async <T>(p: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }) => {
+    try {
+      const [text, st] = await Promise.all([fs.readFile(p, 'utf8'), fs.stat(p)]);
+      const r = schema.safeParse(safeJson(text));
+      return r.success ? { taskId: id, value: r.data, mtimeMs: st.mtimeMs } : { taskId: id, error: 'not a valid record', mtimeMs: st.mtimeMs };
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+  };
+  const lease = await one(leasePath(root, id), LeaseSchema);
+  const intent = await one(intentPath(root, id), FinishIntentSchema);
+  return {
+    locations,
+    leases: lease ? [{ taskId: id, mtimeMs: lease.mtimeMs, ...(lease.value ? { lease: lease.value } : {}), ...(lease.error ? { error: lease.error } : {}) }] : [],
+    intents: intent ? [{ taskId: id, mtimeMs: intent.mtimeMs, ...(intent.value ? { intent: intent.value } : {}), ...(intent.error ? { error: intent.error } : {}) }] : [],
+  };
+}
+
 export interface RecoveryReport extends RecoveryPlan {
   applied: RecoveryAction[];
+  /** Planned actions a transition made unnecessary before they ran (re-checked under the task's lock). */
+  superseded: RecoveryAction[];
   errors: { action: RecoveryAction; error: string }[];
 }
 
@@ -1004,16 +1030,27 @@ export async function applyRecovery(root: string, plan: RecoveryPlan, opts: Dura
   const durable = opts.durable ?? true;
   const lock = opts.lock ?? noLock;
   const applied: RecoveryAction[] = [];
+  const superseded: RecoveryAction[] = [];
   const errors: { action: RecoveryAction; error: string }[] = [];
+  const now = opts.now ?? Date.now();
   for (const a of plan.actions) {
     try {
-      await lock(a.taskId, () => applyAction(a));
-      applied.push(a);
+      await lock(a.taskId, async () => {
+        // The plan came from a snapshot taken without the lock: a claim, completion or failure of
+        // this task may have run since. Look again under the lock; act only if still warranted.
+        const fresh = planRecovery(await inspectTask(root, a.taskId), now, 0).actions.find((x) => x.taskId === a.taskId && x.type === a.type);
+        if (!fresh) {
+          superseded.push(a);
+          return;
+        }
+        await applyAction(fresh);
+        applied.push(a);
+      });
     } catch (err) {
       errors.push({ action: a, error: err instanceof Error ? err.message : String(err) });
     }
   }
-  return { ...plan, applied, errors };
+  return { ...plan, applied, superseded, errors };
 
   async function applyAction(a: RecoveryAction): Promise<void> {
     if (a.type === 'rollForward') {
