@@ -462,8 +462,13 @@ describe('crash recovery', () => {
   });
   // The plan is made from a snapshot without the lock; a transition may run before the action.
   it.each([
-    ['the task failed meanwhile', async () => void (await writeTree(root, { 'leases/a.json': lease('a') }), await failTask(root, 'a', { from: 'dispatched', reason: 'r' })), 'failed'],
-    ['its claim completed meanwhile (the lease is there now)', async () => void (await writeTree(root, { 'leases/a.json': lease('a') })), 'dispatched'],
+    ['the task failed meanwhile', async (): Promise<void> => {
+      await writeTree(root, { 'leases/a.json': lease('a') });
+      await failTask(root, 'a', { from: 'dispatched', reason: 'r' });
+    }, 'failed'],
+    ['its claim completed meanwhile (the lease is there now)', async (): Promise<void> => {
+      await writeTree(root, { 'leases/a.json': lease('a') });
+    }, 'dispatched'],
   ] as const)('an action made unnecessary before it runs is superseded, not applied: %s', async (_n, meanwhile, where) => {
     await writeTree(root, { 'dispatched/a.md': 'x' });
     const plan = planRecovery(await inspectQueue(root), Date.now(), 0);
