@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -105,5 +105,54 @@ describe('TmuxAdapter', () => {
   it('reports a missing tmux binary as CF_ERR_TMUX_MISSING', async () => {
     const tmux = new TmuxAdapter({ socketName: 'cf-none', tmuxBin: '/nonexistent/tmux' });
     await expect(tmux.killSession('x')).rejects.toMatchObject({ code: 'CF_ERR_TMUX_MISSING' });
+  });
+
+  describe('sendSequence', () => {
+    /** The real tmux behind a wrapper that counts clients. */
+    function counted() {
+      const server = new PrivateTmuxServer();
+      servers.push(server);
+      const dir = mkdtempSync(join(tmpdir(), 'cf-seq-'));
+      const log = join(dir, 'calls');
+      const bin = join(dir, 'tmux');
+      writeFileSync(bin, `#!/bin/sh\necho "$1 $2 $3" >> '${log}'\nexec tmux "$@"\n`, { mode: 0o755 });
+      return { server, dir, tmux: new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin }), clients: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length };
+    }
+
+    it('sends keys, text and pauses in order, in one tmux client', async () => {
+      const { dir, tmux, clients } = counted();
+      const out = join(dir, 'line');
+      await tmux.newSession({ name: 'agent', cwd: dir, argv: ['sh', '-c', `trap '' INT; IFS= read -r l; printf '%s' "$l" > '${out}'; sleep 30`], env: {}, unsetEnv: [], owner: 'o', options: {} });
+      await new Promise((r) => setTimeout(r, 300));
+      const before = clients();
+      const t0 = Date.now();
+      await tmux.sendSequence('agent', [{ keys: ['C-c'] }, { delayMs: 100 }, { literal: '/exit; now' }, { delayMs: 100 }, { keys: ['Enter'] }]);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(190); // the pauses ran inside the server
+      expect(clients() - before).toBe(1);
+      await until(() => existsSync(out));
+      expect(readFileSync(out, 'utf8')).toBe('/exit; now');
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('sends nothing to a dead pane, leaves no buffer behind, and the server lives on', async () => {
+      const { server, dir, tmux } = counted();
+      await tmux.newSession({ name: 'dead', cwd: dir, argv: ['sh', '-c', 'exit 3'], env: {}, unsetEnv: [], owner: 'o', options: {} });
+      await until(async () => (await tmux.listSessions()).some((s) => s.paneDead));
+      await tmux.sendSequence('dead', [{ keys: ['C-c'] }, { literal: '/exit' }, { keys: ['Enter'] }]);
+      expect(server.run(['list-buffers']).stdout).toBe('');
+      expect(server.sessions()).toEqual(['dead']);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it.each([
+      ['text ending in ";" (tmux would take it as a separator)', [{ literal: 'ls;' }], 'CF_ERR_TMUX_TEXT'],
+      ['text with a line break', [{ literal: 'a\nb' }], 'CF_ERR_TMUX_TEXT'],
+      ['text as a key name', [{ keys: ['hello world'] }], 'CF_ERR_TMUX_KEY'],
+    ])('refuses %s before running tmux', async (_n, steps, code) => {
+      const { tmux, clients, dir } = counted();
+      await expect(tmux.sendSequence('x', steps)).rejects.toMatchObject({ code });
+      expect(existsSync(join(dir, 'calls')) ? clients() : 0).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    });
   });
 });

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { CfError, RetryableError } from '../core/errors.js';
-import type { NewSessionSpec, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import type { NewSessionSpec, SequenceStep, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 
 /** The user options the controller records on its sessions (read back by listSessions). */
 export const CF_OPTIONS = ['cf-owner', 'cf-account', 'cf-config-dir', 'cf-conversation', 'cf-generation', 'cf-prune', 'cf-launched-at', 'cf-launch-mode'] as const;
@@ -206,6 +206,37 @@ export class TmuxAdapter implements TmuxPort {
     await this.#must(['if-shell', '-F', '-t', `=${name}:`, '#{pane_dead}', '', `paste-buffer -p -r -d -b ${buffer} -t =${name}:`]);
     const left = await this.#tmux(['delete-buffer', '-b', buffer]);
     if (left.exitCode === 0) throw new RetryableError('CF_ERR_TMUX_PANE_DEAD', 'PaneDead', `not pasting into ${name}: its pane is dead`);
+  }
+
+  /**
+   * One tmux client for the whole sequence: keys and pastes are guarded by `if-shell -F
+   * '#{pane_dead}'` like sendKeys and pasteText, pauses are `run-shell -d` (tmux ≥ 3.2), which
+   * delays this client's command queue only. A failover stops every session at once: one client
+   * per stop instead of five.
+   */
+  async sendSequence(name: string, steps: readonly SequenceStep[]): Promise<void> {
+    const target = `=${name}:`;
+    const args: string[] = [];
+    const push = (...cmd: string[]) => {
+      if (args.length > 0) args.push(';');
+      args.push(...cmd);
+    };
+    for (const step of steps) {
+      if ('delayMs' in step) {
+        push('run-shell', '-d', (Math.max(0, step.delayMs) / 1000).toFixed(3));
+      } else if ('keys' in step) {
+        for (const k of step.keys) if (!/^[A-Za-z0-9-]+$/.test(k)) throw new CfError('CF_ERR_TMUX_KEY', `not a key name: ${JSON.stringify(k)} (use pasteText for text)`);
+        push('if-shell', '-F', '-t', target, '#{pane_dead}', '', `send-keys -t ${target} ${step.keys.join(' ')}`);
+      } else {
+        // tmux takes an argument ending in ";" as a command separator, and a buffer set from an
+        // argument cannot hold a line break safely: such text goes through pasteText.
+        if (step.literal.endsWith(';') || /[\n\r]/.test(step.literal)) throw new CfError('CF_ERR_TMUX_TEXT', `text for sendSequence must be one line not ending in ";" (use pasteText): ${JSON.stringify(step.literal)}`);
+        const buffer = `cf-${randomBytes(6).toString('hex')}`;
+        push('set-buffer', '-b', buffer, '--', step.literal);
+        push('if-shell', '-F', '-t', target, '#{pane_dead}', `delete-buffer -b ${buffer}`, `paste-buffer -p -r -d -b ${buffer} -t ${target}`);
+      }
+    }
+    if (args.length > 0) await this.#must(args);
   }
 
   async capturePane(name: string, history = 0): Promise<string> {

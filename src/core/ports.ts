@@ -36,6 +36,8 @@ export interface NewSessionSpec {
   options: Record<string, string>;
 }
 
+export type SequenceStep = { keys: readonly string[] } | { literal: string } | { delayMs: number };
+
 export interface TmuxPort {
   /** Sessions on the controller's tmux server; `[]` when no server runs (not an error). */
   listSessions(): Promise<TmuxSessionInfo[]>;
@@ -47,6 +49,12 @@ export interface TmuxPort {
   sendKeys(name: string, keys: readonly string[]): Promise<void>;
   /** Sends literal text via load-buffer + paste-buffer (no Enter). */
   pasteText(name: string, text: string): Promise<void>;
+  /**
+   * Keys, short literal text and pauses, in order, in one round trip (the pauses run inside the
+   * tmux server). Literal text here must be one line not ending in `;` (longer or arbitrary text:
+   * pasteText). Nothing is sent to a dead pane.
+   */
+  sendSequence(name: string, steps: readonly SequenceStep[]): Promise<void>;
   /** Visible pane text (plus `history` lines of scrollback). */
   capturePane(name: string, history?: number): Promise<string>;
   setOption(name: string, option: string, value: string): Promise<void>;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ function setup() {
     killSession: (n) => real.killSession(n),
     sendKeys: (n, k) => real.sendKeys(n, k),
     pasteText: (n, t) => real.pasteText(n, t),
+    sendSequence: (n, st) => real.sendSequence(n, st),
     capturePane: (n, h) => real.capturePane(n, h),
     setOption: (n, o, v) => real.setOption(n, o, v),
   };
@@ -85,6 +86,18 @@ describe('stopSessionGracefully', () => {
     // The 0.8 s wait was watched through /proc: one look before, one after the process was gone
     // (a 50 ms tmux poll would have made ~16).
     expect(calls.list).toBeLessThanOrEqual(3);
+  });
+
+  it('falls back to one command per step on a tmux without `run-shell -d` (before 3.2)', async () => {
+    const { server, dir } = setup();
+    // tmux 3.1 answers `run-shell -d` with "unknown flag -d" and runs nothing of that command line.
+    const bin = join(dir, 'tmux-3.1');
+    writeFileSync(bin, '#!/bin/sh\nfor a in "$@"; do [ "$a" = run-shell ] && { echo "command run-shell: unknown flag -d" >&2; exit 1; }; done\nexec tmux "$@"\n', { mode: 0o755 });
+    const old = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin });
+    await launch(old, dir, '0.2');
+    await stopSessionGracefully(old, 'agent-1', 'Session/agent-1', 10_000, sleep);
+    expect(existsSync(join(dir, 'exited'))).toBe(true); // asked to exit, and allowed to
+    expect(server.sessions()).toEqual([]);
   });
 
   it('trusts tmux over a probe that reports the process gone while it still runs', async () => {

@@ -67,15 +67,21 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
   if (!t) return;
   if (t.owner !== owner) throw new CfError('CF_ERR_NOT_OWNER', `refusing to stop tmux session ${name}: owned by ${t.owner ?? 'nobody'}, not ${owner}`);
   if (!t.paneDead && graceMs > 0) {
+    // Ctrl-C ends a running turn (and clears a half-typed prompt); `/exit` then quits the TUI. The
+    // Enter goes separately, after a pause: Claude Code swallows an Enter that arrives with a paste.
     try {
-      // Ctrl-C ends a running turn (and clears a half-typed prompt); `/exit` then quits the TUI.
-      await tmux.sendKeys(name, ['C-c']);
-      await sleep(100);
-      await tmux.pasteText(name, '/exit');
-      await sleep(100);
-      await tmux.sendKeys(name, ['Enter']);
+      await tmux.sendSequence(name, [{ keys: ['C-c'] }, { delayMs: 100 }, { literal: '/exit' }, { delayMs: 100 }, { keys: ['Enter'] }]);
     } catch {
-      // the pane may have gone away meanwhile; the kill below settles it
+      // tmux older than 3.2 (no `run-shell -d`), or the pane went away: the same, one step at a time
+      try {
+        await tmux.sendKeys(name, ['C-c']);
+        await sleep(100);
+        await tmux.pasteText(name, '/exit');
+        await sleep(100);
+        await tmux.sendKeys(name, ['Enter']);
+      } catch {
+        // the pane may have gone away meanwhile; the kill below settles it
+      }
     }
     const probe = opts.processState ?? processState;
     let pid = t.panePid !== undefined && t.panePid > 0 ? t.panePid : undefined;
