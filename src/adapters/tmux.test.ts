@@ -6,12 +6,30 @@ import { PrivateTmuxServer } from '../../test/support/tmux.js';
 import { TmuxAdapter } from './tmux.js';
 
 const servers: PrivateTmuxServer[] = [];
-afterEach(() => servers.splice(0).forEach((s) => s.kill()));
+const dirs: string[] = [];
+afterEach(() => {
+  servers.splice(0).forEach((s) => s.kill());
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 function setup() {
   const server = new PrivateTmuxServer();
   servers.push(server);
   return { server, tmux: new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null' }) };
+}
+
+/** The real tmux behind a wrapper that logs each client's arguments, to count round trips. */
+function counted() {
+  const server = new PrivateTmuxServer();
+  servers.push(server);
+  const dir = mkdtempSync(join(tmpdir(), 'cf-tmux-'));
+  dirs.push(dir);
+  const log = join(dir, 'calls');
+  const bin = join(dir, 'tmux');
+  writeFileSync(bin, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`, { mode: 0o755 });
+  /** Clients run so far (those whose arguments contain `command`, when given). */
+  const clients = (command?: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l && (command === undefined || l.includes(command))).length : 0);
+  return { server, dir, tmux: new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin }), clients };
 }
 
 async function until(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
@@ -78,16 +96,9 @@ describe('TmuxAdapter', () => {
   });
 
   it('shares list-panes runs between concurrent callers, each getting a listing taken after its call', async () => {
-    const server = new PrivateTmuxServer();
-    servers.push(server);
-    const dir = mkdtempSync(join(tmpdir(), 'cf-tmux-'));
-    const log = join(dir, 'calls');
-    // The real tmux behind a wrapper that counts clients.
-    const bin = join(dir, 'tmux');
-    writeFileSync(bin, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`, { mode: 0o755 });
-    const tmux = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin });
+    const { server, tmux, clients } = counted();
     server.run(['new-session', '-d', '-s', 'first', 'sleep', '30']);
-    const calls = () => readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('list-panes')).length;
+    const calls = () => clients('list-panes');
 
     const lists = await Promise.all(Array.from({ length: 20 }, () => tmux.listSessions()));
     expect(lists.every((l) => l.map((x) => x.name).join() === 'first')).toBe(true);
@@ -99,7 +110,6 @@ describe('TmuxAdapter', () => {
     const late = await tmux.listSessions();
     await early;
     expect(late.map((x) => x.name).sort()).toEqual(['first', 'second']);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reports a missing tmux binary as CF_ERR_TMUX_MISSING', async () => {
@@ -108,17 +118,6 @@ describe('TmuxAdapter', () => {
   });
 
   describe('sendSequence', () => {
-    /** The real tmux behind a wrapper that counts clients. */
-    function counted() {
-      const server = new PrivateTmuxServer();
-      servers.push(server);
-      const dir = mkdtempSync(join(tmpdir(), 'cf-seq-'));
-      const log = join(dir, 'calls');
-      const bin = join(dir, 'tmux');
-      writeFileSync(bin, `#!/bin/sh\necho "$1 $2 $3" >> '${log}'\nexec tmux "$@"\n`, { mode: 0o755 });
-      return { server, dir, tmux: new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', tmuxBin: bin }), clients: () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length };
-    }
-
     it('sends keys, text and pauses in order, in one tmux client', async () => {
       const { dir, tmux, clients } = counted();
       const out = join(dir, 'line');
@@ -131,7 +130,6 @@ describe('TmuxAdapter', () => {
       expect(clients() - before).toBe(1);
       await until(() => existsSync(out));
       expect(readFileSync(out, 'utf8')).toBe('/exit; now');
-      rmSync(dir, { recursive: true, force: true });
     });
 
     it('sends nothing to a dead pane, leaves no buffer behind, and the server lives on', async () => {
@@ -141,7 +139,6 @@ describe('TmuxAdapter', () => {
       await tmux.sendSequence('dead', [{ keys: ['C-c'] }, { literal: '/exit' }, { keys: ['Enter'] }]);
       expect(server.run(['list-buffers']).stdout).toBe('');
       expect(server.sessions()).toEqual(['dead']);
-      rmSync(dir, { recursive: true, force: true });
     });
 
     it.each([
@@ -149,10 +146,9 @@ describe('TmuxAdapter', () => {
       ['text with a line break', [{ literal: 'a\nb' }], 'CF_ERR_TMUX_TEXT'],
       ['text as a key name', [{ keys: ['hello world'] }], 'CF_ERR_TMUX_KEY'],
     ])('refuses %s before running tmux', async (_n, steps, code) => {
-      const { tmux, clients, dir } = counted();
+      const { tmux, clients } = counted();
       await expect(tmux.sendSequence('x', steps)).rejects.toMatchObject({ code });
-      expect(existsSync(join(dir, 'calls')) ? clients() : 0).toBe(0);
-      rmSync(dir, { recursive: true, force: true });
+      expect(clients()).toBe(0);
     });
   });
 });
