@@ -5,7 +5,7 @@
  */
 import { errorCode, errorMessage, UsageError } from '../core/errors.js';
 import { delegateCommand } from './commands/delegate.js';
-import { processIO, type CliIO } from './io.js';
+import { exitAfterFlush, processIO, type CliIO } from './io.js';
 
 export async function cclDelegateMain(argv: string[], io: CliIO): Promise<number> {
   try {
@@ -24,18 +24,10 @@ export async function cclDelegateMain(argv: string[], io: CliIO): Promise<number
 const invoked = process.argv[1] ?? '';
 if (/(?:^|[\\/])ccl-delegate(?:\.js|\.ts)?$/.test(invoked)) {
   cclDelegateMain(process.argv.slice(2), processIO()).then(
-    (code) => {
-      let pending = 2;
-      const done = () => {
-        pending -= 1;
-        if (pending === 0) process.exit(code);
-      };
-      process.stdout.write('', done);
-      process.stderr.write('', done);
-    },
+    (code) => exitAfterFlush(code),
     (err: unknown) => {
       process.stderr.write(`ccl-delegate: ${errorMessage(err)}\n`);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   );
 }

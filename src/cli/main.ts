@@ -5,7 +5,7 @@
  * hooks run before every tool call) do not load the whole controller.
  */
 import { errorCode, errorMessage, UsageError } from '../core/errors.js';
-import { processIO, type CliIO } from './io.js';
+import { exitAfterFlush, processIO, type CliIO } from './io.js';
 import { VERSION } from './version.js';
 
 type Command = (args: string[], io: CliIO) => Promise<number>;
@@ -90,15 +90,4 @@ if (/(?:^|[\\/])(?:main\.(?:js|ts)|claude-failover)$/.test(invoked)) {
       exitAfterFlush(1);
     },
   );
-}
-
-/** Exits once stdout and stderr have drained (a large plan piped to another program is not cut). */
-function exitAfterFlush(code: number): void {
-  let pending = 2;
-  const done = () => {
-    pending -= 1;
-    if (pending === 0) process.exit(code);
-  };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
 }
