@@ -4,7 +4,7 @@
  * through the API; a unix-socket listener; the non-loopback rule; and a controller restart
  * while agents work, which every tmux session survives (what the systemd unit relies on).
  */
-import { rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/server/client.js';
@@ -16,13 +16,7 @@ const pools: SimPool[] = [];
 afterEach(async () => {
   for (const p of pools.splice(0)) {
     await p.daemon?.stop('SIGTERM');
-    try {
-      await p.close();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-      await new Promise((r) => setTimeout(r, 1000));
-      rmSync(p.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    }
+    await p.close();
   }
 });
 

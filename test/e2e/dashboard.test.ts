@@ -4,7 +4,7 @@
  * then follows a failover requested with its button and one triggered by quota, live over SSE
  * (the page is never reloaded). Saves docs/dashboard.png.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -29,16 +29,9 @@ afterEach(async () => {
   for (const p of pools.splice(0)) await closePool(p);
 });
 
-/** SimPool.close, once more after a pause when a dying agent's hook was still writing into the state dir. */
 async function closePool(p: SimPool): Promise<void> {
   await p.daemon?.stop('SIGTERM');
-  try {
-    await p.close();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-    await new Promise((r) => setTimeout(r, 1000));
-    rmSync(p.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-  }
+  await p.close();
 }
 
 async function startPool(): Promise<{ pool: SimPool; url: string; token: string }> {

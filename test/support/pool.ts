@@ -130,11 +130,21 @@ ${a.extra ?? ''}`);
     }), ms, `sessions ${names.join(',')} idle${account ? ` on ${account}` : ''}`);
   }
 
+  /** Stops everything (a daemon still running is killed) and removes the pool's files. */
   async close(): Promise<void> {
     await this.daemon?.stop('SIGKILL');
     this.tmux.kill();
     await this.usage?.close();
-    await new Promise((r) => setTimeout(r, 300)); // hooks of the killed agents may still be writing
-    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    // The killed agents' SessionEnd hooks may still be appending to their events files for a
+    // moment: a removal that meets a freshly written file is tried again after a pause.
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 300));
+      try {
+        rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 5) throw err;
+      }
+    }
   }
 }
