@@ -10,10 +10,10 @@
 //
 //   npx tsc -p tsconfig.build.json && node bench/dispatch.mjs [--samples 40] [--sessions 50] [--tasks 200] [--json]
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { snapshotBuild } from './lib/chaos.mjs';
+import { removeTree, snapshotBuild } from './lib/chaos.mjs';
 
 const args = process.argv.slice(2);
 const num = (name, def) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -111,14 +111,7 @@ async function withPool(sessions, workMs, fn) {
       // none
     }
     build.remove();
-    for (let i = 0; i < 40; i++) {
-      try {
-        rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
-        break;
-      } catch {
-        await sleep(250);
-      }
-    }
+    await removeTree(root);
   }
 }
 

@@ -34,6 +34,22 @@ export function snapshotBuild() {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Removes a run's temp dir; agents killed a moment ago may still be writing into it, so a failed
+ * removal is tried again (up to ~10 s).
+ */
+export async function removeTree(root) {
+  for (let i = 0; i < 40; i++) {
+    try {
+      rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      return;
+    } catch {
+      await sleep(250);
+    }
+  }
+}
+
 const STATES = ['inbox', 'dispatched', 'delegated', 'done', 'failed'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -237,16 +253,7 @@ export async function runChaos(opts) {
       // no server
     }
     build.remove();
-    if (!opts.keep) {
-      for (let i = 0; i < 40; i++) {
-        try {
-          rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
-          break;
-        } catch {
-          await sleep(250);
-        }
-      }
-    }
+    if (!opts.keep) await removeTree(root);
   }
   return report;
 }
