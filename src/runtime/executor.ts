@@ -25,18 +25,19 @@ export function sleeper(timers: Timers): Sleep {
   return (ms) => new Promise((resolve) => timers.setTimeout(resolve, ms));
 }
 
+export type ProcessState = 'running' | 'exited' | 'gone';
+
 /**
  * The state of a pane's process without a tmux round trip: `running`, `exited` (a zombie its parent,
  * the tmux server, has not reaped yet: on Linux, from /proc) or `gone` (no such process: signal 0
  * fails with ESRCH). Only a hint for `gone`: a pane process in another pid namespace reads as gone,
  * which the caller confirms with tmux before acting on it.
  */
-export type ProcessState = 'running' | 'exited' | 'gone';
-
 export function processState(pid: number): ProcessState {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    // Field 3 follows the command name, which is in parentheses and may itself contain ") ".
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
     return state === 'Z' || state === 'X' ? 'exited' : 'running';
   } catch {
     // no /proc (not Linux), or no such process: signal 0 decides
