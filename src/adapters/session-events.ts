@@ -2,7 +2,7 @@
  * Per-session hook event files: `<stateDir>/sessions/<name>/events.jsonl`, appended by the hook
  * commands (one line per event, a single write) and read incrementally by the controller. Two
  * writers: `claude-failover hook event` writes parsed records (and rotates the file), the shell
- * observer (hooks/claude-failover-observe) writes `{t, via, raw}` lines parsed here.
+ * observer (hooks/claude-failover-observe) writes `{t, via, account?, raw}` lines parsed here.
  */
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { recordFromLine } from '../../src/core/activity.js';
 import { SessionEventsReader } from '../../src/adapters/session-events.js';
 import { observeCommand } from '../../src/runtime/wiring.js';
+import { runCli } from '../support/cli.js';
 
 const OBSERVE = observeCommand();
 const dirs: string[] = [];
@@ -55,9 +56,9 @@ describe('claude-failover-observe', () => {
   });
 
   it.each([
-    ['both windows and a task', statusInput, 'T-42', 's1 · a · 5h 23% · 7d 7% · task T-42'],
+    ['both windows and a task (rounded)', statusInput, 'T-42', 's1 · a · 5h 24% · 7d 7% · task T-42'],
     ['no rate limits yet', { ...statusInput, rate_limits: undefined }, undefined, 's1 · a · 5h – · 7d –'],
-    ['a window missing', { ...statusInput, rate_limits: { seven_day: { used_percentage: 99.9 } } }, undefined, 's1 · a · 5h – · 7d 99%'],
+    ['a window missing', { ...statusInput, rate_limits: { seven_day: { used_percentage: 99.9 } } }, undefined, 's1 · a · 5h – · 7d 100%'],
     ['over 100', { ...statusInput, rate_limits: { five_hour: { used_percentage: 104 } } }, undefined, 's1 · a · 5h 104% · 7d –'],
   ])('status line: %s', (_n, input, task, want) => {
     const dir = join(stateDir(), 'sessions', 's1');
@@ -93,6 +94,20 @@ describe('claude-failover-observe', () => {
     expect(existsSync(state)).toBe(false);
   });
 
+  it('writes what `claude-failover hook statusline` (the CLI fallback) writes, and prints the same line', async () => {
+    const state = stateDir();
+    const dir = join(state, 'sessions', 's1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'task'), 'T-7\n');
+    const sh = run(['statusline', dir, 's1 · b', 'b'], JSON.stringify(statusInput));
+    const cli = await runCli(['hook', 'statusline', '--session', 's1', '--state-dir', state, '--account', 'b'], { input: JSON.stringify(statusInput) });
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toBe(sh.stdout);
+    const [viaSh, viaCli] = (await new SessionEventsReader(state).readNew('s1')).map(({ t: _t, ...rest }) => rest);
+    expect(viaCli).toEqual(viaSh);
+    expect(viaSh).toMatchObject({ event: 'StatusLine', account: 'b', rateLimits: statusInput.rate_limits });
+  });
+
   it('folds a multi-line JSON input into one parseable line', () => {
     const dir = stateDir();
     run(['hook', dir], JSON.stringify({ hook_event_name: 'Notification', notification_type: 'idle_prompt', message: 'a' }, null, 2));
@@ -117,7 +132,7 @@ describe('claude-failover-observe', () => {
     writeFileSync(file, '');
     const r = run(['statusline', join(file, 'sessions', 's1'), 's1'], JSON.stringify(statusInput));
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe('s1 · 5h 23% · 7d 7%\n');
+    expect(r.stdout).toBe('s1 · 5h 24% · 7d 7%\n');
   });
 
   it('keeps every line whole when many hooks of one session write at once', async () => {

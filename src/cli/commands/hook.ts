@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventRecord, type HookEventRecord } from '../../core/activity.js';
+import { eventRecord, recordFromLine } from '../../core/activity.js';
 import { appendSessionEvent, sessionDir } from '../../adapters/session-events.js';
 import { readAll, type CliIO } from '../io.js';
 
@@ -69,14 +69,10 @@ export async function hookCommand(args: string[], io: CliIO): Promise<number> {
     try {
       const input = await readJson(io);
       const rl = input.rate_limits as Record<string, { used_percentage?: number }> | undefined;
-      if (session && stateDir) {
-        const record = eventRecord({ ...input, hook_event_name: 'StatusLine' }, Date.now());
-        if (rl && typeof rl === 'object') record.rateLimits = rl as HookEventRecord['rateLimits'];
-        const by = flag(rest, '--account');
-        if (by) record.account = by;
-        appendSessionEvent(stateDir, session, record);
-      }
       const account = flag(rest, '--account');
+      // The same record the events reader makes of the shell observer's status line lines.
+      const record = recordFromLine({ t: Date.now(), via: 'statusline', ...(account ? { account } : {}), raw: input });
+      if (session && stateDir && record) appendSessionEvent(stateDir, session, record);
       const task = session && stateDir ? readTask(stateDir, session) : undefined;
       line = [session ?? 'claude', account, `5h ${pct(rl?.five_hour?.used_percentage)}`, `7d ${pct(rl?.seven_day?.used_percentage)}`, task ? `task ${task}` : undefined].filter(Boolean).join(' · ');
     } catch (err) {
