@@ -447,30 +447,41 @@ function safeJson(text: string): unknown {
   }
 }
 
-async function readRecords<T>(dir: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }): Promise<{ taskId: string; value?: T; error?: string; mtimeMs: number }[]> {
-  const out: { taskId: string; value?: T; error?: string; mtimeMs: number }[] = [];
+type RecordSchema<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } };
+type RawRecord<T> = { taskId: string; value?: T; error?: string; mtimeMs: number };
+
+/** One lease or intent file; undefined when it does not exist. */
+async function readRecord<T>(p: string, taskId: string, schema: RecordSchema<T>): Promise<RawRecord<T> | undefined> {
+  try {
+    const [text, st] = await Promise.all([fs.readFile(p, 'utf8'), fs.stat(p)]);
+    const r = schema.safeParse(safeJson(text));
+    return r.success ? { taskId, value: r.data, mtimeMs: st.mtimeMs } : { taskId, error: 'not a valid record', mtimeMs: st.mtimeMs };
+  } catch (err) {
+    if (isEnoent(err)) return undefined;
+    throw err;
+  }
+}
+
+async function readRecords<T>(dir: string, schema: RecordSchema<T>): Promise<RawRecord<T>[]> {
+  const out: RawRecord<T>[] = [];
   for (const e of await readdirSafe(dir)) {
     if (!e.isFile() || !e.name.endsWith('.json') || e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    try {
-      const [text, st] = await Promise.all([fs.readFile(p, 'utf8'), fs.stat(p)]);
-      const r = schema.safeParse(safeJson(text));
-      out.push(r.success ? { taskId: e.name.slice(0, -5), value: r.data, mtimeMs: st.mtimeMs } : { taskId: e.name.slice(0, -5), error: 'not a valid record', mtimeMs: st.mtimeMs });
-    } catch (err) {
-      if (isEnoent(err)) continue;
-      throw err;
-    }
+    const r = await readRecord(path.join(dir, e.name), e.name.slice(0, -5), schema);
+    if (r) out.push(r);
   }
   return out;
 }
 
+const toLeaseRecord = (r: RawRecord<Lease>): LeaseRecord => ({ taskId: r.taskId, mtimeMs: r.mtimeMs, ...(r.value ? { lease: r.value } : {}), ...(r.error ? { error: r.error } : {}) });
+const toIntentRecord = (r: RawRecord<FinishIntent>): IntentRecord => ({ taskId: r.taskId, mtimeMs: r.mtimeMs, ...(r.value ? { intent: r.value } : {}), ...(r.error ? { error: r.error } : {}) });
+
 /** All lease records (unreadable ones included, with `error`). */
 export async function listLeases(root: string): Promise<LeaseRecord[]> {
-  return (await readRecords(path.join(root, LEASES_DIR), LeaseSchema)).map((r) => ({ taskId: r.taskId, mtimeMs: r.mtimeMs, ...(r.value ? { lease: r.value } : {}), ...(r.error ? { error: r.error } : {}) }));
+  return (await readRecords(path.join(root, LEASES_DIR), LeaseSchema)).map(toLeaseRecord);
 }
 
 export async function listIntents(root: string): Promise<IntentRecord[]> {
-  return (await readRecords(path.join(root, INTENTS_DIR), FinishIntentSchema)).map((r) => ({ taskId: r.taskId, mtimeMs: r.mtimeMs, ...(r.value ? { intent: r.value } : {}), ...(r.error ? { error: r.error } : {}) }));
+  return (await readRecords(path.join(root, INTENTS_DIR), FinishIntentSchema)).map(toIntentRecord);
 }
 
 /**
@@ -999,23 +1010,9 @@ export async function inspectTask(root: string, id: string): Promise<QueueSnapsh
   const locations = new Map<string, TaskState[]>();
   const where = [...new Set((await locateTask(root, id)).map((l) => l.state))];
   if (where.length > 0) locations.set(id, where);
-  const one = async <T>(p: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }) => {
-    try {
-      const [text, st] = await Promise.all([fs.readFile(p, 'utf8'), fs.stat(p)]);
-      const r = schema.safeParse(safeJson(text));
-      return r.success ? { taskId: id, value: r.data, mtimeMs: st.mtimeMs } : { taskId: id, error: 'not a valid record', mtimeMs: st.mtimeMs };
-    } catch (err) {
-      if (isEnoent(err)) return undefined;
-      throw err;
-    }
-  };
-  const lease = await one(leasePath(root, id), LeaseSchema);
-  const intent = await one(intentPath(root, id), FinishIntentSchema);
-  return {
-    locations,
-    leases: lease ? [{ taskId: id, mtimeMs: lease.mtimeMs, ...(lease.value ? { lease: lease.value } : {}), ...(lease.error ? { error: lease.error } : {}) }] : [],
-    intents: intent ? [{ taskId: id, mtimeMs: intent.mtimeMs, ...(intent.value ? { intent: intent.value } : {}), ...(intent.error ? { error: intent.error } : {}) }] : [],
-  };
+  const lease = await readRecord(leasePath(root, id), id, LeaseSchema);
+  const intent = await readRecord(intentPath(root, id), id, FinishIntentSchema);
+  return { locations, leases: lease ? [toLeaseRecord(lease)] : [], intents: intent ? [toIntentRecord(intent)] : [] };
 }
 
 export interface RecoveryReport extends RecoveryPlan {
