@@ -1,15 +1,15 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO, runCli, SIM_BIN } from '../support/cli.js';
-import { tempDir, writePool } from '../support/manifests.js';
+import { removeAgentTree, tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const s of servers.splice(0)) s.kill();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  for (const d of dirs.splice(0)) await removeAgentTree(d);
 });
 
 function setup() {

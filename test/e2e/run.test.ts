@@ -1,9 +1,9 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, until } from '../support/daemon.js';
-import { tempDir, writePool } from '../support/manifests.js';
+import { removeAgentTree, tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
@@ -14,7 +14,10 @@ afterEach(async () => {
 function setup() {
   const tmux = new PrivateTmuxServer();
   const root = tempDir('run');
-  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  cleanups.push(async () => {
+    tmux.kill();
+    await removeAgentTree(root);
+  });
   return { tmux, root, stateDir: join(root, 'state') };
 }
 

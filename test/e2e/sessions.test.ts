@@ -1,9 +1,9 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { DaemonProcess, until } from '../support/daemon.js';
-import { tempDir, writePool } from '../support/manifests.js';
+import { removeAgentTree, tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
@@ -38,7 +38,10 @@ function simLog(path: string): Record<string, unknown>[] {
 function setup(sessions: { name: string; command?: string[] }[], env: Record<string, string> = {}) {
   const tmux = new PrivateTmuxServer();
   const root = tempDir('sess');
-  cleanups.push(() => tmux.kill(), () => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  cleanups.push(async () => {
+    tmux.kill();
+    await removeAgentTree(root);
+  });
   const log = join(root, 'sim.jsonl');
   const envYaml = `  env:\n${Object.entries({ CLAUDE_SIM_LOG: log, ...env }).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n`;
   const manifests = writePool(root, { sessions: sessions.map((s) => ({ ...s, extra: envYaml })) });

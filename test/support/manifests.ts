@@ -1,11 +1,28 @@
 /** Writes manifest sets into temp dirs for e2e tests. */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SIM_BIN } from './cli.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `cf-${prefix}-`));
+}
+
+/**
+ * Removes a temp tree that agents killed a moment ago may still write into (their exit hooks, the
+ * simulator's exit log): a removal that meets a freshly written file (ENOTEMPTY) is tried again
+ * after a pause, up to ~3 s. Kill the agents' tmux server first.
+ */
+export async function removeAgentTree(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 10) throw err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
 }
 
 export interface PoolOptions {

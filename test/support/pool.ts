@@ -2,12 +2,12 @@
  * A simulated pool for e2e tests: accounts with credentials and shared state, a fake usage
  * endpoint on 127.0.0.1, simulator sessions on a private tmux server, and a running controller.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeUsageServer, type FakeUsageServer, type FakeWindows } from './fake-usage-server.js';
 import { SIM_BIN } from './cli.js';
 import { DaemonProcess, until } from './daemon.js';
-import { tempDir } from './manifests.js';
+import { removeAgentTree, tempDir } from './manifests.js';
 import { PrivateTmuxServer } from './tmux.js';
 
 export interface PoolSpec {
@@ -135,16 +135,6 @@ ${a.extra ?? ''}`);
     await this.daemon?.stop('SIGKILL');
     this.tmux.kill();
     await this.usage?.close();
-    // The killed agents' SessionEnd hooks may still be appending to their events files for a
-    // moment: a removal that meets a freshly written file is tried again after a pause.
-    for (let attempt = 1; ; attempt++) {
-      await new Promise((r) => setTimeout(r, 300));
-      try {
-        rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 5) throw err;
-      }
-    }
+    await removeAgentTree(this.root);
   }
 }
