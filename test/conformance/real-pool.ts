@@ -1,0 +1,79 @@
+/**
+ * A pool of REAL Claude Code sessions for the conformance suite: the CLI pinned in package.json
+ * (found in node_modules, never downloaded), pointed at the Anthropic API stand-in
+ * (src/demo/fake-anthropic-server.ts) on 127.0.0.1, under `claude-failover run` with default
+ * flags: only paths, the tmux socket and the accounts' short pollInterval are set.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeAnthropicServer, type FakeAnthropicServer, type FakeAnthropicServerOptions } from '../../src/demo/fake-anthropic-server.js';
+import type { FakeWindows } from '../../src/demo/fake-usage-server.js';
+import { findRealClaude, realClaudeEnv } from '../../src/demo/real-claude.js';
+import { runCli } from '../support/cli.js';
+import { until, type DaemonProcess } from '../support/daemon.js';
+import { PoolBase, type PoolAccount } from '../support/pool.js';
+
+/** The pinned CLI; throws (the suite fails, it never skips) when it is not installed. */
+export const REAL_CLAUDE = findRealClaude();
+
+export interface RealPoolSpec {
+  accounts: PoolAccount[];
+  sessions: string[];
+  /** Extra arguments after `--dangerously-skip-permissions`. */
+  args?: string[];
+  api?: FakeAnthropicServerOptions;
+}
+
+export class RealPool extends PoolBase {
+  api!: FakeAnthropicServer;
+
+  constructor(readonly spec: RealPoolSpec) {
+    super();
+  }
+
+  async setup(initial: Record<string, FakeWindows> = {}): Promise<void> {
+    this.api = await startFakeAnthropicServer(this.spec.api);
+    for (const a of this.spec.accounts) this.api.setWindows(this.token(a.name), initial[a.name] ?? { fiveHour: 10, sevenDay: 10 });
+    const env = realClaudeEnv(this.api.url);
+    this.writePool(this.spec.accounts, this.api.usageEndpoint, '1s', this.spec.sessions.map((name) => ({ name, command: [REAL_CLAUDE.path, '--dangerously-skip-permissions', ...(this.spec.args ?? [])], env })));
+  }
+
+  /** `claude-failover run` with default flags. */
+  start(): DaemonProcess {
+    return this.startDaemon([]);
+  }
+
+  /** Queues a task with `claude-failover task add`; returns its id. */
+  async addTask(title: string, body: string): Promise<string> {
+    const r = await runCli(['task', 'add', '--queue', this.queue, '--title', title, '-'], { input: body });
+    if (r.code !== 0) throw new Error(`task add failed: ${r.stderr}`);
+    return r.stdout.trim().split('\n').at(-1) as string;
+  }
+
+  get queue(): string {
+    return join(this.project, '.agent-queue');
+  }
+
+  /** The transcript of a conversation in the shared store (every account's `projects/` links there). */
+  transcript(conversation: string): Record<string, unknown>[] {
+    const dir = join(this.shared, 'projects', this.project.replace(/[^A-Za-z0-9]/g, '-'));
+    return readFileSync(join(dir, `${conversation}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  panePids(): Record<string, number> {
+    return this.tmux.panePids();
+  }
+
+  pane(session: string): string {
+    return this.tmux.run(['capture-pane', '-p', '-J', '-t', `=${session}:`]).stdout;
+  }
+
+  async waitReady(names: string[], account: string, ms = 60_000): Promise<void> {
+    await until(() => this.active() === account, ms, `${account} active`);
+    await this.waitIdle(names, account, ms);
+  }
+
+  protected async closeServers(): Promise<void> {
+    await this.api?.close();
+  }
+}
