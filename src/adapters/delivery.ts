@@ -1,7 +1,15 @@
 /**
  * Delivering a prompt into a Claude Code pane (DESIGN.md §5): paste the text with
- * load-buffer + paste-buffer (bracketed), wait a short delay, send Enter as a separate key, and
- * check that the pane changed (the prompt was submitted); if it did not, send Enter once more.
+ * load-buffer + paste-buffer (bracketed), wait until the pane shows the paste and stops changing, send Enter as a
+ * separate key, and check that the pane changed (the prompt was submitted); if it did not, send
+ * Enter once more.
+ *
+ * Why wait for the paste to show: Claude Code treats an Enter that it reads together with a
+ * paste as part of the paste (a line break), not as submit. A CLI that is busy (starting up, or
+ * several agents starting on a loaded machine) reads its input late, so paste and Enter pile up
+ * and arrive in one read however long the fixed delay was: the prompt then sits in the input box
+ * and the pane still "changes" (the paste appears), which looked like a submitted prompt. The real
+ * CLI 2.1.332 did this to one of three agents started at once (test/conformance/).
  *
  * Bytes: the text is pasted as it is. The tmux adapter pastes with `paste-buffer -p -r` (no
  * LF → CR replacement), so the pane receives exactly the prompt's UTF-8 bytes, line endings
@@ -16,6 +24,8 @@ export interface DeliveryOptions {
   enterDelayMs?: number;
   /** How long to wait for the pane to change after an Enter. Default 1500 ms. */
   verifyMs?: number;
+  /** How long to wait for the pane to show the paste before sending Enter anyway. Default 5000 ms. */
+  pasteShownMs?: number;
   /** Poll interval while verifying. Default 40 ms. */
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -57,11 +67,22 @@ export async function deliverPrompt(tmux: TmuxPort, session: string, text: strin
   const now = opts.now ?? Date.now;
   const verifyMs = opts.verifyMs ?? 1500;
   const pollMs = opts.pollMs ?? 40;
+  const pasteShownMs = opts.pasteShownMs ?? 5000;
+  const beforePaste = await tmux.capturePane(session);
   const pasteStartedAt = now();
   await tmux.pasteText(session, text);
   opts.onStep?.('pasted');
   await sleep(opts.enterDelayMs ?? 150);
+  // Enter only once the agent has read the whole paste (see the module comment): the pane shows
+  // it and has stopped changing (a long paste is drawn as it is read).
   let before = await tmux.capturePane(session);
+  for (let stable = 0, shownBy = now() + pasteShownMs; now() < shownBy; ) {
+    await sleep(pollMs);
+    const cur = await tmux.capturePane(session);
+    stable = cur === before ? stable + 1 : 0;
+    before = cur;
+    if (before !== beforePaste && stable >= 2) break;
+  }
   let enters = 0;
   for (;;) {
     await tmux.sendKeys(session, ['Enter']);

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deliverPrompt } from '../../src/adapters/delivery.js';
+import { TmuxAdapter } from '../../src/adapters/tmux.js';
 import { startFakeAnthropicServer, type FakeAnthropicServer, type FakeAnthropicServerOptions } from '../../src/demo/fake-anthropic-server.js';
 import type { FakeWindows } from '../../src/demo/fake-usage-server.js';
 import { findRealClaude, realClaudeEnv } from '../../src/demo/real-claude.js';
@@ -58,6 +60,11 @@ export class RealPool extends PoolBase {
   transcript(conversation: string): Record<string, unknown>[] {
     const dir = join(this.shared, 'projects', this.project.replace(/[^A-Za-z0-9]/g, '-'));
     return readFileSync(join(dir, `${conversation}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  /** Delivers a prompt with the controller's own delivery (paste, wait until shown, Enter, verify). */
+  override async prompt(session: string, text: string): Promise<void> {
+    await deliverPrompt(new TmuxAdapter({ socketName: this.tmux.socket }), session, text);
   }
 
   panePids(): Record<string, number> {
