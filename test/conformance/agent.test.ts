@@ -23,14 +23,6 @@ async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<Re
 
 const A = [{ name: 'a', priority: 10 }];
 
-/** Hook inputs the session's observer recorded (the raw JSON Claude Code sent). */
-function hookInputs(p: RealPool, session: string): Record<string, unknown>[] {
-  const file = join(p.stateDir, 'sessions', session, 'events.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { raw?: Record<string, unknown>; event?: string })
-    .map((r) => r.raw ?? { hook_event_name: r.event });
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -110,7 +102,7 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
     expect(await d2.stop()).toBe(0);
   }, 240_000);
 
-  it('i: the stop sequence (Ctrl-C, /exit, Enter) ends the real TUI within the grace period, idle or in the middle of a turn', async () => {
+  it('i: the stop sequence (Ctrl-C, Ctrl-C, /exit, Enter) ends the real TUI within the grace period, idle or in the middle of a turn', async () => {
     const sessions = ['idle1', 'busy1'];
     const p = await pool({ accounts: A, sessions });
     const d = p.start();
@@ -121,12 +113,11 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
     const pids = p.panePids();
     // Suspending a Session stops it with the stop sequence (grace 10 s, then kill).
     const manifest = join(p.manifests, 'pool.yaml');
-    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/  project: p\n/g, '  project: p\n  suspended: true\n'));
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^ {2}project: p$/gm, '  project: p\n  suspended: true'));
     await until(() => sessions.every((s) => !alive(pids[s] as number)), 30_000, 'both agents exited');
     for (const s of sessions) {
-      const end = hookInputs(p, s).filter((h) => h.hook_event_name === 'SessionEnd');
-      // Ended by /exit (SessionEnd reason prompt_input_exit), not killed when the grace period ran out.
-      expect(end.map((h) => h.reason), `${s} SessionEnd`).toEqual(['prompt_input_exit']);
+      // Ended by its own exit (SessionEnd reason prompt_input_exit), not killed when the grace period ran out.
+      expect(p.sessionEnds(s), `${s} SessionEnd`).toEqual(['prompt_input_exit']);
     }
     await until(() => sessions.every((s) => (p.session(s)?.conditions as { reason: string }[] | undefined)?.some((c) => c.reason === 'Suspended') === true), 30_000, 'Suspended');
     expect(await d.stop()).toBe(0);

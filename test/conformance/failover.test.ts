@@ -67,6 +67,8 @@ describe('real Claude Code: failover', () => {
       expect(texts.join('\n')).not.toContain(sessions.find((o) => o !== s) as string);
     }
     expect(p.events().filter((e) => e.reason === 'FailoverStarted').map((e) => e.message)).toEqual([expect.stringMatching(/from a to b/)]);
+    // Each process on a exited on the stop sequence, not killed when the grace period ran out.
+    for (const s of sessions) expect(p.sessionEnds(s), `${s} SessionEnd`).toEqual(['prompt_input_exit']);
     expect(await d.stop()).toBe(0);
   }, 300_000);
 
@@ -91,6 +93,8 @@ describe('real Claude Code: failover', () => {
     await until(() => existsSync(join(p.queue, 'done', `${id}.md`)), 60_000, 'task done');
     const footer = readFileSync(join(p.queue, 'done', `${id}.md`), 'utf8');
     expect(footer).toContain(`conversation: ${conversation}`);
+    // The process stopped at its limit message exited on the stop sequence.
+    expect(p.sessionEnds('s1')).toEqual(['prompt_input_exit']);
     // The usage endpoint never said a was out.
     expect(p.api.usage.requests.filter((r) => r.token === p.token('a')).every((r) => r.status === 200)).toBe(true);
     expect(await d.stop()).toBe(0);

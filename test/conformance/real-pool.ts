@@ -4,7 +4,7 @@
  * (src/demo/fake-anthropic-server.ts) on 127.0.0.1, under `claude-failover run` with default
  * flags: only paths, the tmux socket and the accounts' short pollInterval are set.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deliverPrompt } from '../../src/adapters/delivery.js';
 import { TmuxAdapter } from '../../src/adapters/tmux.js';
@@ -65,6 +65,25 @@ export class RealPool extends PoolBase {
   /** Delivers a prompt with the controller's own delivery (paste, wait until shown, Enter, verify). */
   override async prompt(session: string, text: string): Promise<void> {
     await deliverPrompt(new TmuxAdapter({ socketName: this.tmux.socket }), session, text);
+  }
+
+  /** The raw hook inputs the session's observer recorded (Claude Code's own JSON), oldest first. */
+  hookInputs(session: string): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const name of ['events.jsonl.1', 'events.jsonl']) {
+      const file = join(this.stateDir, 'sessions', session, name);
+      if (!existsSync(file)) continue;
+      for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+        const r = JSON.parse(line) as { raw?: Record<string, unknown>; event?: string; reason?: string };
+        out.push(r.raw ?? { hook_event_name: r.event });
+      }
+    }
+    return out;
+  }
+
+  /** The `reason` of every SessionEnd the session's processes reported. */
+  sessionEnds(session: string): unknown[] {
+    return this.hookInputs(session).filter((h) => h.hook_event_name === 'SessionEnd').map((h) => h.reason);
   }
 
   panePids(): Record<string, number> {
