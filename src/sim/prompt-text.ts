@@ -32,8 +32,19 @@ export interface PromptText {
 const LINE_BREAKS = /\r\n|[\r\u0085\u2028\u2029]/g;
 // eslint-disable-next-line no-control-regex -- dropping control characters is the point
 const CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
-const IGNORABLE = /[\p{Cf}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0000}-\u{e0fff}]/gu;
+const FORMAT = /\p{Cf}/u;
 const PICTO = /\p{Extended_Pictographic}/u;
+
+/** Invisible format or ignorable characters (default-ignorable code points Claude Code drops). */
+function isIgnorable(cp: number, c: string): boolean {
+  return FORMAT.test(c) || cp === 0x034f || cp === 0x115f || cp === 0x1160 || cp === 0x17b4 || cp === 0x17b5 || (cp >= 0x180b && cp <= 0x180f) ||
+    cp === 0x3164 || cp === 0xffa0 || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xe0000 && cp <= 0xe0fff);
+}
+
+/** Variation selectors 15/16 and skin-tone modifiers, which sit between a pictograph and a joiner. */
+function isEmojiModifier(cp: number): boolean {
+  return cp === 0xfe0e || cp === 0xfe0f || (cp >= 0x1f3fb && cp <= 0x1f3ff);
+}
 
 /** Drops ignorable characters, keeping those that hold an emoji sequence together. */
 function dropIgnorables(text: string): string {
@@ -41,19 +52,19 @@ function dropIgnorables(text: string): string {
   const out: string[] = [];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i] as string;
-    IGNORABLE.lastIndex = 0;
-    if (!IGNORABLE.test(c)) {
+    const cp = c.codePointAt(0) ?? 0;
+    if (!isIgnorable(cp, c)) {
       out.push(c);
       continue;
     }
     const prev = out.at(-1) ?? '';
-    const prevBase = [...out].reverse().find((p) => !/[\ufe0e\ufe0f\u{1f3fb}-\u{1f3ff}]/u.test(p)) ?? '';
+    const prevBase = [...out].reverse().find((p) => !isEmojiModifier(p.codePointAt(0) ?? 0)) ?? '';
     const next = chars[i + 1] ?? '';
-    const cp = c.codePointAt(0) ?? 0;
+    const prevCp = prev.codePointAt(0) ?? 0;
     const keep =
       (cp === 0x200d && PICTO.test(prevBase) && PICTO.test(next)) ||
       ((cp === 0xfe0f || cp === 0xfe0e) && PICTO.test(prev)) ||
-      (cp >= 0xe0020 && cp <= 0xe007f && (prev === '\u{1f3f4}' || (prev.codePointAt(0) ?? 0) >= 0xe0020));
+      (cp >= 0xe0020 && cp <= 0xe007f && (prevCp === 0x1f3f4 || (prevCp >= 0xe0020 && prevCp <= 0xe007f)));
     if (keep) out.push(c);
   }
   return out.join('');
