@@ -2,23 +2,28 @@
  * `claude-failover demo`: the bundled demo pool, live. It runs everything on this machine and
  * needs no account, token or network:
  * - a local stand-in of the usage endpoint on 127.0.0.1:18471 (the demo accounts' manifests
- *   point there) with demo-only tokens in the demo accounts' config dirs;
+ *   point there) with demo-only tokens in the demo accounts' config dirs; with the real CLI
+ *   (`--claude real`), a stand-in of the whole Anthropic API on the same address, which also
+ *   answers the agents' turns and sends the quota headers;
  * - the controller itself (the same Daemon as `run`) on a private tmux server running the
- *   Claude Code simulator in 4 pool sessions and 1 dedicated session;
+ *   Claude Code simulator (or the real Claude Code CLI) in 4 pool sessions and 1 dedicated session;
  * - a stream of demo tasks into the two projects' queues;
  * - after --failover-after, it drives the active account's usage over its 90 % threshold (at the
  *   endpoint and in the simulator) and the pool fails over.
  * Ctrl-C stops everything it started and leaves nothing running.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { parseAllDocuments, stringify } from 'yaml';
 import { enqueueTask } from '../adapters/queue/index.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
 import { Daemon } from '../runtime/daemon.js';
 import type { CfEvent } from '../runtime/events.js';
+import { startFakeAnthropicServer, type FakeAnthropicServer } from './fake-anthropic-server.js';
 import { startFakeUsageServer, type FakeUsageServer } from './fake-usage-server.js';
+import { realClaudeEnv, type RealClaude } from './real-claude.js';
 
 export const DEMO_USAGE_PORT = 18471;
 export const DEMO_TMUX_SOCKET = 'cf-demo';
@@ -36,6 +41,22 @@ export interface DemoOptions {
   exitAfterFailover?: boolean;
   /** Extra start/stop of things around the daemon (the control plane). */
   around?: { start(daemon: Daemon): Promise<string | undefined>; stop(): Promise<void> };
+  /** Run the real Claude Code CLI (this binary) instead of the simulator. */
+  realClaude?: RealClaude;
+  /** With the real CLI: how long each answer of the API stand-in takes (default 4 s). */
+  turnMs?: number;
+}
+
+/** The demo modules' summaries, answered by the API stand-in after an `ls` (real CLI only). */
+const MODULES = ['auth', 'billing', 'search', 'ui'] as const;
+
+/**
+ * The demo's Session manifests with the real CLI: examples/demo/sessions.yaml with each command
+ * replaced by the real binary and the simulator's settings by the stand-in's environment.
+ */
+export function realSessionsYaml(sessionsYaml: string, claudePath: string, baseUrl: string): string {
+  const docs = parseAllDocuments(sessionsYaml).map((d) => d.toJS() as { spec?: Record<string, unknown> } | null).filter((d): d is { spec?: Record<string, unknown> } => d !== null);
+  return docs.map((d) => stringify({ ...d, spec: { ...d.spec, command: [claudePath, '--dangerously-skip-permissions'], env: realClaudeEnv(baseUrl) } })).join('---\n');
 }
 
 export function demoManifestsDir(): string {
@@ -52,16 +73,29 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
   const run = join(dir, 'run');
   rmSync(run, { recursive: true, force: true });
   const usageAt = new Map<string, number>([['alpha', 35], ['beta', 20], ['gamma', 10]]);
-  let usage: FakeUsageServer | undefined;
+  let usage: FakeUsageServer | FakeAnthropicServer | undefined;
+  const real = opts.realClaude;
   let daemon: Daemon | undefined;
   const timers: ReturnType<typeof setTimeout>[] = [];
   const tmux = new TmuxAdapter({ socketName: DEMO_TMUX_SOCKET });
   let result: { failover?: { from: string; to: string; seconds: number } } = {};
   try {
+    let manifests = [dir];
     try {
-      usage = await startFakeUsageServer({ host: '127.0.0.1', port: DEMO_USAGE_PORT });
+      if (real) {
+        const api = await startFakeAnthropicServer({ host: '127.0.0.1', port: DEMO_USAGE_PORT, turnMs: opts.turnMs ?? 4_000 });
+        // Each demo task looks at the project (a real Bash tool call in the real TUI), then answers.
+        for (const m of MODULES) api.onPrompt(`Summarize the module ${m}`, { tools: [{ name: 'Bash', input: { command: 'ls -la', description: 'List the project files' } }], text: `Summary of the ${m} module:\n- entry points\n- data model\n- error handling\n- tests\n- open issues` });
+        usage = api;
+        const sessions = join(run, 'claude-real', 'sessions.yaml');
+        mkdirSync(join(run, 'claude-real'), { recursive: true });
+        writeFileSync(sessions, realSessionsYaml(readFileSync(join(dir, 'sessions.yaml'), 'utf8'), real.path, api.url));
+        manifests = [join(dir, 'accounts.yaml'), join(dir, 'projects.yaml'), sessions];
+      } else {
+        usage = await startFakeUsageServer({ host: '127.0.0.1', port: DEMO_USAGE_PORT });
+      }
     } catch (err) {
-      throw new Error(`cannot start the demo usage endpoint on 127.0.0.1:${DEMO_USAGE_PORT} (${(err as Error).message}); is another demo running?`);
+      throw new Error(`cannot start the demo ${real ? 'API' : 'usage endpoint'} stand-in on 127.0.0.1:${DEMO_USAGE_PORT} (${(err as Error).message}); is another demo running?`);
     }
     const setUsage = (account: string, fiveHour: number) => {
       usageAt.set(account, fiveHour);
@@ -85,7 +119,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
 
     const events: CfEvent[] = [];
     daemon = new Daemon({
-      manifests: [dir],
+      manifests,
       stateDir: join(run, 'state'),
       tmuxSocket: DEMO_TMUX_SOCKET,
       resyncMs: 5_000,
@@ -94,11 +128,13 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
       pool: { minDwellMs: 5_000, failoverGraceMs: 8_000 },
       onEvent: (e) => events.push(e),
     });
-    opts.say(`demo: usage endpoint stand-in on ${usage.endpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
+    opts.say(real
+      ? `demo: the real Claude Code CLI ${real.version} (${real.path}) against the Anthropic API stand-in on ${usage.url}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`
+      : `demo: usage endpoint stand-in on ${'endpoint' in usage ? usage.endpoint : usage.usageEndpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
     await daemon.start();
     const url = await opts.around?.start(daemon);
     opts.say('');
-    opts.say('  claude-failover demo is running: 3 accounts (alpha, beta, gamma), 2 projects, 4 pool sessions + 1 dedicated');
+    opts.say(`  claude-failover demo is running: 3 accounts (alpha, beta, gamma), 2 projects, 4 pool sessions + 1 dedicated (${real ? `the real Claude Code ${real.version}` : 'the Claude Code simulator'})`);
     if (url) opts.say(`  dashboard:        ${url}`);
     opts.say(`  attach a session: tmux -L ${DEMO_TMUX_SOCKET} attach -t =ccl-0      (detach: Ctrl-b d)`);
     opts.say(`  sessions:         node ${process.argv[1] ?? 'dist/cli/main.js'} get sessions --state-dir ${join(run, 'state')}`);
@@ -153,7 +189,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
     return result;
   } finally {
     for (const t of timers) clearTimeout(t);
-    opts.say('demo: stopping (controller, tmux server, usage endpoint)...');
+    opts.say(`demo: stopping (controller, tmux server, ${real ? 'API' : 'usage endpoint'} stand-in)...`);
     await opts.around?.stop().catch(() => {});
     await daemon?.stop(5_000).catch(() => {});
     await tmux.killServer().catch(() => {});

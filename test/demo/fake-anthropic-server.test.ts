@@ -234,3 +234,28 @@ describe('fake Anthropic API: standalone process', () => {
     }
   });
 });
+
+describe('demo with the real CLI: its Session manifests', () => {
+  it('replace each demo session\'s command by the real binary and its env by the stand-in\'s', async () => {
+    const { realSessionsYaml } = await import('../../src/demo/run-demo.js');
+    const { readFileSync } = await import('node:fs');
+    const { parseAllDocuments } = await import('yaml');
+    const out = realSessionsYaml(readFileSync(join(REPO, 'examples', 'demo', 'sessions.yaml'), 'utf8'), '/opt/claude', 'http://127.0.0.1:18471');
+    const docs = parseAllDocuments(out).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { project: string; command: string[]; env: Record<string, string>; mode?: string; model?: string } });
+    expect(docs.map((d) => d.metadata.name)).toEqual(['ccl-0', 'ccl-1', 'ccl-2', 'ccl-3', 'reviewer']);
+    for (const d of docs) {
+      expect(d.kind).toBe('Session');
+      expect(d.spec.command).toEqual(['/opt/claude', '--dangerously-skip-permissions']);
+      expect(d.spec.env).toMatchObject({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:18471', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', DISABLE_AUTOUPDATER: '1' });
+      expect(Object.keys(d.spec.env).some((k) => k.startsWith('CLAUDE_SIM_'))).toBe(false);
+    }
+    expect(docs.find((d) => d.metadata.name === 'reviewer')?.spec).toMatchObject({ mode: 'dedicated', model: 'opus', project: 'webapp' });
+  });
+
+  it('`demo --claude PATH` refuses a binary that does not exist', async () => {
+    const { runCli } = await import('../support/cli.js');
+    const r = await runCli(['demo', '--claude', '/nonexistent/claude']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--claude: \/nonexistent\/claude does not exist/);
+  });
+});

@@ -1,15 +1,20 @@
 /**
  * `make demo` headless: the failover happens, and stopping (on its own, or Ctrl-C) leaves no
- * tmux server, no usage endpoint and no simulator process behind.
+ * tmux server, no usage endpoint and no simulator process behind. `make demo CLAUDE=real` the
+ * same with the real Claude Code CLI (these share the demo's fixed port and tmux socket, so they
+ * run one after the other in this file).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { findRealClaude } from '../../src/demo/real-claude.js';
 import { CLI, REPO } from '../support/cli.js';
 
 const RUN_DIR = join(REPO, 'examples', 'demo', 'run');
+/** The pinned real CLI (the test fails, never skips, when it is not installed). */
+const REAL_CLAUDE = findRealClaude().path;
 
 function runDemo(args: string[]) {
   const child = spawn(process.execPath, [CLI, 'demo', '--log-level', 'info', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
@@ -35,7 +40,7 @@ function demoProcesses(): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (cmd.includes('claude-sim') && env.includes(RUN_DIR)) found.push(`${pid} ${cmd}`);
+      if ((cmd.includes('claude-sim') || cmd.includes(REAL_CLAUDE)) && env.includes(RUN_DIR)) found.push(`${pid} ${cmd}`);
     } catch {
       // gone, or not ours to read
     }
@@ -75,6 +80,20 @@ describe('make demo (headless)', () => {
     expect(events).not.toMatch(/"reason":"Manifests(Applied|Rejected)"/);
     await assertNothingLeft();
   }, 180_000);
+
+  it('with the real Claude Code CLI (make demo CLAUDE=real): the real agents work on the demo tasks, fail over, and nothing is left behind', async () => {
+    const d = runDemo(['--claude', 'real', '--exit-after-failover', '--failover-after', '20s', '--task-every', '3s']);
+    const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 240_000))]);
+    if (code === 'timeout') d.child.kill('SIGKILL');
+    const out = d.output();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/demo: the real Claude Code CLI \d+\.\d+\.\d+ \(.*claude.*\) against the Anthropic API stand-in on http:\/\/127\.0\.0\.1:18471/);
+    expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);
+    // The real sessions ran the demo tasks: the agents' turns reached the stand-in and finished tasks.
+    const events = readFileSync(join(RUN_DIR, 'state', 'events.jsonl'), 'utf8');
+    expect(events).toMatch(/"reason":"TaskCompleted"/);
+    await assertNothingLeft();
+  }, 300_000);
 
   it('stops everything on Ctrl-C (SIGINT)', async () => {
     const d = runDemo(['--failover-after', '600s']);
