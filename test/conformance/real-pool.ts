@@ -24,6 +24,11 @@ export interface RealPoolSpec {
   /** Extra arguments after `--dangerously-skip-permissions`. */
   args?: string[];
   api?: FakeAnthropicServerOptions;
+  /**
+   * Flags for `claude-failover run`. The conformance suite passes none (the defaults); the failover
+   * bench passes the same flags to its simulator and real-CLI runs so that their figures compare.
+   */
+  daemonArgs?: string[];
 }
 
 export class RealPool extends PoolBase {
@@ -40,9 +45,9 @@ export class RealPool extends PoolBase {
     this.writePool(this.spec.accounts, this.api.usageEndpoint, '1s', this.spec.sessions.map((name) => ({ name, command: [REAL_CLAUDE.path, '--dangerously-skip-permissions', ...(this.spec.args ?? [])], env })));
   }
 
-  /** `claude-failover run` with default flags. */
+  /** `claude-failover run` with default flags (paths and the tmux socket only), unless the spec names some. */
   start(): DaemonProcess {
-    return this.startDaemon([]);
+    return this.startDaemon(this.spec.daemonArgs ?? []);
   }
 
   /** Queues a task with `claude-failover task add`; returns its id. */
