@@ -13,7 +13,8 @@ all: build
 # that lacks another platform's optional packages (e.g. rollup's android/darwin binaries, which
 # a registry mirror may not serve, so no lock written there can list them); then `npm install`
 # installs the same locked versions. Install scripts run only for packages in package.json's
-# allowScripts (tree-sitter: the guard's native shell parser).
+# allowScripts (tree-sitter: the guard's native shell parser; @anthropic-ai/claude-code: links its
+# platform binary to bin/claude.exe, for `npx claude`; the tests find the platform binary anyway).
 node_modules/.package-lock.json: package.json package-lock.json
 	@log=$$(mktemp); if $(NPM) ci --no-audit --no-fund >"$$log" 2>&1; then tail -n 3 "$$log"; else \
 	  grep -m 3 -E '^npm error (code|`npm ci`|Missing)' "$$log" || tail -n 5 "$$log"; \
