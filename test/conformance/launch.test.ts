@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../support/daemon.js';
-import { RealPool } from './real-pool.js';
+import { claudeVersionOutput } from '../../src/demo/real-claude.js';
+import { REAL_CLAUDE, RealPool } from './real-pool.js';
 import { arbitraryText } from './text.js';
 
 const pools: RealPool[] = [];
@@ -24,6 +25,10 @@ async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<Re
 const AB = [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }];
 
 describe('real Claude Code: launch and delivery', () => {
+  it('is the version package.json pins', () => {
+    expect(claudeVersionOutput(REAL_CLAUDE.path)).toBe(`${REAL_CLAUDE.version} (Claude Code)`);
+  });
+
   it('a+b: first launch in a fresh config dir leaves no dialog open; a multi-line and a 100 KB UTF-8 task arrive byte-exact and finish in done/', async () => {
     const p = await pool({ accounts: AB, sessions: ['s1'] });
     expect(existsSync(join(p.configDir('a'), '.claude.json'))).toBe(false); // a fresh account: never started
@@ -61,6 +66,7 @@ describe('real Claude Code: launch and delivery', () => {
       expect(req.prompt?.includes(`\n${body}\n`), `task ${id} arrived altered`).toBe(true);
       expect(req.token).toBe(p.token('a'));
       expect(req.sessionId).toBe(s1.conversationId);
+      expect(req.userAgent).toBe(`claude-cli/${REAL_CLAUDE.version} (external, cli)`);
       await until(() => existsSync(join(p.queue, 'done', `${id}.md`)), 60_000, `task ${id} in done/`);
     }
     expect(p.session('s1')?.lastCompletedTask).toBe(ids[1]);
