@@ -94,7 +94,7 @@ export interface FakeApiRequest {
   prompt?: string;
   /** Index of that prompt among the turn's requests: 0 = the prompt itself, 1 = after the first tool result, … */
   step?: number;
-  /** The tool results of the last user message (what the CLI reports back). */
+  /** The tool results sent since the last answer (what the CLI reports back). */
   toolResults?: FakeToolResult[];
   /** What was answered: the tool call, the text, or the error. */
   answered?: { tool?: FakeToolCall; text?: string; error?: string };
@@ -196,10 +196,12 @@ export function turnPosition(messages: readonly FakeMessage[]): { prompt: string
   if (i < 0) return undefined;
   let step = 0;
   for (const m of messages.slice(i + 1)) if (m.role === 'assistant' && Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_use')) step++;
-  const last = messages.at(-1);
-  const toolResults = last && last.role === 'user' && Array.isArray(last.content)
-    ? last.content.filter((b) => b.type === 'tool_result').map((b) => ({ toolUseId: b.tool_use_id ?? '', text: resultText(b.content), isError: b.is_error === true }))
-    : [];
+  // The results of the last answer's tool calls: every tool_result after the last assistant message.
+  let lastAssistant = messages.length - 1;
+  while (lastAssistant >= 0 && messages[lastAssistant]?.role !== 'assistant') lastAssistant--;
+  const toolResults = messages.slice(lastAssistant + 1).flatMap((m) => (m.role === 'user' && Array.isArray(m.content) ? m.content : []))
+    .filter((b) => b.type === 'tool_result')
+    .map((b) => ({ toolUseId: b.tool_use_id ?? '', text: resultText(b.content), isError: b.is_error === true }));
   return { prompt: messageText(messages[i] as FakeMessage), promptIndex: i, step, toolResults };
 }
 
@@ -545,7 +547,9 @@ export async function startFakeAnthropicServer(options: FakeAnthropicServerOptio
         if (hit) return resolve(hit);
         const timer = setTimeout(() => {
           logged.off('request', on);
-          reject(new Error(`${what}: no matching API request within ${timeoutMs} ms (${requests.length} received: ${requests.map((x) => `${x.method} ${x.path} ${x.kind} ${x.status}`).slice(-12).join('; ')})`));
+          const api = requests.filter((x) => x.kind !== 'usage');
+          const seen = api.slice(-12).map((x) => `#${x.seq} ${x.method} ${x.path} ${x.kind} ${x.status}${x.step !== undefined ? ` step ${x.step}` : ''}${x.prompt !== undefined ? ` ${JSON.stringify(x.prompt.slice(0, 60))}` : ''}`);
+          reject(new Error(`${what}: no matching API request within ${timeoutMs} ms (${requests.length - api.length} usage polls and ${api.length} other requests: ${seen.join('; ') || 'none'})`));
         }, timeoutMs);
         const on = (x: FakeApiRequest): void => {
           if (!pred(x)) return;

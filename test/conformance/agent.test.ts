@@ -4,14 +4,18 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { REPO } from '../support/cli.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { messageText, type FakeApiRequest } from '../../src/demo/fake-anthropic-server.js';
 import { until } from '../support/daemon.js';
 import { RealPool } from './real-pool.js';
 
 const pools: RealPool[] = [];
-afterEach(async () => {
-  for (const p of pools.splice(0)) await p.close();
+afterEach(async ({ task }) => {
+  for (const p of pools.splice(0)) {
+    if (task.result?.state === 'fail') console.error(p.diagnostics());
+    await p.close();
+  }
 });
 
 async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {
@@ -56,6 +60,24 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
     const agent = audit.filter((a) => a.session === 's1' && !a.probe);
     expect(agent.filter((a) => a.decision === 'deny').map((a) => a.tool).sort()).toEqual(['Bash', 'Write']);
     expect(agent.some((a) => a.decision === 'allow' && a.tool === 'Bash')).toBe(true);
+    expect(await d.stop()).toBe(0);
+  }, 240_000);
+
+  it('an MCP tool call from the API runs in the MCP server the session was launched with, and its result goes back', async () => {
+    const dir = join(REPO, 'test', 'conformance', 'fixtures');
+    const p = new RealPool({ accounts: A, sessions: ['s1'] });
+    pools.push(p);
+    const mcpLog = join(p.root, 'mcp.jsonl');
+    const config = join(p.root, 'mcp.json');
+    writeFileSync(config, JSON.stringify({ mcpServers: { conformance: { command: process.execPath, args: [join(dir, 'mcp-echo-server.mjs')], env: { MCP_ECHO_LOG: mcpLog } } } }));
+    p.spec.args = ['--mcp-config', config]; // in the pool's own dir, known once the pool exists
+    await p.setup();
+    const d = p.start();
+    await p.waitReady(['s1'], 'a', 90_000);
+    await p.prompt('s1', 'call the MCP tool\n#sim tool mcp__conformance__echo {"text":"hello from the API"}');
+    const after = await p.api.waitForRequest((r) => r.kind === 'turn' && (r.prompt ?? '').includes('call the MCP tool') && r.step === 1, 60_000, 'the request after the MCP call');
+    expect(after.toolResults).toEqual([{ toolUseId: expect.stringMatching(/^toolu_/), text: 'echo: hello from the API', isError: false }]);
+    expect(readFileSync(mcpLog, 'utf8').trim()).toBe(JSON.stringify({ tool: 'echo', text: 'hello from the API' }));
     expect(await d.stop()).toBe(0);
   }, 240_000);
 

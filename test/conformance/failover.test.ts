@@ -12,8 +12,11 @@ import { until } from '../support/daemon.js';
 import { RealPool } from './real-pool.js';
 
 const pools: RealPool[] = [];
-afterEach(async () => {
-  for (const p of pools.splice(0)) await p.close();
+afterEach(async ({ task }) => {
+  for (const p of pools.splice(0)) {
+    if (task.result?.state === 'fail') console.error(p.diagnostics());
+    await p.close();
+  }
 });
 
 async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {

@@ -11,8 +11,11 @@ import { REAL_CLAUDE, RealPool } from './real-pool.js';
 import { arbitraryText } from './text.js';
 
 const pools: RealPool[] = [];
-afterEach(async () => {
-  for (const p of pools.splice(0)) await p.close();
+afterEach(async ({ task }) => {
+  for (const p of pools.splice(0)) {
+    if (task.result?.state === 'fail') console.error(p.diagnostics());
+    await p.close();
+  }
 });
 
 async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {

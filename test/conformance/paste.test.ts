@@ -3,7 +3,7 @@
  * long pastes), case by case, against the table the simulator follows (test/support/paste-cases.ts).
  * A difference here is a simulator difference: fix src/sim/prompt-text.ts and the table together.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PASTE_CASES, withPasteId } from '../support/paste-cases.js';
 import { RealPool } from './real-pool.js';
 
@@ -14,6 +14,9 @@ beforeAll(async () => {
   p.start();
   await p.waitReady(['s1'], 'a', 90_000);
 }, 120_000);
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') console.error(p.diagnostics());
+});
 afterAll(async () => {
   await p?.close();
 });

@@ -79,8 +79,8 @@ export class RealPool extends PoolBase {
       const file = join(this.stateDir, 'sessions', session, name);
       if (!existsSync(file)) continue;
       for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-        const r = JSON.parse(line) as { raw?: Record<string, unknown>; event?: string; reason?: string };
-        out.push(r.raw ?? { hook_event_name: r.event });
+        const r = JSON.parse(line) as { via?: string; raw?: Record<string, unknown>; event?: string };
+        out.push(r.raw ? { ...r.raw, hook_event_name: r.via === 'statusline' ? 'StatusLine' : r.raw.hook_event_name } : { hook_event_name: r.event });
       }
     }
     return out;
@@ -102,6 +102,24 @@ export class RealPool extends PoolBase {
   async waitReady(names: string[], account: string, ms = 60_000): Promise<void> {
     await until(() => this.active() === account, ms, `${account} active`);
     await this.waitIdle(names, account, ms);
+  }
+
+  /** What to look at when a conformance test fails: panes, session states, API requests, controller warnings. */
+  diagnostics(): string {
+    const pool = this.status()['Account/*'] as { activeAccount?: string; conditions?: { type: string; reason: string; message: string }[] } | undefined;
+    const active = pool?.conditions?.find((c) => c.type === 'Ready') ?? pool?.conditions?.[0];
+    const out: string[] = [`pool ${this.root}: active=${String(pool?.activeAccount)} ${active ? `${active.reason}: ${active.message}` : ''}`];
+    for (const s of this.spec.sessions) {
+      const st = this.session(s) ?? {};
+      out.push(`--- session ${s}: activity=${String(st.activity)} account=${String(st.account)} conversation=${String(st.conversationId)} ready=${JSON.stringify((st.conditions as { reason?: string }[] | undefined)?.find(() => true)?.reason)}`);
+      out.push(...this.tmux.run(['capture-pane', '-p', '-t', `=${s}:`]).stdout.split('\n').filter((l) => l.trim() !== '').slice(-25));
+      out.push(`hooks: ${this.hookInputs(s).map((h) => String(h.hook_event_name)).join(' ')}`);
+    }
+    out.push('--- API requests (not usage polls):');
+    for (const r of this.api?.requests.filter((x) => x.kind !== 'usage').slice(-20) ?? []) out.push(`#${r.seq} ${r.kind} ${r.status} token=${r.token ?? '-'} step=${r.step ?? '-'} ${JSON.stringify((r.prompt ?? '').slice(0, 80))} -> ${JSON.stringify(r.answered ?? null).slice(0, 120)}`);
+    out.push('--- controller warnings:');
+    for (const l of this.daemon?.lines.filter((x) => typeof x.level === 'number' && x.level >= 40).slice(-15) ?? []) out.push(JSON.stringify(l).slice(0, 300));
+    return out.join('\n');
   }
 
   protected async closeServers(): Promise<void> {

@@ -176,7 +176,7 @@ describe('fake Anthropic API: request log', () => {
     const waiting = api.waitForRequest((r) => r.prompt === 'later', 5_000);
     await messages({ messages: [user('later')] });
     expect((await waiting).prompt).toBe('later');
-    await expect(api.waitForRequest((r) => r.prompt === 'never', 50, 'nothing')).rejects.toThrow(/nothing: no matching API request within 50 ms/);
+    await expect(api.waitForRequest((r) => r.prompt === 'never', 50, 'nothing')).rejects.toThrow(/nothing: no matching API request within 50 ms \(\d+ usage polls and \d+ other requests: .*#\d+ POST \/v1\/messages turn 200 step 0 "later"\)$/);
   });
 
   it('a client that goes away in the middle of a long turn does not break the server', async () => {
