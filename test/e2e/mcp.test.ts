@@ -139,7 +139,8 @@ describe('claude-failover mcp', () => {
 
     // send_to_session: typed into the agent (the simulator received these bytes), then refused while it works.
     await p.waitIdle(['s1', 's2']);
-    const text = 'From the conductor: after this, run the unit tests.';
+    // A long turn (`#sim work`): s1 is still working when the next text comes.
+    const text = 'From the conductor: after this, run the unit tests.\n#sim work 20000';
     const sent = await m.json<{ delivered: boolean; queued: boolean; sha256: string }>('send_to_session', { name: 's1', text });
     expect(sent).toMatchObject({ delivered: true, queued: false, sha256: sha(text) });
     await until(() => p.sim().some((r) => r.type === 'received' && r.sha256 === sha(text)), 10_000, 'sent text received');

@@ -25,7 +25,7 @@ const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 describe('claude-failover send', () => {
   it('types text into an idle agent, refuses a working one unless --queue, and audits every attempt', async () => {
-    const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }], sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '4000', CLAUDE_SIM_READ_TASK_FILES: '0' } });
+    const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }], sessions: ['s1'], simEnv: { CLAUDE_SIM_WORK_MS: '300', CLAUDE_SIM_READ_TASK_FILES: '0' } });
     pools.push(p);
     await p.setup({ a: { fiveHour: 10, sevenDay: 10 } });
     const d = p.start();
@@ -34,8 +34,9 @@ describe('claude-failover send', () => {
     const env = { CLAUDE_FAILOVER_STATE_DIR: p.stateDir };
     const received = (text: string) => p.sim().find((r) => r.type === 'received' && r.sha256 === sha(text));
 
-    // From an argument, to an idle agent: submitted as a prompt, and the agent starts working on it.
-    const first = 'Please look at the failing test — "quotes", $(not expanded) ; done?';
+    // From an argument, to an idle agent: submitted as a prompt, and the agent starts working on it
+    // (a long turn, `#sim work`, so that it is still working when the next two texts come).
+    const first = 'Please look at the failing test — "quotes", $(not expanded) ; done?\n#sim work 20000';
     const r1 = await runCli(['send', 's1', first], { env });
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stdout).toBe(`text delivered to s1 (${Buffer.byteLength(first)} bytes, sha256 ${sha(first)})\n`);
@@ -58,7 +59,7 @@ describe('claude-failover send', () => {
     expect(received(busy)).toBeUndefined();
 
     // From a file, once the agent is idle again.
-    await until(() => p.session('s1')?.activity === 'idle' && Number(p.session('s1')?.turns) >= 2, 30_000, 's1 idle after both turns');
+    await until(() => p.session('s1')?.activity === 'idle' && Number(p.session('s1')?.turns) >= 2, 60_000, 's1 idle after both turns');
     const file = join(p.root, 'note.md');
     const fromFile = '# Note\r\nA file with CRLF line endings and ünïcödé.\r\n';
     writeFileSync(file, fromFile);
