@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TmuxPort } from '../core/ports.js';
-import { deliverPrompt } from './delivery.js';
+import { deliverPrompt, pasteMarker } from './delivery.js';
 
 /** A pane that shows what was pasted and submitted; every call is recorded in order. */
 function fakePane(): { tmux: TmuxPort; ops: string[] } {
@@ -63,9 +63,13 @@ class LaggingAgent {
   input = '';
   submitted: string[] = [];
 
-  constructor(readonly lagReads: number) {}
+  #captures = 0;
+
+  /** `busyCaptures`: captures during which it shows a spinner (a frame every 3rd) and reads nothing. */
+  constructor(readonly lagReads: number, readonly busyCaptures = 0) {}
 
   #read(): void {
+    if (++this.#captures <= this.busyCaptures) return;
     if (this.#pending.length === 0 || ++this.#since < this.lagReads) return;
     const chunk = this.#pending.splice(0);
     this.#since = 0;
@@ -100,7 +104,8 @@ class LaggingAgent {
       },
       capturePane: async () => {
         this.#read();
-        return `${this.submitted.map((s) => `> ${s}\n● Done`).join('\n')}\n╭──╮\n│ > ${this.input} │\n╰──╯`;
+        const spinner = this.#captures <= this.busyCaptures ? `✻ Starting… ${Math.floor(this.#captures / 3)}\n` : '';
+        return `${spinner}${this.submitted.map((s) => `> ${s}\n● Done`).join('\n')}\n╭──╮\n│ > ${this.input} │\n╰──╯`;
       },
     };
   }
@@ -116,6 +121,23 @@ describe('deliverPrompt: an agent that reads its input late', () => {
     expect(agent.submitted).toEqual(['task text']);
     expect(agent.input).toBe('');
     expect(r.enters).toBe(1);
+  });
+
+  it.each([10, 60])('waits for the paste to show, not for a pause in a busy agent\'s spinner (busy for %i captures)', async (busy) => {
+    const agent = new LaggingAgent(0, busy);
+    let t = 0;
+    await deliverPrompt(agent.port(), 's', '[cf-task:t-1] Task t-1 from the queue.\nbody', { ...fast, now: () => (t += 10) });
+    expect(agent.submitted).toEqual(['[cf-task:t-1] Task t-1 from the queue.\nbody']);
+  });
+
+  it.each<[string, string | undefined]>([
+    ['[cf-task:t-1] Task t-1 from the claude-failover queue.', '[cf-task:t-1] Ta'],
+    ['\n\n  hello world  \nmore', 'hello world'],
+    ['abc', undefined],
+    ['日本語のタスク', undefined],
+    ['\u00e9t\u00e9', undefined],
+  ])('pasteMarker(%j) = %j', (text, marker) => {
+    expect(pasteMarker(text)).toBe(marker);
   });
 
   it('sends Enter anyway when the pane never shows the paste, and reports an unconfirmed delivery', async () => {
