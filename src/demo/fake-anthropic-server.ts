@@ -42,7 +42,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parsePrompt } from '../sim/directives.js';
 import { createFakeUsageEndpoint, FAKE_USAGE_PATH, readJson, send, usageBody, type FakeUsageEndpoint, type FakeWindows } from './fake-usage-server.js';
-import { argValue, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValue, closeHttp, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 /** A tool call the API asks the CLI to make (`Bash`, `Write`, `mcp__<server>__<tool>`, …). */
 export interface FakeToolCall {
@@ -559,11 +559,7 @@ export async function startFakeAnthropicServer(options: FakeAnthropicServerOptio
         };
         logged.on('request', on);
       }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeHttp(server),
   };
 }
 

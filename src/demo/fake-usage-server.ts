@@ -22,7 +22,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { argValue, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValue, closeHttp, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 export const FAKE_USAGE_PATH = '/api/oauth/usage';
 
@@ -275,11 +275,7 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     clearFailures: usage.clearFailures,
     requestCount: usage.requestCount,
     requests: usage.requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeHttp(server),
   };
 }
 

@@ -4,37 +4,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processState } from '../../src/runtime/executor.js';
 import { REPO } from '../support/cli.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messageText, type FakeApiRequest } from '../../src/demo/fake-anthropic-server.js';
 import { until } from '../support/daemon.js';
-import { RealPool } from './real-pool.js';
+import { realPools } from './real-pool.js';
 
-const pools: RealPool[] = [];
-afterEach(async ({ task }) => {
-  for (const p of pools.splice(0)) {
-    if (task.result?.state === 'fail') console.error(p.diagnostics());
-    await p.close();
-  }
-});
-
-async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {
-  const p = new RealPool(spec);
-  pools.push(p);
-  await p.setup();
-  return p;
-}
+const pool = realPools();
 
 const A = [{ name: 'a', priority: 10 }];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('real Claude Code: tools, crashes, restarts, stop', () => {
   it('f: the real CLI runs the deployed guard: a force push comes back as an error tool_result with the guard\'s reason; ls runs and returns its output', async () => {
@@ -65,13 +45,14 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
 
   it('an MCP tool call from the API runs in the MCP server the session was launched with, and its result goes back', async () => {
     const dir = join(REPO, 'test', 'conformance', 'fixtures');
-    const p = new RealPool({ accounts: A, sessions: ['s1'] });
-    pools.push(p);
-    const mcpLog = join(p.root, 'mcp.jsonl');
-    const config = join(p.root, 'mcp.json');
-    writeFileSync(config, JSON.stringify({ mcpServers: { conformance: { command: process.execPath, args: [join(dir, 'mcp-echo-server.mjs')], env: { MCP_ECHO_LOG: mcpLog } } } }));
-    p.spec.args = ['--mcp-config', config]; // in the pool's own dir, known once the pool exists
-    await p.setup();
+    let mcpLog = '';
+    const p = await pool({ accounts: A, sessions: ['s1'] }, (q) => {
+      // The MCP config and log live in the pool's own directory.
+      mcpLog = join(q.root, 'mcp.jsonl');
+      const config = join(q.root, 'mcp.json');
+      writeFileSync(config, JSON.stringify({ mcpServers: { conformance: { command: process.execPath, args: [join(dir, 'mcp-echo-server.mjs')], env: { MCP_ECHO_LOG: mcpLog } } } }));
+      q.spec.args = ['--mcp-config', config];
+    });
     const d = p.start();
     await p.waitReady(['s1'], 'a', 90_000);
     await p.prompt('s1', 'call the MCP tool\n#sim tool mcp__conformance__echo {"text":"hello from the API"}');
@@ -136,7 +117,7 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
     // Suspending a Session stops it with the stop sequence (grace 10 s, then kill).
     const manifest = join(p.manifests, 'pool.yaml');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^ {2}project: p$/gm, '  project: p\n  suspended: true'));
-    await until(() => sessions.every((s) => !alive(pids[s] as number)), 30_000, 'both agents exited');
+    await until(() => sessions.every((s) => processState(pids[s] as number) !== 'running'), 30_000, 'both agents exited');
     for (const s of sessions) {
       // Ended by its own exit (SessionEnd reason prompt_input_exit), not killed when the grace period ran out.
       expect(p.sessionEnds(s), `${s} SessionEnd`).toEqual(['prompt_input_exit']);

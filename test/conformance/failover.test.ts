@@ -5,30 +5,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FakeApiRequest, FakeMessage } from '../../src/demo/fake-anthropic-server.js';
 import { messageText } from '../../src/demo/fake-anthropic-server.js';
 import { until } from '../support/daemon.js';
-import { RealPool } from './real-pool.js';
+import { realPools } from './real-pool.js';
 
-const pools: RealPool[] = [];
-afterEach(async ({ task }) => {
-  for (const p of pools.splice(0)) {
-    if (task.result?.state === 'fail') console.error(p.diagnostics());
-    await p.close();
-  }
-});
-
-async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {
-  const p = new RealPool(spec);
-  pools.push(p);
-  await p.setup();
-  return p;
-}
+const pool = realPools();
 
 const AB = [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }];
 
-const turnOf = (p: RealPool, id: string) => (r: FakeApiRequest) => r.kind === 'turn' && r.step === 0 && (r.prompt ?? '').includes(`[cf-task:${id}]`);
+const turnOf = (id: string) => (r: FakeApiRequest) => r.kind === 'turn' && r.step === 0 && (r.prompt ?? '').includes(`[cf-task:${id}]`);
 
 /** Every user and assistant text the request carries (the conversation so far). */
 function conversationTexts(r: FakeApiRequest): string[] {
@@ -83,14 +70,14 @@ describe('real Claude Code: failover', () => {
     // The API rejects a's requests; its usage endpoint keeps saying 10 %.
     p.api.setApiWindows(p.token('a'), { fiveHour: 100, sevenDay: 40 });
     const id = await p.addTask('limited', 'Write the release notes.');
-    const rejected = await p.api.waitForRequest(turnOf(p, id), 90_000, 'the task turn on a');
+    const rejected = await p.api.waitForRequest(turnOf(id), 90_000, 'the task turn on a');
     expect([rejected.token, rejected.status]).toEqual([p.token('a'), 429]);
     await until(() => p.active() === 'b', 60_000, 'b active');
     const started = p.events().find((e) => e.reason === 'FailoverStarted');
     expect(started?.message).toMatch(/from a to b/);
     expect(JSON.stringify(started?.data)).toMatch(/stop-failure/);
     // Continued on b, in the same conversation, and finished.
-    const continued = await p.api.waitForRequest((r) => turnOf(p, id)(r) && r.token === p.token('b') && r.status === 200, 120_000, 'the task continued on b');
+    const continued = await p.api.waitForRequest((r) => turnOf(id)(r) && r.token === p.token('b') && r.status === 200, 120_000, 'the task continued on b');
     expect(continued.sessionId).toBe(conversation);
     expect(continued.prompt).toContain(`Continue task ${id}`);
     await until(() => existsSync(join(p.queue, 'done', `${id}.md`)), 60_000, 'task done');

@@ -4,26 +4,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { until } from '../support/daemon.js';
 import { claudeVersionOutput } from '../../src/demo/real-claude.js';
-import { REAL_CLAUDE, RealPool } from './real-pool.js';
+import { REAL_CLAUDE, realPools } from './real-pool.js';
 import { arbitraryText } from './text.js';
 
-const pools: RealPool[] = [];
-afterEach(async ({ task }) => {
-  for (const p of pools.splice(0)) {
-    if (task.result?.state === 'fail') console.error(p.diagnostics());
-    await p.close();
-  }
-});
-
-async function pool(spec: ConstructorParameters<typeof RealPool>[0]): Promise<RealPool> {
-  const p = new RealPool(spec);
-  pools.push(p);
-  await p.setup();
-  return p;
-}
+const pool = realPools();
 
 const AB = [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }];
 

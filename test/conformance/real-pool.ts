@@ -5,6 +5,7 @@
  * flags: only paths, the tmux socket and the accounts' short pollInterval are set.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { join } from 'node:path';
 import { deliverPrompt } from '../../src/adapters/delivery.js';
 import { TmuxAdapter } from '../../src/adapters/tmux.js';
@@ -125,4 +126,26 @@ export class RealPool extends PoolBase {
   protected async closeServers(): Promise<void> {
     await this.api?.close();
   }
+}
+
+/**
+ * A test file's pool factory: `pool(spec)` sets a pool up (after `prepare`, for what needs the
+ * pool's own directory); after each test every pool is closed, its diagnostics printed first when
+ * the test failed.
+ */
+export function realPools(): (spec: RealPoolSpec, prepare?: (p: RealPool) => void) => Promise<RealPool> {
+  const pools: RealPool[] = [];
+  afterEach(async ({ task }) => {
+    for (const p of pools.splice(0)) {
+      if (task.result?.state === 'fail') console.error(p.diagnostics());
+      await p.close();
+    }
+  });
+  return async (spec, prepare) => {
+    const p = new RealPool(spec);
+    pools.push(p);
+    prepare?.(p);
+    await p.setup();
+    return p;
+  };
 }
