@@ -23,7 +23,7 @@ import type { Clock, FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports
 import { systemClock } from '../core/ports.js';
 import { decide, type RouterPolicy } from '../core/router.js';
 import {
-  DEFAULT_SETTLE_MS, effectiveMaxAttempts, emptyCounts, formatDoneFooter, planRecovery,
+  DEFAULT_SETTLE_MS, effectiveMaxAttempts, emptyCounts, formatDoneFooter, INTENTS_DIR, LEASES_DIR, planRecovery, TASK_STATES,
   type InboxScan, type LeaseRecord, type QueueCounts, type QueueSnapshot, type QueueStatus, type RecoveryAction,
   type SessionQueueState, type Task, type TaskEntry, type TaskQueue,
 } from '../core/task.js';
@@ -97,6 +97,8 @@ export interface ProjectQueueObserved {
   root: string;
   /** inbox/ exists (the layout was created). */
   exists: boolean;
+  /** Layout directories missing beside an existing inbox/ (a producer or an older tool made only inbox/). */
+  missingDirs?: string[];
   error?: string;
   scan: InboxScan;
   counts: QueueCounts;
@@ -201,6 +203,11 @@ export class ProjectController implements Controller<ProjectObserved> {
     try {
       const inbox = await this.#deps.fs.inspect(posix.join(root, 'inbox'));
       if (inbox.kind !== 'directory') return base;
+      const missingDirs: string[] = [];
+      for (const d of [...TASK_STATES, LEASES_DIR, INTENTS_DIR]) {
+        if (d !== 'inbox' && (await this.#deps.fs.inspect(posix.join(root, d))).kind === 'missing') missingDirs.push(`${d}/`);
+      }
+      if (missingDirs.length > 0) return { ...base, missingDirs };
       const q = this.#deps.queueFor(root);
       // dispatched/ before leases: a lease without its task is then never a claim in flight.
       const dispatched = await q.list('dispatched');
@@ -329,6 +336,15 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     out.notes.push({ key, level: 'warning', message: `cannot read the task queue ${root}: ${o.error}` });
     out.status[key] = baseStatus();
     requeue(5_000);
+    return;
+  }
+  if (o.missingDirs) {
+    // inbox/ is there but not the rest (a queue made by hand, or by an older tool): claims need leases/.
+    out.changes.push({ key, action: 'update', resource: `task queue ${root}`, reason: `${o.missingDirs.join(', ')} missing beside inbox/`, effects: [{ type: 'queue.ensureDirs', root }] });
+    conditions = cond(conditions, 'QueueReady', 'False', 'QueueIncomplete', `${o.missingDirs.join(', ')} under ${root} are created on apply`);
+    conditions = cond(conditions, 'Ready', 'False', 'QueueIncomplete', 'the task queue lacks some of its directories');
+    out.status[key] = baseStatus();
+    requeue(0);
     return;
   }
   if (!o.exists) {
@@ -549,6 +565,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
         { type: 'queue.claim', root, taskId: task.id, session: session.name, account: session.account },
         { type: 'tmux.deliver', session: session.name, text, task: { root, taskId: task.id } },
       ]));
+      if (task.warnings.length > 0) out.events.push({ key, type: 'Warning', reason: 'TaskFrontmatterWarning', message: `task ${task.id}: ${task.warnings.join('; ')}`, data: { taskId: task.id, warnings: task.warnings } });
     }
     for (const w of wait) waiting.push({ taskId: w.task.id, reason: w.reason });
     if (waiting.length > 0) {
