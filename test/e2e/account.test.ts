@@ -119,10 +119,10 @@ describe('account add', () => {
 });
 
 describe('account check', () => {
-  function credentials(dir: string, expiresAt: number, mode = 0o600): string {
+  function credentials(dir: string, expiresAt: number, mode = 0o600, refresh = true): string {
     mkdirSync(dir, { recursive: true });
     const token = `sk-ant-oat01-check-${Math.random().toString(36).slice(2)}`;
-    writeFileSync(join(dir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken: token, refreshToken: 'r', expiresAt, subscriptionType: 'max' } }), { mode });
+    writeFileSync(join(dir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken: token, ...(refresh ? { refreshToken: 'r' } : {}), expiresAt, subscriptionType: 'max' } }), { mode });
     return token;
   }
 
@@ -159,12 +159,14 @@ describe('account check', () => {
     const ok = await runCli(['account', 'check', '-f', manifests, '--state-dir', join(work, 'none')], { env: env() });
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain('(no usage recorded in');
-    credentials(join(home, '.claude-accounts', 'backup'), now - 60_000);
+    // Expired, and no refresh token: nothing can renew it.
+    credentials(join(home, '.claude-accounts', 'backup'), now - 60_000, 0o600, false);
     rmSync(join(home, '.claude-accounts', 'main', '.credentials.json'));
     const bad = await runCli(['account', 'check', '-f', manifests, '--state-dir', join(work, 'none')], { env: env() });
     expect(bad.code).toBe(2);
     expect(bad.stdout).toContain('main: not logged in: claude-failover account login main');
-    expect(bad.stdout).toMatch(/backup: access token expired \(a refresh token is there: a running claude refreshes it\); log in again/);
+    expect(bad.stdout).toMatch(/^backup +20 +expired \(max\) +passed /m);
+    expect(bad.stdout).toContain('backup: access token expired; log in again: claude-failover account login backup');
   });
 });
 

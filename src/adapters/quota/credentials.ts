@@ -22,8 +22,6 @@ export interface Credentials {
   /** `max`, `pro`, … when present. */
   subscriptionType: string | undefined;
   rateLimitTier: string | undefined;
-  /** Whether a refresh token is present (its value is never read out). */
-  hasRefreshToken: boolean;
   path: string;
 }
 
@@ -38,8 +36,6 @@ export interface CredentialsProblem {
   /** For `CredentialsExpired`: when it expired (epoch ms). */
   expiresAt?: number;
   subscriptionType?: string;
-  /** For `CredentialsExpired`: whether a refresh token is present (a running claude refreshes). */
-  hasRefreshToken?: boolean;
 }
 
 export type CredentialsResult = { ok: true; credentials: Credentials } | { ok: false; problem: CredentialsProblem };
@@ -93,7 +89,6 @@ export async function readCredentials(configDir: string, options: ReadCredential
   const expiresAt = expiryMs(oauth.expiresAt);
   const subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
   const rateLimitTier = typeof oauth.rateLimitTier === 'string' ? oauth.rateLimitTier : undefined;
-  const hasRefreshToken = typeof oauth.refreshToken === 'string' && oauth.refreshToken.trim() !== '';
   const now = options.now ?? Date.now();
   if (expiresAt !== undefined && expiresAt <= now + (options.expirySkewMs ?? 0)) {
     const problem: CredentialsProblem = {
@@ -101,12 +96,11 @@ export async function readCredentials(configDir: string, options: ReadCredential
       path,
       expiresAt,
       message: `access token in ${path} expired at ${new Date(expiresAt).toISOString()}; a running claude refreshes it, or log in again with CLAUDE_CONFIG_DIR=${configDir} claude`,
-      hasRefreshToken,
     };
     if (subscriptionType) problem.subscriptionType = subscriptionType;
     return { ok: false, problem };
   }
-  const credentials = { expiresAt, subscriptionType, rateLimitTier, hasRefreshToken, path } as Credentials;
+  const credentials = { expiresAt, subscriptionType, rateLimitTier, path } as Credentials;
   Object.defineProperty(credentials, 'accessToken', { value: token, enumerable: false, writable: false, configurable: false });
   return { ok: true, credentials };
 }

@@ -427,17 +427,29 @@ export function judgeAccount(i: AccountCheckInput, now: number): AccountCheckRes
   };
 }
 
+/** Whether the credentials file holds a refresh token (the value itself is not kept). */
+async function hasRefreshToken(dir: string): Promise<boolean | undefined> {
+  try {
+    const data = JSON.parse(await readFile(join(dir, CREDENTIALS_FILE), 'utf8')) as { claudeAiOauth?: { refreshToken?: unknown } } | null;
+    const t = data?.claudeAiOauth?.refreshToken;
+    return typeof t === 'string' && t.trim() !== '';
+  } catch {
+    return undefined;
+  }
+}
+
 async function observeAccount(a: ManifestObject<'Account'>, status: StatusMap, now: number): Promise<AccountCheckInput> {
   const dir = a.spec.configDir;
   const raw = await readCredentials(dir, { now });
   const usable = (await new UsageQuotaPort().readCredentials(dir, now)).ok;
+  const refresh = await hasRefreshToken(dir);
   let credentials: AccountCheckInput['credentials'];
   if (raw.ok) {
-    credentials = { state: 'ok', message: 'present', refreshToken: raw.credentials.hasRefreshToken, ...(raw.credentials.expiresAt !== undefined ? { expiresAt: raw.credentials.expiresAt } : {}), ...(raw.credentials.subscriptionType ? { subscriptionType: raw.credentials.subscriptionType } : {}) };
+    credentials = { state: 'ok', message: 'present', ...(refresh !== undefined ? { refreshToken: refresh } : {}), ...(raw.credentials.expiresAt !== undefined ? { expiresAt: raw.credentials.expiresAt } : {}), ...(raw.credentials.subscriptionType ? { subscriptionType: raw.credentials.subscriptionType } : {}) };
   } else {
     const p = raw.problem;
     const state: CredentialState = p.reason === 'CredentialsMissing' ? 'missing' : p.reason === 'CredentialsExpired' ? 'expired' : p.reason === 'CredentialsMalformed' ? 'malformed' : 'unreadable';
-    credentials = { state, message: p.message, ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}), ...(p.subscriptionType ? { subscriptionType: p.subscriptionType } : {}), ...(p.hasRefreshToken !== undefined ? { refreshToken: p.hasRefreshToken } : {}) };
+    credentials = { state, message: p.message, ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}), ...(p.subscriptionType ? { subscriptionType: p.subscriptionType } : {}), ...(refresh !== undefined ? { refreshToken: refresh } : {}) };
   }
   const st = await lstat(join(dir, CREDENTIALS_FILE)).catch(() => undefined);
   if (st) credentials.fileMode = st.mode & 0o777;
