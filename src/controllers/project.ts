@@ -27,6 +27,7 @@ import {
   type InboxScan, type LeaseRecord, type QueueCounts, type QueueSnapshot, type QueueStatus, type RecoveryAction,
   type SessionQueueState, type Task, type TaskEntry, type TaskQueue,
 } from '../core/task.js';
+import { delegatedSessionsView } from './delegation-policy.js';
 import { checkpointPath, nextCheckpoint, type CheckpointToolCall, type SessionCheckpoint } from './project-checkpoint.js';
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
 import { continuationPrompt, taskPrompt } from './project-prompt.js';
@@ -67,6 +68,11 @@ export interface ProjectTuning {
    * (status line, bookkeeping) after the Stop hook, and a prompt pasted then would be queued.
    */
   idleSettleMs: number;
+  /**
+   * Compatibility switch `status-delegated` (docs/migrating.md): status.json also lists each task in
+   * flight at the job API as a session `delegated:<task>` in state `delegated_to_secutools`.
+   */
+  goStatusDelegated: boolean;
 }
 
 export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
@@ -77,6 +83,7 @@ export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
   tempFileAgeMs: 10 * 60_000,
   recoveryGraceMs: 5_000,
   idleSettleMs: 300,
+  goStatusDelegated: false,
 };
 
 export interface ProjectControllerDeps {
@@ -645,8 +652,10 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     }
   }
   const settling = o.scan.settling.length;
+  const policyStatus = tuning.goStatusDelegated && p.spec.delegationPolicy ? input.prior[`DelegationPolicy/${p.spec.delegationPolicy}`] as Parameters<typeof delegatedSessionsView>[0] : undefined;
   const statusFile: QueueStatus = {
-    version: 1, project: name, updatedAt: now.toISOString(), counts: { ...counts, settling }, sessions,
+    version: 1, project: name, updatedAt: now.toISOString(), counts: { ...counts, settling },
+    sessions: tuning.goStatusDelegated ? { ...sessions, ...delegatedSessionsView(policyStatus, name).sessions } : sessions,
     ...(awaitingDelegation.length > 0 ? { delegated: awaitingDelegation.map((a) => ({ taskId: a.taskId, ...(a.provider ? { provider: a.provider } : {}) })) } : {}),
   };
   const fingerprint = publishedFingerprint(statusFile);
