@@ -119,6 +119,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
   if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
   if (!s.alive) {
+    // Claimed for a session this controller has not launched yet (no status at all: a lease carried
+    // over by `migrate --from-go`, read at start-up): it is delivered once the session runs.
+    if (lease.deliveredAt === undefined && s.launchedAtMs === undefined && s.activity === undefined) {
+      return stale() ?? { action: 'keep', reason: `session ${s.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
+    }
     // The Session controller relaunches a declared session that stopped (failover, healing) and
     // resumes its conversation; the task then continues there (replay). Wait for that a while.
     const downFor = ctx.nowMs - lastActivity;

@@ -40,6 +40,8 @@ describe('judgeLease', () => {
     ['process died, not back within the relaunch wait → requeue', lease(), session({ alive: false }), { nowMs: T0 + 350 + 60_001 }, 'requeue', /died/],
     ['process stopped moments ago (failover, healing) → keep, waiting for the relaunch', lease(), session({ alive: false }), {}, 'keep', /waiting up to .* relaunched/],
     ['never delivered and the session died → requeue at once', lease({ deliveredAt: undefined }), session({ alive: false }), {}, 'requeue', /died/],
+    ['never delivered, session never launched yet (a carried-over lease at start-up) → keep', lease({ deliveredAt: undefined }), session({ alive: false, activity: undefined, sinceMs: undefined, lastHeartbeatMs: undefined, currentTask: undefined }), {}, 'keep', /has not been launched yet/],
+    ['never delivered, session never launched, past staleDispatchAfter → requeue', lease({ deliveredAt: undefined }), session({ alive: false, activity: undefined, sinceMs: undefined, lastHeartbeatMs: undefined, currentTask: undefined }), { nowMs: T0 + 3_600_001 }, 'requeue', /without session activity/],
     ['never delivered, session idle → redeliver', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 5000 }), {}, 'redeliver'],
     ['never recorded as delivered but working on it → keep', lease({ deliveredAt: undefined }), session(), {}, 'keep', /working on it/],
     ['never delivered, session starting → keep', lease({ deliveredAt: undefined }), session({ activity: 'starting', currentTask: undefined, ready: false }), {}, 'keep', /not yet delivered/],
