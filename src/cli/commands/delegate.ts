@@ -193,7 +193,7 @@ async function target(values: Values, io: CliIO): Promise<Target> {
   }
   // The Go-era names count when the new ones are unset (ccl-delegate, or --compat ccl-delegate-env).
   const legacy = values.legacyEnv === true;
-  const endpoint = values.endpoint ?? io.env.CF_DELEGATION_ENDPOINT ?? (legacy ? io.env[SECUTOOLS_URL_ENV] : undefined);
+  const endpoint = values.endpoint ?? (io.env.CF_DELEGATION_ENDPOINT || (legacy ? io.env[SECUTOOLS_URL_ENV] : undefined));
   if (!endpoint) throw new UsageError(`no job API: pass --policy NAME -f PATH, or --endpoint URL (or set CF_DELEGATION_ENDPOINT${legacy ? ` or ${SECUTOOLS_URL_ENV}` : ''})`);
   const keyFile = values['api-key-file'];
   const keyEnv = !io.env.CF_DELEGATION_API_KEY && legacy && io.env[SECUTOOLS_KEY_ENV] ? SECUTOOLS_KEY_ENV : 'CF_DELEGATION_API_KEY';
