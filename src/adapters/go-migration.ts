@@ -238,14 +238,14 @@ export async function sharedDirNotes(desired: DesiredState, manifestArgs: string
     const manual = real.filter((d) => !ADOPTABLE_SHARED_DIRS.includes(d));
     if (adoptable.length > 0) {
       notes.push({
-        what: `account ${a.metadata.name}: ${adoptable.map((d) => `${d}/`).join(', ')} in ${a.spec.configDir} are real directories (the Go system's agents wrote there), so the account is not a failover target (SharedStateLinked=False)`,
+        what: `account ${a.metadata.name}: ${adoptable.map((d) => `${d}/`).join(', ')} in ${a.spec.configDir} ${adoptable.length === 1 ? 'is a real directory' : 'are real directories'} (the Go system's agents wrote there), so the account is not a failover target (SharedStateLinked=False)`,
         todo: `claude-failover account link ${a.metadata.name} --adopt ${manifestArgs}   (moves their files into ${a.spec.sharedStateDir}, never overwriting, then links; run it before starting the controller)`,
       });
     }
     if (manual.length > 0) {
       notes.push({
-        what: `account ${a.metadata.name}: ${manual.map((d) => `${d}/`).join(', ')} in ${a.spec.configDir} are real directories (conversation history, never merged automatically)`,
-        todo: `move their contents into ${a.spec.sharedStateDir} by hand (docs/migrating.md, step 3), then: claude-failover account link ${a.metadata.name} ${manifestArgs}`,
+        what: `account ${a.metadata.name}: ${manual.map((d) => `${d}/`).join(', ')} in ${a.spec.configDir} ${manual.length === 1 ? 'is a real directory' : 'are real directories'} (conversation history: never merged automatically)`,
+        todo: `once its agents are stopped, move the contents into ${a.spec.sharedStateDir} by hand (docs/migrating.md, "Shared conversation state"), then: claude-failover account link ${a.metadata.name} ${manifestArgs}`,
       });
     }
   }

@@ -99,7 +99,7 @@ describe('migrate --from-go', () => {
     expect(out).toContain(`account main: todos/, shell-snapshots/ in ${s.era.accounts.main} are real directories`);
     expect(out).toContain(`-> claude-failover account link main --adopt -f ${s.era.manifests}`);
     expect(out).toContain(`-> claude-failover account link backup --adopt -f ${s.era.manifests}`);
-    expect(out).toContain(`account main: projects/ in ${s.era.accounts.main} are real directories (conversation history, never merged automatically)`);
+    expect(out).toContain(`account main: projects/ in ${s.era.accounts.main} is a real directory (conversation history: never merged automatically)`);
     expect(out).toContain('project web: hooks claude-failover did not install in');
     expect(out).toContain('secutools-notify.sh (secutools-notify.sh still registered in');
     expect(out).toContain(`agents of the Go system still run on tmux -L ${s.goTmux.socket}: ccl-1`);
