@@ -63,7 +63,7 @@ describe('account add', () => {
     expect(r.stdout).toContain(`claude-failover account login spare -f ${manifests}`);
     expect(listTree(home)).toEqual(['src/', 'src/web/']);
     expect(readFileSync(join(manifests, 'accounts.yaml'), 'utf8')).toBe(before);
-  });
+  }, 90_000);
 
   it('creates the config dir (0700), the shared links, trust (0600) and the manifest; the set stays valid', async () => {
     const r = await runCli(['account', 'add', 'spare', '--priority', '5', '-f', manifests], { env: env() });
@@ -91,7 +91,7 @@ describe('account add', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('an Account "spare" is already declared');
     expect(readFileSync(join(manifests, 'accounts.yaml'), 'utf8')).toBe(yaml);
-  });
+  }, 90_000);
 
   it('keeps an existing config dir (mode tightened) and leaves a real shared dir alone, saying what to do', async () => {
     const dir = join(home, 'old-acct');
@@ -105,7 +105,7 @@ describe('account add', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(readFileSync(join(dir, 'todos', 'a.json'), 'utf8')).toBe('[]');
     expect(lstatSync(join(dir, 'projects')).isSymbolicLink()).toBe(true);
-  });
+  }, 90_000);
 
   it('refuses a bad name and a config dir another account has, writing nothing', async () => {
     const bad = await runCli(['account', 'add', 'Bad_Name', '-f', manifests], { env: env() });
@@ -115,7 +115,7 @@ describe('account add', () => {
     expect(taken.code).toBe(1);
     expect(taken.stderr).toContain('is already the config dir of Account "main"');
     expect(listTree(home)).toEqual(['src/', 'src/web/']);
-  });
+  }, 90_000);
 });
 
 describe('account check', () => {
@@ -150,7 +150,7 @@ describe('account check', () => {
       expect(out).not.toContain(t1);
       expect(out).not.toContain(t2);
     }
-  });
+  }, 90_000);
 
   it('exits 0 when every account can take the pool; says why one cannot (missing, expired)', async () => {
     const now = Date.now();
@@ -167,7 +167,7 @@ describe('account check', () => {
     expect(bad.stdout).toContain('main: not logged in: claude-failover account login main');
     expect(bad.stdout).toMatch(/^backup +20 +expired \(max\) +passed /m);
     expect(bad.stdout).toContain('backup: access token expired; log in again: claude-failover account login backup');
-  });
+  }, 90_000);
 });
 
 describe('account login (real tmux, a stand-in claude)', () => {
@@ -217,7 +217,7 @@ describe('account login (real tmux, a stand-in claude)', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('account main is logged in already');
     expect(readFileSync(fake.invocations, 'utf8').trim().split('\n')).toHaveLength(3);
-  });
+  }, 90_000);
 
   it('a login that fails (wrong code) exits 1 with the CLI\'s last lines; no credentials', async () => {
     const fake = writeFakeClaudeLogin(work);
@@ -229,7 +229,7 @@ describe('account login (real tmux, a stand-in claude)', () => {
     expect(l.output()).toContain('OAuth error: Invalid code');
     expect(existsSync(join(home, '.claude-accounts', 'backup', '.credentials.json'))).toBe(false);
     expect(tmux.sessions()).toEqual([]);
-  });
+  }, 90_000);
 
   it('with a CLI without `auth login`, types /login into the TUI and /exit once logged in', async () => {
     const fake = writeFakeClaudeLogin(work, { slashOnly: true });
@@ -241,11 +241,11 @@ describe('account login (real tmux, a stand-in claude)', () => {
     const calls = readFileSync(fake.invocations, 'utf8').trim().split('\n').map((x) => (JSON.parse(x) as { args: string[] }).args.join(' '));
     expect(calls).toEqual(['auth --help', 'auth login --help', '']);
     expect(tmux.sessions()).toEqual([]);
-  });
+  }, 90_000);
 
   it('names the accounts there are when the name is unknown', async () => {
     const r = await runCli(['account', 'login', 'mian', '-f', manifests, '--tmux-socket', tmux.socket], { env: env() });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no Account "mian" in the manifests (did you mean "main"?); accounts: main, backup');
-  });
+  }, 90_000);
 });

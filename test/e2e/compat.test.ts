@@ -71,7 +71,7 @@ describe('ccl-delegate with the Go-era variable names', () => {
     const both = await runCli(['delegate', 'get', job, '--compat', 'ccl-delegate-env'], { env: { ...env, CF_DELEGATION_API_KEY: 'sk-wrong' } });
     expect(both.code).toBe(4);
     expect(both.stderr).toContain('401');
-  });
+  }, 90_000);
 });
 
 describe('refused switches', () => {
@@ -85,5 +85,5 @@ describe('refused switches', () => {
     const s = await runCli(['reconcile', '--once', '--dry-run', '-f', join(REPO, 'manifests'), '--compat', 'secutools-key'], { env: { SECUTOOLS_API_KEY: 'k', SECUTOOLS_API_URL: '' } });
     expect(s.code).toBe(1);
     expect(s.stderr).toContain('SECUTOOLS_API_KEY is set but SECUTOOLS_API_URL is not');
-  });
+  }, 90_000);
 });

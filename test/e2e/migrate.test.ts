@@ -110,7 +110,7 @@ describe('migrate --from-go', () => {
     expect(existsSync(s.state)).toBe(false);
     const detailed = await runCli([...s.args, '--detailed-exitcode'], { env: s.env });
     expect(detailed.code).toBe(2);
-  });
+  }, 120_000);
 
   it('--apply carries the work over (records first, then the task, then the marker); a re-run finds nothing more', async () => {
     const s = await setup();
@@ -156,7 +156,7 @@ describe('migrate --from-go', () => {
     const again = await runCli([...s.args, '--apply'], { env: s.env });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('Migrated: 0 task(s) to carry over, 1 not carried over, 5 to do by hand.');
-  });
+  }, 120_000);
 
   it('without a delegation policy (no switch) the delegations are not carried over, and says how to get one', async () => {
     const s = await setup();
@@ -165,7 +165,7 @@ describe('migrate --from-go', () => {
     expect(r.stdout).toContain('! web: task fix-login was delegated to the job API, but project web has no DelegationPolicy');
     expect(r.stdout).toContain('SECUTOOLS_API_KEY is set, but it no longer turns delegation on by itself: projects web have no DelegationPolicy');
     expect(r.stdout).toContain('Plan: 3 task(s) to carry over, 1 stale marker(s) to remove, 3 not carried over, 6 to do by hand.');
-  });
+  }, 120_000);
 
   it('a job API without the lookup by task id: a marker naming its job is carried over, one that does not is left', async () => {
     const s = await setup({ lookup: false });
@@ -173,7 +173,7 @@ describe('migrate --from-go', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`+ task fix-login -> delegated/ with job ${s.fixLoginJob}`);
     expect(r.stdout).toContain('! web: task summarize was delegated, but its job is unknown: the marker does not name it, and the job API has no lookup by task id (GET /v1/jobs?task_id= answered 404)');
-  });
+  }, 120_000);
 
   it('then the controller finishes the carried-over work: jobs through the job API, the lease on its session, the rest anywhere', async () => {
     const usage = await startFakeUsageServer();

@@ -93,9 +93,10 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (user) spawnSync('tmux', ['-S', join(work, 'tmux.sock'), 'kill-server'], { stdio: 'ignore', uid: user.uid, gid: user.gid });
+  // The user's npm cache and the installed tree: thousands of files (slow on a loaded machine).
   rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   if (user?.created) spawnSync('userdel', [user.name], { stdio: 'ignore' });
-});
+}, 180_000);
 
 describe('npm pack', () => {
   it('ships the CLI, the JSON Schemas, manifests/, the examples, the docs and the license', () => {
