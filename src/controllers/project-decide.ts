@@ -140,14 +140,18 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > claimedMs) {
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > claimedMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
-    if (s.lastError && s.lastError.atMs >= claimedMs) {
+  // Idle, relaunched or failed after the prompt reached the session: measured from the delivery
+  // (not the claim), so a claim older than the session — a lease carried over by
+  // `migrate --from-go`, delivered once the session was up — is not taken for a relaunch.
+  const deliveredMs = Date.parse(lease.deliveredAt);
+  const sentMs = Number.isFinite(deliveredMs) ? Math.max(claimedMs, deliveredMs) : claimedMs;
+  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > sentMs) {
+    if (s.launchedAtMs !== undefined && s.launchedAtMs > sentMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
+    if (s.lastError && s.lastError.atMs >= sentMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }
     return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task` };
   }
-  const deliveredMs = Date.parse(lease.deliveredAt);
   if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
     return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }

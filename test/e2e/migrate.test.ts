@@ -218,7 +218,7 @@ describe('migrate --from-go', () => {
     expect(readFileSync(q(s, 'done', 'fix-login.md'), 'utf8')).toMatch(new RegExp(`## Result \\(gemini, job ${s.fixLoginJob}\\)[\\s\\S]*- job: ${s.fixLoginJob}\\n`));
     expect(readFileSync(q(s, 'done', 'summarize.md'), 'utf8')).toContain(`- job: ${s.summarizeJob}\n`);
     expect(s.server.jobs).toHaveLength(2);
-    expect(readFileSync(q(s, 'done', 'add-tests.md'), 'utf8'), readFileSync(join(s.state, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('add-tests')).join('\n')).toMatch(/- session: ccl-0\n- account: main\n/);
+    expect(readFileSync(q(s, 'done', 'add-tests.md'), 'utf8'), readFileSync(join(s.state, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('add-tests') || l.includes('ccl-0')).join('\n')).toMatch(/- session: ccl-0\n- account: main\n/);
     expect(await d.stop()).toBe(0);
   }, 180_000);
 });
