@@ -25,6 +25,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   schema: { summary: 'Write JSON Schemas of the manifest kinds (for editors)', load: async () => (await import('./commands/schema.js')).schemaCommand },
   hook: { summary: 'Hook entry points run by Claude Code (event, statusline, pre-tool-use)', load: async () => (await import('./commands/hook.js')).hookCommand },
   guard: { summary: 'Test the safety guard on a command: guard test "<command>"', load: async () => (await import('./commands/guard.js')).guardCommand },
+  manifests: { summary: 'Show the manifest set in force; confirm a held change (manifests confirm)', load: async () => (await import('./commands/manifests.js')).manifestsCommand },
   failover: { summary: 'Move the pool to another account now (asks the running controller)', load: async () => (await import('./commands/failover.js')).failoverCommand },
   task: { summary: 'Enqueue a task: task add --queue DIR --file F', load: async () => (await import('./commands/task.js')).taskCommand },
   delegate: { summary: 'Job API for scripts: delegate submit|get|result|decide (alias ccl-delegate)', load: async () => (await import('./commands/delegate.js')).delegateCommand },

@@ -31,6 +31,18 @@ export interface RestartOutcome {
 /** Restarts one declared session (the Session controller relaunches and resumes it). */
 export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
 
+/** The outcome of confirming a held manifest set (`POST /api/v1/manifests/confirm`). */
+export interface ConfirmManifestsOutcome {
+  /** The held set is now in force. */
+  applied: boolean;
+  message: string;
+  /** The set held after the request, if any (e.g. the manifests changed meanwhile). */
+  held?: { id: string };
+}
+
+/** Confirms the held manifest set (`id`, when given, must be the held one's). */
+export type ConfirmManifestsFn = (id: string | undefined) => Promise<ConfirmManifestsOutcome>;
+
 export interface ServerDeps {
   manager: Manager;
   /** The controller's state dir (event log, guard audit). */
@@ -39,6 +51,8 @@ export interface ServerDeps {
   token: string | null;
   failover: FailoverFn;
   restartSession: RestartSessionFn;
+  /** Confirms a held manifest set (absent: confirmation is refused with 409, e.g. no daemon). */
+  confirmManifests?: ConfirmManifestsFn;
   /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
   metrics?: Metrics;
   log?: Logger;
