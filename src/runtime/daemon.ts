@@ -234,21 +234,27 @@ export class Daemon {
 
   /** Updates the status under {@link MANIFESTS_KEY}; its conditions follow `held` and `invalid`. */
   #setManifestsStatus(recipe: (st: ManifestsStatus) => ManifestsStatus, now: Date): void {
+    const state = this.manager.store.state;
+    const prev = (state.status[MANIFESTS_KEY] as ManifestsStatus | undefined) ?? { observedGeneration: '', conditions: [] };
+    let st = recipe(structuredClone(prev));
+    const gen = holdId(fingerprint(state.desired));
+    const { invalid, held } = st;
+    st = withCondition(st, invalid
+      ? { type: 'ManifestsInvalid', status: 'True', reason: 'ManifestsInvalid', message: `${invalid.diagnostics.length} problem(s) in the manifests on disk; the last applied set stays in force: ${invalid.diagnostics.slice(0, 3).join('; ')}` }
+      : { type: 'ManifestsInvalid', status: 'False', reason: 'Valid', message: 'the manifests on disk are valid' }, now, gen);
+    st = withCondition(st, held
+      ? { type: 'DeletionHeld', status: 'True', reason: held.reason, message: `${held.message}; held since ${held.since}: applied at ${held.applyAt} if the manifests stay as they are, or now with \`claude-failover manifests confirm --id ${held.id}\`` }
+      : { type: 'DeletionHeld', status: 'False', reason: 'NothingHeld', message: 'no manifest set is held' }, now, gen);
+    const ready = !invalid && !held;
+    st = withCondition(st, {
+      type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Applied' : held ? 'DeletionHeld' : 'ManifestsInvalid',
+      message: ready ? `the manifests on disk are in force${st.revision ? ` (revision ${st.revision})` : ''}` : 'the manifests on disk are not in force; the last applied set is',
+    }, now, gen);
     this.manager.store.update((d) => {
-      const prev = (d.status[MANIFESTS_KEY] as ManifestsStatus | undefined) ?? { observedGeneration: '', conditions: [] };
-      let st = recipe(structuredClone(prev));
-      const gen = fingerprint(d.desired) === '' ? 'empty' : holdId(fingerprint(d.desired));
-      st = withCondition(st, st.invalid
-        ? { type: 'ManifestsInvalid', status: 'True', reason: 'ManifestsInvalid', message: `${st.invalid.diagnostics.length} problem(s) in the manifests on disk; the last applied set stays in force: ${st.invalid.diagnostics.slice(0, 3).join('; ')}` }
-        : { type: 'ManifestsInvalid', status: 'False', reason: 'Valid', message: 'the manifests on disk are valid' }, now, gen);
-      st = withCondition(st, st.held
-        ? { type: 'DeletionHeld', status: 'True', reason: st.held.reason, message: `${st.held.message}; held since ${st.held.since}: applied at ${st.held.applyAt} if the manifests stay as they are, or now with \`claude-failover manifests confirm --id ${st.held.id}\`` }
-        : { type: 'DeletionHeld', status: 'False', reason: 'NothingHeld', message: 'no manifest set is held' }, now, gen);
-      const ready = !st.invalid && !st.held;
-      st = withCondition(st, { type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Applied' : st.held ? 'DeletionHeld' : 'ManifestsInvalid', message: ready ? `the manifests on disk are in force${st.revision ? ` (revision ${st.revision})` : ''}` : 'the manifests on disk are not in force; the last applied set is' }, now, gen);
       d.status[MANIFESTS_KEY] = st;
     });
   }
+
 
   /** Records an invalid set on disk: the store's `rejected`, the ManifestsInvalid condition, an event (and its notification). */
   async #markInvalid(loaded: LoadResult, errors: Diagnostic[], now: Date, reason: 'ManifestsInvalid' | 'ManifestsRejected', message: string): Promise<void> {
@@ -490,7 +496,6 @@ export class Daemon {
       if (this.#confirmed === id) via = 'confirmed by an operator';
       else if (held && now.getTime() >= Date.parse(held.applyAt)) via = `unchanged since ${held.since}`;
       else {
-        if (!held) log.warn({ reason, revision: loaded.revision, removed: verdict.removed, total: verdict.total }, `manifest set held: ${verdict.message}`);
         await this.#hold(next, loaded, verdict, baseline, now);
         await this.manager.persist();
         return false;
