@@ -48,6 +48,14 @@ describe('TmuxAdapter', () => {
     expect(server.serverRunning()).toBe(false);
   });
 
+  it('lists nothing on a running server without sessions (the tmux unit\'s, before the first launch)', async () => {
+    const { server, tmux } = setup();
+    expect(server.run(['start-server', ';', 'set-option', '-g', 'exit-empty', 'off']).status).toBe(0);
+    expect(await tmux.listSessions()).toEqual([]);
+    await tmux.newSession({ name: 'first', cwd: '/tmp', argv: ['sleep', '30'], env: {}, unsetEnv: [], owner: 'Session/first', options: {} });
+    expect((await tmux.listSessions()).map((s) => s.name)).toEqual(['first']);
+  });
+
   it('creates sessions with owner tag, options, env, and exact names', async () => {
     const { server, tmux } = setup();
     await tmux.newSession({ name: 'ccl-1', cwd: '/tmp', argv: ['sh', '-c', 'echo "v=$CF_X"; sleep 30'], env: { CF_X: 'yes' }, unsetEnv: ['CLAUDECODE'], owner: 'Session/ccl-1', options: { 'cf-account': 'a' } });

@@ -143,7 +143,8 @@ export class TmuxAdapter implements TmuxPort {
     // session names cannot contain tabs or newlines (tmux replaces them).
     const r = await this.#tmux(['list-panes', '-a', '-F', fields.join('\t')]);
     if (r.exitCode !== 0) {
-      if (NO_SERVER.test(r.stderr)) return [];
+      // A server without sessions (the tmux unit's, before the first launch) answers "no current target".
+      if (NO_SERVER.test(r.stderr) || /no current target/.test(r.stderr)) return [];
       throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux list-panes: ${r.stderr.trim()}`);
     }
     const bySession = new Map<string, TmuxSessionInfo>();
