@@ -439,6 +439,9 @@ export class Daemon {
         /(^|[/\\])(\.git|node_modules)([/\\]|$)/.test(p) || resolvePath(p).startsWith(`${stateDir}/`) || resolvePath(p) === stateDir || (stats?.isFile() === true && !/\.ya?ml$/.test(p)),
       awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 },
     });
+    // A change made between the first load and the end of the watcher's initial scan sends no
+    // event: read the set once more when the watcher is ready (an unchanged set is a no-op).
+    this.#watcher.once('ready', () => void this.#scheduleReload('manifest watch ready'));
     this.#watcher.on('all', (event, path) => {
       if (!/\.ya?ml$/.test(path) && event !== 'unlinkDir' && event !== 'addDir') return;
       this.opts.log.debug({ event, path }, 'manifest change');
@@ -474,6 +477,7 @@ export class Daemon {
       const lines = errors.map(formatDiagnostic);
       log.error({ reason, revision: loaded.revision, diagnostics: lines }, 'manifests rejected: the last good set stays in force');
       await this.#markInvalid(loaded, errors, now, 'ManifestsRejected', `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`);
+      await this.manager.persist();
       return false;
     }
     const next = toDesired(loaded);
@@ -482,7 +486,10 @@ export class Daemon {
     // (Held with no recorded set, the controller runs on no set at all: an empty set on disk is not "back".)
     if (unchanged && (this.#held?.baseline.inForce ?? true)) {
       // A touch, a change to a file that is not a manifest, or the manifests came back to the set in force.
-      if (this.#held) await this.#dropHold(now, 'Restored', `the manifests are back to the set in force; the held set ${this.#held.hold.id} was not applied and nothing was deleted`);
+      if (this.#held) {
+        await this.#dropHold(now, 'Restored', `the manifests are back to the set in force; the held set ${this.#held.hold.id} was not applied and nothing was deleted`);
+        await this.manager.persist();
+      }
       return true;
     }
     // While a set is held, it is judged against what was in force when the hold began (with no
