@@ -6,10 +6,11 @@
  * task (pane and transcript). The session's declared `env`, CLAUDE_CONFIG_DIR and tmux's own TMUX
  * and TMUX_PANE do reach it.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { REPO } from '../support/cli.js';
 import { DaemonProcess, until } from '../support/daemon.js';
 import { removeAgentTree, tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
@@ -150,4 +151,21 @@ describe('agents get a clean environment', () => {
     expect(env.TMUX_PANE).toMatch(/^%\d+$/);
     expect(await d.stop()).toBe(0);
   }, 90_000);
+
+  it('examples/systemd/start-tmux-server.sh starts the server with the allowlisted environment only', async () => {
+    const tmux = new PrivateTmuxServer();
+    cleanups.push(() => tmux.kill());
+    const child = spawn(join(REPO, 'examples', 'systemd', 'start-tmux-server.sh'), ['--foreground'], { env: { ...process.env, TMUX: '', CF_TMUX_SOCKET: tmux.socket, ...SECRETS }, stdio: 'ignore' });
+    const exited = new Promise((r) => child.on('exit', r));
+    cleanups.push(async () => {
+      tmux.kill();
+      await exited;
+    });
+    await until(() => tmux.serverRunning(), 10_000, 'the server');
+    const global = tmux.run(['show-environment', '-g']).stdout;
+    expect(global).not.toContain('SECRET');
+    const names = global.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf('=')));
+    expect(names).toContain('PATH');
+    expect(names.filter((n) => !ALLOWED.test(n))).toEqual([]);
+  });
 });
