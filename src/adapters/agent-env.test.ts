@@ -18,6 +18,10 @@ describe('agent environment', () => {
     expect(agentBaseEnv({ PATH: '/bin', HOME: '/h', LANG: '', LC_ALL: 'C.UTF-8', CF_JOBS_API_KEY: 'sk-x', TMUX: '/tmp/s,1,0', X: undefined })).toEqual({ PATH: '/bin', HOME: '/h', LC_ALL: 'C.UTF-8' });
   });
 
+  it('always has PATH and HOME, even when the controller runs without them', () => {
+    expect(agentBaseEnv({ CF_JOBS_API_KEY: 'sk-x' }, () => '/home/claude')).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/claude' });
+  });
+
   it('lists the variables the controller reads secrets from: {env} references and the API token variable', () => {
     const text = `apiVersion: claudefailover.io/v1alpha1
 kind: DelegationPolicy

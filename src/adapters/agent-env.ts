@@ -9,6 +9,7 @@
  * API. Everything else a session needs is declared in its manifest (`spec.env`); the controller
  * adds CLAUDE_CONFIG_DIR, and tmux adds its own TERM, TMUX and TMUX_PANE. See docs/security.md.
  */
+import { homedir } from 'node:os';
 import type { DesiredState } from '../api/objects.js';
 import type { SecretRef } from '../api/schemas.js';
 
@@ -33,10 +34,18 @@ export function isAgentEnvName(name: string): boolean {
   return AGENT_ENV_NAMES.includes(name) || AGENT_ENV_PREFIX.test(name);
 }
 
-/** The allowlisted part of `env` (empty values are dropped). */
-export function agentBaseEnv(env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
+/** Used when the controller itself runs without PATH (a bare `env -i` or a unit without Environment=PATH). */
+export const DEFAULT_AGENT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * The allowlisted part of `env` (empty values are dropped). PATH and HOME are always there: the
+ * controller's, else a default PATH and the user's home directory.
+ */
+export function agentBaseEnv(env: Readonly<Record<string, string | undefined>> = process.env, home: () => string = homedir): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '' && isAgentEnvName(k)) out[k] = v;
+  out.PATH ??= DEFAULT_AGENT_PATH;
+  out.HOME ??= home();
   return out;
 }
 
