@@ -1,6 +1,7 @@
 /** What buildServer needs from the controller. Everything is passed in; the server opens nothing by itself. */
 import type { Logger } from 'pino';
 import type { Manager } from '../runtime/manager.js';
+import type { SendOutcome, SendRequest } from '../runtime/session-send.js';
 import type { AdmissionOptions } from './admission.js';
 import type { Metrics } from './metrics.js';
 
@@ -42,6 +43,13 @@ export interface ConfirmManifestsOutcome {
 
 /** Confirms the held manifest set (`id`, when given, must be the held one's). */
 export type ConfirmManifestsFn = (id: string | undefined) => Promise<ConfirmManifestsOutcome>;
+/**
+ * Types text into a declared session's prompt (paste + Enter, like a task prompt) and audits it.
+ * Throws CF_ERR_SEND_TEXT (400: the text cannot be typed), a TerminalError (409: the session is
+ * not at its prompt) or a RetryableError (503: the delivery was not confirmed). See
+ * src/runtime/session-send.ts.
+ */
+export type SendToSessionFn = (name: string, req: SendRequest) => Promise<SendOutcome>;
 
 export interface ServerDeps {
   manager: Manager;
@@ -53,6 +61,7 @@ export interface ServerDeps {
   restartSession: RestartSessionFn;
   /** Confirms a held manifest set (absent: confirmation is refused with 409, e.g. no daemon). */
   confirmManifests?: ConfirmManifestsFn;
+  sendToSession: SendToSessionFn;
   /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
   metrics?: Metrics;
   log?: Logger;
