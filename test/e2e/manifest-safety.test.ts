@@ -187,6 +187,7 @@ describe('deletions need evidence', () => {
     const applied = events(stateDir).filter((e) => e.reason === 'ManifestsApplied').at(-1);
     expect(applied?.type).toBe('Warning');
     expect(applied?.message).toContain('after a hold (confirmed by an operator)');
+    await until(() => events(stateDir).filter((e) => e.reason === 'Deleted' && e.key.startsWith('Session/')).length === 2, 10_000, 'two Deleted events');
     expect(events(stateDir).filter((e) => e.reason === 'Deleted' && e.key.startsWith('Session/')).map((e) => e.key).sort()).toEqual(['Session/c1', 'Session/c2']);
 
     // Declared again: relaunched with --resume of the same conversations, not counted as restarts.
