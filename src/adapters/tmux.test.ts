@@ -150,7 +150,9 @@ describe('TmuxAdapter', () => {
   it('keeps a dead pane (remain-on-exit) with its exit status', async () => {
     const { tmux } = setup();
     await tmux.newSession({ name: 'd', cwd: '/tmp', argv: ['sh', '-c', 'exit 7'], env: {}, unsetEnv: [], owner: 'Session/d', options: {} });
-    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead));
+    // tmux marks the pane dead when its pty closes and records the status when it reaps the child:
+    // either can come first, so a listing may briefly show a dead pane without its status.
+    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead && s.paneDeadStatus !== undefined));
     const d = (await tmux.listSessions())[0];
     expect(d?.paneDeadStatus).toBe(7);
   });
