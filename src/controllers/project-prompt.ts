@@ -49,7 +49,7 @@ export function terminalSafe(text: string): { text: string; replaced: number } {
  * selector are left out of this check: inside emoji the CLI keeps them. CR and CRLF are not
  * counted either: they become line breaks, which changes no meaning.
  */
-const INPUT_REWRITES = /[\t\u0085\u2028\u2029\u0080-\u009f\u034f]|(?![\u200d])\p{Cf}/u;
+const INPUT_REWRITES = /[\t\u0085\u2028\u2029\u0080-\u009f]|\u034f|(?!\u200d)\p{Cf}/u;
 
 /** True when Claude Code will not hand the model this text exactly as it is in the task file. */
 export function inputRewrites(text: string): boolean {
