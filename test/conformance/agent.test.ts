@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processState } from '../../src/runtime/executor.js';
-import { REPO } from '../support/cli.js';
+import { CLI } from '../support/cli.js';
 import { describe, expect, it } from 'vitest';
 import { messageText, type FakeApiRequest } from '../../src/demo/fake-anthropic-server.js';
 import { until } from '../support/daemon.js';
@@ -43,22 +43,35 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
     expect(await d.stop()).toBe(0);
   }, 240_000);
 
-  it('an MCP tool call from the API runs in the MCP server the session was launched with, and its result goes back', async () => {
-    const dir = join(REPO, 'test', 'conformance', 'fixtures');
-    let mcpLog = '';
-    const p = await pool({ accounts: A, sessions: ['s1'] }, (q) => {
-      // The MCP config and log live in the pool's own directory.
-      mcpLog = join(q.root, 'mcp.jsonl');
-      const config = join(q.root, 'mcp.json');
-      writeFileSync(config, JSON.stringify({ mcpServers: { conformance: { command: process.execPath, args: [join(dir, 'mcp-echo-server.mjs')], env: { MCP_ECHO_LOG: mcpLog } } } }));
+  it('the real CLI as the MCP client of `claude-failover mcp`: the API\'s tool_use calls the fleet\'s tools, each next request carries the tool result, and the task added through MCP is done', async () => {
+    let config = '';
+    const p = await pool({ accounts: A, sessions: ['s1', 's2'] }, (q) => {
+      // s1 is the conductor: Claude Code starts `claude-failover mcp` for it, which finds this
+      // pool's controller through the state dir (control-plane.json), like `get` does.
+      config = join(q.root, 'mcp.json');
       q.spec.args = ['--mcp-config', config];
     });
+    writeFileSync(config, JSON.stringify({ mcpServers: { fleet: { command: process.execPath, args: [CLI, 'mcp', '--state-dir', p.stateDir] } } }));
     const d = p.start();
-    await p.waitReady(['s1'], 'a', 90_000);
-    await p.prompt('s1', 'call the MCP tool\n#sim tool mcp__conformance__echo {"text":"hello from the API"}');
-    const after = await p.api.waitForRequest((r) => r.kind === 'turn' && (r.prompt ?? '').includes('call the MCP tool') && r.step === 1, 60_000, 'the request after the MCP call');
-    expect(after.toolResults).toEqual([{ toolUseId: expect.stringMatching(/^toolu_/), text: 'echo: hello from the API', isError: false }]);
-    expect(readFileSync(mcpLog, 'utf8').trim()).toBe(JSON.stringify({ tool: 'echo', text: 'hello from the API' }));
+    await p.waitReady(['s1', 's2'], 'a', 90_000);
+    const add = { project: 'p', title: 'from the conductor', text: 'Say hello from the conductor task.' };
+    await p.prompt('s1', `conduct the fleet\n#sim tool mcp__fleet__list_sessions {}\n#sim tool mcp__fleet__add_task ${JSON.stringify(add)}\n#sim print fleet conducted`);
+    const step = (n: number) => p.api.waitForRequest((r) => r.kind === 'turn' && (r.prompt ?? '').includes('conduct the fleet') && r.step === n, 60_000, `step ${n} of the conductor turn`);
+    const afterList = await step(1);
+    expect(afterList.toolResults).toEqual([{ toolUseId: expect.stringMatching(/^toolu_/), text: expect.any(String), isError: false }]);
+    const rows = JSON.parse(afterList.toolResults?.[0]?.text as string) as { name: string; account: string; activity: string }[];
+    expect(rows.map((r) => [r.name, r.account]).sort()).toEqual([['s1', 'a'], ['s2', 'a']]);
+    // The conductor lists itself at work on this very turn.
+    expect(rows.find((r) => r.name === 's1')?.activity).toBe('working');
+    const afterAdd = await step(2);
+    expect(afterAdd.toolResults).toHaveLength(1);
+    expect(afterAdd.toolResults?.[0]?.isError, afterAdd.toolResults?.[0]?.text).toBe(false);
+    const id = (JSON.parse(afterAdd.toolResults?.[0]?.text as string) as { id: string }).id;
+    expect(id).toMatch(/from-the-conductor/);
+    // The task the agent queued through MCP is dispatched to a session of the project and done.
+    await until(() => existsSync(join(p.queue, 'done', `${id}.md`)), 90_000, 'the task added through MCP done');
+    const ran = p.api.requests.find((r) => r.kind === 'turn' && (r.prompt ?? '').includes('Say hello from the conductor task.'));
+    expect(ran).toBeDefined();
     expect(await d.stop()).toBe(0);
   }, 240_000);
 
