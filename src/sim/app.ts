@@ -471,7 +471,7 @@ export class SimApp {
   private submit(bytes: Buffer, pieces: { text: string; pasted: boolean }[]): void {
     const text = bytes.toString('utf8');
     const pasted = pieces.some((p) => p.pasted);
-    const submitted: Submitted = { bytes, input: text, ...promptText(pieces, this.pasteId) };
+    const submitted: Submitted = { bytes, input: text, ...promptText(pieces, this.pasteId, this.busy) };
     const command = /^\s*\/\w+/.test(submitted.plain) ? submitted.plain.trim().split(/\s+/)[0] : undefined;
     this.deps.log.received({
       sha256: sha256(bytes), bytes: bytes.length, textSha256: sha256(submitted.plain),

@@ -11,7 +11,8 @@
  *   emoji: a joiner between two pictographs, a variation selector or skin tone after one, and
  *   the tag characters of a flag sequence stay;
  * - the text is NFC-normalised (`e` + U+0301 becomes `é`);
- * - trailing whitespace at the end of the prompt is trimmed;
+ * - trailing whitespace at the end of the prompt is trimmed; a prompt submitted while a turn runs
+ *   (queued) is trimmed at both ends, after the wrapping below;
  * - a paste longer than 800 characters or holding more than two line breaks is handed on as
  *   `\n\n<pasted_content id="XXXX">\n<text>\n</pasted_content id="XXXX">\n` (XXXX: four hex
  *   digits, one id per session), where the echo in the TUI shows it in full.
@@ -81,14 +82,18 @@ export function isLongPaste(normalized: string): boolean {
   return normalized.length > 800 || (normalized.match(/\n/g)?.length ?? 0) > 2;
 }
 
-/** The prompt Claude Code makes of what was typed and pasted into its input box. */
-export function promptText(pieces: readonly InputPiece[], pasteId: string): PromptText {
+/**
+ * The prompt Claude Code makes of what was typed and pasted into its input box; `queued`: it was
+ * submitted while a turn ran (the real CLI then trims the whole prompt, wrappers included).
+ */
+export function promptText(pieces: readonly InputPiece[], pasteId: string, queued = false): PromptText {
   const normalized = pieces.map((p) => ({ ...p, text: normalizeInput(p.text) }));
-  const plain = normalized.map((p) => p.text).join('').trimEnd();
+  const end = (t: string): string => (queued ? t.trim() : t.trimEnd());
+  const plain = end(normalized.map((p) => p.text).join(''));
   if (!normalized.some((p) => p.pasted && isLongPaste(p.text))) return { prompt: plain, plain };
   let prompt = '';
   for (const p of normalized) {
     prompt += p.pasted && isLongPaste(p.text) ? `\n\n<pasted_content id="${pasteId}">\n${p.text.trimEnd()}\n</pasted_content id="${pasteId}">\n` : p.text;
   }
-  return { prompt, plain };
+  return { prompt: queued ? prompt.trim() : prompt, plain };
 }

@@ -100,6 +100,15 @@ export class RealPool extends PoolBase {
     return this.tmux.run(['capture-pane', '-p', '-J', '-t', `=${session}:`]).stdout;
   }
 
+  /**
+   * Until the real TUI itself is done with its turn: its mode line no longer offers `esc to
+   * interrupt`. The controller sees a session idle at the Stop hook, a moment before that; a
+   * prompt submitted in between is queued by Claude Code (and trimmed: docs/simulator.md).
+   */
+  async waitQuiet(session: string, ms = 30_000): Promise<void> {
+    await until(() => !this.pane(session).includes('esc to interrupt'), ms, `${session}: no turn running in the TUI`);
+  }
+
   async waitReady(names: string[], account: string, ms = 60_000): Promise<void> {
     await until(() => this.active() === account, ms, `${account} active`);
     await this.waitIdle(names, account, ms);

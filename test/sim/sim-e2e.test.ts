@@ -445,10 +445,11 @@ describe('claude-sim in a private tmux server', () => {
     await s.ready('w1');
     await s.submit('w1', 'first long task', 'first long task');
     await pollUntil(() => s.tmux.capture('w1').includes('esc to interrupt'), 'working spinner');
-    await s.submit('w1', 'second task', '❯ second task');
+    await s.submit('w1', '  second task', 'second task');
     await s.stopCount(2);
     const received = s.log('received').filter((r) => r['type'] === 'received');
     expect(received.map((r) => r['queued'])).toEqual([false, true]);
+    // A queued prompt is trimmed at both ends (2.1.332); one submitted while idle keeps its leading spaces.
     expect(s.hookEvents('UserPromptSubmit').map((e) => e['prompt'])).toEqual(['first long task', 'second task']);
   });
 

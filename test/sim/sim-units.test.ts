@@ -6,7 +6,7 @@ import { InputParser, type InputEvent } from '../../src/sim/input.js';
 import { encodeCwd } from '../../src/sim/paths.js';
 import { matcherMatches, mergeSettings } from '../../src/sim/settings.js';
 import { promptText } from '../../src/sim/prompt-text.js';
-import { PASTE_CASES, PASTE_ID } from '../support/paste-cases.js';
+import { PASTE_CASES, PASTE_ID, QUEUED_PASTE_CASES } from '../support/paste-cases.js';
 import { exhaustion, formatReset, limitMessage, statusRateLimits } from '../../src/sim/usage.js';
 
 const ID = '0b6f1c2e-4d5a-4e8b-9c1d-2e3f4a5b6c7d';
@@ -171,6 +171,10 @@ describe('hook exit-code protocol', () => {
 describe('promptText: what Claude Code makes of a pasted prompt (as measured on the real CLI)', () => {
   it.each(PASTE_CASES)('$name', ({ pasted, prompt }) => {
     expect(promptText([{ text: pasted, pasted: true }], PASTE_ID).prompt).toBe(prompt);
+  });
+
+  it.each(QUEUED_PASTE_CASES)('$name', ({ pasted, prompt }) => {
+    expect(promptText([{ text: pasted, pasted: true }], PASTE_ID, true).prompt).toBe(prompt);
   });
 
   it('typed text is never wrapped; the plain text has no wrappers', () => {

@@ -30,6 +30,17 @@ export const PASTE_CASES: readonly { name: string; pasted: string; prompt: strin
   { name: 'noncharacter, private use, NBSP, RTL script: kept', pasted: 'a\ufffeb\ue000c\u00a0d שלום', prompt: 'a\ufffeb\ue000c\u00a0d שלום' },
 ];
 
+/**
+ * A prompt submitted while a turn runs (Claude Code queues it): the whole prompt is trimmed, so
+ * leading whitespace goes too, and a wrapped paste loses the blank lines before and the line break
+ * after its `<pasted_content>` wrapper (measured on the real CLI 2.1.332).
+ */
+export const QUEUED_PASTE_CASES: readonly { name: string; pasted: string; prompt: string }[] = [
+  { name: 'queued, four lines: wrapped, the wrapper trimmed', pasted: 'a\nb\nc\nd', prompt: wrap('a\nb\nc\nd').trim() },
+  { name: 'queued, leading and trailing spaces: trimmed', pasted: '  lead and trail  ', prompt: 'lead and trail' },
+  { name: 'queued, 801 characters: wrapped, the wrapper trimmed', pasted: 'x'.repeat(801), prompt: wrap('x'.repeat(801)).trim() },
+];
+
 /** Replaces the session's `<pasted_content>` id with {@link PASTE_ID}. */
 export function withPasteId(prompt: string): string {
   return prompt.replace(/<(\/?)pasted_content id="[0-9a-f]+">/g, `<$1pasted_content id="${PASTE_ID}">`);
