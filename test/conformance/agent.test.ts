@@ -46,16 +46,16 @@ describe('real Claude Code: tools, crashes, restarts, stop', () => {
   it('the real CLI as the MCP client of `claude-failover mcp`: the API\'s tool_use calls the fleet\'s tools, each next request carries the tool result, and the task added through MCP is done', async () => {
     let config = '';
     const p = await pool({ accounts: A, sessions: ['s1', 's2'] }, (q) => {
-      // s1 is the conductor: Claude Code starts `claude-failover mcp` for it, which finds this
+      // s1 is the conductor, registered as in docs/conductor.md: Claude Code starts `claude-failover mcp` for it, which finds this
       // pool's controller through the state dir (control-plane.json), like `get` does.
       config = join(q.root, 'mcp.json');
       q.spec.args = ['--mcp-config', config];
     });
-    writeFileSync(config, JSON.stringify({ mcpServers: { fleet: { command: process.execPath, args: [CLI, 'mcp', '--state-dir', p.stateDir] } } }));
+    writeFileSync(config, JSON.stringify({ mcpServers: { 'claude-failover': { command: process.execPath, args: [CLI, 'mcp', '--state-dir', p.stateDir] } } }));
     const d = p.start();
     await p.waitReady(['s1', 's2'], 'a', 90_000);
     const add = { project: 'p', title: 'from the conductor', text: 'Say hello from the conductor task.' };
-    await p.prompt('s1', `conduct the fleet\n#sim tool mcp__fleet__list_sessions {}\n#sim tool mcp__fleet__add_task ${JSON.stringify(add)}\n#sim print fleet conducted`);
+    await p.prompt('s1', `conduct the fleet\n#sim tool mcp__claude-failover__list_sessions {}\n#sim tool mcp__claude-failover__add_task ${JSON.stringify(add)}\n#sim print fleet conducted`);
     const step = (n: number) => p.api.waitForRequest((r) => r.kind === 'turn' && (r.prompt ?? '').includes('conduct the fleet') && r.step === n, 60_000, `step ${n} of the conductor turn`);
     const afterList = await step(1);
     expect(afterList.toolResults).toEqual([{ toolUseId: expect.stringMatching(/^toolu_/), text: expect.any(String), isError: false }]);
