@@ -603,7 +603,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       : undefined;
     const tool = input.observed.toolCalls[sname];
     const next = nextCheckpoint(rec?.checkpoint, {
-      session: sname, project: name, cwd: s.spec.workdir ?? p.spec.path,
+      session: sname, project: name, cwd: launchedCwd(input.prior[`Session/${sname}`]) ?? s.spec.workdir ?? p.spec.path,
       ...(v.account ? { account: v.account } : {}),
       ...(v.conversationId ? { conversationId: v.conversationId } : {}),
       ...(v.activity ? { activity: v.activity } : {}),
@@ -662,4 +662,10 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
 /** What status.json says, without its time: written again only when this changes. */
 export function publishedFingerprint(s: QueueStatus): string {
   return JSON.stringify({ counts: s.counts, sessions: s.sessions, delegated: s.delegated ?? [] });
+}
+
+/** Where a session's agent was launched (its worktree, when it has one), from its status. */
+function launchedCwd(st: ObjectStatus | undefined): string | undefined {
+  const cwd = (st as SessionStatus | undefined)?.launch?.cwd;
+  return typeof cwd === 'string' ? cwd : undefined;
 }
