@@ -102,6 +102,7 @@ export const accountSpecSchema = z
   .describe('A Claude subscription account (a CLAUDE_CONFIG_DIR).');
 
 /** A git branch name the controller may create or check out (what `git check-ref-format --branch` accepts, a little stricter). */
+// eslint-disable-next-line no-control-regex -- control characters are what the branch rule excludes
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))(?!.*\/\.)(?!\.)[^\s~^:?*[\\\x00-\x1f\x7f]+(?<![./])$/;
 
 export const worktreeSchema = z

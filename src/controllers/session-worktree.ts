@@ -73,7 +73,7 @@ export function decideWorktree(o: WorktreeObserved, projectPath: string, prune: 
     ...(at.state === 'worktree' && at.head ? { head: at.head } : {}),
     ...(prune ? { prune: true } : {}),
   };
-  const cwd = o.repo.prefix ? posix.join(target.path, o.repo.prefix) : target.path;
+  const cwd = o.repo.prefix ? posix.join(target.path, o.repo.prefix).replace(/\/+$/, '') : target.path;
   if (at.state === 'worktree') return { kind: 'ready', cwd, status };
   return {
     kind: 'ready', cwd, status,
