@@ -24,12 +24,12 @@ export const NOTIFIER_EVENTS = [
   'AllAccountsExhausted',
   'CredentialsExpired',
   'SessionCrashLoop',
-  'SessionExited',
-  'SessionWaitingForInput',
-  'TaskStuck',
   'TaskFailed',
   'DelegationBudgetReached',
   'GuardDenied',
+  'SessionExited',
+  'SessionWaitingForInput',
+  'TaskStuck',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

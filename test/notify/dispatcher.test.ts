@@ -65,6 +65,9 @@ const everyEvent: NotifyEvent[] = [
   ev('TaskFailed', 'Project/web', 'task fix-login failed after 3 attempts'),
   ev('DelegationBudgetReached', 'DelegationPolicy/default', 'monthly budget of 50 USD reached'),
   ev('GuardDenied', 'Session/ccl-3', 'blocked `rm -rf /` (rule rm-root)'),
+  ev('SessionExited', 'Session/ccl-4', 'the agent exited (status 1) after 42s'),
+  ev('SessionWaitingForInput', 'Session/ccl-5', 'waiting for a person: permission_prompt: Claude needs your permission to use Bash'),
+  ev('TaskStuck', 'Project/web', 'task fix-login on ccl-2: no activity for 20m'),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -94,8 +97,8 @@ describe('delivery of the right events, once each', () => {
     expect(new Set(hooks.map((h) => h.headers['x-cf-delivery'])).size).toBe(everyEvent.length);
 
     const s = d.stats();
-    expect(s.tg).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
-    expect(s.wh).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
+    expect(s.tg).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
+    expect(s.wh).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
   });
 
   it('notify() only enqueues: nothing is on the wire when it returns', async () => {
@@ -201,6 +204,60 @@ describe('dedup and rate limits', () => {
     ]);
     expect(bodies[3]?.data).toEqual({ suppressed: 2 });
     expect(d.stats().wh).toMatchObject({ sent: 4, rateLimited: 2, deduplicated: 0 });
+  });
+});
+
+describe('rate limits of alerts', () => {
+  it('a burst of crashes of one session: one message, the next one after 10 minutes says how many were held back; other keys and reasons are not held', async () => {
+    const timers = testTimers();
+    const d = make({ notifiers: [webhook()], timers });
+    for (let i = 1; i <= 5; i++) {
+      d.notify(ev('SessionExited', 'Session/a', `the agent exited (status 1) after ${i}s`));
+      timers.advance(5_000);
+    }
+    d.notify(ev('SessionExited', 'Session/b', 'the agent exited (status 1) after 3s'));
+    d.notify(ev('SessionCrashLoop', 'Session/a', '4 quick failures in 10m'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'waiting for a person: permission_prompt'));
+    await hook.waitForDeliveries(4);
+    timers.advance(9 * 60_000);
+    d.notify(ev('SessionExited', 'Session/a', 'the agent exited (status 1) after 60s'));
+    timers.advance(60_000);
+    d.notify(ev('SessionExited', 'Session/a', 'the agent exited (status 1) after 61s'));
+    const got = await hook.waitForDeliveries(5);
+    await settle(d);
+    expect(got.map((h) => (h.json as NotifyEvent).message)).toEqual([
+      'the agent exited (status 1) after 1s',
+      'the agent exited (status 1) after 3s',
+      '4 quick failures in 10m',
+      'waiting for a person: permission_prompt',
+      'the agent exited (status 1) after 61s (5 more SessionExited for Session/a suppressed before this one)',
+    ]);
+    expect((got[4]?.json as NotifyEvent).data).toEqual({ suppressed: 5 });
+    expect(d.stats().wh).toMatchObject({ sent: 5, rateLimited: 5 });
+  });
+
+  it('waiting-for-input and stuck tasks: one per key per minute; the interval of each reason can be set', async () => {
+    const timers = testTimers();
+    const d = make({ notifiers: [webhook()], timers, rateLimits: { TaskStuck: 5_000 } });
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 1'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 2'));
+    d.notify(ev('TaskStuck', 'Project/p', 'task t1 stuck'));
+    d.notify(ev('TaskStuck', 'Project/p', 'task t2 stuck'));
+    await hook.waitForDeliveries(2);
+    timers.advance(6_000);
+    d.notify(ev('TaskStuck', 'Project/p', 'task t3 stuck'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 3'));
+    await hook.waitForDeliveries(3);
+    timers.advance(60_000);
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 4'));
+    const got = await hook.waitForDeliveries(4);
+    await settle(d);
+    expect(got.map((h) => (h.json as NotifyEvent).message)).toEqual([
+      'asks 1',
+      'task t1 stuck',
+      'task t3 stuck (1 more TaskStuck for Project/p suppressed before this one)',
+      'asks 4 (2 more SessionWaitingForInput for Session/a suppressed before this one)',
+    ]);
   });
 });
 
@@ -421,12 +478,12 @@ describe('secrets', () => {
     for (const e of everyEvent) d.notify(e);
     await expect(d.drain(15_000)).resolves.toBe(true);
     const s = d.stats();
-    expect(s.tg?.sent).toBe(8);
-    expect(s.wh?.sent).toBe(8);
-    expect(s['tg-wrong']?.failed).toBe(8);
-    expect(s['tg-down']?.failed).toBe(8);
-    expect(s['wh-down']?.failed).toBe(8);
-    expect(s['wh-nosecret']?.failed).toBe(8);
+    expect(s.tg?.sent).toBe(everyEvent.length);
+    expect(s.wh?.sent).toBe(everyEvent.length);
+    expect(s['tg-wrong']?.failed).toBe(everyEvent.length);
+    expect(s['tg-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-nosecret']?.failed).toBe(everyEvent.length);
     expect(s['wh-nosecret']?.lastError).toContain('CF_MISSING');
 
     const everything = [...lines, JSON.stringify(s)].join('\n');
