@@ -15,6 +15,7 @@ import type { Change } from '../core/plan.js';
 import type { FsReadPort, GitPort, GitRepoInfo, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 import { worktreeTarget, type WorktreeTarget } from '../api/worktree.js';
 import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
+import { waitingForInputAlerts } from './session-alerts.js';
 import { crashLoopVerdict, DEFAULT_CRASH_LOOP, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
 import {
   conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
@@ -64,7 +65,8 @@ export const PANE_FALLBACK_AFTER_MS = 20_000;
 export interface SessionControllerDeps extends LaunchContext {
   tmux: TmuxPort;
   fs: FsReadPort;
-  events: { readNew(session: string): Promise<HookEventRecord[]> };
+  /** Hook events appended since the last read; `peek` leaves them unread (dry-runs). */
+  events: { readNew(session: string, opts?: { peek?: boolean }): Promise<HookEventRecord[]> };
   resolveCommand(command: string): Promise<string | undefined>;
   newId(): string;
   crashLoop?: CrashLoopPolicy;
@@ -132,7 +134,7 @@ export class SessionController implements Controller<SessionObserved> {
     }
     const repos = new Map<string, Promise<GitRepoInfo | undefined>>();
     for (const name of names) {
-      out.events[name] = await this.#deps.events.readNew(name);
+      out.events[name] = await this.#deps.events.readNew(name, ctx.dryRun ? { peek: true } : {});
       out.freshIds[name] = this.#deps.newId();
       const s = ctx.desired.sessions.find((x) => x.metadata.name === name);
       if (!s) {
@@ -250,6 +252,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   const sinceMs = Math.max(prior?.launchedAt ? Date.parse(prior.launchedAt) : 0, prior?.lastHeartbeat ? Date.parse(prior.lastHeartbeat) : 0);
   const activityBase: ActivityState = prior?.activity ? (prior as unknown as ActivityState) : initialActivity(nowMs);
   const activity = applyEvents(activityBase, input.observed.events[name] ?? [], sinceMs);
+  out.events.push(...waitingForInputAlerts(key, input.observed.events[name] ?? [], sinceMs, activityBase));
   const base: SessionStatus = {
     ...(prior ?? {}),
     ...pickActivity(activity),
@@ -436,7 +439,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 }
 
 function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastError, turns } = a;
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns } = a;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -445,6 +448,7 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   if (currentTask !== undefined) out.currentTask = currentTask;
   if (lastCompletedTask !== undefined) out.lastCompletedTask = lastCompletedTask;
   if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
+  if (lastTurnEndedAt !== undefined) out.lastTurnEndedAt = lastTurnEndedAt;
   if (lastError !== undefined) out.lastError = lastError;
   return out;
 }
