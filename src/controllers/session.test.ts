@@ -41,6 +41,15 @@ describe('SessionController.plan', () => {
     expect(part.changes).toEqual([]);
   });
 
+  it('records each exit of the agent as a SessionExited event (not only a crash loop), and relaunches it', () => {
+    const dead = { ...tmux, paneDead: true, paneDeadStatus: 3 };
+    const part = controller.plan({ desired, observed: { ...observed([]), tmux: new Map([['s1', dead]]) }, prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect(part.events).toEqual([{ key: 'Session/s1', type: 'Warning', reason: 'SessionExited', message: 'tmux session "s1": the agent exited (status 3) after 6s', data: { exitStatus: 3, uptimeMs: 6000 } }]);
+    expect(part.changes.map((c) => c.action)).toEqual(['replace']);
+    const gone = controller.plan({ desired, observed: { ...observed([]), tmux: new Map() }, prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect(gone.events).toEqual([]); // a tmux session removed from outside is drift, not an agent's exit
+  });
+
   it('keeps the current task while the turn goes on', () => {
     const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'StatusLine' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
     expect((part.status['Session/s1'] as Record<string, unknown>).currentTask).toBe('T-1');

@@ -319,8 +319,12 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs });
     base.restarts = (base.restarts ?? 0) + 1;
     delete base.launchedAt;
-    if (t) out.drift.push({ key, message: `${resource}: the process exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s` });
-    else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
+    if (t) {
+      const message = `${resource}: the agent exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s`;
+      out.drift.push({ key, message });
+      // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
+      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs } });
+    } else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
   }
 
   if (wt?.kind === 'blocked') {
