@@ -370,27 +370,11 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     return;
   }
 
-  // Alive and ours, but its worktree is gone (removed by hand): make it again and relaunch the agent in it.
+  // Alive and ours. Launch settings changed (e.g. another account), or its worktree is gone (removed
+  // by hand: made again): relaunch, resuming.
   const want = launchGeneration(l);
-  if (createWorktree.length > 0 && t.options['cf-generation'] === want) {
-    const conversation = chooseConversation(session, base, input.observed, name);
-    out.changes.push({
-      key, action: 'replace', resource,
-      reason: `its git worktree is missing${inWorktree}; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}`,
-      diff: fieldDiff(prior?.launch ?? {}, launchView(l, conversation)),
-      effects: [
-        { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
-        ...createWorktree,
-        ...prepareLaunch(session, l, input, deps, true),
-        newSessionEffect(name, l, session, conversation, now),
-      ],
-    });
-    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', 'its git worktree was missing; relaunching in a new one') };
-    return;
-  }
-
-  // Alive and ours. Launch settings changed (e.g. another account): relaunch, resuming.
-  if (t.options['cf-generation'] !== want) {
+  const lostWorktree = createWorktree.length > 0 && t.options['cf-generation'] === want;
+  if (lostWorktree || t.options['cf-generation'] !== want) {
     const from = t.options['cf-account'];
     const accountMove = from !== l.account;
     // Failover: a session whose account actually hit its limit stops now; one still working on
@@ -408,9 +392,10 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
       }
     }
     const conversation = chooseConversation(session, base, input.observed, name);
+    const why = accountMove ? `moving from account ${from ?? 'none'} to ${l.account ?? 'none'}` : lostWorktree ? 'its git worktree is missing' : 'launch settings changed';
     out.changes.push({
       key, action: 'replace', resource,
-      reason: `${l.account !== t.options['cf-account'] ? `moving from account ${t.options['cf-account'] ?? 'none'} to ${l.account ?? 'none'}` : 'launch settings changed'}${inWorktree}`,
+      reason: `${why}${inWorktree}`,
       diff: fieldDiff(prior?.launch ?? {}, launchView(l, conversation)),
       effects: [
         { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
@@ -419,7 +404,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
         newSessionEffect(name, l, session, conversation, now),
       ],
     });
-    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching') };
+    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', `${why}; relaunching`) };
     return;
   }
 
