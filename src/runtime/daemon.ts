@@ -15,6 +15,7 @@ import { wire, type PoolOptions, type Wired } from './wiring.js';
 import type { CfEvent } from './events.js';
 import type { ManagerDeps } from './manager.js';
 import { queueRootOf } from '../controllers/project.js';
+import { withCompat, type CompatConfig } from '../core/compat.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 
 function notifierStats(d: NotificationDispatcher): Record<string, Record<string, unknown>> {
@@ -38,6 +39,8 @@ export interface DaemonOptions {
   onEvent?: (e: CfEvent) => void;
   /** Keys reconciled at once (a failover relaunches every session concurrently). Default 32: a fleet of twenty agents plus its projects and accounts. */
   workers?: number;
+  /** Go-system compatibility switches (src/core/compat.ts; docs/migrating.md). */
+  compat?: CompatConfig;
 }
 
 export const DEFAULT_WORKERS = 32;
@@ -79,6 +82,7 @@ export class Daemon {
       notifiers: { check: (spec) => checkNotifierSecrets(spec), stats: () => notifierStats(notifications) },
       ...(opts.pool ? { pool: opts.pool } : {}),
       ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}),
+      ...(opts.compat ? { compat: opts.compat } : {}),
     });
   }
 
@@ -99,7 +103,7 @@ export class Daemon {
     this.#lock = await acquireInstanceLock(this.opts.stateDir);
     log.info({ stateDir: this.opts.stateDir, pid: process.pid }, 'state dir locked');
     await this.manager.loadState();
-    this.manager.setDesired(toDesired(loaded));
+    this.manager.setDesired(withCompat(toDesired(loaded), this.opts.compat));
     this.notifications.update(this.manager.store.state.desired.notifiers);
     log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
     await this.#preflight();
@@ -243,7 +247,7 @@ export class Daemon {
       await this.manager.event({ key: 'Manifests/*', type: 'Warning', reason: 'ManifestsRejected', message: `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`, data: { diagnostics: lines } });
       return false;
     }
-    const next = toDesired(loaded);
+    const next = withCompat(toDesired(loaded), this.opts.compat);
     const before = this.manager.store.state;
     const unchanged = !before.rejected && before.lastAppliedRevision === next.revision && fingerprint(before.desired) === fingerprint(next);
     if (unchanged) return true; // a touch, or a change to a file that is not a manifest

@@ -86,7 +86,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Before auth: a flood of unauthenticated requests is bounded too.
   const admission = typeof deps.apiRate === 'number' ? (deps.apiRate > 0 ? { ratePerSecond: deps.apiRate } : undefined) : deps.apiRate;
   if (admission) installAdmission(app, new Admission(admission), metrics);
-  installAuth(app, deps.token);
+  installAuth(app, deps.token, { anonymousCompatRead: deps.anonymousCompatRead === true });
 
   healthRoutes(app, ctx);
   objectRoutes(app, ctx);

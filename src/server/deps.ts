@@ -67,6 +67,11 @@ export interface ServerDeps {
   queueCacheMs?: number;
   /** SSE keep-alive comment interval in ms (default 15000). */
   heartbeatMs?: number;
+  /**
+   * Compatibility switch `anonymous-compat-read` (docs/migrating.md): `GET /watchdog/status` and
+   * `GET /api/delegated/status` answer loopback clients without a token. Default false.
+   */
+  anonymousCompatRead?: boolean;
   /** Reads guard decision counters (default: the guard's audit log under the state dir). */
   guardCounters?: () => { rules: Record<string, number> } | undefined;
 }

@@ -70,6 +70,25 @@ describe('auth', () => {
     expect(events(h).filter((e) => ['FailoverRequested', 'RestartRequested', 'TextSent', 'TaskAdded'].includes(e.reason))).toEqual([]);
   });
 
+  it('with anonymous-compat-read, only the two compat routes answer loopback clients without a token', async () => {
+    const h = await setup({ sessions: [{ name: 's1' }] }, { anonymousCompatRead: true });
+    for (const url of ['/watchdog/status', '/api/delegated/status']) {
+      const res = await h.app.inject({ url, remoteAddress: '127.0.0.1' });
+      expect(res.statusCode, url).toBe(200);
+      expect((await h.app.inject({ url, remoteAddress: '::1' })).statusCode, `${url} ::1`).toBe(200);
+      expect((await h.app.inject({ url, remoteAddress: '::ffff:127.0.0.1' })).statusCode, `${url} mapped`).toBe(200);
+      // Not from another host; not with a wrong token either.
+      expect((await h.app.inject({ url, remoteAddress: '10.1.2.3' })).statusCode, `${url} remote`).toBe(401);
+      expect((await h.app.inject({ url, remoteAddress: '127.0.0.1', headers: { authorization: 'Bearer wrong' } })).statusCode, `${url} wrong token`).toBe(401);
+    }
+    expect((await h.app.inject({ url: '/watchdog/status', remoteAddress: '127.0.0.1' })).json()).toMatchObject({ sessions: { s1: { project: 'p' } } });
+    // Every other protected route still needs the token, from loopback too.
+    for (const r of PROTECTED.filter((x) => x.url !== '/watchdog/status' && x.url !== '/api/delegated/status')) {
+      const res = await h.app.inject({ method: r.method, url: r.url, remoteAddress: '127.0.0.1', ...(r.payload !== undefined ? { payload: r.payload as object } : {}) });
+      expect(res.statusCode, `${r.method} ${r.url}`).toBe(401);
+    }
+  });
+
   it('accepts the right token on every route', async () => {
     const h = await setup({ sessions: [{ name: 's1' }] });
     const res = await h.app.inject({ url: '/api/v1/accounts', headers: AUTH });

@@ -11,6 +11,8 @@ import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
+import { COMPAT_HELP } from '../../core/compat.js';
+import { COMPAT_OPTION, compatFrom, compatSummary, tmuxSocketFor } from '../compat.js';
 import type { Metrics } from '../../server/index.js';
 import { DEFAULT_API_RATE } from '../../server/admission.js';
 
@@ -31,6 +33,7 @@ Options:
       --prune              Stop sessions whose manifests were removed
       --workers N          Objects reconciled at once (default 32)
 ${POOL_HELP}
+${COMPAT_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
                            unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
       --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
@@ -62,6 +65,7 @@ interface Values {
   'token-file'?: string;
   workers?: string;
   'api-rate'?: string;
+  compat?: string[];
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -77,6 +81,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     listen: { type: 'string' },
     'token-file': { type: 'string' },
     'api-rate': { type: 'string' },
+    ...COMPAT_OPTION,
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -93,6 +98,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
+  const compat = compatFrom(values, io.env);
+  if (listen && compat.switches.has('anonymous-compat-read') && !isLoopback(listen)) throw new UsageError(`--compat anonymous-compat-read needs a loopback --listen (got ${listenSpec}): it lets clients read without a token`);
+  const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
   const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
   if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
   // Metrics exist before the controller starts, so the first reconciles are counted too.
@@ -107,8 +115,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     displayBase: io.cwd,
     pool: poolOptions(values),
     workers: positiveInt('--workers', values.workers, DEFAULT_WORKERS),
-    ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}),
+    ...(tmuxSocket ? { tmuxSocket } : {}),
+    compat,
   });
+  if (compat.switches.size > 0) log.warn({ compat: compatSummary(compat) }, 'Go-system compatibility switches are on (docs/migrating.md); turn them off once the transition is done');
   // Listen before starting: a SIGTERM during start-up still stops cleanly once start-up is done.
   // Persistent listeners (not `once`): execa's signal-exit re-raises a signal when it finds no
   // other listener left, which would kill the process before the drain. A second signal forces exit.
@@ -135,7 +145,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate, compat.switches.has('anonymous-compat-read')) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -167,7 +177,7 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
@@ -183,6 +193,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     restartSession: restartSessionVia({ manager, executor }),
     sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }),
     apiRate,
+    ...(anonymousCompatRead ? { anonymousCompatRead } : {}),
   });
   try {
     return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
