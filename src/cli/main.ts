@@ -25,6 +25,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   schema: { summary: 'Write JSON Schemas of the manifest kinds (for editors)', load: async () => (await import('./commands/schema.js')).schemaCommand },
   hook: { summary: 'Hook entry points run by Claude Code (event, statusline, pre-tool-use)', load: async () => (await import('./commands/hook.js')).hookCommand },
   guard: { summary: 'Test the safety guard on a command: guard test "<command>"', load: async () => (await import('./commands/guard.js')).guardCommand },
+  manifests: { summary: 'Show the manifest set in force; confirm a held change (manifests confirm)', load: async () => (await import('./commands/manifests.js')).manifestsCommand },
   failover: { summary: 'Move the pool to another account now (asks the running controller)', load: async () => (await import('./commands/failover.js')).failoverCommand },
   send: { summary: 'Type text into a session\'s prompt (asks the running controller; audited)', load: async () => (await import('./commands/send.js')).sendCommand },
   mcp: { summary: 'MCP server on stdio for a conductor agent (claude mcp add … -- claude-failover mcp)', load: async () => (await import('./commands/mcp.js')).mcpCommand },

@@ -231,6 +231,15 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
           key, action: 'delete', resource, reason: `${reason}${wt.said}`,
           effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, ...wt.effects],
         });
+        // The status stays with its conversation id: a Session declared again resumes it (when its
+        // transcript is still there). The stop is not a failure: it does not count as a restart.
+        // A worktree kept for its uncommitted changes keeps its own Ready condition (set above).
+        const base = (out.status[key] as SessionStatus | undefined) ?? prior;
+        if (base) {
+          const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = base;
+          const conditions = wt.keptWorktree ? kept.conditions : setCondition(base.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, now, base.observedGeneration);
+          out.status[key] = { ...kept, activity: 'exited', conditions };
+        }
       } else if (wt.effects.length > 0) {
         out.changes.push({ key, action: 'delete', resource: wt.resource, reason: `${reason}${wt.said}`, effects: wt.effects });
       }
@@ -509,7 +518,7 @@ function worktreeDecision(session: ManifestObject<'Session'>, input: PlanInput<S
  * and, for those kept (uncommitted changes, something else at the path), a condition on the
  * Session's status, a warning in the plan, and an event when the reason first appears.
  */
-function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserved[], prior: SessionStatus | undefined, now: Date, out: PlanPart): { effects: Effect[]; said: string; resource: string } {
+function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserved[], prior: SessionStatus | undefined, now: Date, out: PlanPart): { effects: Effect[]; said: string; resource: string; keptWorktree: boolean } {
   const effects: Effect[] = [];
   const removed: string[] = [];
   const kept: { reason: string; message: string }[] = [];
@@ -530,5 +539,5 @@ function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserve
     out.status[key] = { ...(prior ?? {}), observedGeneration: gen, conditions: setCondition(prior?.conditions, { type: 'Ready', status: 'False', reason: first.reason, message: first.message }, now, gen) };
   }
   const said = removed.length > 0 ? `; removing its git worktree ${removed.join(', ')} (its branch stays)` : '';
-  return { effects, said, resource: `git worktree "${worktrees[0]?.path ?? ''}"` };
+  return { effects, said, resource: `git worktree "${worktrees[0]?.path ?? ''}"`, keptWorktree: first !== undefined };
 }

@@ -18,6 +18,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { failoverRoutes } from './routes/failover.js';
 import { healthRoutes } from './routes/health.js';
+import { manifestRoutes } from './routes/manifests.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { objectRoutes } from './routes/objects.js';
 import { planRoutes } from './routes/plan.js';
@@ -96,6 +97,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   reconcileRoutes(app, ctx);
   failoverRoutes(app, ctx);
   sessionActionRoutes(app, ctx);
+  manifestRoutes(app, ctx);
   sessionSendRoutes(app, ctx);
   taskAddRoutes(app, ctx);
   streamRoutes(app, ctx);

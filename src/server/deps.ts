@@ -32,6 +32,17 @@ export interface RestartOutcome {
 /** Restarts one declared session (the Session controller relaunches and resumes it). */
 export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
 
+/** The outcome of confirming a held manifest set (`POST /api/v1/manifests/confirm`). */
+export interface ConfirmManifestsOutcome {
+  /** The held set is now in force. */
+  applied: boolean;
+  message: string;
+  /** The set held after the request, if any (e.g. the manifests changed meanwhile). */
+  held?: { id: string };
+}
+
+/** Confirms the held manifest set (`id`, when given, must be the held one's). */
+export type ConfirmManifestsFn = (id: string | undefined) => Promise<ConfirmManifestsOutcome>;
 /**
  * Types text into a declared session's prompt (paste + Enter, like a task prompt) and audits it.
  * Throws CF_ERR_SEND_TEXT (400: the text cannot be typed), a TerminalError (409: the session is
@@ -48,6 +59,8 @@ export interface ServerDeps {
   token: string | null;
   failover: FailoverFn;
   restartSession: RestartSessionFn;
+  /** Confirms a held manifest set (absent: confirmation is refused with 409, e.g. no daemon). */
+  confirmManifests?: ConfirmManifestsFn;
   sendToSession: SendToSessionFn;
   /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
   metrics?: Metrics;

@@ -44,6 +44,8 @@ const PROTECTED: Route[] = [
   { method: 'POST', url: '/api/v1/reconcile' },
   { method: 'POST', url: '/api/v1/failover', payload: {} },
   { method: 'POST', url: '/api/v1/sessions/s1/restart' },
+  { method: 'GET', url: '/api/v1/manifests' },
+  { method: 'POST', url: '/api/v1/manifests/confirm', payload: {} },
   { method: 'POST', url: '/api/v1/sessions/s1/send', payload: { text: 'x' } },
   { method: 'POST', url: '/api/v1/tasks', payload: { project: 'p', text: 'x' } },
   { method: 'GET', url: '/api/v1/stream' },
@@ -316,6 +318,37 @@ describe('actions', () => {
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ error: { code: 'CF_API_CONFLICT' } });
     expect(h.tmux.sessions()).toContain('s2');
+  });
+});
+
+describe('manifests', () => {
+  it('GET /api/v1/manifests shows the set in force and a held set', async () => {
+    const h = await setup({ sessions: [{ name: 's1' }] });
+    const held = { id: '0123456789ab', fingerprint: 'f', reason: 'EmptySet', message: 'the manifest set is empty', removed: ['s1'], total: 1, since: '2026-11-22T10:00:00.000Z', applyAt: '2026-11-22T10:02:00.000Z' };
+    h.wired.manager.store.update((d) => {
+      d.status['Manifests/*'] = { observedGeneration: 'g', conditions: [{ type: 'DeletionHeld', status: 'True', reason: 'EmptySet', message: 'm', lastTransitionTime: '2026-11-22T10:00:00.000Z', observedGeneration: 'g' }], objects: 4, held };
+    });
+    const res = await h.app.inject({ url: '/api/v1/manifests', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ kind: 'ManifestSet', status: { objects: 4, held: { id: '0123456789ab', removed: ['s1'] }, conditions: [{ type: 'DeletionHeld', status: 'True' }] } });
+  });
+
+  it('POST /api/v1/manifests/confirm: 200 when applied, 409 when refused or not supported, 400 for a malformed id', async () => {
+    const calls: (string | undefined)[] = [];
+    let applied = true;
+    const h = await setup({ sessions: [{ name: 's1' }] }, { confirmManifests: async (id) => { calls.push(id); return applied ? { applied: true, message: `applied the held set ${id ?? '?'}` } : { applied: false, message: 'no manifest set is held' }; } });
+    const ok = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: { id: '0123456789ab' } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ applied: true, message: 'applied the held set 0123456789ab' });
+    applied = false;
+    const refused = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: {} });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual({ error: { code: 'CF_API_CONFLICT', message: 'no manifest set is held' } });
+    const bad = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: { id: 'x' } });
+    expect(bad.statusCode).toBe(400);
+    expect(calls).toEqual(['0123456789ab', undefined]);
+    const plain = await setup({ sessions: [{ name: 's1' }] });
+    expect((await plain.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: {} })).statusCode).toBe(409);
   });
 });
 
