@@ -158,6 +158,12 @@ describe('SessionController.plan with a worktree', () => {
         { type: 'git.removeWorktree', repo: '/proj', path: '/proj-worktrees/s1' },
       ]);
       expect(part.changes[0]?.reason).toBe('removed from the manifests (--prune); removing its git worktree /proj-worktrees/s1 (its branch stays)');
+      // Like any pruned session: its conversation stays, the stop is not a failure.
+      const withConv = planRemoved(orphan([]), true, { 'Session/s1': { observedGeneration: 'g', conditions: [], conversationId: '22222222-2222-4222-8222-222222222222', launchedAt: '2026-11-22T10:00:00.000Z', restarts: 0 } });
+      const st = withConv.status['Session/s1'] as { conditions: { type: string; reason: string }[]; launchedAt?: string };
+      expect(st).toMatchObject({ conversationId: '22222222-2222-4222-8222-222222222222', activity: 'exited', restarts: 0 });
+      expect(st.launchedAt).toBeUndefined();
+      expect(st.conditions.find((c) => c.type === 'Ready')?.reason).toBe('Pruned');
     });
 
     it('with --prune and uncommitted changes: stops the agent, keeps the worktree, condition and one event', () => {
@@ -166,6 +172,7 @@ describe('SessionController.plan with a worktree', () => {
       const ready = (part.status['Session/s1'] as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions.find((c) => c.type === 'Ready');
       expect(ready).toMatchObject({ status: 'False', reason: 'WorktreeDirty', message: expect.stringContaining('has uncommitted changes (1: ?? notes.md); it is kept') });
       expect(part.events).toEqual([expect.objectContaining({ key: 'Session/s1', type: 'Warning', reason: 'WorktreeKept' })]);
+      expect(part.status['Session/s1']).toMatchObject({ activity: 'exited' }); // the agent is stopped all the same
       const later = planRemoved(orphan(['?? notes.md'], false), true, { 'Session/s1': part.status['Session/s1'] });
       expect(later.changes).toEqual([]);
       expect(later.events).toEqual([]);
