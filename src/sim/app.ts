@@ -145,14 +145,14 @@ export class SimApp {
   // ---------------------------------------------------------------- hooks
 
   private hookBase(event: string): Record<string, unknown> {
-    // 2.1.332: SessionStart, SessionEnd and StopFailure carry no permission_mode; every hook after
+    // 2.1.332: SessionStart, SessionEnd, StopFailure and Notification carry no permission_mode; every hook after
     // the first prompt carries its prompt_id.
     return {
       session_id: this.cfg.sessionId,
       transcript_path: this.cfg.transcriptPath,
       cwd: this.cfg.cwd,
       ...(this.promptId !== undefined ? { prompt_id: this.promptId } : {}),
-      ...(['SessionStart', 'SessionEnd', 'StopFailure'].includes(event) ? {} : { permission_mode: this.cfg.permissionMode }),
+      ...(['SessionStart', 'SessionEnd', 'StopFailure', 'Notification'].includes(event) ? {} : { permission_mode: this.cfg.permissionMode }),
       hook_event_name: event,
     };
   }

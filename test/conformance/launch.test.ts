@@ -81,4 +81,18 @@ describe('real Claude Code: launch and delivery', () => {
     expect(rl?.account).toBe('a');
     expect(await d.stop()).toBe(0);
   }, 240_000);
+
+  it('the idle reminder: Notification idle_prompt (no permission_mode) about a minute after a turn; the session stays idle and, after a turn that was no queue task, the controller says it waits for a person', async () => {
+    const p = await pool({ accounts: AB, sessions: ['s1'] });
+    const d = p.start();
+    await p.waitReady(['s1'], 'a', 90_000);
+    await p.prompt('s1', 'a question for a person');
+    await until(() => p.hookInputs('s1').some((h) => h.hook_event_name === 'Notification'), 150_000, 'the idle Notification');
+    const n = p.hookInputs('s1').find((h) => h.hook_event_name === 'Notification');
+    expect(n).toEqual({ session_id: p.session('s1')?.conversationId, transcript_path: expect.any(String), cwd: p.project, prompt_id: expect.any(String), hook_event_name: 'Notification', message: 'Claude is waiting for your input', notification_type: 'idle_prompt' });
+    await until(() => p.events().some((e) => e.reason === 'SessionWaitingForInput'), 30_000, 'SessionWaitingForInput');
+    expect(p.events().find((e) => e.reason === 'SessionWaitingForInput')?.message).toMatch(/idle_prompt/);
+    expect(p.session('s1')?.activity).toBe('idle');
+    expect(await d.stop()).toBe(0);
+  }, 240_000);
 });

@@ -206,10 +206,11 @@ describe('claude-sim in a private tmux server', () => {
       hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: `printf '%s|%s\\n' "$CLAUDE_PROJECT_DIR" "$CLAUDE_CODE_SESSION_ID" >> '${envFile}'` }] }] },
     }));
     const settings = s.writeSettings('session-settings.json');
-    s.launch('h1', ['--dangerously-skip-permissions', '--session-id', SID, '--settings', settings]);
+    s.launch('h1', ['--dangerously-skip-permissions', '--session-id', SID, '--settings', settings], { CLAUDE_SIM_IDLE_NOTIFY_MS: '300' });
     await s.ready('h1');
     await s.submit('h1', 'hook check\n#sim bash echo from-bash', 'hook check');
     await s.stopCount(1);
+    await pollUntil(() => s.hookEvents('Notification').length > 0, 'idle Notification');
     s.tmux.keys('h1', '/exit');
     await pollUntil(() => s.tmux.capture('h1').includes('❯ /exit'), '/exit typed');
     await s.enterAfter('h1', Date.now());
@@ -227,6 +228,8 @@ describe('claude-sim in a private tmux server', () => {
     expect(s.hookEvents('PostToolUse')[0]).toMatchObject({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_response: { stdout: 'from-bash\n' }, tool_use_id: pre?.['tool_use_id'] });
     expect(s.hookEvents('Stop')[0]).toMatchObject({ ...common, hook_event_name: 'Stop', stop_hook_active: false });
     expect(s.hookEvents('SessionEnd')[0]).toEqual({ ...base, prompt_id: expect.any(String), hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' });
+    // The idle reminder as 2.1.332 sends it (no permission_mode).
+    expect(s.hookEvents('Notification')[0]).toEqual({ ...base, prompt_id: expect.any(String), hook_event_name: 'Notification', message: 'Claude is waiting for your input', notification_type: 'idle_prompt' });
     expect(s.hookEvents('Stop')[0]?.['prompt_id']).toBe(s.hookEvents('UserPromptSubmit')[0]?.['prompt_id']);
     expect(readFileSync(envFile, 'utf8').trim()).toBe(`${s.work}|${SID}`);
     expect(s.log('invocations').find((r) => r['type'] === 'exit')).toMatchObject({ code: 0, reason: 'prompt_input_exit' });
