@@ -5,7 +5,7 @@ import { defaultStateDir } from '../../adapters/state-store.js';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Daemon, DEFAULT_WORKERS } from '../../runtime/daemon.js';
-import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
+import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, remoteListenWarning, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
@@ -31,7 +31,10 @@ Options:
       --workers N          Objects reconciled at once (default 32)
 ${POOL_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
-                           unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
+                           unix:/path (socket mode 0600), or none. A non-loopback address needs
+                           --allow-remote and a token.
+      --allow-remote       Allow a non-loopback --listen address. The API is plain HTTP: put a TLS
+                           reverse proxy in front of it (docs/security.md). Prints a warning.
       --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
                            run); "none" disables auth (loopback or unix socket only)
       --api-rate N         Requests per second the API admits (default 50; 0 = no limit). Requests over
@@ -61,6 +64,7 @@ interface Values {
   'token-file'?: string;
   workers?: string;
   'api-rate'?: string;
+  'allow-remote'?: boolean;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -76,6 +80,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     listen: { type: 'string' },
     'token-file': { type: 'string' },
     'api-rate': { type: 'string' },
+    'allow-remote': { type: 'boolean' },
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -91,7 +96,11 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const log = createLogger({ level, format, isTTY, stream: process.stdout });
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
+  const allowRemote = values['allow-remote'] ?? false;
+  if (listen && !isLoopback(listen) && !allowRemote) throw new UsageError(`--listen ${listenSpec} is not a loopback address: the API is plain HTTP, so serving it beyond this host needs --allow-remote (and a TLS reverse proxy in front, see docs/security.md)`);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
+  const remoteWarning = listen ? remoteListenWarning(listen) : undefined;
+  if (remoteWarning) io.stderr.write(`claude-failover run: warning: ${remoteWarning}\n`);
   const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
   if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
   // Metrics exist before the controller starts, so the first reconciles are counted too.
@@ -134,7 +143,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate, allowRemote) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -166,7 +175,7 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, allowRemote: boolean): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
@@ -183,7 +192,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     apiRate,
   });
   try {
-    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
+    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log, allowRemote });
   } catch (err) {
     log.error({ err: errorMessage(err), listen: urlOf(listen) }, 'control plane could not listen; the controller runs without its API');
     await app.close().catch(() => {});
