@@ -98,7 +98,7 @@ export const accountSpecSchema = z
           .string()
           .refine(isDuration, { message: 'invalid duration: use a number and a unit (ms, s, m, h, d), e.g. 90s, 5m, 2h, 7d, 1h30m' })
           .optional()
-          .describe('When the newest usage figure (any source) is older than this, the usage is Unknown (`QuotaAvailable=Unknown`, a `QuotaUnknown` event and notification). Must be longer than `pollInterval`. Duration. Default 3 × `pollInterval`.'),
+          .describe('When the newest usage figure (any source) is older than this, the usage is Unknown (`QuotaAvailable=Unknown`, a `QuotaUnknown` event and notification). Must be longer than `pollInterval`; default 3 × `pollInterval`, at least 1m. Duration (`90s`, `5m`, `2h`, `7d`).'),
       })
       .superRefine((q, ctx) => {
         if (q.maxUsageAge === undefined || !isDuration(q.maxUsageAge) || !isDuration(q.pollInterval)) return;

@@ -14,7 +14,7 @@ import { parseStopFailureLimit } from '../core/limit-messages.js';
 import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
-import { DEFAULT_MAX_USAGE_AGE_INTERVALS, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
+import { defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
 import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
 import { POOL_KEY } from './accounts-view.js';
 
@@ -155,7 +155,7 @@ export function quotaHealthConfigOf(a: ManifestObject<'Account'>): QuotaHealthCo
   const interval = durationMs(a.spec.quota.pollInterval);
   return {
     unknownAfterFailures: a.spec.quota.unknownAfterFailures,
-    maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : DEFAULT_MAX_USAGE_AGE_INTERVALS * interval,
+    maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
   };
 }
 

@@ -4,8 +4,10 @@
  * Pure. Usage is **Unknown** — never "exhausted", never "fine" — when either
  * - the usage endpoint failed `unknownAfterFailures` times in a row (5xx, 429, timeout, network, a
  *   body of the wrong shape) and no other source (a session's status line) has reported since the
- *   last good poll (`UsagePollsFailing`), or
- * - the newest figure of any source is older than `maxUsageAgeMs` (`UsageStale`).
+ *   last good poll, or
+ * - the newest figure of any source is older than `maxUsageAgeMs`.
+ * The reason is `UsagePollsFailing` when polls are failing (whichever limit came first), else
+ * `UsageStale` (no poll at all — e.g. credentials unreadable — or only an old session report).
  * Otherwise the figures are `UsageFresh`; with no figure at all yet (and fewer failures) it is
  * `NoUsageData` (the normal state before the first poll answers).
  *
@@ -19,8 +21,15 @@ import type { PollState } from './poll-schedule.js';
 import { formatAge, type UsageSnapshot, type UsageWindow } from './quota.js';
 
 export const DEFAULT_UNKNOWN_AFTER_FAILURES = 3;
-/** The default `maxUsageAge`, in poll intervals. */
+/** The default `maxUsageAge`, in poll intervals ... */
 export const DEFAULT_MAX_USAGE_AGE_INTERVALS = 3;
+/** ... and at least this: a figure younger than a minute is never stale for a 5-hour window. */
+export const MIN_DEFAULT_MAX_USAGE_AGE_MS = 60_000;
+
+/** `maxUsageAge` when the manifest does not set it: 3 × pollInterval, at least 1 minute. */
+export function defaultMaxUsageAgeMs(pollIntervalMs: number): number {
+  return Math.max(DEFAULT_MAX_USAGE_AGE_INTERVALS * pollIntervalMs, MIN_DEFAULT_MAX_USAGE_AGE_MS);
+}
 
 export interface QuotaHealthConfig {
   /** Consecutive failed polls after which usage is Unknown. */
@@ -67,11 +76,14 @@ export function quotaHealth(input: { usage: Pick<UsageSnapshot, 'fiveHour' | 'se
   // reported since the last good poll: the merged windows then carry that source.
   const sinceLastGood = input.poll.lastGood?.at ?? -Infinity;
   const otherSourceNewer = [input.usage.fiveHour, input.usage.sevenDay].some((w) => w !== undefined && w.source !== 'usage-api' && (observedMs(w) ?? -Infinity) > sinceLastGood);
-  if (failures >= config.unknownAfterFailures && !otherSourceNewer) {
-    const figures = ageMs !== undefined ? `the last figures are ${formatAge(ageMs)} old` : 'there is no figure yet';
-    return { ...base, known: false, reason: 'UsagePollsFailing', message: `the usage endpoint failed ${failures} times in a row${last} and no session reported usage since; ${figures}: usage is unknown, not exhausted` };
+  const stale = ageMs !== undefined && ageMs > config.maxUsageAgeMs;
+  const failing = failures > 0 && !otherSourceNewer;
+  // Stale because the polls fail: say so (the precise cause), whichever limit was reached first.
+  if (failing && (failures >= config.unknownAfterFailures || stale)) {
+    const figures = ageMs !== undefined ? `the last figures are ${formatAge(ageMs)} old${stale ? ` (maxUsageAge ${formatAge(config.maxUsageAgeMs)})` : ''}` : 'there is no figure yet';
+    return { ...base, known: false, reason: 'UsagePollsFailing', message: `the usage endpoint failed ${failures} time${failures === 1 ? '' : 's'} in a row${last} and no session reported usage since; ${figures}: usage is unknown, not exhausted` };
   }
-  if (ageMs !== undefined && ageMs > config.maxUsageAgeMs) {
+  if (stale) {
     return { ...base, known: false, reason: 'UsageStale', message: `the newest usage figure is ${formatAge(ageMs)} old (maxUsageAge ${formatAge(config.maxUsageAgeMs)})${failures > 0 ? `; ${failures} failed poll(s)${last}` : ''}: usage is unknown, not exhausted` };
   }
   if (newestAt === undefined) return { ...base, known: false, reason: 'NoUsageData', message: failures > 0 ? `no usage figure yet; ${failures} failed poll(s)${last}` : 'no usage figure yet' };

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ManifestObject } from '../../src/api/objects.js';
+import { accountSpecSchema } from '../../src/api/schemas.js';
+import { quotaHealthConfigOf } from '../../src/controllers/account.js';
 import { quotaHealth, type QuotaHealthConfig } from '../../src/core/quota-health.js';
 import type { UsageSource, UsageWindow } from '../../src/core/quota.js';
 
@@ -20,6 +23,7 @@ describe('quotaHealth', () => {
     ['figures older than maxUsageAge, no failure (credentials gone: no polls)', { five: w(16), seven: w(16), failures: 0, lastGoodAgoMin: 16 }, 'UsageStale', false],
     ['exactly maxUsageAge is still fresh', { five: w(15), failures: 0, lastGoodAgoMin: 15 }, 'UsageFresh', true],
     ['a session report 16 min old with failing polls: stale', { five: w(16, 'statusline'), failures: 4, lastGoodAgoMin: 30 }, 'UsageStale', false],
+    ['one failure and figures older than maxUsageAge: the failing polls are the cause', { five: w(16), failures: 1, lastGoodAgoMin: 16 }, 'UsagePollsFailing', false],
   ])('%s → %s', (_n, c, reason, known) => {
     const h = quotaHealth({ usage: { ...(c.five ? { fiveHour: c.five } : {}), ...(c.seven ? { sevenDay: c.seven } : {}) }, poll: { consecutiveFailures: c.failures, ...(c.lastGoodAgoMin !== undefined ? { lastGood: { value: {}, at: NOW - c.lastGoodAgoMin * MIN } } : {}) }, lastError: 'x answered 500' }, NOW, CFG);
     expect(h.reason).toBe(reason);
@@ -34,5 +38,29 @@ describe('quotaHealth', () => {
     expect(stale.message).toBe('the newest usage figure is 22m old (maxUsageAge 15m): usage is unknown, not exhausted');
     const fresh = quotaHealth({ usage: { fiveHour: w(4) }, poll: { consecutiveFailures: 0 } }, NOW, CFG);
     expect(fresh.staleAt).toBe(NOW - 4 * MIN + 15 * MIN);
+  });
+});
+
+describe('the Account manifest fields', () => {
+  const spec = (quota: Record<string, unknown>) => accountSpecSchema.safeParse({ configDir: '/srv/a', quota });
+  it('defaults: 3 failed polls, maxUsageAge 3 × pollInterval and at least a minute', () => {
+    const r = spec({ pollInterval: '5m' });
+    expect(r.success).toBe(true);
+    if (!r.success) return;
+    expect(quotaHealthConfigOf({ spec: r.data } as ManifestObject<'Account'>)).toEqual({ unknownAfterFailures: 3, maxUsageAgeMs: 15 * MIN });
+    const fast = spec({ pollInterval: '1s' });
+    expect(fast.success && quotaHealthConfigOf({ spec: fast.data } as ManifestObject<'Account'>)).toEqual({ unknownAfterFailures: 3, maxUsageAgeMs: MIN });
+    const set = spec({ pollInterval: '1m', maxUsageAge: '10m', unknownAfterFailures: 5 });
+    expect(set.success && quotaHealthConfigOf({ spec: set.data } as ManifestObject<'Account'>)).toEqual({ unknownAfterFailures: 5, maxUsageAgeMs: 10 * MIN });
+  });
+
+  it.each<[Record<string, unknown>, string]>([
+    [{ pollInterval: '5m', maxUsageAge: '5m' }, 'quota.maxUsageAge: must be longer than pollInterval (5m): figures would be stale between two polls'],
+    [{ maxUsageAge: 'soon' }, 'quota.maxUsageAge: invalid duration: use a number and a unit (ms, s, m, h, d), e.g. 90s, 5m, 2h, 7d, 1h30m'],
+    [{ unknownAfterFailures: 0 }, 'quota.unknownAfterFailures: Too small: expected number to be >=1'],
+  ])('refuses %j', (quota, problem) => {
+    const r = spec(quota);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([problem]);
   });
 });
