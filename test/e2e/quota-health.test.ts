@@ -57,6 +57,8 @@ describe('quota health', () => {
     expect(unknownB).toHaveLength(1);
     expect(unknownB[0]).toMatchObject({ type: 'Warning', data: { reason: 'UsagePollsFailing' } });
     await until(() => notified('QuotaUnknown', 'Account/b').length === 1, 15_000, 'QuotaUnknown notification for b');
+    // A Warning event is a warn line in the log.
+    expect(d.lines.find((l) => l.reason === 'QuotaUnknown')).toMatchObject({ level: 40, key: 'Account/b' });
     expect(quota('a')?.status).toBe('True'); // the other account is not affected
 
     // 2. Valid again: QuotaRecovered (event and notification), True again.
@@ -70,7 +72,9 @@ describe('quota health', () => {
     //    carry no token; no failover and nothing "exhausted".
     const outageFrom = p.usage.requests.length;
     p.usage.failFor('*', { status: 500 });
-    await until(() => quota('a')?.status === 'Unknown' && quota('b')?.status === 'Unknown', 30_000, 'both Unknown during the outage');
+    await until(() => quota('a')?.status === 'Unknown' && quota('b')?.status === 'Unknown', 30_000, 'both Unknown during the outage').catch((err: Error) => {
+      throw new Error(`${err.message}: a ${JSON.stringify(quota('a'))}, b ${JSON.stringify(quota('b'))}; requests ${JSON.stringify(p.usage.requests.slice(outageFrom))}; log ${JSON.stringify(d.lines.filter((l) => Number(l.level) >= 40).slice(-20))}`);
+    });
     await until(() => notified('QuotaUnknown', 'Account/a').length === 1, 15_000, 'QuotaUnknown notification for a');
     expect(p.active()).toBe('a');
     expect(p.events().filter((e) => e.reason === 'FailoverStarted' || e.reason === 'AllAccountsExhausted')).toEqual([]);
