@@ -31,7 +31,7 @@ function events(h: Harness): CfEvent[] {
   }
 }
 
-const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart'];
+const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart', '/api/v1/sessions/s1/send', '/api/v1/tasks'];
 
 describe('bodies', () => {
   it('answers 400 for a JSON body that is not an object on every POST route, and acts on none', async () => {
@@ -53,7 +53,7 @@ describe('bodies', () => {
         expect(body.error.message, `${url} ${payload}`).toMatch(message);
       }
     }
-    expect(events(h).filter((e) => e.reason === 'FailoverRequested' || e.reason === 'RestartRequested')).toEqual([]);
+    expect(events(h).filter((e) => ['FailoverRequested', 'RestartRequested', 'TaskAdded', 'TextSent'].includes(e.reason))).toEqual([]);
     // An object still works, and no body at all counts as {}.
     expect((await h.app.inject({ method: 'POST', url: '/api/v1/failover', payload: {}, headers: AUTH })).statusCode).toBe(202);
     expect((await h.app.inject({ method: 'POST', url: '/api/v1/reconcile', headers: AUTH })).statusCode).toBe(202);
