@@ -23,12 +23,12 @@ export const NOTIFIER_EVENTS = [
   'FailoverCompleted',
   'AllAccountsExhausted',
   'CredentialsExpired',
-  'QuotaUnknown',
-  'QuotaRecovered',
   'SessionCrashLoop',
   'TaskFailed',
   'DelegationBudgetReached',
   'GuardDenied',
+  'QuotaUnknown',
+  'QuotaRecovered',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -92,7 +92,7 @@ export const accountSpecSchema = z
           .int()
           .min(1)
           .max(100)
-          .default(3)
+          .optional()
           .describe('After this many failed polls in a row (5xx, 429, timeout, a body of the wrong shape) with no session reporting usage meanwhile, the usage is Unknown (`QuotaAvailable=Unknown`, a `QuotaUnknown` event and notification). Default 3.'),
         maxUsageAge: z
           .string()

@@ -14,7 +14,7 @@ import { parseStopFailureLimit } from '../core/limit-messages.js';
 import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
-import { defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
+import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
 import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
 import { POOL_KEY } from './accounts-view.js';
 
@@ -150,11 +150,15 @@ export function pollConfigOf(a: ManifestObject<'Account'>): PollConfig {
   return { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
 }
 
-/** When an account's usage counts as Unknown (src/core/quota-health.ts). */
+/**
+ * When an account's usage counts as Unknown (src/core/quota-health.ts). Both fields are optional in
+ * the manifest, defaults applied here, so the canonical spec (and generation) of existing Accounts
+ * does not change.
+ */
 export function quotaHealthConfigOf(a: ManifestObject<'Account'>): QuotaHealthConfig {
   const interval = durationMs(a.spec.quota.pollInterval);
   return {
-    unknownAfterFailures: a.spec.quota.unknownAfterFailures,
+    unknownAfterFailures: a.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
     maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
   };
 }
@@ -350,6 +354,8 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       ...(h ? { quotaHealth: { known: h.known, reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}) } } : {}),
       poll: { ...obs.poll },
       ...(lastPollError ? { lastPollError } : {}),
+      // The last tokenless probe while polls backed off: did the endpoint's server answer?
+      ...(obs.probed ? { lastProbe: { at: now.toISOString(), ...obs.probed } } : st?.lastProbe ? { lastProbe: st.lastProbe } : {}),
     };
     if (polled && !polled.ok && polled.kind === 'RateLimited') out.notes.push({ key, level: 'info', message: `usage endpoint throttled (429); next poll ${new Date(nextPollAt(obs.poll, nowMs)).toISOString()}; last good value ${fresh.ageMs !== undefined ? `${Math.round(fresh.ageMs / 1000)}s old` : 'none'}` });
     if (polled && !polled.ok && polled.kind === 'Unavailable') out.notes.push({ key, level: 'warning', message: `usage endpoint unavailable: ${polled.message}; quota is Unknown, not exhausted` });

@@ -79,6 +79,7 @@ describe('quota health', () => {
     expect(p.active()).toBe('a');
     expect(p.events().filter((e) => e.reason === 'FailoverStarted' || e.reason === 'AllAccountsExhausted')).toEqual([]);
     await until(() => p.usage.requests.slice(outageFrom).some((r) => r.token === undefined), 20_000, 'a probe without a token');
+    await until(() => (account('a') as { lastProbe?: { reachable: boolean } } | undefined)?.lastProbe?.reachable === false, 20_000, 'a failed probe in the status');
     const pollsOf = (token: string) => p.usage.requests.slice(outageFrom).filter((r) => r.token === token).map((r) => r.at);
     for (const t of [pollsOf(p.token('a')), pollsOf(p.token('b'))]) {
       // Never more than one poll per interval (1 s) with the token.
