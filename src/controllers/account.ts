@@ -93,36 +93,43 @@ export class AccountController implements Controller<AccountObserved> {
       // A dry-run (a plan shown to someone) shows the pending request but leaves it for the real pass.
       if (!ctx.dryRun) this.#forced = undefined;
     }
-    for (const a of ctx.desired.accounts) {
-      const name = a.metadata.name;
-      const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
-      let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
-      const cfg = pollConfigOf(a);
-      let polled: UsageFetch | undefined;
-      let probed: UsageProbe | undefined;
-      if (credentials.ok && this.#o.poll !== false) {
-        // While polls back off after server errors, a tokenless probe finds a recovery within one interval.
-        if (mayProbe(poll, now, cfg)) {
-          probed = await this.#o.quota.probeUsage(a.spec.quota.usageEndpoint);
-          poll = recordProbe(poll, { at: now, reachable: probed.reachable });
-        }
-        if (mayPoll(poll, now)) {
-          polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
-          poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
-        }
-      }
-      this.#polls.set(name, poll);
-      const links: Record<string, PathInfo> = {};
-      if (a.spec.sharedStateDir) {
-        for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
-      }
-      const obs: AccountObservation = { credentials, poll, links };
-      if (polled) obs.polled = polled;
-      if (probed) obs.probed = probed;
-      if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);
-      out.accounts[name] = obs;
-    }
+    // Accounts are observed concurrently: a usage endpoint that hangs costs one request timeout per
+    // pass, not one per account.
+    const observed = await Promise.all(ctx.desired.accounts.map((a) => this.#observeAccount(a, ctx, now)));
+    ctx.desired.accounts.forEach((a, i) => {
+      out.accounts[a.metadata.name] = observed[i] as AccountObservation;
+    });
     return out;
+  }
+
+  async #observeAccount(a: ManifestObject<'Account'>, ctx: ObserveContext, now: number): Promise<AccountObservation> {
+    const name = a.metadata.name;
+    const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
+    let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
+    const cfg = pollConfigOf(a);
+    let polled: UsageFetch | undefined;
+    let probed: UsageProbe | undefined;
+    if (credentials.ok && this.#o.poll !== false) {
+      // While polls back off after server errors, a tokenless probe finds a recovery within one interval.
+      if (mayProbe(poll, now, cfg)) {
+        probed = await this.#o.quota.probeUsage(a.spec.quota.usageEndpoint);
+        poll = recordProbe(poll, { at: now, reachable: probed.reachable });
+      }
+      if (mayPoll(poll, now)) {
+        polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
+        poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
+      }
+    }
+    this.#polls.set(name, poll);
+    const links: Record<string, PathInfo> = {};
+    if (a.spec.sharedStateDir) {
+      for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
+    }
+    const obs: AccountObservation = { credentials, poll, links };
+    if (polled) obs.polled = polled;
+    if (probed) obs.probed = probed;
+    if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);
+    return obs;
   }
 
   plan(input: PlanInput<AccountObserved>, _names: readonly string[]): PlanPart {
