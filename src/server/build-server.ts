@@ -19,6 +19,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { failoverRoutes } from './routes/failover.js';
 import { healthRoutes } from './routes/health.js';
+import { manifestRoutes } from './routes/manifests.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { objectRoutes } from './routes/objects.js';
 import { planRoutes } from './routes/plan.js';
@@ -101,7 +102,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
   // Authentication first: a request without the right token is answered 401 at once and never
   // takes a place in the admission queue, so a flood of them cannot delay authenticated clients.
-  installAuth(app, deps.token);
+  installAuth(app, deps.token, { anonymousCompatRead: deps.anonymousCompatRead === true });
   const admission = typeof deps.apiRate === 'number' ? (deps.apiRate > 0 ? { ratePerSecond: deps.apiRate } : undefined) : deps.apiRate;
   if (admission) installAdmission(app, new Admission(admission), metrics);
   // Every body is a JSON object: `null`, an array, a string or a number is 400 on every route.
@@ -120,6 +121,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   reconcileRoutes(app, ctx);
   failoverRoutes(app, ctx);
   sessionActionRoutes(app, ctx);
+  manifestRoutes(app, ctx);
   sessionSendRoutes(app, ctx);
   taskAddRoutes(app, ctx);
   streamRoutes(app, ctx);

@@ -65,6 +65,9 @@ const everyEvent: NotifyEvent[] = [
   ev('TaskFailed', 'Project/web', 'task fix-login failed after 3 attempts'),
   ev('DelegationBudgetReached', 'DelegationPolicy/default', 'monthly budget of 50 USD reached'),
   ev('GuardDenied', 'Session/ccl-3', 'blocked `rm -rf /` (rule rm-root)'),
+  ev('ManifestsInvalid', 'Manifests/*', '2 problem(s) in the manifests at start-up; running on the last applied set'),
+  ev('ManifestsRejected', 'Manifests/*', '1 problem(s); keeping revision abc123'),
+  ev('DeletionHeld', 'Manifests/*', 'not applied: the manifest set is empty (it had 5 objects)'),
   ev('QuotaUnknown', 'Account/beta', 'the usage endpoint failed 3 times in a row (last: 500) and no session reported usage since'),
   ev('QuotaRecovered', 'Account/beta', 'usage figures again: 5h 40% (usage-api, 0s ago), 7d 20% (usage-api, 0s ago)', { type: 'Normal' }),
 ];
