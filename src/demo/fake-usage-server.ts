@@ -81,6 +81,8 @@ export interface FakeUsageServer {
   /** Usage requests received for `token` (all tokens, and tokenless probes, when omitted). */
   requestCount(token?: string): number;
   readonly requests: readonly FakeUsageRequest[];
+  /** Requests held by a `hang` failure right now (their client has not given up yet). */
+  heldCount(): number;
   close(): Promise<void>;
 }
 
@@ -275,6 +277,7 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     },
     requestCount: (token) => (token === undefined ? requests.length : requests.filter((r) => r.token === token).length),
     requests,
+    heldCount: () => hung.size,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -41,8 +41,14 @@ export type UsageFetchResult =
   | { ok: false; kind: 'Unavailable'; cause: UnavailableCause; status?: number; message: string };
 
 let defaultAgent: Agent | undefined;
+/**
+ * Connections per origin: accounts are polled at once (one origin for all of them), so a usage
+ * endpoint that hangs must hold every account's request together, not queue the fifth one behind
+ * the first four's timeouts.
+ */
+const USAGE_CONNECTIONS = 32;
 function privateAgent(): Agent {
-  defaultAgent ??= new Agent({ connections: 4, keepAliveTimeout: 10_000 });
+  defaultAgent ??= new Agent({ connections: USAGE_CONNECTIONS, keepAliveTimeout: 10_000 });
   return defaultAgent;
 }
 
