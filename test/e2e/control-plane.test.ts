@@ -2,7 +2,8 @@
  * The control plane of a real controller (`run`) with simulator agents: the CLI talks to it
  * through the API and falls back to the state dir when it is gone; restart of one session
  * through the API; a unix-socket listener; the non-loopback rule (--allow-remote, a token, a
- * warning) and a JSON null body; and a controller restart while agents work, which every tmux
+ * warning), a JSON null body, 405/415/414 in the error envelope and a flood of unauthenticated
+ * requests that never reaches admission control; and a controller restart while agents work, which every tmux
  * session survives (what the systemd unit relies on).
  */
 import { statSync } from 'node:fs';
@@ -137,7 +138,7 @@ describe('control plane of a running controller', () => {
     expect((JSON.parse(get.stdout) as { metadata: { name: string } }[]).map((o) => o.metadata.name)).toEqual(['a', 'b']);
   }, 120_000);
 
-  it('refuses a non-loopback --listen without --allow-remote or without a token; with both it warns, and a JSON null body starts no failover', async () => {
+  it('refuses a non-loopback --listen without --allow-remote or without a token; with both it warns; a JSON null body starts no failover; 405/415/414 in the envelope; unauthenticated requests never queue', async () => {
     const p = await pool(['s1']);
     const base = ['run', '-f', p.manifests, '--state-dir', p.stateDir, '--tmux-socket', p.tmux.socket];
     const noFlag = await runCli([...base, '--listen', '0.0.0.0:0']);
@@ -163,6 +164,24 @@ describe('control plane of a running controller', () => {
     const put = await fetch(`${local}/api/v1/failover`, { method: 'PUT', headers: { authorization: `Bearer ${token}` } });
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('POST');
+    expect(await put.json()).toMatchObject({ error: { code: 'CF_API_METHOD_NOT_ALLOWED' } });
+    const text = await fetch(`${local}/api/v1/failover`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: '{"to":"b"}' });
+    expect(text.status).toBe(415);
+    expect(await text.json()).toMatchObject({ error: { code: 'CF_API_UNSUPPORTED_MEDIA_TYPE' } });
+    const long = await fetch(`${local}/api/v1/sessions?x=${'a'.repeat(9000)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(long.status).toBe(414);
+    expect(await long.json()).toMatchObject({ error: { code: 'CF_API_URI_TOO_LONG' } });
+
+    // 300 requests without the token at once (6 seconds' worth of the default --api-rate 50): every
+    // one is 401 at once and none takes a place in the admission queue, so an authenticated call
+    // after them is neither held nor refused.
+    const flood = await Promise.all(Array.from({ length: 300 }, () => fetch(`${local}/api/v1/sessions`).then(async (r) => (await r.arrayBuffer(), r.status))));
+    expect(new Set(flood)).toEqual(new Set([401]));
+    const authed = await fetch(`${local}/api/v1/sessions`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).toBe(200);
+    const metrics = await (await fetch(`${local}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(metrics).not.toContain('claude_failover_http_requests_throttled_total{outcome="rejected"}');
+    expect(Number(/claude_failover_http_requests_throttled_total\{outcome="queued"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBe(0);
     // A request is recorded (FailoverRequested) before it is answered: nothing was.
     expect(p.events().filter((e) => e.reason === 'FailoverRequested' || e.reason === 'FailoverStarted')).toEqual([]);
     expect(p.active()).toBe('a');

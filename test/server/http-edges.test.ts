@@ -31,7 +31,7 @@ function events(h: Harness): CfEvent[] {
   }
 }
 
-const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart', '/api/v1/sessions/s1/send', '/api/v1/tasks'];
+const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart', '/api/v1/sessions/s1/send', '/api/v1/tasks', '/api/v1/manifests/confirm'];
 
 describe('bodies', () => {
   it('answers 400 for a JSON body that is not an object on every POST route, and acts on none', async () => {
