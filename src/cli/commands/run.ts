@@ -127,10 +127,11 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const allowRemote = values['allow-remote'] ?? false;
   if (listen && !isLoopback(listen) && !allowRemote) throw new UsageError(`--listen ${listenSpec} is not a loopback address: the API is plain HTTP, so serving it beyond this host needs --allow-remote (and a TLS reverse proxy in front, see docs/security.md)`);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
-  const remoteWarning = listen ? remoteListenWarning(listen) : undefined;
-  if (remoteWarning) io.stderr.write(`claude-failover run: warning: ${remoteWarning}\n`);
   const compat = compatFrom(values, io.env);
   if (listen && compat.switches.has('anonymous-compat-read') && !isLoopback(listen)) throw new UsageError(`--compat anonymous-compat-read needs a loopback --listen (got ${listenSpec}): it lets clients read without a token`);
+  // Warned once every refusal of the listen address is behind us.
+  const remoteWarning = listen ? remoteListenWarning(listen) : undefined;
+  if (remoteWarning) io.stderr.write(`claude-failover run: warning: ${remoteWarning}\n`);
   const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
   const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
   if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
