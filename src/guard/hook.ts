@@ -13,7 +13,7 @@ import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from 
 import type { ParserBackend } from './parser/tree-sitter.js';
 import { evaluateFileTool } from './policy/file-tools.js';
 import { auditText } from './policy/redact.js';
-import { DEFAULT_BUDGET_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
+import { DEFAULT_BUDGET_MS, MIN_EVAL_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
 
 export interface HookOptions {
   session: string | null;
@@ -33,6 +33,11 @@ export interface HookIO {
   stdin: NodeJS.ReadableStream;
   stderr: { write(chunk: string): unknown };
   env: NodeJS.ProcessEnv;
+  /**
+   * When the hook's process started, on the `performance.now()` clock: the time budget counts from
+   * there (the standalone entry passes it). Default: when runPreToolUseHook was called.
+   */
+  startMs?: number;
 }
 
 export class GuardUsageError extends Error {
@@ -51,7 +56,8 @@ Options:
   --project DIR         project root (default: $CLAUDE_PROJECT_DIR, then the call's cwd)
   --protect PATH        extra protected path (repeatable): manifests, other state
   --sudo-allow LIST     comma-separated commands sudo may run (default: systemctl,journalctl,cp,install,apt,apt-get)
-  --budget-ms N         evaluation time budget (default ${DEFAULT_BUDGET_MS}); over budget = deny
+  --budget-ms N         time budget of a call in ms, from the hook's start (default ${DEFAULT_BUDGET_MS});
+                        over budget = deny (the evaluation always gets at least ${MIN_EVAL_MS} ms)
   --max-command N       longest Bash command accepted, in characters (default 262144)
   --audit-max-bytes N   rotate the audit log above N bytes (default 10485760)
   --audit-keep N        rotated audit files kept (default 3)
@@ -197,7 +203,7 @@ function denyMessage(tool: string, v: Verdict): string {
   return `claude-failover safety guard blocked this ${tool} call [${v.rule}]: ${v.reason}\n`;
 }
 
-async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions, t0: number): Promise<Verdict> {
+async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions, startMs: number): Promise<Verdict> {
   const [{ loadShellParser }, { evaluate }] = await Promise.all([import('./parser/tree-sitter.js'), import('./policy/evaluate.js')]);
   let parse;
   try {
@@ -211,7 +217,8 @@ async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOpt
     const { readGitBranch } = await import('./git-head.js');
     gitBranch = readGitBranch(call.cwd !== '' ? call.cwd : (opts.projectDir ?? '.'));
   }
-  return evaluate(call, { ...policy, parse, gitBranch, budgetMs: Math.max(1, opts.budgetMs - (performance.now() - t0)) });
+  const budgetMs = Math.max(Math.min(MIN_EVAL_MS, opts.budgetMs), opts.budgetMs - (performance.now() - startMs));
+  return evaluate(call, { ...policy, parse, gitBranch, budgetMs });
 }
 
 /**
@@ -233,7 +240,8 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
   let probe = false;
   let verdict: Verdict;
   try {
-    const text = await readStdin(io.stdin, opts.maxStdinBytes, opts.budgetMs);
+    // Claude Code writes the whole input at once; the limit only stops a writer that never finishes.
+    const text = await readStdin(io.stdin, opts.maxStdinBytes, Math.max(opts.budgetMs, 1000));
     let parsed: HookInput;
     try {
       parsed = JSON.parse(text) as HookInput;
@@ -260,7 +268,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     const fileVerdict = evaluateFileTool(call, policy);
     if (fileVerdict !== null) verdict = fileVerdict;
     else if (tool !== 'Bash') verdict = { decision: 'allow', rule: 'not-guarded', reason: '' };
-    else verdict = await evaluateBash(call, policy, opts, t0);
+    else verdict = await evaluateBash(call, policy, opts, io.startMs ?? t0);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     verdict = { decision: 'deny', rule: err instanceof StdinError ? 'invalid-input' : 'internal-error', reason: `${msg}; the guard fails closed` };

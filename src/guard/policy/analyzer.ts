@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { SyntaxNode } from './syntax.js';
-import { hasSyntaxError } from './syntax.js';
+import { hasSyntaxError, ParseLimitError } from './syntax.js';
 import type { ParseFn } from './types.js';
 import {
   MARK_ANY, MARK_EMPTYABLE, MARK_NONEMPTY, criticalReason, display, hasMarker, isBlockDevice, normalize, protectedHit, resolvePath,
@@ -75,6 +75,8 @@ export interface AnalyzerConfig {
 
 const MAX_DEPTH = 24;
 const MAX_NODES = 200_000;
+/** Most syntax nodes one parsed source may have (a bigger tree is denied before it is converted). */
+export const MAX_PARSE_NODES = 25_000;
 const MAX_FANOUT = 16;
 const PLACEHOLDER = 'CF_UNKNOWN';
 
@@ -140,7 +142,14 @@ export class Analyzer {
       }
       if (this.cfg.now() > this.cfg.deadline) throw new GuardBudgetError('evaluation exceeded the time budget');
       // Line continuations are removed before parsing, as bash does (tree-sitter-bash splits `r\<newline>m`).
-      const root = this.cfg.parse(src.includes('\\\n') ? src.replace(/(?<!\\)((?:\\\\)*)\\\n/g, '$1') : src);
+      const text = src.includes('\\\n') ? src.replace(/(?<!\\)((?:\\\\)*)\\\n/g, '$1') : src;
+      let root: SyntaxNode;
+      try {
+        root = this.cfg.parse(text, { deadline: this.cfg.deadline, now: this.cfg.now, maxNodes: MAX_PARSE_NODES });
+      } catch (err) {
+        if (err instanceof ParseLimitError) throw new GuardBudgetError(err.message);
+        throw err;
+      }
       if (hasSyntaxError(root)) {
         this.deny('parse-error', `the ${origin} is not valid shell syntax, so the guard cannot check it; fix the quoting or split it into simpler commands`);
         return NONE;

@@ -28,6 +28,9 @@ export function evaluate(call: ToolCall, opts: PolicyOptions = {}): Verdict {
     const command = input.command;
     if (typeof command !== 'string') return deny('invalid-input', 'Bash call without a command string');
     const maxLength = opts.maxCommandLength ?? DEFAULT_MAX_COMMAND_LENGTH;
+    if (command.includes('\0')) {
+      return deny('invalid-input', 'the command contains a NUL character; a shell stops reading at it or drops it, so what runs is not what the guard would check. Remove the NUL character');
+    }
     if (command.length > maxLength) {
       return deny('oversized-input', `the command is ${command.length} characters long (limit ${maxLength}); write long scripts to a file with the Write tool and run the file`);
     }

@@ -2,7 +2,7 @@
  * Public types of the safety guard's policy. The policy is pure: it sees the tool call, a few facts
  * about the environment (home, project root, git branch), and a shell parser passed in as a function.
  */
-import type { SyntaxNode } from './syntax.js';
+import type { ParseLimits, SyntaxNode } from './syntax.js';
 
 export type Decision = 'allow' | 'warn' | 'deny';
 
@@ -24,8 +24,12 @@ export interface Verdict {
   reason: string;
 }
 
-/** A shell parser: source text to a concrete syntax tree (tree-sitter-bash node types). */
-export type ParseFn = (source: string) => SyntaxNode;
+/**
+ * A shell parser: source text to a concrete syntax tree (tree-sitter-bash node types). With `limits`
+ * it throws ParseLimitError when the parse runs past the deadline or the tree has more nodes than
+ * allowed.
+ */
+export type ParseFn = (source: string, limits?: ParseLimits) => SyntaxNode;
 
 export interface PolicyOptions {
   /** Parses Bash source. Required for Bash calls; Write/Edit checks do not need it. */
@@ -51,7 +55,14 @@ export interface PolicyOptions {
 export const DEFAULT_SUDO_ALLOW: readonly string[] = ['systemctl', 'journalctl', 'cp', 'install', 'apt', 'apt-get'];
 export const DEFAULT_PROTECTED_BRANCHES: readonly string[] = ['main', 'master', 'production'];
 export const DEFAULT_MAX_COMMAND_LENGTH = 256 * 1024;
-export const DEFAULT_BUDGET_MS = 2000;
+/**
+ * Time budget of one hook call, in ms: the hook answers within it (a deny when the evaluation does not
+ * finish in time). Counted from the hook process's start by the standalone entry, so a call is judged
+ * within ~0.5 s of Claude Code starting the hook, whatever the input.
+ */
+export const DEFAULT_BUDGET_MS = 400;
+/** The evaluation always gets at least this long (ms), even when the process started slowly. */
+export const MIN_EVAL_MS = 100;
 
 /** Tools whose calls the guard inspects (the hook matcher). */
 export const GUARDED_TOOLS: readonly string[] = ['Bash', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit'];
