@@ -9,11 +9,12 @@
  * Kept free of the CLI: this module and its imports are all the standalone entry loads.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from './audit.js';
 import type { ParserBackend } from './parser/tree-sitter.js';
 import { evaluateFileTool } from './policy/file-tools.js';
 import { auditText } from './policy/redact.js';
-import { DEFAULT_BUDGET_MS, MIN_EVAL_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_SUDO_ALLOW, MIN_EVAL_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
 
 export interface HookOptions {
   session: string | null;
@@ -21,6 +22,8 @@ export interface HookOptions {
   mode: GuardMode;
   projectDir: string | null;
   protectedPaths: string[];
+  /** Files agents may not read, beyond the state dir's token and control-plane record. */
+  readProtectedPaths: string[];
   sudoAllow: string[] | null;
   budgetMs: number;
   maxCommandLength: number | null;
@@ -51,11 +54,15 @@ denies the tool call; exit 0 allows it.
 
 Options:
   --session NAME        session name recorded in the audit log
-  --state-dir DIR       controller state dir: audit log at DIR/audit/guard.jsonl; DIR is protected
+  --state-dir DIR       controller state dir: audit log at DIR/audit/guard.jsonl; DIR is protected from
+                        writes, and its secrets (the control-plane token api-token, control-plane.json
+                        and the token file it names) from reads
   --mode MODE           enforce (default) | warn (log only, never block) | off (allow, no log)
   --project DIR         project root (default: $CLAUDE_PROJECT_DIR, then the call's cwd)
   --protect PATH        extra protected path (repeatable): manifests, other state
-  --sudo-allow LIST     comma-separated commands sudo may run (default: systemctl,journalctl,cp,install,apt,apt-get)
+  --protect-read PATH   extra file agents may not read (repeatable): secret files, another token
+  --sudo-allow LIST     comma-separated commands sudo may run, "name*" for a prefix
+                        (default: ${DEFAULT_SUDO_ALLOW.join(',')})
   --budget-ms N         time budget of a call in ms, from the hook's start (default ${DEFAULT_BUDGET_MS});
                         over budget = deny (the evaluation always gets at least ${MIN_EVAL_MS} ms)
   --max-command N       longest Bash command accepted, in characters (default 262144)
@@ -63,13 +70,14 @@ Options:
   --audit-keep N        rotated audit files kept (default 3)
   --parser native|wasm  shell parser backend (default native, falls back to wasm)
   --config FILE         JSON file with any of: session, stateDir, mode, projectDir, protectedPaths,
-                        sudoAllow, budgetMs, maxCommandLength, auditMaxBytes, auditKeep, parser
+                        readProtectedPaths, sudoAllow, budgetMs, maxCommandLength, auditMaxBytes,
+                        auditKeep, parser
                         (flags given after --config override it)
 `;
 
 function defaults(): HookOptions {
   return {
-    session: null, stateDir: null, mode: 'enforce', projectDir: null, protectedPaths: [], sudoAllow: null, budgetMs: DEFAULT_BUDGET_MS,
+    session: null, stateDir: null, mode: 'enforce', projectDir: null, protectedPaths: [], readProtectedPaths: [], sudoAllow: null, budgetMs: DEFAULT_BUDGET_MS,
     maxCommandLength: null, maxStdinBytes: 64 * 1024 * 1024, parser: 'native', audit: {},
   };
 }
@@ -92,6 +100,7 @@ function applyConfig(o: HookOptions, cfg: Record<string, unknown>): void {
   if (cfg.mode !== undefined) o.mode = mode(cfg.mode);
   if (str('projectDir') !== undefined) o.projectDir = str('projectDir') as string;
   if (Array.isArray(cfg.protectedPaths)) o.protectedPaths.push(...cfg.protectedPaths.filter((x): x is string => typeof x === 'string'));
+  if (Array.isArray(cfg.readProtectedPaths)) o.readProtectedPaths.push(...cfg.readProtectedPaths.filter((x): x is string => typeof x === 'string'));
   if (Array.isArray(cfg.sudoAllow)) o.sudoAllow = cfg.sudoAllow.filter((x): x is string => typeof x === 'string');
   if (typeof cfg.budgetMs === 'number') o.budgetMs = cfg.budgetMs;
   if (typeof cfg.maxCommandLength === 'number') o.maxCommandLength = cfg.maxCommandLength;
@@ -120,6 +129,7 @@ export function parseHookArgs(argv: readonly string[]): HookOptions {
       case '--mode': o.mode = mode(value()); break;
       case '--project': o.projectDir = value(); break;
       case '--protect': o.protectedPaths.push(value()); break;
+      case '--protect-read': o.readProtectedPaths.push(value()); break;
       case '--sudo-allow': o.sudoAllow = value().split(',').map((s) => s.trim()).filter((s) => s !== ''); break;
       case '--budget-ms': o.budgetMs = num(flag, value()); break;
       case '--max-command': o.maxCommandLength = num(flag, value()); break;
@@ -194,8 +204,28 @@ interface HookInput {
   tool_use_id?: unknown;
 }
 
+/** The control-plane token file's default name and the discovery record (src/server/client.ts). */
+const TOKEN_FILE_NAME = 'api-token';
+const CONTROL_PLANE_RECORD = 'control-plane.json';
+
+/**
+ * The state dir's secrets: the control-plane token (default file, and the one the running
+ * controller's record names when it was started with --token-file) and the record itself.
+ */
+export function stateSecrets(stateDir: string): string[] {
+  const dir = resolve(stateDir);
+  const out = [join(dir, TOKEN_FILE_NAME), join(dir, CONTROL_PLANE_RECORD)];
+  try {
+    const rec = JSON.parse(readFileSync(join(dir, CONTROL_PLANE_RECORD), 'utf8')) as { tokenFile?: unknown };
+    if (typeof rec.tokenFile === 'string' && isAbsolute(rec.tokenFile)) out.push(resolve(rec.tokenFile));
+  } catch {
+    // no controller running, or no record: the defaults
+  }
+  return out;
+}
+
 function describeInput(tool: string, input: Record<string, unknown>): string {
-  const v = tool === 'Bash' ? input.command : (input.file_path ?? input.notebook_path ?? input.path);
+  const v = tool === 'Bash' ? input.command : (input.file_path ?? input.notebook_path ?? input.path ?? (tool === 'Grep' ? input.pattern : undefined));
   return typeof v === 'string' ? auditText(v) : '';
 }
 
@@ -211,14 +241,9 @@ async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOpt
   } catch (err) {
     throw new Error(`the shell parser could not be loaded (${err instanceof Error ? err.message : String(err)})`);
   }
-  const cmdText = typeof call.tool_input.command === 'string' ? call.tool_input.command : '';
-  let gitBranch: string | null | undefined;
-  if (cmdText.includes('reset')) {
-    const { readGitBranch } = await import('./git-head.js');
-    gitBranch = readGitBranch(call.cwd !== '' ? call.cwd : (opts.projectDir ?? '.'));
-  }
+  const { readGitRepo } = await import('./git-head.js');
   const budgetMs = Math.max(Math.min(MIN_EVAL_MS, opts.budgetMs), opts.budgetMs - (performance.now() - startMs));
-  return evaluate(call, { ...policy, parse, gitBranch, budgetMs });
+  return evaluate(call, { ...policy, parse, readGit: readGitRepo, budgetMs });
 }
 
 /**
@@ -257,10 +282,12 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     if (opts.session === null && typeof parsed.session_id === 'string') opts.session = parsed.session_id;
     const protectedPaths = [...opts.protectedPaths];
     if (opts.stateDir !== null) protectedPaths.push(opts.stateDir);
+    const secretPaths = [...opts.readProtectedPaths, ...(opts.stateDir === null ? [] : stateSecrets(opts.stateDir))];
     const call: ToolCall = { tool_name: tool, tool_input: input, cwd, env: io.env };
     const policy: PolicyOptions = {
       projectDir: opts.projectDir ?? undefined,
       protectedPaths,
+      secretPaths,
       sudoAllow: opts.sudoAllow ?? undefined,
       maxCommandLength: opts.maxCommandLength ?? undefined,
     };

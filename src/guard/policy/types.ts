@@ -38,8 +38,23 @@ export interface PolicyOptions {
   projectDir?: string;
   /** Extra protected paths (the controller's state dir, manifest files or dirs). Absolute. */
   protectedPaths?: readonly string[];
-  /** Current git branch of the project (for `git reset --hard`); null = detached/not a repo; undefined = unknown. */
+  /**
+   * Files agents may not read (the control-plane token, the controller's secret files): any command,
+   * interpreter or tool that reads them is denied. Absolute.
+   */
+  secretPaths?: readonly string[];
+  /**
+   * Current git branch of the call's working directory (for `git reset --hard`); null = detached/not
+   * a repo; undefined = unknown. Used when `readGit` is not given (then any other repository's branch
+   * is unknown).
+   */
   gitBranch?: string | null;
+  /**
+   * Reads the repository a directory belongs to (`git -C dir`, `cd dir && git …`): its root and
+   * current branch; null = not in a repository; undefined = unreadable. The hook passes a reader of
+   * `.git/HEAD`; the policy stays free of I/O of its own.
+   */
+  readGit?: (dir: string) => { root: string; branch: string | null } | null | undefined;
   /** Branches on which `git reset --hard` is denied. */
   protectedBranches?: readonly string[];
   /** Commands `sudo` may run. */
@@ -52,7 +67,7 @@ export interface PolicyOptions {
   now?: () => number;
 }
 
-export const DEFAULT_SUDO_ALLOW: readonly string[] = ['systemctl', 'journalctl', 'cp', 'install', 'apt', 'apt-get'];
+export const DEFAULT_SUDO_ALLOW: readonly string[] = ['systemctl', 'journalctl', 'cp', 'install', 'apt', 'apt-get', 'apt-cache', 'aptitude'];
 export const DEFAULT_PROTECTED_BRANCHES: readonly string[] = ['main', 'master', 'production'];
 export const DEFAULT_MAX_COMMAND_LENGTH = 256 * 1024;
 /**
@@ -64,5 +79,8 @@ export const DEFAULT_BUDGET_MS = 400;
 /** The evaluation always gets at least this long (ms), even when the process started slowly. */
 export const MIN_EVAL_MS = 100;
 
-/** Tools whose calls the guard inspects (the hook matcher). */
-export const GUARDED_TOOLS: readonly string[] = ['Bash', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit'];
+/**
+ * Tools whose calls the guard inspects (the hook matcher): the ones that run commands or write files,
+ * and the ones that read files (denied only for the controller's secrets).
+ */
+export const GUARDED_TOOLS: readonly string[] = ['Bash', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Read', 'Grep', 'NotebookRead'];
