@@ -149,6 +149,8 @@ function worst(text: string): string {
 export class Analyzer {
   readonly findings: Finding[] = [];
   private readonly repoCache = new Map<string, { key: string; branch: string | null | undefined }>();
+  /** Values assigned from a process substitution (`BASH_ENV=<(…)`), with their flows. */
+  private readonly assignedWords = new Map<string, Word>();
   private nodes = 0;
   private depth = 0;
 
@@ -522,9 +524,19 @@ export class Analyzer {
       }
     }
     let out: Flow;
+    const extraWords = redirects.some((r) => r.type === 'file_redirect' && r.children.filter((c) => c.field === 'destination').length > 1);
     if (body !== null && body.type === 'command') out = this.walkCommand(body, ctx, stdin, redirects);
-    else {
-      if (redirects.some((r) => r.type === 'file_redirect' && r.children.filter((c) => c.field === 'destination').length > 1)) {
+    else if (extraWords && body !== null && (body.type === 'pipeline' || body.type === 'list')) {
+      // `a | b 2>/dev/null -x y`: tree-sitter hangs the redirection on the pipeline; in bash it and the
+      // words after it belong to the last command.
+      const moved = moveRedirects(body, redirects);
+      if (moved === null) {
+        this.deny('parse-error', 'words follow the redirection of a compound command (bash rejects that), so the guard cannot tell what runs; fix the command');
+        return NONE;
+      }
+      out = this.walk(moved, ctx, stdin);
+    } else {
+      if (extraWords) {
         this.deny('parse-error', 'words follow the redirection of a compound command (bash rejects that), so the guard cannot tell what runs; fix the command');
         return NONE;
       }
@@ -732,6 +744,7 @@ export class Analyzer {
       const ws = this.expand(valueNode, ctx, true);
       value = ws.map((w) => w.text).join(' ');
       if (ws.length === 1 && ws[0]?.alts !== undefined) alts = ws[0].alts;
+      if (ws.length === 1 && ws[0]?.procSubst === true) this.assignedWords.set(name, ws[0]);
     }
     if (append) {
       const prev = this.scalarOf(name, ctx);
@@ -1019,10 +1032,11 @@ export class Analyzer {
   /** Joins pieces into words, splitting unquoted expansion results by IFS (null IFS: unknown). */
   private assemble(pieces: Piece[], ifs: string | null, flows: Flow[], procSubst: boolean): Word[] {
     const out: Word[] = [];
-    let cur = { text: '', has: false, glob: false, multi: false };
+    // `skel`: the word with quoted parts blanked, to find glob patterns that span pieces (`r[m]`)
+    let cur = { text: '', skel: '', has: false, glob: false, multi: false };
     const push = (): void => {
-      if (cur.has || cur.text !== '') out.push({ text: cur.text, glob: cur.glob, flows, procSubst, ...(cur.multi ? { multi: true } : {}) });
-      cur = { text: '', has: false, glob: false, multi: false };
+      if (cur.has || cur.text !== '') out.push({ text: cur.text, glob: cur.glob || isGlobPattern(cur.skel), flows, procSubst, ...(cur.multi ? { multi: true } : {}) });
+      cur = { text: '', skel: '', has: false, glob: false, multi: false };
     };
     for (const p of pieces) {
       if (p.fields !== undefined) {
@@ -1031,12 +1045,14 @@ export class Analyzer {
         p.fields.forEach((f, i) => {
           if (i > 0) push();
           cur.text += f;
+          cur.skel += '\u0001'.repeat(f.length);
           cur.has = true;
         });
         continue;
       }
       if (!p.split) {
         cur.text += p.text;
+        cur.skel += p.quoted ? '\u0001'.repeat(p.text.length) : p.text;
         if (p.quoted || p.text !== '') cur.has = true;
         if (p.glob === true) cur.glob = true;
         continue;
@@ -1044,6 +1060,7 @@ export class Analyzer {
       if (p.text.includes(MARK_ANY) || ifs === null) {
         // not statically known: it may split into any number of words
         cur.text += p.text;
+        cur.skel += p.text;
         if (p.text !== '') { cur.has = true; cur.multi = cur.multi || p.text.includes(MARK_ANY) || (ifs === null && p.text !== ''); }
         if (isGlobPattern(p.text)) cur.glob = true;
         continue;
@@ -1053,8 +1070,8 @@ export class Analyzer {
       sp.fields.forEach((f, i) => {
         if (i > 0) push();
         cur.text += f;
+        cur.skel += f;
         cur.has = true;
-        if (isGlobPattern(f)) cur.glob = true;
       });
       if (sp.trailing && sp.fields.length > 0) push();
     }
@@ -1075,6 +1092,15 @@ export class Analyzer {
       const sub = this.clone(ctx);
       const inner = n.children.filter((c) => c.named);
       // `$(<file)` reads the file.
+      const direct = inner.length === 1 && inner[0]?.type === 'file_redirect' ? inner[0] : undefined;
+      if (direct !== undefined) {
+        const dest = direct.children.find((c) => c.named && c.type !== 'file_descriptor');
+        if (dest !== undefined) {
+          const target = this.expandOne(dest, sub);
+          this.checkRead(target, sub, 'reading a file with $(<…)');
+          return this.fileFlow(target, sub);
+        }
+      }
       const only = inner[0];
       if (inner.length === 1 && only !== undefined && only.type === 'redirected_statement' && only.children.every((c) => c.field !== 'body')) {
         const fr = only.children.find((c) => c.type === 'file_redirect');
@@ -1250,7 +1276,7 @@ export class Analyzer {
         return this.listResult(sliced, name, quoted, ctx);
       }
       if (op === null) return this.listResult(l, name, quoted, ctx);
-      if (list === undefined && /^:?[-=]$/.test(op)) return { text: operandText(operands) };
+      if ((list === undefined || (op.startsWith(':') ? l.every((v) => v === '') : l.length === 0)) && /^:?[-=]$/.test(op)) return { text: operandText(operands) };
       const mapped = l.map((v) => this.applyOp(v, op, operands, operandText, name, ctx) ?? MARK_ANY);
       return this.listResult(mapped, name, quoted, ctx);
     }
@@ -1394,7 +1420,7 @@ export class Analyzer {
   checkRecursiveDelete(w: Word, ctx: Ctx, how: string): void {
     const text = w.text;
     if (text.includes(MARK_ANY)) {
-      this.deny('recursive-delete', `${how} deletes a target computed at run time (${display(text)}); list the paths literally, inside the project or a temp dir`);
+      this.deny('recursive-delete', `${how} deletes a target that is not statically known (${display(text)}: computed at run time); list the paths literally, inside the project or a temp dir`);
       return;
     }
     const t = worst(text);
@@ -1574,6 +1600,8 @@ export class Analyzer {
     }
     if (r.handler !== undefined) return null;
     const rest = p.rest.slice(r.skip ?? 0);
+    const head = rest[0]?.text;
+    if (head !== undefined && scriptOpts.includes(head) && rest[1] !== undefined) return this.scriptWord(rest[1], ctx, [], `${name} ${head}`);
     switch (r.kind) {
       case 'argv':
         if (rest.length === 0) return scripted ? NONE : ENV_SETUP.has(name) ? { k: 'envsetup' } : { k: 'computed', by: name };
@@ -1582,7 +1610,8 @@ export class Analyzer {
         if (rest.length === 0) return NONE;
         return this.scriptWord(joinWords(rest), ctx, [], name);
       case 'scripts':
-        for (const w of rest) this.scriptWord(w, ctx, [], name);
+        // `concurrently 'npm:watch-*'` runs npm scripts, not a shell command
+        for (const w of rest) if (!/^(npm|yarn|pnpm|bun):/.test(w.text)) this.scriptWord(w, ctx, [], name);
         return { k: 'computed', by: name };
       default:
         this.checkGenericWrites(name, rest, ctx);
@@ -1759,9 +1788,11 @@ export class Analyzer {
       case 'rm': case 'srm': case 'trash-put': case 'shred': case 'unlink': case 'rmdir': return this.runRm(name, args, ctx);
       // ---- writes
       case 'cp': case 'install': case 'ln': case 'mv': case 'rsync': return this.runCopy(name, args, ctx);
-      case 'touch': case 'truncate': case 'chattr': case 'setfacl': case 'mkdir': case 'mkfifo': case 'mknod':
-        for (const f of skipOpts(args, 'srdtmcgp', ['--size', '--reference', '--date', '--mode', '--context']).rest) this.checkWrite(f, ctx, name);
+      case 'touch': case 'truncate': case 'chattr': case 'setfacl': case 'mkdir': case 'mkfifo': case 'mknod': {
+        const withArg: Record<string, string> = { touch: 'rdt', truncate: 'sr', mkdir: 'm', mkfifo: 'm', mknod: 'm', setfacl: 'mMxX', chattr: 'vp' };
+        for (const f of skipOpts(args, withArg[name] ?? '', ['--size', '--reference', '--date', '--mode', '--context', '--modify', '--remove', '--set', '--set-file'], undefined, true).rest) this.checkWrite(f, ctx, name);
         return NONE;
+      }
       case 'chmod': case 'chown': case 'chgrp': return this.runChmod(name, args, ctx);
       case 'sed': return this.runSed(args, ctx, stdin);
       case 'dd': return this.runDd(args, ctx);
@@ -1799,12 +1830,12 @@ export class Analyzer {
     const warnSubs = WARN_SUBCOMMANDS[name];
     if (warnSubs !== undefined) this.checkWarnSub(name, a, warnSubs);
     if (DISK_TOOLS.has(name)) return this.runDisk(name, args);
+    // any other program may write to the paths it is given
+    if (!READ_ONLY.has(name) && !PASS_THROUGH.has(name)) this.checkGenericWrites(name, args, ctx);
     if (isDecoder(name, a)) return { k: 'decoded' };
     if (DOWNLOADERS.has(name)) return { k: 'remote' };
     if (ENV_SETUP.has(name)) return { k: 'envsetup' };
     if (PASS_THROUGH.has(name)) return stdin.k === 'none' ? { k: 'computed', by: name } : stdin;
-    // any other program may write to the paths it is given
-    if (!READ_ONLY.has(name)) this.checkGenericWrites(name, args, ctx);
     return { k: 'computed', by: name };
   }
 
@@ -2870,8 +2901,10 @@ export class Analyzer {
     const leaf = namePattern !== null && !nameUnknown ? namePattern : MARK_NONEMPTY;
     const matched = roots.map((r) => (restricted ? word(`${r.text.replace(/\/$/, '')}/${leaf}`, { glob: r.glob || leaf !== MARK_NONEMPTY }) : r));
     if (del) for (const m of matched) this.checkRecursiveDelete(m, ctx, 'find -delete');
+    // without a name test, the payload gets the roots and everything under them
+    const each = restricted ? matched : [...matched, ...matched.map((r) => word(`${r.text.replace(/\/$/, '')}/${MARK_NONEMPTY}`, { glob: r.glob }))];
     for (const p of payloads) {
-      for (const m of matched.slice(0, MAX_FANOUT)) {
+      for (const m of each.slice(0, MAX_FANOUT)) {
         const argv = p.map((w) => (w.text.includes('{}') ? word(w.text.split('{}').join(m.text), { glob: m.glob }) : w));
         this.run(argv, this.clone(ctx), NONE, meta);
       }
@@ -2892,7 +2925,7 @@ export class Analyzer {
       if (COMMAND_ENV_VARS.has(n)) {
         this.scriptWord(word(v), ctx, [], `the command in ${n}`);
       } else if (n === 'BASH_ENV' || n === 'ENV') {
-        this.execScriptFile(word(v), ctx, 'sh');
+        this.execScriptFile(this.assignedWords.get(n) ?? word(v), ctx, 'sh');
       } else if (n === 'NODE_OPTIONS' || n === 'PERL5OPT' || n === 'RUBYOPT') {
         const m = /(?:--require|-r|--import|-M|-I)[ =]?(\S+)/.exec(v);
         if (m !== null) this.execScriptFile(word(m[1] as string), ctx, n === 'NODE_OPTIONS' ? 'node' : n === 'PERL5OPT' ? 'perl' : 'ruby');
@@ -3078,19 +3111,22 @@ export class Analyzer {
     const withArg = opts[cmd];
     if (withArg === undefined) return;
     const pos: Word[] = [];
-    for (let i = 1; i < c.length; i++) {
+    let i = 1;
+    for (; i < c.length; i++) {
       const t = (c[i] as Word).text;
-      if (/^-[a-zA-Z]+$/.test(t)) {
-        if (withArg.includes(t[t.length - 1] as string)) i++;
-        continue;
-      }
-      pos.push(c[i] as Word);
+      if (t === '--') { i++; break; }
+      if (!/^-[a-zA-Z]+$/.test(t)) break;
+      if (withArg.includes(t[t.length - 1] as string)) i++;
     }
+    pos.push(...c.slice(i));
     const shell = (w: Word | undefined, what: string): void => { if (w !== undefined) this.scriptWord(w, ctx, [], `tmux ${what}`); };
-    const tmuxCmd = (w: Word | undefined): void => {
+    const tmuxCmd = (w: Word | Word[] | undefined): void => {
       if (w === undefined) return;
-      if (hasMarker(w.text)) { this.deny('computed-script', 'tmux is given a command built at run time; write it literally'); return; }
-      this.runTmux(this.splitString(w, ctx), ctx, depth + 1);
+      const ws = Array.isArray(w) ? w : [w];
+      if (ws.length === 0) return;
+      if (ws.some((x) => hasMarker(x.text))) { this.deny('computed-script', 'tmux is given a command built at run time; write it literally'); return; }
+      // one string is a tmux command line; several words are one already split by the shell
+      this.runTmux(ws.length === 1 ? this.splitString(ws[0] as Word, ctx) : ws, ctx, depth + 1);
     };
     switch (cmd) {
       case 'send-keys': case 'send': {
@@ -3103,7 +3139,7 @@ export class Analyzer {
         tmuxCmd(pos[1]);
         tmuxCmd(pos[2]);
         return;
-      case 'bind-key': case 'bind': tmuxCmd(joinWords(pos.slice(1))); return;
+      case 'bind-key': case 'bind': tmuxCmd(pos.slice(1)); return;
       case 'set-hook': tmuxCmd(pos[1]); return;
       case 'confirm-before': case 'confirm': case 'command-prompt': tmuxCmd(pos[pos.length - 1]); return;
       case 'set-option': case 'set': case 'set-window-option': case 'setw':
@@ -3289,6 +3325,20 @@ function skipOpts(args: Word[], withArg: string, longWithArg: string[], extraFla
     rest.push(w);
   }
   return { opts, optValues, rest };
+}
+
+/** `body` with `redirects` appended to its last simple command (null when it does not end in one). */
+function moveRedirects(body: SyntaxNode, redirects: SyntaxNode[]): SyntaxNode | null {
+  if (body.type === 'command') return { ...body, children: [...body.children, ...redirects] };
+  if (body.type !== 'pipeline' && body.type !== 'list') return null;
+  const idx = body.children.map((c) => c.named).lastIndexOf(true);
+  const last = body.children[idx];
+  if (last === undefined) return null;
+  const moved = moveRedirects(last, redirects);
+  if (moved === null) return null;
+  const children = [...body.children];
+  children[idx] = moved;
+  return { ...body, children };
 }
 
 function findFirst(n: SyntaxNode, type: string): SyntaxNode | null {

@@ -205,7 +205,7 @@ export const RUNNERS: Readonly<Record<string, Runner>> = {
   find: { kind: 'argv', handler: 'find' },
   tmux: { kind: 'script', handler: 'tmux' },
   screen: { kind: 'argv', handler: 'screen' },
-  git: { kind: 'argv', handler: 'git' },
+  git: { kind: 'none', handler: 'git' },
   sed: { kind: 'none', handler: 'sed' },
   ssh: { kind: 'none', handler: 'ssh' },
   // options of ordinary programs that run a shell command
@@ -249,8 +249,12 @@ export const READ_ONLY = new Set([
   'exit', 'return', 'shift', 'source', '.',
 ]);
 
-/** Commands that only show file metadata (names, sizes, types), never content: reading a secret's name is fine. */
+/**
+ * Commands that never read file contents (they show names, sizes, types, or change metadata, or
+ * delete): a secret among their operands is not a read. (Writes and deletes are judged on their own.)
+ */
 export const METADATA_ONLY = new Set([
+  'rm', 'rmdir', 'unlink', 'shred', 'srm', 'trash-put', 'mkdir', 'chattr', 'setfacl', 'truncate', 'cd', 'pushd', 'popd', 'kill', 'pkill',
   'ls', 'll', 'dir', 'stat', 'file', 'du', 'df', 'test', '[', 'realpath', 'readlink', 'dirname', 'basename', 'namei', 'lsattr', 'getfacl', 'tree', 'find',
   'locate', 'lsof', 'fuser', 'touch', 'chmod', 'chown', 'chgrp', 'echo', 'printf', 'wc', 'true', 'false', ':', 'type', 'which',
 ]);
