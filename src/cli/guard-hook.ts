@@ -98,9 +98,7 @@ async function main(): Promise<void> {
     exit(0);
     return;
   }
-  // The time budget counts from the process's start (Claude Code waits for the whole process).
-  const startMs = performance.now() - process.uptime() * 1000;
-  exit(await runPreToolUseHook(argv, { stdin: fdInput(0), stderr, env: process.env, startMs }));
+  exit(await runPreToolUseHook(argv, { stdin: fdInput(0), stderr, env: process.env }));
 }
 
 main().catch(fail);

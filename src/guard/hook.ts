@@ -14,7 +14,7 @@ import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from 
 import type { ParserBackend } from './parser/tree-sitter.js';
 import { evaluateFileTool } from './policy/file-tools.js';
 import { auditText } from './policy/redact.js';
-import { DEFAULT_BUDGET_MS, DEFAULT_SUDO_ALLOW, MIN_EVAL_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_SUDO_ALLOW, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
 
 export interface HookOptions {
   session: string | null;
@@ -36,11 +36,6 @@ export interface HookIO {
   stdin: NodeJS.ReadableStream;
   stderr: { write(chunk: string): unknown };
   env: NodeJS.ProcessEnv;
-  /**
-   * When the hook's process started, on the `performance.now()` clock: the time budget counts from
-   * there (the standalone entry passes it). Default: when runPreToolUseHook was called.
-   */
-  startMs?: number;
 }
 
 export class GuardUsageError extends Error {
@@ -63,8 +58,7 @@ Options:
   --protect-read PATH   extra file agents may not read (repeatable): secret files, another token
   --sudo-allow LIST     comma-separated commands sudo may run, "name*" for a prefix
                         (default: ${DEFAULT_SUDO_ALLOW.join(',')})
-  --budget-ms N         time budget of a call in ms, from the hook's start (default ${DEFAULT_BUDGET_MS});
-                        over budget = deny (the evaluation always gets at least ${MIN_EVAL_MS} ms)
+  --budget-ms N         time budget of the evaluation in ms (default ${DEFAULT_BUDGET_MS}); over budget = deny
   --max-command N       longest Bash command accepted, in characters (default 262144)
   --audit-max-bytes N   rotate the audit log above N bytes (default 10485760)
   --audit-keep N        rotated audit files kept (default 3)
@@ -233,7 +227,7 @@ function denyMessage(tool: string, v: Verdict): string {
   return `claude-failover safety guard blocked this ${tool} call [${v.rule}]: ${v.reason}\n`;
 }
 
-async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions, startMs: number): Promise<Verdict> {
+async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions): Promise<Verdict> {
   const [{ loadShellParser }, { evaluate }] = await Promise.all([import('./parser/tree-sitter.js'), import('./policy/evaluate.js')]);
   let parse;
   try {
@@ -242,8 +236,9 @@ async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOpt
     throw new Error(`the shell parser could not be loaded (${err instanceof Error ? err.message : String(err)})`);
   }
   const { readGitRepo } = await import('./git-head.js');
-  const budgetMs = Math.max(Math.min(MIN_EVAL_MS, opts.budgetMs), opts.budgetMs - (performance.now() - startMs));
-  return evaluate(call, { ...policy, parse, readGit: readGitRepo, budgetMs });
+  // The budget is the evaluation's own: Node's start-up and loading the parser are not counted, so a
+  // slow start on a loaded machine never turns a plain command into a deny.
+  return evaluate(call, { ...policy, parse, readGit: readGitRepo, budgetMs: opts.budgetMs });
 }
 
 /**
@@ -295,7 +290,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     const fileVerdict = evaluateFileTool(call, policy);
     if (fileVerdict !== null) verdict = fileVerdict;
     else if (tool !== 'Bash') verdict = { decision: 'allow', rule: 'not-guarded', reason: '' };
-    else verdict = await evaluateBash(call, policy, opts, io.startMs ?? t0);
+    else verdict = await evaluateBash(call, policy, opts);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     verdict = { decision: 'deny', rule: err instanceof StdinError ? 'invalid-input' : 'internal-error', reason: `${msg}; the guard fails closed` };
