@@ -44,6 +44,9 @@ export const EVASION_DENY: CorpusCase[] = [
   d('echo /etc | xargs 2>/dev/null rm -rf', 'recursive-delete', 'redirect-between-words'),
   d('git >>log.txt push --mirror backup', 'git-force-push', 'redirect-between-words'),
   d('sh 2>/dev/null -c "rm -rf /boot"', 'recursive-delete', 'redirect-between-words'),
+  d('git <<XEOF push -f origin main\nXEOF', 'git-force-push', 'redirect-between-words'),
+  d('rm <<XEOF -rf /etc\nhello\nXEOF', 'recursive-delete', 'redirect-between-words'),
+  d('echo x | tee 2>/dev/null /root/.bashrc', 'protected-path', 'redirect-between-words'),
 
   // 2. values the guard cannot work out count as harmless: work them out, or fail closed
   d('set -- /usr; rm -rf "$1"', 'recursive-delete', 'not-statically-known'),
@@ -100,6 +103,9 @@ export const EVASION_DENY: CorpusCase[] = [
   d('"$(cat prog.txt)" -rf /etc', 'recursive-delete', 'not-statically-known'),
   d('$SHELL -c "rm -rf /etc"', 'recursive-delete', 'not-statically-known'),
   d('f() { local x=build; y=/usr; }; f; rm -rf $y', 'recursive-delete', 'not-statically-known'),
+  d('f() { cd /etc; }; f; rm -rf *', 'recursive-delete', 'not-statically-known'),
+  d('while true; do d=/usr; break; done; rm -rf "$d"', 'recursive-delete', 'not-statically-known'),
+  d('x=/etc; (x=build); rm -rf "$x"', 'recursive-delete', 'not-statically-known'),
 
   // 3. command names by glob
   d('/???/r? -rf /etc', 'computed-script', 'glob-command-name'),
@@ -139,6 +145,8 @@ export const EVASION_DENY: CorpusCase[] = [
   d('sed -e p -e e f', 'computed-script', 'runner-sed'),
   d("git -c alias.x='push -f' x origin main", 'git-force-push', 'runner-git-alias'),
   d("git -c alias.x='!rm -rf /etc' x", 'recursive-delete', 'runner-git-alias'),
+  d("git -C / -c alias.x='!rm -rf etc' x", 'recursive-delete', 'runner-git-alias'),
+  d("git -c alias.x='!f() { rm -rf \"$1\"; }; f' x /etc", 'recursive-delete', 'runner-git-alias'),
   d("git config alias.x '!rm -rf /etc' && git x", 'recursive-delete', 'runner-git-alias'),
   d("git config --global alias.p 'push --force' && git p origin main", 'git-force-push', 'runner-git-alias'),
   d("git config alias.r 'reset --hard' && git r", 'git-reset-hard', 'runner-git-alias', inRepo('main')),

@@ -498,8 +498,10 @@ export class Analyzer {
   }
 
   private walkRedirected(n: SyntaxNode, ctx: Ctx, stdin: Flow): Flow {
-    const body = n.children.find((c) => c.field === 'body') ?? null;
+    let body = n.children.find((c) => c.field === 'body') ?? null;
     const redirects: SyntaxNode[] = [];
+    // `git <<EOF push -f`: words after the here-doc operator are the command's arguments
+    const hereArgs: SyntaxNode[] = [];
     const continuations: { op: string; node: SyntaxNode }[] = [];
     for (const c of n.children) {
       if (c.field === 'body' || !c.named) continue;
@@ -514,6 +516,7 @@ export class Analyzer {
             continue;
           }
           if (h.type === 'heredoc_start' || h.type === 'heredoc_body' || h.type === 'heredoc_end') own.push(h);
+          else if (h.field === 'argument' && pendingOp === '') hereArgs.push(h);
           else if (h.type.endsWith('_redirect') && pendingOp === '') redirects.push(h);
           else if (h.type === 'pipeline' && h.children[0] !== undefined && !h.children[0].named) continuations.push({ op: '|', node: h });
           else continuations.push({ op: pendingOp || '&&', node: h });
@@ -522,6 +525,14 @@ export class Analyzer {
       } else {
         redirects.push(c);
       }
+    }
+    if (hereArgs.length > 0) {
+      const withArgs = body === null ? null : appendToLast(body, hereArgs);
+      if (withArgs === null) {
+        this.deny('parse-error', 'words follow a here-document of a compound command (bash rejects that), so the guard cannot tell what runs; fix the command');
+        return NONE;
+      }
+      body = withArgs;
     }
     let out: Flow;
     const extraWords = redirects.some((r) => r.type === 'file_redirect' && r.children.filter((c) => c.field === 'destination').length > 1);
@@ -2406,7 +2417,9 @@ export class Analyzer {
         return NONE;
       }
       if (alias.startsWith('!')) {
-        return this.scriptWord(word(`${alias.slice(1)} ${rest.map((w) => shellQuote(w.text)).join(' ')}`), ctx, [], `the git alias ${display(sub.text)}`);
+        // a shell alias runs in the repository's top directory (or in the -C directory outside one)
+        const where = uniq(dirs.flatMap((d) => (d === null ? [null] : [d, this.repoOf(d).key]))).slice(0, 4);
+        return this.scriptWord(word(`${alias.slice(1)} ${rest.map((w) => shellQuote(w.text)).join(' ')}`), this.withCwds(ctx, where), [], `the git alias ${display(sub.text)}`);
       }
       const expanded = this.splitString(word(alias), ctx);
       return this.runGit([...globals, ...expanded, ...rest], ctx, stdin, depth + 1);
@@ -2484,7 +2497,11 @@ export class Analyzer {
       }
       case 'rm': {
         const recursive = a.some((x) => /^-[a-zA-Z]*r/.test(x));
-        for (const w of rest) if (!w.text.startsWith('-')) (recursive ? this.checkRecursiveDelete(w, this.withCwds(ctx, dirs), 'git rm -r') : this.checkDestroyProtected(w, this.withCwds(ctx, dirs), 'git rm'));
+        for (const w of rest) {
+          if (w.text.startsWith('-')) continue;
+          if (recursive) this.checkRecursiveDelete(w, this.withCwds(ctx, dirs), 'git rm -r');
+          else this.checkDestroyProtected(w, this.withCwds(ctx, dirs), 'git rm');
+        }
         break;
       }
       case 'config': {
@@ -2573,6 +2590,7 @@ export class Analyzer {
     const key = (m[1] as string).toLowerCase();
     const val = m[2] as string;
     if (key.startsWith('alias.')) {
+      // checked where it is used (with its arguments and directory); here as written, for `git config` that only defines it
       if (val.startsWith('!')) this.scriptWord(word(val.slice(1)), this.clone(ctx), [], 'git alias');
     } else if (/^(core\.(pager|sshcommand|editor|fsmonitor|hookspath|askpass|alternaterefscommand)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|pager\.\w+|credential\.helper|credential\..+\.helper|gpg\.program|gpg\.\w+\.program|uploadpack\.packobjectshook|core\.gitproxy|protocol\.ext\.allow|url\..+\.insteadof)$/.test(key)) {
       if (key === 'core.hookspath') this.deny('protected-path', 'git -c core.hooksPath points git at another hooks directory; ask the operator');
@@ -2962,7 +2980,7 @@ export class Analyzer {
   /** The file operands (and `--opt=FILE`, `@FILE`) of a command that may read them. */
   private checkReadArgs(name: string, args: Word[], ctx: Ctx): void {
     if (this.cfg.env.secrets.length === 0) return;
-    const recursive = /^(rg|ag|ack|tar|bsdtar|zip|7z|7za|rsync|scp|cpio|pax|git|tree|du)$/.test(name) || args.some((a) => /^-[a-zA-Z]*[rRa]/.test(a.text) || a.text === '--recursive' || a.text === '--archive' || a.text === '-dir');
+    const recursive = /^(rg|ag|ack|tar|bsdtar|zip|7z|7za|rsync|scp|cpio|pax)$/.test(name) || args.some((a) => /^-[a-zA-Z]*[rRa]/.test(a.text) || a.text === '--recursive' || a.text === '--archive' || a.text === '-dir');
     for (const a of args) {
       const cands: Word[] = [];
       if (!a.text.startsWith('-')) cands.push(a);
@@ -3060,8 +3078,8 @@ export class Analyzer {
       return { k: 'computed', by: 'parallel' };
     }
     for (const item of items.slice(0, MAX_FANOUT)) {
-      const hasRepl = cmd.some((w) => /\{[.\/#%]*\}|\{\d+\}/.test(w.text));
-      const argv = hasRepl ? cmd.map((w) => word(w.text.replace(/\{[.\/#%]*\}|\{\d+\}/g, item.text), { glob: item.glob, multi: item.multi })) : [...cmd, item];
+      const hasRepl = cmd.some((w) => /\{[./#%]*\}|\{\d+\}/.test(w.text));
+      const argv = hasRepl ? cmd.map((w) => word(w.text.replace(/\{[./#%]*\}|\{\d+\}/g, item.text), { glob: item.glob, multi: item.multi })) : [...cmd, item];
       // parallel runs its command through a shell
       if (argv.length === 1 || cmd.length === 1) this.scriptWord(joinWords(argv), ctx, [], 'parallel');
       else this.run(argv, this.clone(ctx), NONE, meta);
@@ -3329,12 +3347,17 @@ function skipOpts(args: Word[], withArg: string, longWithArg: string[], extraFla
 
 /** `body` with `redirects` appended to its last simple command (null when it does not end in one). */
 function moveRedirects(body: SyntaxNode, redirects: SyntaxNode[]): SyntaxNode | null {
-  if (body.type === 'command') return { ...body, children: [...body.children, ...redirects] };
+  return appendToLast(body, redirects);
+}
+
+/** `body` with `nodes` (redirections, arguments) appended to its last simple command, or null. */
+function appendToLast(body: SyntaxNode, nodes: SyntaxNode[]): SyntaxNode | null {
+  if (body.type === 'command') return { ...body, children: [...body.children, ...nodes] };
   if (body.type !== 'pipeline' && body.type !== 'list') return null;
   const idx = body.children.map((c) => c.named).lastIndexOf(true);
   const last = body.children[idx];
   if (last === undefined) return null;
-  const moved = moveRedirects(last, redirects);
+  const moved = appendToLast(last, nodes);
   if (moved === null) return null;
   const children = [...body.children];
   children[idx] = moved;
