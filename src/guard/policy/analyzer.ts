@@ -15,7 +15,7 @@ import {
   CODE_FLAGS, COMMAND_ENV_VARS, DB_CLIENTS, DISK_TOOLS, DOWNLOADERS, ENV_SETUP, METADATA_ONLY, PASS_THROUGH, READ_ONLY, RUNNERS, SHELLS, SOURCE_ENV_VARS, SQL_DANGER,
   WARN_SUBCOMMANDS, interpreterLang, isDecoder, type Lang, type Runner,
 } from './tables.js';
-import { analyzeCode, stringLiterals } from './interp.js';
+import { MAX_CODE_LENGTH, analyzeCode, stringLiterals } from './interp.js';
 import { DEFAULT_IFS, caseConvert, isGlobPattern, removePattern, replacePattern, splitFields, substring } from './expansion.js';
 
 /** What a command writes to stdout, as far as the guard can tell. */
@@ -2771,7 +2771,13 @@ export class Analyzer {
 
   private codeText(lang: Lang, code: string, ctx: Ctx, origin: string): void {
     this.nest(() => {
-      const facts = analyzeCode(lang, code);
+      if (code.length > MAX_CODE_LENGTH) {
+        this.deny('budget-exceeded', `${origin} is a program of ${code.length} characters (limit ${MAX_CODE_LENGTH}), too long to check inline; write it to a file and run the file`);
+        return;
+      }
+      const facts = analyzeCode(lang, code, () => {
+        if (this.cfg.now() > this.cfg.deadline) throw new GuardBudgetError('evaluation exceeded the time budget');
+      });
       if (facts.forkBomb) this.deny('fork-bomb', `${origin} forks in an endless loop (a fork bomb); bound the number of processes`);
       for (const d of facts.deletes) {
         if (d.computed) {
@@ -2815,6 +2821,7 @@ export class Analyzer {
         const before = this.findings.length;
         for (const lit of lits) {
           if (this.findings.length > before) break;
+          this.tick();
           if (/\s/.test(lit) || !/[/.~]/.test(lit)) continue;
           this.checkWrite(word(lit.startsWith('~') ? this.tilde(lit, ctx) : lit), ctx, `${origin} (${api})`);
           if (homeRef && !lit.startsWith('~')) this.checkWrite(word(`${home}/${lit.replace(/^\/+/, '')}`), ctx, `${origin} (${api})`);
@@ -2827,6 +2834,7 @@ export class Analyzer {
       }
       // A secret named anywhere in the program: reading it is the likely point.
       for (const lit of lits) {
+        this.tick();
         if (/\s/.test(lit) || !lit.includes('/')) continue;
         if (this.checkRead(word(lit.startsWith('~') ? this.tilde(lit, ctx) : lit), ctx, origin)) break;
       }

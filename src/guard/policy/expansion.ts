@@ -35,76 +35,103 @@ export function splitFields(text: string, ifs: string): Split {
   return { fields, leading: ifs.includes(text[0] as string), trailing: ifs.includes(text[text.length - 1] as string) };
 }
 
-/** A shell pattern (`*`, `?`, `[…]`) as a RegExp source (no anchors). */
-export function patternSource(pat: string): string {
-  let re = '';
+/**
+ * Shell pattern matching of a whole text (`*`, `?`, `[…]`, `\x`), by dynamic programming: O(pattern ×
+ * text), whatever the pattern (a regular expression would backtrack exponentially on `*a*a*a*b`).
+ */
+function compilePattern(pat: string): ({ k: 'star' } | { k: 'one'; test: (c: string) => boolean })[] | null {
+  const out: ({ k: 'star' } | { k: 'one'; test: (c: string) => boolean })[] = [];
   for (let i = 0; i < pat.length; i++) {
     const c = pat[i] as string;
     if (c === '\\' && i + 1 < pat.length) {
-      re += (pat[++i] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    } else if (c === '*') re += '[^]*';
-    else if (c === '?') re += '[^]';
+      const lit = pat[++i] as string;
+      out.push({ k: 'one', test: (x) => x === lit });
+    } else if (c === '*') {
+      if (out[out.length - 1]?.k !== 'star') out.push({ k: 'star' });
+    } else if (c === '?') out.push({ k: 'one', test: () => true });
     else if (c === '[') {
       const end = pat.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = pat.slice(i + 1, end);
-        if (body.startsWith('!') || body.startsWith('^')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
+      if (end < 0) { out.push({ k: 'one', test: (x) => x === '[' }); continue; }
+      let body = pat.slice(i + 1, end);
+      const neg = body.startsWith('!') || body.startsWith('^');
+      if (neg) body = body.slice(1);
+      const ranges: [string, string][] = [];
+      for (let k = 0; k < body.length; k++) {
+        if (body[k + 1] === '-' && k + 2 < body.length) { ranges.push([body[k] as string, body[k + 2] as string]); k += 2; }
+        else ranges.push([body[k] as string, body[k] as string]);
       }
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      out.push({ k: 'one', test: (x) => ranges.some(([a, b]) => x >= a && x <= b) !== neg });
+      i = end;
+    } else out.push({ k: 'one', test: (x) => x === c });
   }
-  return re;
+  return out;
 }
 
-function safeRegExp(src: string, flags = ''): RegExp | null {
-  try {
-    return new RegExp(src, flags);
-  } catch {
-    return null;
+/** For each length L of `t`'s prefixes, whether the pattern matches t[0..L). */
+function prefixMatches(pat: ReturnType<typeof compilePattern>, t: string): boolean[] {
+  const p = pat ?? [];
+  // reach[j]: the pattern's first i elements can match t[0..j)
+  let reach: boolean[] = new Array<boolean>(t.length + 1).fill(false);
+  reach[0] = true;
+  for (const el of p) {
+    const next: boolean[] = new Array<boolean>(t.length + 1).fill(false);
+    if (el.k === 'star') {
+      let any = false;
+      for (let j = 0; j <= t.length; j++) { any = any || (reach[j] as boolean); next[j] = any; }
+    } else {
+      for (let j = 0; j < t.length; j++) if (reach[j] === true && el.test(t[j] as string)) next[j + 1] = true;
+    }
+    reach = next;
   }
+  return reach;
 }
 
-/** `${v#p}`, `${v##p}`, `${v%p}`, `${v%%p}`. Null when the pattern cannot be evaluated. */
+function reversePattern(pat: string): string {
+  // split into tokens (escapes and brackets stay whole), reverse them
+  const toks: string[] = [];
+  for (let i = 0; i < pat.length; i++) {
+    const c = pat[i] as string;
+    if (c === '\\' && i + 1 < pat.length) { toks.push(pat.slice(i, i + 2)); i++; continue; }
+    if (c === '[') {
+      const end = pat.indexOf(']', i + 2);
+      if (end >= 0) { toks.push(pat.slice(i, end + 1)); i = end; continue; }
+    }
+    toks.push(c);
+  }
+  return toks.reverse().join('');
+}
+
+/** `${v#p}`, `${v##p}`, `${v%p}`, `${v%%p}`. Null when it cannot be evaluated. */
 export function removePattern(v: string, op: string, pat: string): string | null {
-  if (/[\uE000-\uE002]/.test(pat)) return null;
-  const src = patternSource(pat);
+  if (/[\uE000-\uE002]/.test(pat) || v.length > 4096 || pat.length > 1024) return null;
   const prefix = op.startsWith('#');
   const longest = op.length === 2;
-  const re = safeRegExp(prefix ? `^(?:${src})$` : `^(?:${src})$`, 's');
-  if (re === null) return null;
-  if (v.length > 4096) return null;
   if (prefix) {
-    if (longest) {
-      for (let k = v.length; k >= 0; k--) if (re.test(v.slice(0, k))) return v.slice(k);
-    } else {
-      for (let k = 0; k <= v.length; k++) if (re.test(v.slice(0, k))) return v.slice(k);
-    }
-  } else if (longest) {
-    for (let k = 0; k <= v.length; k++) if (re.test(v.slice(k))) return v.slice(0, k);
-  } else {
-    for (let k = v.length; k >= 0; k--) if (re.test(v.slice(k))) return v.slice(0, k);
+    const m = prefixMatches(compilePattern(pat), v);
+    if (longest) { for (let k = v.length; k >= 0; k--) if (m[k] === true) return v.slice(k); }
+    else for (let k = 0; k <= v.length; k++) if (m[k] === true) return v.slice(k);
+    return v;
   }
+  const rv = [...v].reverse().join('');
+  const m = prefixMatches(compilePattern(reversePattern(pat)), rv);
+  if (longest) { for (let k = v.length; k >= 0; k--) if (m[k] === true) return v.slice(0, v.length - k); }
+  else for (let k = 0; k <= v.length; k++) if (m[k] === true) return v.slice(0, v.length - k);
   return v;
 }
 
-/** `${v/p/r}`, `${v//p/r}`, `${v/#p/r}`, `${v/%p/r}`. Null when it cannot be evaluated. */
+/**
+ * `${v/p/r}`, `${v//p/r}`, `${v/#p/r}`, `${v/%p/r}` for a pattern without wildcards (the common
+ * `${path//\//_}`); with wildcards null (not statically known).
+ */
 export function replacePattern(v: string, op: string, pat: string, rep: string): string | null {
-  if (/[\uE000-\uE002]/.test(pat) || pat === '') return pat === '' ? v : null;
-  const src = patternSource(pat);
-  if (v.length > 4096) return null;
-  if (op === '/#') {
-    const re = safeRegExp(`^(?:${src})`, 's');
-    return re === null ? null : v.replace(re, () => rep);
-  }
-  if (op === '/%') {
-    const re = safeRegExp(`(?:${src})$`, 's');
-    return re === null ? null : v.replace(re, () => rep);
-  }
-  // Bash matches the longest text at the first position where the pattern matches.
-  const re = safeRegExp(`(?:${src})`, op === '//' ? 'gs' : 's');
-  return re === null ? null : v.replace(re, () => rep);
+  if (pat === '') return v;
+  if (/[\uE000-\uE002]/.test(pat) || /(^|[^\\])[*?[]/.test(pat)) return null;
+  const lit = pat.replace(/\\(.)/g, '$1');
+  if (op === '/#') return v.startsWith(lit) ? rep + v.slice(lit.length) : v;
+  if (op === '/%') return v.endsWith(lit) ? v.slice(0, v.length - lit.length) + rep : v;
+  if (op === '//') return v.split(lit).join(rep);
+  const i = v.indexOf(lit);
+  return i < 0 ? v : v.slice(0, i) + rep + v.slice(i + lit.length);
 }
 
 /** `${v:off}` / `${v:off:len}` with literal numbers. Null when not computable. */

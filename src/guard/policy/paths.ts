@@ -131,18 +131,32 @@ function wildMarker(s: string): boolean {
   return s.includes(MARK_EMPTYABLE) || s.includes(MARK_ANY);
 }
 
-function globToRegExp(seg: string): RegExp {
-  let re = '';
-  for (const ch of seg) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === MARK_EMPTYABLE || ch === MARK_ANY) re += '.*';
-    else if (ch === MARK_NONEMPTY) re += '\uE002';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
+/**
+ * A matcher for one path segment with wildcards (`*`, `?`, unknown markers as `*`; bracket expressions
+ * are replaced by `?` by the callers). Wildcard matching without backtracking (O(pattern × name)):
+ * a pattern crafted with many stars cannot make the guard slow.
+ */
+function globToRegExp(seg: string): { test(name: string): boolean } {
+  const p = seg.replace(/[\uE000\uE001]/g, '*');
   // A glob does not match a leading dot unless it spells one (bash without dotglob).
-  const noDot = /^[*?[]/.test(seg) ? '(?!\\.)' : '';
-  return new RegExp(`^${noDot}${re}$`);
+  const noDot = /^[*?[]/.test(seg);
+  return { test: (name: string): boolean => !(noDot && name.startsWith('.')) && wildcardMatch(p, name) };
+}
+
+/** `*` any run, `?` any one character, everything else literal. */
+export function wildcardMatch(p: string, t: string): boolean {
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < t.length) {
+    if (i < p.length && (p[i] === '?' || p[i] === t[j])) { i++; j++; }
+    else if (i < p.length && p[i] === '*') { star = i++; mark = j; }
+    else if (star >= 0) { i = star + 1; j = ++mark; }
+    else return false;
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 /** Segment-wise match of a (possibly globbed) path against a concrete protected path. */
