@@ -168,5 +168,6 @@ export function hasAnyMarker(v: string): boolean {
 
 /** Unquoted glob characters that make a word a pattern (`*`, `?`, a complete `[…]`, extglob `@(`). */
 export function isGlobPattern(t: string): boolean {
+  if (!/[*?[(]/.test(t)) return false;
   return /[*?]/.test(t) || /\[[^\]]+\]/.test(t) || /[@!+]\(/.test(t);
 }
