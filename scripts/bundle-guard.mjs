@@ -124,6 +124,7 @@ async function bundle() {
     logLevel: 'warning',
     minifyWhitespace: true,
     minifySyntax: true,
+    minifyIdentifiers: true,
   });
   let text = r.outputFiles[0].text;
   if (text.startsWith('#!')) text = text.slice(text.indexOf('\n') + 1);
@@ -154,8 +155,6 @@ function trainingCalls(project) {
     [call(project, 'Bash', { command: "find . -name '*.tmp' -exec rm -f {} + ; python3 -c 'import shutil; shutil.rmtree(\"build\")'; echo $'a\\x20b' > out.txt" }), 0],
     [call(project, 'Bash', { command: 'cat <<EOF > notes.md\nrm -rf /\nEOF\nfor f in *.log; do [ -f "$f" ] && wc -l "$f"; done; rm -rf ./dist node_modules/.cache' }), 0],
     [call(project, 'Bash', { command: 'a=(build dist); read -r x <<< "a/b"; if [ -n "$x" ]; then d=${a[0]}; else d=${x%/*}; fi; rm -rf "${a[@]}" "$d"/tmp; git -c alias.st=status st 2>/dev/null -s' }), 0],
-    [call(project, 'Bash', { command: "tmux new -d 'rm -rf /etc' \\; send-keys x Enter; trap 'sudo apt-get -o X=1 update' EXIT" }), 2],
-    [call(project, 'Bash', { command: "sed -n 'w out.txt' f | xargs -0 printf '%s' | sort -o sorted.txt; python3 -c \"open('x.txt','w').write('y')\"" }), 0],
   ];
 }
 
