@@ -300,6 +300,8 @@ export const EVASION_DENY: CorpusCase[] = [
   d('sudo apt-mark hold jq', 'sudo', 'sudo-options'),
   d('echo hi\u0000rm -rf /', 'invalid-input', 'nul-byte'),
   d('ls\u0000', 'invalid-input', 'nul-byte'),
+  d('.claude/settings.json\u0000.txt', 'invalid-input', 'nul-byte', { tool: 'Write' }),
+  d(`${TOKEN}\u0000.txt`, 'secret-read', 'nul-byte', { tool: 'Read' }),
 
   // 8. any input within budget: a verdict, not a timeout
   d('true;'.repeat(51_000), 'budget-exceeded', 'budget'),

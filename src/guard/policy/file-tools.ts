@@ -38,6 +38,7 @@ export function evaluateFileTool(call: ToolCall, opts: PolicyOptions = {}): Verd
   const env = pathEnvFor(call, opts);
   const raw = input[key];
   if (typeof raw !== 'string' || raw === '') return denyVerdict('invalid-input', `${call.tool_name} without a ${key}`);
+  if (raw.includes('\0')) return denyVerdict('invalid-input', `${call.tool_name} to a path with a NUL character; the system stops reading it there, so what is written is not what the guard would check`);
   const p = (raw === '~' || raw.startsWith('~/')) && env.home !== null ? `${env.home}${raw.slice(1)}` : raw;
   const abs = resolvePath(p, call.cwd.startsWith('/') ? call.cwd : null) ?? normalize(p);
   if (isBlockDevice(abs)) return denyVerdict('disk-write', `${call.tool_name} to the block device ${abs} destroys its data`);
@@ -56,7 +57,7 @@ function evaluateReadTool(call: ToolCall, key: string, opts: PolicyOptions): Ver
   if (env.secrets.length === 0) return { decision: 'allow', rule: 'none', reason: '' };
   const cwd = call.cwd.startsWith('/') ? normalize(call.cwd) : null;
   const raw = input[key];
-  const given = typeof raw === 'string' && raw !== '' ? raw : null;
+  const given = typeof raw === 'string' && raw !== '' ? raw.split('\0')[0] as string : null;
   if (given === null && call.tool_name !== 'Grep') return { decision: 'allow', rule: 'none', reason: '' };
   const p0 = given === null ? (cwd ?? '/') : (given === '~' || given.startsWith('~/')) && env.home !== null ? `${env.home}${given.slice(1)}` : given;
   const abs = resolvePath(p0, cwd) ?? normalize(p0);
