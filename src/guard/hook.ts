@@ -51,7 +51,7 @@ Options:
   --session NAME        session name recorded in the audit log
   --state-dir DIR       controller state dir: audit log at DIR/audit/guard.jsonl; DIR is protected from
                         writes, and its secrets (the control-plane token api-token, control-plane.json
-                        and the token file it names) from reads
+                        and the token file it names, applied-manifests.json) from reads
   --mode MODE           enforce (default) | warn (log only, never block) | off (allow, no log)
   --project DIR         project root (default: $CLAUDE_PROJECT_DIR, then the call's cwd)
   --protect PATH        extra protected path (repeatable): manifests, other state
@@ -198,17 +198,21 @@ interface HookInput {
   tool_use_id?: unknown;
 }
 
-/** The control-plane token file's default name and the discovery record (src/server/client.ts). */
-const TOKEN_FILE_NAME = 'api-token';
+/**
+ * The state dir's files that hold secrets (the guard does not import the runtime; a test checks these
+ * names against src/runtime): the control-plane token's default file, the discovery record, and the
+ * last applied manifests (their text, webhook header values included).
+ */
+export const STATE_SECRET_FILES = ['api-token', 'control-plane.json', 'applied-manifests.json'] as const;
 const CONTROL_PLANE_RECORD = 'control-plane.json';
 
 /**
- * The state dir's secrets: the control-plane token (default file, and the one the running
- * controller's record names when it was started with --token-file) and the record itself.
+ * The state dir's secrets: {@link STATE_SECRET_FILES}, and the token file the running controller's
+ * record names when it was started with --token-file.
  */
 export function stateSecrets(stateDir: string): string[] {
   const dir = resolve(stateDir);
-  const out = [join(dir, TOKEN_FILE_NAME), join(dir, CONTROL_PLANE_RECORD)];
+  const out = STATE_SECRET_FILES.map((f) => join(dir, f));
   try {
     const rec = JSON.parse(readFileSync(join(dir, CONTROL_PLANE_RECORD), 'utf8')) as { tokenFile?: unknown };
     if (typeof rec.tokenFile === 'string' && isAbsolute(rec.tokenFile)) out.push(resolve(rec.tokenFile));

@@ -15,7 +15,7 @@ export const REPOS = '/repos';
 /** Repositories and their branches (see above). */
 export const REPO_BRANCHES: Readonly<Record<string, string>> = { main: 'main', master: 'master', feature: 'feature', production: 'production' };
 /** The secrets of the state dir, as the hook derives them from --state-dir. */
-export const SECRETS = [`${STATE_DIR}/api-token`, `${STATE_DIR}/control-plane.json`];
+export const SECRETS = [`${STATE_DIR}/api-token`, `${STATE_DIR}/control-plane.json`, `${STATE_DIR}/applied-manifests.json`];
 
 const d = (input: string, rule: string, family: string, extra: Partial<CorpusCase> = {}): CorpusCase => ({ input, expect: 'deny', rule, family, ...extra });
 const a = (input: string, family: string, extra: Partial<CorpusCase> = {}): CorpusCase => ({ input, expect: 'allow', family, ...extra });
@@ -332,8 +332,13 @@ export const EVASION_DENY: CorpusCase[] = [
   d(`git diff --no-index /dev/null ${TOKEN}`, 'secret-read', 'secret-read'),
   d(`cat < ${TOKEN}`, 'secret-read', 'secret-read'),
   d(`cat ${STATE_DIR}/api-tok?n`, 'secret-read', 'secret-read'),
+  d(`jq -r '.sources[].text' ${STATE_DIR}/applied-manifests.json`, 'secret-read', 'secret-read'),
+  d(`grep -o 'Bearer [^"]*' ${STATE_DIR}/applied-manifests.json`, 'secret-read', 'secret-read'),
+  d(`cp ${STATE_DIR}/applied-*.json /tmp/m.json`, 'secret-read', 'secret-read'),
+  d(`python3 -c "import json; print(json.load(open('${STATE_DIR}/applied-manifests.json')))"`, 'secret-read', 'secret-read'),
   d(TOKEN, 'secret-read', 'secret-read-tool', { tool: 'Read' }),
   d(`${STATE_DIR}/control-plane.json`, 'secret-read', 'secret-read-tool', { tool: 'Read' }),
+  d(`${STATE_DIR}/applied-manifests.json`, 'secret-read', 'secret-read-tool', { tool: 'Read' }),
   d(STATE_DIR, 'secret-read', 'secret-read-tool', { tool: 'Grep' }),
 ];
 
@@ -454,6 +459,9 @@ export const EVASION_ALLOW: CorpusCase[] = [
   a(`tail -n 20 ${STATE_DIR}/audit/guard.jsonl`, 'secret-benign'),
   a(`du -sh ${STATE_DIR}`, 'secret-benign'),
   a(`test -f ${TOKEN} && echo yes`, 'secret-benign'),
+  a(`ls -l ${STATE_DIR}/applied-manifests.json`, 'secret-benign'),
+  a(`cat ${STATE_DIR}/status.json`, 'secret-benign'),
+  a(`tail -5 ${STATE_DIR}/events.jsonl`, 'secret-benign'),
   a(`${STATE_DIR}/audit/guard.jsonl`, 'secret-benign', { tool: 'Read' }),
   a('src/main.ts', 'secret-benign', { tool: 'Read' }),
   a('src', 'secret-benign', { tool: 'Grep' }),
