@@ -6,7 +6,10 @@
 // Every round runs each variant once, in a rotating order (interleaved), each as a fresh process fed
 // the same kind of PreToolUse JSON on stdin that Claude Code sends. The audit log is written (to a temp
 // state dir), exactly as in production. Reports p50/p90/p99/mean per variant and the ratio of each
-// variant's median to the median of `node -e 0`.
+// variant's median to the median of `node -e 0`; on Linux also the mean CPU time of the child (user +
+// system, from this process's cutime/cstime in /proc/self/stat: 10 ms ticks, so the mean, not the
+// median) and its ratio to `node -e 0`'s, which the load of other processes on a shared machine
+// disturbs much less than wall time.
 //
 // Variants: the bundled entry dist/guard/guard-hook.cjs (what deployGuard deploys), the ES module entry
 // dist/cli/guard-hook.js (the fallback; the state before the bundle), the launcher script, WASM parser.
@@ -17,7 +20,8 @@
 // be slow to judge (51,000 `;`-separated commands, 20,000 `x=$(true)`, parser error recovery, deep
 // nesting, exponential function calls, nested loops, pattern operators, huge inline programs, …),
 // each run --worst-runs times through the launcher as deployed. Reports the verdict and the p50/max
-// wall time of the whole hook process; the target is an answer within 500 ms for every input.
+// wall time of the whole hook process (and its CPU time); the target is an answer within 500 ms for
+// every input.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -79,12 +83,32 @@ const variants = [
   ]),
 ];
 
-const times = variants.map(() => []);
-const once = (v) => {
+/** CPU ms of this process's waited-for children so far (Linux), else null. */
+const childCpuMs = () => {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 16 and 17 of stat(5) (cutime, cstime), counted from field 3 after the command name
+    return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+};
+/** Runs cmd once; wall ms, child CPU ms (null where unknown), the result. */
+const timed = (cmd, argv, input) => {
+  const c0 = childCpuMs();
   const t = process.hrtime.bigint();
-  const r = spawnSync(v.cmd, v.argv, { input: v.input, stdio: ['pipe', 'ignore', 'pipe'] });
+  const r = spawnSync(cmd, argv, { input, stdio: ['pipe', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const c1 = childCpuMs();
+  return { ms, cpu: c0 === null || c1 === null ? null : c1 - c0, r };
+};
+const times = variants.map(() => []);
+const cpus = variants.map(() => []);
+const once = (v, j) => {
+  const { ms, cpu, r } = timed(v.cmd, v.argv, v.input);
   if (v.expect !== undefined && r.status !== v.expect) throw new Error(`${v.name}: exit ${r.status}, expected ${v.expect}: ${r.stderr}`);
+  if (j !== undefined && cpu !== null) cpus[j].push(cpu);
   return ms;
 };
 // warm-up (page cache), not measured
@@ -92,7 +116,7 @@ for (const v of variants) once(v);
 for (let i = 0; i < runs; i++) {
   for (let k = 0; k < variants.length; k++) {
     const j = (i + k) % variants.length;
-    times[j].push(once(variants[j]));
+    times[j].push(once(variants[j], j));
   }
 }
 
@@ -120,19 +144,23 @@ const worstInputs = {
 const worstRuns = argvAll.includes('--worst-runs') ? Number(argvAll[argvAll.indexOf('--worst-runs') + 1]) : 10;
 const worstRows = [];
 if (!argvAll.includes('--no-worst')) {
-  const entries = Object.entries(worstInputs).map(([name, command]) => ({ name, input: call('Bash', { command }), times: [], codes: new Set() }));
+  const entries = Object.entries(worstInputs).map(([name, command]) => ({ name, input: call('Bash', { command }), times: [], cpus: [], codes: new Set() }));
   for (let i = 0; i < worstRuns; i++) {
     for (const e of entries) {
-      const t = process.hrtime.bigint();
-      const r = spawnSync(launcher, [], { input: e.input, stdio: ['pipe', 'ignore', 'pipe'] });
-      e.times.push(Number(process.hrtime.bigint() - t) / 1e6);
+      const { ms, cpu, r } = timed(launcher, [], e.input);
+      e.times.push(ms);
+      if (cpu !== null) e.cpus.push(cpu);
       const rule = /\[([a-z-]+)\]/.exec(r.stderr.toString())?.[1];
       e.codes.add(r.status === 0 ? 'allow' : r.status === 2 ? `deny ${rule ?? '?'}` : `exit ${r.status}`);
     }
   }
   for (const e of entries) {
     const s = [...e.times].sort((a, b) => a - b);
-    worstRows.push({ input: e.name, chars: JSON.parse(e.input).tool_input.command.length, verdict: [...e.codes].join(', '), p50: +s[Math.floor(s.length / 2)].toFixed(1), max: +s[s.length - 1].toFixed(1) });
+    const c = [...e.cpus].sort((a, b) => a - b);
+    worstRows.push({
+      input: e.name, chars: JSON.parse(e.input).tool_input.command.length, verdict: [...e.codes].join(', '), p50: +s[Math.floor(s.length / 2)].toFixed(1), max: +s[s.length - 1].toFixed(1),
+      cpuP50: c.length > 0 ? c[Math.floor(c.length / 2)] : null, cpuMax: c.length > 0 ? c[c.length - 1] : null,
+    });
   }
 }
 rmSync(state, { recursive: true, force: true });
@@ -142,6 +170,8 @@ const q = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 };
 const base = q(times[0], 0.5);
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const cpuBase = cpus[0].length > 0 ? mean(cpus[0]) : null;
 const rows = variants.map((v, j) => ({
   variant: v.name,
   p50: +q(times[j], 0.5).toFixed(1),
@@ -149,19 +179,21 @@ const rows = variants.map((v, j) => ({
   p99: +q(times[j], 0.99).toFixed(1),
   mean: +(times[j].reduce((a, b) => a + b, 0) / times[j].length).toFixed(1),
   ratioP50: +(q(times[j], 0.5) / base).toFixed(3),
+  cpuMean: cpus[j].length > 0 ? +mean(cpus[j]).toFixed(1) : null,
+  cpuRatioMean: cpuBase && cpus[j].length > 0 ? +(mean(cpus[j]) / cpuBase).toFixed(3) : null,
 }));
 const worstOk = worstRows.every((r) => r.max <= 500);
 if (asJson) {
   console.log(JSON.stringify({ node: process.version, runs, loadBefore, loadAfter: os.loadavg(), rows, worst: worstRows, worstWithin500ms: worstOk }, null, 2));
 } else {
   console.log(`guard hook vs node -e 0 — ${runs} interleaved runs each, node ${process.version}, ${process.platform}/${process.arch}, load average ${loadBefore} -> ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`${'variant'.padEnd(34)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'mean ms'.padStart(8)} ${'p50/node'.padStart(9)}`);
-  for (const r of rows) console.log(`${r.variant.padEnd(34)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.mean).padStart(8)} ${r.ratioP50.toFixed(2).padStart(8)}x`);
+  console.log(`${'variant'.padEnd(34)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'mean ms'.padStart(8)} ${'p50/node'.padStart(9)} ${'CPU mean'.padStart(9)} ${'CPU/node'.padStart(9)}`);
+  for (const r of rows) console.log(`${r.variant.padEnd(34)} ${String(r.p50).padStart(8)} ${String(r.p90).padStart(8)} ${String(r.p99).padStart(8)} ${String(r.mean).padStart(8)} ${r.ratioP50.toFixed(2).padStart(8)}x ${String(r.cpuMean ?? '-').padStart(9)} ${(r.cpuRatioMean === null ? '-' : `${r.cpuRatioMean.toFixed(2)}x`).padStart(9)}`);
   console.log('target: p50 of the hook <= 1.25x p50 of node -e 0');
   if (worstRows.length > 0) {
     console.log(`\nworst-case inputs through the launcher (${worstRuns} runs each; the whole hook process, node start-up included)`);
-    console.log(`${'input'.padEnd(52)} ${'chars'.padStart(7)} ${'verdict'.padEnd(24)} ${'p50 ms'.padStart(8)} ${'max ms'.padStart(8)}`);
-    for (const r of worstRows) console.log(`${r.input.padEnd(52)} ${String(r.chars).padStart(7)} ${r.verdict.padEnd(24)} ${String(r.p50).padStart(8)} ${String(r.max).padStart(8)}`);
+    console.log(`${'input'.padEnd(52)} ${'chars'.padStart(7)} ${'verdict'.padEnd(24)} ${'p50 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'CPU p50'.padStart(8)} ${'CPU max'.padStart(8)}`);
+    for (const r of worstRows) console.log(`${r.input.padEnd(52)} ${String(r.chars).padStart(7)} ${r.verdict.padEnd(24)} ${String(r.p50).padStart(8)} ${String(r.max).padStart(8)} ${String(r.cpuP50 ?? '-').padStart(8)} ${String(r.cpuMax ?? '-').padStart(8)}`);
     console.log(`target: every input answered within 500 ms: ${worstOk ? 'yes' : 'NO'} (load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
   }
 }
