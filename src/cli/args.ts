@@ -3,6 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { closest } from '../api/suggest.js';
 import { parseDuration } from '../api/duration.js';
+import { resolve } from 'node:path';
+import { defaultStateDir } from '../adapters/state-store.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -38,6 +40,15 @@ export function requireFiles(files: string[] | undefined, io: { env: NodeJS.Proc
   const fromEnv = io.env.CLAUDE_FAILOVER_MANIFESTS;
   if (fromEnv) return fromEnv.split(':').filter(Boolean);
   throw new UsageError('no manifests given: pass -f PATH (a file or directory; repeatable) or set CLAUDE_FAILOVER_MANIFESTS');
+}
+
+/**
+ * The state directory: `--state-dir`, else CLAUDE_FAILOVER_STATE_DIR or the default, always made
+ * absolute against the command's working directory before anything is planned (it ends up in
+ * every session's `--settings` path and hook commands, which run in the project directory).
+ */
+export function stateDirOf(value: string | undefined, io: { env: NodeJS.ProcessEnv; cwd: string }): string {
+  return resolve(io.cwd, value ?? defaultStateDir(io.env));
 }
 
 /** Common manifest/state/tmux options. */

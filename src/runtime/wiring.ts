@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import { NotifierController, type NotifierControllerDeps } from '../controllers/notifier.js';
 import { checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 import type { CfEvent } from './events.js';
-import { join as joinPath } from 'node:path';
+import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
 import { guardSettingsFragment } from '../guard/settings.js';
 import type { GuardDeployEffect } from '../core/effects.js';
@@ -86,7 +86,9 @@ export function tmuxFor(socket: string | undefined): TmuxAdapter {
   return new TmuxAdapter(s.includes('/') ? { socketPath: s } : { socketName: s });
 }
 
-export function wire(opts: WiringOptions): Wired {
+export function wire(input: WiringOptions): Wired {
+  // Absolute before anything is planned: it goes into every session's --settings and hook commands.
+  const opts: WiringOptions = { ...input, stateDir: resolvePath(input.stateDir) };
   const timers = opts.timers ?? systemTimers;
   const tmux = tmuxFor(opts.tmuxSocket);
   const stateStore = new FileStateStore(opts.stateDir, { readOnly: opts.dryRun });

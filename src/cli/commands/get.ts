@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { listLeases, listTasks, readTask } from '../../adapters/queue/index.js';
 import { TASK_STATES } from '../../core/task.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
-import { FileStateStore, defaultStateDir } from '../../adapters/state-store.js';
+import { FileStateStore } from '../../adapters/state-store.js';
 import type { AnyObject } from '../../api/objects.js';
 import { API_VERSION } from '../../api/schemas.js';
 import type { StatusMap } from '../../core/controller.js';
@@ -18,7 +18,7 @@ import type { CfEvent } from '../../runtime/events.js';
 import { EVENTS_RECORD } from '../../runtime/events.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS, type ApiClient } from '../../server/client.js';
-import { COMMON, oneOf, parse } from '../args.js';
+import { COMMON, oneOf, parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const RESOURCES: Record<string, string> = {
@@ -40,7 +40,7 @@ interface RemoteValues {
 
 /** A client of the running controller, or undefined (read the state dir instead). */
 function remote(values: RemoteValues, io: CliIO): Promise<ApiClient | undefined> {
-  return connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir: values['state-dir'] ?? defaultStateDir(io.env) });
+  return connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir: stateDirOf(values['state-dir'], io) });
 }
 
 async function remoteObjects(client: ApiClient, kind: string): Promise<Record<string, unknown>[]> {
@@ -78,7 +78,7 @@ interface Ctx {
 }
 
 async function context(values: { filename?: string[]; 'state-dir'?: string }, io: CliIO): Promise<Ctx> {
-  const store = new FileStateStore(values['state-dir'] ?? defaultStateDir(io.env), { readOnly: true });
+  const store = new FileStateStore(stateDirOf(values['state-dir'], io), { readOnly: true });
   const status = (await store.read<StatusMap>(STATUS_RECORD)) ?? {};
   let objects: AnyObject[] = [];
   const files = values.filename ?? (io.env.CLAUDE_FAILOVER_MANIFESTS ? io.env.CLAUDE_FAILOVER_MANIFESTS.split(':') : []);
@@ -283,7 +283,7 @@ export async function eventsCommand(args: string[], io: CliIO): Promise<number> 
   const output = oneOf('--output', values.output, ['table', 'json'] as const, 'table');
   const limit = values.limit === undefined ? 100 : Number.parseInt(values.limit, 10);
   if (!Number.isFinite(limit) || limit <= 0) throw new UsageError('--limit must be a positive number');
-  const store = new FileStateStore(values['state-dir'] ?? defaultStateDir(io.env), { readOnly: true });
+  const store = new FileStateStore(stateDirOf(values['state-dir'], io), { readOnly: true });
   const client = await remote(values, io);
   let events: CfEvent[];
   if (client) {
