@@ -26,6 +26,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   hook: { summary: 'Hook entry points run by Claude Code (event, statusline, pre-tool-use)', load: async () => (await import('./commands/hook.js')).hookCommand },
   guard: { summary: 'Test the safety guard on a command: guard test "<command>"', load: async () => (await import('./commands/guard.js')).guardCommand },
   failover: { summary: 'Move the pool to another account now (asks the running controller)', load: async () => (await import('./commands/failover.js')).failoverCommand },
+  account: { summary: 'Accounts: account link NAME [--adopt] (shared-state links)', load: async () => (await import('./commands/account-link.js')).accountCommand },
   task: { summary: 'Enqueue a task: task add --queue DIR --file F', load: async () => (await import('./commands/task.js')).taskCommand },
   delegate: { summary: 'Job API for scripts: delegate submit|get|result|decide (alias ccl-delegate)', load: async () => (await import('./commands/delegate.js')).delegateCommand },
   demo: { summary: 'Run the bundled demo pool with a live failover (no account needed)', load: async () => (await import('./commands/demo.js')).demoCommand },

@@ -5,7 +5,7 @@
  * controller sees sessions on the wrong account and converges them.
  */
 import { posix } from 'node:path';
-import type { DesiredState, ManifestObject } from '../api/objects.js';
+import type { DesiredState } from '../api/objects.js';
 import { durationMs } from '../api/duration.js';
 import { setCondition, type Condition } from '../core/conditions.js';
 import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
