@@ -123,7 +123,7 @@ spec: {project: p, model: opus, command: ${command}${extra}}
     const pane = 'Welcome\n\n--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n\nPane is dead (status 1, Thu Dec  3 13:19:07 2026)\n\n';
     const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], launchedAt: '2026-11-22T09:59:58.000Z', tmuxSession: 's1', account: 'a' } };
     const part = plan('[/usr/bin/claude, --dangerously-skip-permissions]', { tmux: new Map([['s1', dead]]), exitPanes: { s1: pane } }, prior);
-    const st = part.status['Session/s1'] as Record<string, unknown> & { failures: { lastOutput?: string[] }[]; lastExit: { output: string[] } };
+    const st = part.status['Session/s1'] as unknown as Record<string, unknown> & { failures: { lastOutput?: string[] }[]; lastExit: { output: string[] } };
     const why = '--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons';
     expect(st.lastExit).toMatchObject({ exitStatus: 1, uptimeMs: 2000, output: ['Welcome', why] });
     expect(st.failures.at(-1)?.lastOutput).toEqual(['Welcome', why]);
