@@ -22,7 +22,10 @@ export const NOTIFIER_EVENTS = [
   'FailoverStarted',
   'FailoverCompleted',
   'AllAccountsExhausted',
+  'NoEligibleAccount',
   'CredentialsExpired',
+  'SharedStateDiverged',
+  'UsageDataStale',
   'SessionCrashLoop',
   'TaskFailed',
   'DelegationBudgetReached',
@@ -107,7 +110,7 @@ export const sessionSpecSchema = z
       .array(z.string())
       .min(1)
       .default([...DEFAULT_COMMAND])
-      .describe(`argv of Claude Code. The controller adds \`--session-id\`/\`--resume\`, \`--settings\` and \`--model\`. Default \`${DEFAULT_COMMAND.join(' ')}\`.`),
+      .describe(`argv of Claude Code, or of a wrapper that runs it. The controller appends \`--settings\`, \`--model\` and \`--session-id\`/\`--resume\` after these arguments, so a wrapper must pass its arguments on to claude, e.g. \`["bash", "-lc", "exec claude \\"$@\\"", "claude", "--dangerously-skip-permissions"]\` or \`["node", "/opt/agent.js"]\`. Default \`${DEFAULT_COMMAND.join(' ')}\`.`),
     model: z.string().min(1).optional().describe('Passed as `--model`.'),
     env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the session.'),
     workdir: path('Working directory. Default: the project path.').optional(),

@@ -375,11 +375,13 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       out.changes.push({ key: POOL_KEY, action: 'create', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'add', to: decision.active }], effects: [] });
       out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'ActiveAccountSelected', message: `active account: ${decision.active} (${decision.message})`, data: { to: decision.active, reason: decision.reason, figures } });
     }
+  } else if (input.options.dryRun && excludedAllOf(decision)) {
+    out.notes.push({ key: POOL_KEY, level: 'warning', message: `no account can take the pool, so no session is launched: ${decision.perAccount.map((v) => `${v.name}: ${v.why}`).join('; ')}` });
   } else if (input.options.dryRun && decision.reason !== 'StaySticky' && decision.reason !== 'Initial') {
     out.notes.push({ key: POOL_KEY, level: 'info', message: `active account stays ${decision.active ?? 'none'}: ${decision.reason}: ${decision.message}` });
   }
   // No account can take the pool: sessions are not launched (the Session controller reads this).
-  const excludedAll = decision.perAccount.length > 0 && decision.perAccount.every((v) => v.tier === 'excluded');
+  const excludedAll = excludedAllOf(decision);
   let noEligible: PoolStatus['noEligibleAccount'];
   if (excludedAll) {
     const accounts = decision.perAccount.map((v) => ({ name: v.name, why: v.why }));
@@ -428,6 +430,11 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
   out.status[POOL_KEY] = poolStatus;
   if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - nowMs);
   return out;
+}
+
+/** Every account is excluded (suspended, credentials unusable, shared state diverged): none can take the pool. */
+function excludedAllOf(decision: ActiveDecision): boolean {
+  return decision.perAccount.length > 0 && decision.perAccount.every((v) => v.tier === 'excluded');
 }
 
 /** Why the account's last poll was rejected (401/403), until a poll succeeds; undefined otherwise. */

@@ -100,7 +100,7 @@ spec: {project: p, model: opus, command: ${command}${extra}}
     expect(part.changes).toEqual([]);
     const ready = (part.status['Session/s1']?.conditions ?? []).find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ status: 'False', reason: 'NoEligibleAccount', message });
-    expect(part.notes.map((n) => n.message).join('\n')).toMatch(/tmux session "s1" is not launched: no account can take the pool/);
+    expect(part.notes.map((n) => n.message).join('\n')).toMatch(/tmux session "s1" is not launched: no account can take the pool \(the reasons: Account\/\*\)/);
   });
 
   it('a session pinned to an account does not follow the pool: it is launched', () => {

@@ -297,7 +297,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
       // No account can take the pool: launching would run the agent on an excluded account.
       const msg = pool.noEligibleAccount.message;
       out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'NoEligibleAccount', msg) };
-      out.notes.push({ key, level: 'warning', message: `${resource} is not ${prior?.tmuxSession ? 'relaunched' : 'launched'}: ${msg}` });
+      out.notes.push({ key, level: 'warning', message: `${resource} is not ${prior?.tmuxSession ? 'relaunched' : 'launched'}: no account can take the pool (the reasons: Account/*)` });
       return;
     }
     const conversation = chooseConversation(session, base, input.observed, name);
@@ -327,7 +327,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   const stranded = !session.spec.account && poolView?.noEligibleAccount !== undefined && t.options['cf-generation'] !== want;
   if (stranded) {
     // No account can take the pool: a running agent is left as it is rather than relaunched onto an excluded account.
-    out.notes.push({ key, level: 'warning', message: `${resource} is not relaunched (it stays on account ${t.options['cf-account'] ?? 'none'}): ${poolView?.noEligibleAccount?.message ?? ''}` });
+    out.notes.push({ key, level: 'warning', message: `${resource} is not relaunched (it stays on account ${t.options['cf-account'] ?? 'none'}): no account can take the pool (the reasons: Account/*)` });
   }
   if (!stranded && t.options['cf-generation'] !== want) {
     const from = t.options['cf-account'];
