@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function pool(sessions: string[], simEnv: Record<string, string> = { CLAUDE_SIM_WORK_MS: '300' }): Promise<SimPool> {
-  const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions, simEnv, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '2s'] });
+  const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions, simEnv });
   pools.push(p);
   await p.setup({ a: { fiveHour: 20, sevenDay: 10 }, b: { fiveHour: 5, sevenDay: 5 } });
   return p;
