@@ -64,7 +64,9 @@ export const POOL = {
   'failover-grace': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const POOL_HELP = `      --min-dwell DURATION     Minimum time on an account before a voluntary switch (threshold, failback); default 10m
+export const POOL_HELP = `      --min-dwell DURATION     Minimum time on an account before a discretionary switch (failback to a
+                               preferred account); default 10m. Leaving an account over its threshold,
+                               exhausted, suspended or invalid is never held by it
       --failover-grace DURATION How long a working session may finish its turn before failover moves it; default 2m`;
 
 export function poolOptions(values: { 'min-dwell'?: string; 'failover-grace'?: string }): { minDwellMs?: number; failoverGraceMs?: number } {

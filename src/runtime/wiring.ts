@@ -53,7 +53,7 @@ export interface WiringOptions {
 }
 
 export interface PoolOptions {
-  /** Minimum time on an account before a voluntary switch (threshold crossed, failback). Default 10 min. */
+  /** Minimum time on an account before a discretionary switch (failback). Never holds a threshold failover. Default 10 min. */
   minDwellMs?: number;
   /** How long a working session may finish its turn before failover stops it. Default 2 min. */
   failoverGraceMs?: number;

@@ -141,6 +141,58 @@ describe('whole-pool failover', () => {
   }, 60_000);
 });
 
+describe('failover in time with the default flags (minimum dwell 10m, grace 2m)', () => {
+  const POLL_MS = 5_000;
+  const GRACE_MS = 120_000; // the default --failover-grace
+
+  it('an account crossing 1 minute after start, and the next one right after the failover, are each left within one poll interval plus the grace', async () => {
+    const p = await pool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }, { name: 'c', priority: 30 }], sessions: ['s1', 's2'], simEnv: { CLAUDE_SIM_WORK_MS: '300' }, pollInterval: '5s' });
+    const d = p.start();
+    await until(() => p.active() === 'a', 30_000, 'a active');
+    await p.waitIdle(['s1', 's2'], 'a');
+    const activeSince = Date.parse(String((p.status()['Account/*'] as { activeSince?: string }).activeSince));
+    const sleepUntil = async (t: number) => {
+      if (t > Date.now()) await new Promise((r) => setTimeout(r, t - Date.now()));
+    };
+    // s1 is in the middle of a 30 s turn when the threshold is crossed: the grace lets it finish.
+    await sleepUntil(activeSince + 50_000);
+    const conv = p.session('s1')?.conversationId as string;
+    await p.prompt('s1', '#sim work 30000');
+    await until(() => p.session('s1')?.activity === 'working', 30_000, 's1 working');
+    await sleepUntil(activeSince + 60_000);
+
+    // 1. A crosses its threshold a minute after it became active (the dwell would hold it 10 minutes).
+    const t1 = Date.now();
+    p.usage.setWindows(p.token('a'), { fiveHour: 92, sevenDay: 30 });
+    await until(() => p.events().some((e) => e.reason === 'FailoverCompleted'), POLL_MS + GRACE_MS, 'a -> b completed within one poll interval plus the grace');
+    const toB = p.events().find((e) => e.reason === 'FailoverStarted') as { message: string; time: string; data?: { reason?: string } };
+    expect(toB.message).toMatch(/from a to b/);
+    expect(toB.data?.reason).toBe('ThresholdCrossed');
+    expect(Date.parse(toB.time) - t1).toBeLessThanOrEqual(POLL_MS + GRACE_MS);
+    // s1 finished its turn before it moved (the grace), it was not cut off at the decision.
+    const received = p.sim().find((r) => r.type === 'received' && r.sessionId === conv && String(r.preview).includes('#sim work 30000'));
+    const relaunched = p.invocations().find((i) => (i as unknown as { sessionId?: string }).sessionId === conv && i.env.CLAUDE_CONFIG_DIR === p.configDir('b'));
+    expect(received, JSON.stringify(p.sim().filter((r) => r.type === 'received').map((r) => [r.sessionId, r.preview]))).toBeTruthy();
+    expect(relaunched, JSON.stringify(p.invocations().map((i) => [(i as unknown as { sessionId?: string }).sessionId, i.env.CLAUDE_CONFIG_DIR, i.argv.slice(-2)]))).toBeTruthy();
+    expect(Date.parse(String(relaunched?.time)) - Date.parse(String(received?.time))).toBeGreaterThanOrEqual(29_000);
+    expect(Date.parse(toB.time)).toBeLessThan(Date.parse(String(received?.time)) + 29_000); // decided while s1 still worked
+
+    // 2. B crosses right after the failover: it is left at once too.
+    const t2 = Date.now();
+    p.usage.setWindows(p.token('b'), { fiveHour: 95, sevenDay: 30 });
+    await until(() => p.events().filter((e) => e.reason === 'FailoverCompleted').length >= 2, POLL_MS + GRACE_MS, 'b -> c completed within one poll interval plus the grace');
+    const toC = p.events().filter((e) => e.reason === 'FailoverStarted')[1] as { message: string; time: string; data?: { reason?: string } };
+    expect(toC.message).toMatch(/from b to c/);
+    expect(toC.data?.reason).toBe('ThresholdCrossed');
+    expect(Date.parse(toC.time) - t2).toBeLessThanOrEqual(POLL_MS + GRACE_MS);
+    const onB = Date.parse(toC.time) - Date.parse(toB.time);
+    expect(onB).toBeLessThan(600_000); // well inside the default minimum dwell
+    expect(p.events().filter((e) => e.reason === 'FailoverStarted')).toHaveLength(2);
+    await p.waitIdle(['s1', 's2'], 'c', 60_000);
+    expect(await d.stop()).toBe(0);
+  }, 420_000);
+});
+
 describe('failover replay', () => {
   it('continues the in-flight task in the resumed conversation on the new account', async () => {
     // A turn long enough to still be running when the failover reaches it, even on a loaded machine.

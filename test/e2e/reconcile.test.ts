@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO, runCli, SIM_BIN } from '../support/cli.js';
+import { until } from '../support/daemon.js';
 import { removeAgentTree, tempDir, writePool } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
@@ -181,6 +182,24 @@ describe('reconcile --once', () => {
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toMatch(/# Session\/gone: tmux session "gone" will be destroyed/);
     expect(tmux.sessions()).toEqual(['keep']);
+  });
+
+  it('resolves a relative --state-dir before planning: the plan and the agent get an absolute --settings', async () => {
+    const { tmux, root } = setup();
+    const manifests = writePool(root, { sessions: [{ name: 'rel' }] });
+    const settings = join(root, 'state', 'sessions', 'rel', 'settings.json');
+    const args = ['reconcile', '--once', '-f', manifests, '--tmux-socket', tmux.socket, '--state-dir', 'state'];
+    const dry = await runCli([...args, '--dry-run', '-o', 'json'], { cwd: root });
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { changes: { key: string; diff?: { path: string; to?: unknown }[] }[] };
+    const command = plan.changes.find((c) => c.key === 'Session/rel')?.diff?.find((d) => d.path === '/command')?.to;
+    expect(command).toContain(`--settings ${settings}`);
+    const real = await runCli(args, { cwd: root });
+    expect(real.code, real.stderr).toBe(0);
+    expect(existsSync(settings)).toBe(true);
+    const pid = tmux.panePids().rel;
+    await until(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('claude-sim'), 10_000, 'agent started');
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(settings);
   });
 
   it('refuses to run while another controller holds the state dir', async () => {

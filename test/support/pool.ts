@@ -103,9 +103,9 @@ ${a.extra ?? ''}`);
     return this.status()[`Session/${name}`];
   }
 
-  events(): { key: string; reason: string; message: string; data?: Record<string, unknown> }[] {
+  events(): { key: string; type: string; reason: string; message: string; time: string; data?: Record<string, unknown> }[] {
     try {
-      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; reason: string; message: string });
+      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; type: string; reason: string; message: string; time: string });
     } catch {
       return [];
     }

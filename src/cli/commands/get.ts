@@ -236,14 +236,21 @@ export async function describeCommand(args: string[], io: CliIO): Promise<number
   }
   out.push('Status:');
   for (const [k, v] of Object.entries(status)) {
-    if (k === 'conditions' || k === 'failures' || k === 'launch') continue;
+    if (k === 'conditions' || k === 'failures' || k === 'launch' || k === 'lastExit') continue;
     out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   }
   if (status.launch) out.push(`  launch: ${JSON.stringify(status.launch)}`);
-  const failures = status.failures as { at: string; reason: string; exitStatus?: number | null; uptimeMs: number }[] | undefined;
+  // Why the agent's process last exited: the last lines it left in its pane.
+  const lastExit = status.lastExit as { at: string; exitStatus: number | null; uptimeMs: number; output: string[] } | undefined;
+  if (lastExit) {
+    out.push(`Last exit: ${lastExit.at}  status ${lastExit.exitStatus ?? 'unknown'} after ${Math.round(lastExit.uptimeMs / 1000)}s`);
+    if (lastExit.output.length === 0) out.push('  | (the pane was empty)');
+    for (const line of lastExit.output) out.push(`  | ${line}`);
+  }
+  const failures = status.failures as { at: string; reason: string; exitStatus?: number | null; uptimeMs: number; lastOutput?: string[] }[] | undefined;
   if (failures?.length) {
     out.push('Failures:');
-    for (const f of failures.slice(-5)) out.push(`  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s`);
+    for (const f of failures.slice(-5)) out.push(`  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s${f.lastOutput?.length ? `: ${f.lastOutput.at(-1)}` : ''}`);
   }
   out.push('Conditions:');
   const conds = (status.conditions as { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[] | undefined) ?? [];
