@@ -81,6 +81,8 @@ export class AccountController implements Controller<AccountObserved> {
   readonly #polls = new Map<string, PollState<UsageSnapshot>>();
   #forced: ForcedRequest | undefined;
   #requests = 0;
+  /** The credentials' `expiresAt` last seen per account (null: none in the file). */
+  readonly #expiries = new Map<string, number | null>();
 
   constructor(o: AccountControllerOptions) {
     this.#o = o;
@@ -122,6 +124,15 @@ export class AccountController implements Controller<AccountObserved> {
       const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
       let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
       const cfg = { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
+      // New credentials (a login, or claude refreshed an expired token): the old token's rejection
+      // or back-off no longer applies; poll now.
+      const expiry = credentials.ok ? (credentials.expiresAt ?? null) : undefined;
+      const seen = this.#expiries.get(name);
+      if (seen !== undefined && expiry !== undefined && expiry !== seen) {
+        const { nextAllowedAt: _next, lastOutcome: _last, ...rest } = poll;
+        poll = { ...rest, consecutiveFailures: 0 };
+      }
+      if (!ctx.dryRun && expiry !== undefined) this.#expiries.set(name, expiry);
       let polled: UsageFetch | undefined;
       // An expired access token cannot be used (the controller never refreshes it): not polled.
       if (credentials.ok && !credentials.accessTokenExpired && this.#o.poll !== false && mayPoll(poll, now)) {

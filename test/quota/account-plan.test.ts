@@ -88,6 +88,35 @@ describe('planAccounts: an expired access token with a refresh token', () => {
   });
 });
 
+describe('AccountController.observe: new credentials', () => {
+  it('a rejected token is not polled again until the interval; new credentials (a login, a refresh by claude) are polled at once', async () => {
+    let creds: CredentialsCheck = { ok: true, expiresAt: T0 + 3_600_000 };
+    let now = T0;
+    const calls: number[] = [];
+    const controller = new AccountController({
+      quota: {
+        readCredentials: async () => creds,
+        fetchUsage: async () => {
+          calls.push(now);
+          return calls.length === 1 ? { ok: false, kind: 'CredentialsExpired', message: 'usage endpoint answered 401' } : { ok: true, snapshot: usage(20, new Date(now)), observedAt: new Date(now).toISOString() };
+        },
+      },
+      fs: { inspect: async (p) => ({ kind: 'symlink', target: p.replace(/^\/acc\/\w+/, '/shared') }), readText: async () => undefined, listDir: async () => undefined },
+      minDwellMs: 600_000,
+      clock: () => now,
+    });
+    const desired = desiredOf(['a']);
+    const observe = () => controller.observe(['*'], { desired, prior: {}, dryRun: false });
+    expect((await observe()).accounts.a?.polled?.ok).toBe(false);
+    now += 1000;
+    expect((await observe()).accounts.a?.polled).toBeUndefined(); // within the 5m interval
+    creds = { ok: true, expiresAt: T0 + 7_200_000 }; // logged in again
+    now += 1000;
+    expect((await observe()).accounts.a?.polled?.ok).toBe(true);
+    expect(calls).toEqual([T0, T0 + 2000]);
+  });
+});
+
 describe('planAccounts: usage data that is not fresh', () => {
   const after = staleUsageAfterMs(5 * 60_000) / 60_000;
 
