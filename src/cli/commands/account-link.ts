@@ -118,9 +118,17 @@ export async function accountLinkCommand(args: string[], io: CliIO): Promise<num
   for (const name of values.all ? desired.accounts.map((a) => a.metadata.name) : positionals) {
     const a = desired.accounts.find((x) => x.metadata.name === name);
     if (!a) throw new CfError('CF_ERR_NOT_FOUND', `no Account named "${name}" in the manifests (${desired.accounts.map((x) => x.metadata.name).join(', ') || 'none declared'})`);
-    if (!a.spec.sharedStateDir) throw new CfError('CF_ERR_NO_SHARED_STATE', `Account "${name}" has no spec.sharedStateDir: there is nothing to link`);
+    if (!a.spec.sharedStateDir) {
+      // --all: an account without a shared store has nothing to link; named explicitly, it is a mistake.
+      if (values.all) {
+        io.stderr.write(`note: Account "${name}" has no spec.sharedStateDir: nothing to link\n`);
+        continue;
+      }
+      throw new CfError('CF_ERR_NO_SHARED_STATE', `Account "${name}" has no spec.sharedStateDir: there is nothing to link`);
+    }
     accounts.push(a);
   }
+  if (accounts.length === 0) throw new CfError('CF_ERR_NO_SHARED_STATE', 'no Account in the manifests has a spec.sharedStateDir: there is nothing to link');
   const stateDir = stateDirOf(values['state-dir'], io);
   const dryRun = values['dry-run'] ?? false;
   const store = new FileStateStore(stateDir, { readOnly: dryRun });
