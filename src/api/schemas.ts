@@ -22,14 +22,14 @@ export const NOTIFIER_EVENTS = [
   'FailoverStarted',
   'FailoverCompleted',
   'AllAccountsExhausted',
-  'NoEligibleAccount',
   'CredentialsExpired',
-  'SharedStateDiverged',
-  'UsageDataStale',
   'SessionCrashLoop',
   'TaskFailed',
   'DelegationBudgetReached',
   'GuardDenied',
+  'NoEligibleAccount',
+  'SharedStateDiverged',
+  'UsageDataStale',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -65,6 +65,9 @@ const everyEvent: NotifyEvent[] = [
   ev('TaskFailed', 'Project/web', 'task fix-login failed after 3 attempts'),
   ev('DelegationBudgetReached', 'DelegationPolicy/default', 'monthly budget of 50 USD reached'),
   ev('GuardDenied', 'Session/ccl-3', 'blocked `rm -rf /` (rule rm-root)'),
+  ev('NoEligibleAccount', 'Account/*', 'no account can take the pool; sessions are not launched until one can: alpha: suspended'),
+  ev('SharedStateDiverged', 'Account/gamma', 'Account/gamma is not a failover target: /acc/gamma/todos is a real directory'),
+  ev('UsageDataStale', 'Account/gamma', 'backup Account/gamma: no fresh usage data for 1h'),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -94,8 +97,8 @@ describe('delivery of the right events, once each', () => {
     expect(new Set(hooks.map((h) => h.headers['x-cf-delivery'])).size).toBe(everyEvent.length);
 
     const s = d.stats();
-    expect(s.tg).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
-    expect(s.wh).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
+    expect(s.tg).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
+    expect(s.wh).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
   });
 
   it('notify() only enqueues: nothing is on the wire when it returns', async () => {
@@ -127,6 +130,7 @@ describe('routing', () => {
       'AllAccountsExhausted Account/*',
       'CredentialsExpired Account/beta',
       'GuardDenied Session/ccl-3',
+      'NoEligibleAccount Account/*',
     ]);
   });
 
@@ -421,12 +425,12 @@ describe('secrets', () => {
     for (const e of everyEvent) d.notify(e);
     await expect(d.drain(15_000)).resolves.toBe(true);
     const s = d.stats();
-    expect(s.tg?.sent).toBe(8);
-    expect(s.wh?.sent).toBe(8);
-    expect(s['tg-wrong']?.failed).toBe(8);
-    expect(s['tg-down']?.failed).toBe(8);
-    expect(s['wh-down']?.failed).toBe(8);
-    expect(s['wh-nosecret']?.failed).toBe(8);
+    expect(s.tg?.sent).toBe(everyEvent.length);
+    expect(s.wh?.sent).toBe(everyEvent.length);
+    expect(s['tg-wrong']?.failed).toBe(everyEvent.length);
+    expect(s['tg-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-nosecret']?.failed).toBe(everyEvent.length);
     expect(s['wh-nosecret']?.lastError).toContain('CF_MISSING');
 
     const everything = [...lines, JSON.stringify(s)].join('\n');
