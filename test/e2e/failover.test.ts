@@ -171,9 +171,12 @@ describe('failover in time with the default flags (minimum dwell 10m, grace 2m)'
     expect(Date.parse(toB.time) - t1).toBeLessThanOrEqual(POLL_MS + GRACE_MS);
     // s1 finished its turn before it moved (the grace), it was not cut off at the decision.
     const received = p.sim().find((r) => r.type === 'received' && r.sessionId === conv && String(r.preview).includes('#sim work 30000'));
-    const relaunched = p.invocations().find((i) => (i as unknown as { sessionId?: string }).sessionId === conv && i.env.CLAUDE_CONFIG_DIR === p.configDir('b'));
     expect(received, JSON.stringify(p.sim().filter((r) => r.type === 'received').map((r) => [r.sessionId, r.preview]))).toBeTruthy();
-    expect(relaunched, JSON.stringify(p.invocations().map((i) => [(i as unknown as { sessionId?: string }).sessionId, i.env.CLAUDE_CONFIG_DIR, i.argv.slice(-2)]))).toBeTruthy();
+    // The session is Ready on b once its process is up; the agent logs its start a moment later.
+    const relaunchedOnB = () => p.invocations().find((i) => (i as unknown as { sessionId?: string }).sessionId === conv && i.env.CLAUDE_CONFIG_DIR === p.configDir('b'));
+    await until(() => relaunchedOnB() !== undefined, 30_000, `s1 resumed on b\n${JSON.stringify(p.invocations().map((i) => [(i as unknown as { sessionId?: string }).sessionId, i.env.CLAUDE_CONFIG_DIR, i.argv.slice(-2)]))}`);
+    const relaunched = relaunchedOnB();
+    expect(relaunched?.argv.slice(-2)).toEqual(['--resume', conv]);
     expect(Date.parse(String(relaunched?.time)) - Date.parse(String(received?.time))).toBeGreaterThanOrEqual(29_000);
     expect(Date.parse(toB.time)).toBeLessThan(Date.parse(String(received?.time)) + 29_000); // decided while s1 still worked
 
