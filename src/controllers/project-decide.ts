@@ -119,6 +119,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
   if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
   if (!s.alive) {
+    // Claimed for a session this controller has not launched yet (no status at all: a lease carried
+    // over by `migrate --from-go`, read at start-up): it is delivered once the session runs.
+    if (lease.deliveredAt === undefined && s.launchedAtMs === undefined && s.activity === undefined) {
+      return stale() ?? { action: 'keep', reason: `session ${s.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
+    }
     // The Session controller relaunches a declared session that stopped (failover, healing) and
     // resumes its conversation; the task then continues there (replay). Wait for that a while.
     const downFor = ctx.nowMs - lastActivity;
@@ -135,14 +140,18 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > claimedMs) {
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > claimedMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
-    if (s.lastError && s.lastError.atMs >= claimedMs) {
+  // Idle, relaunched or failed after the prompt reached the session: measured from the delivery
+  // (not the claim), so a claim older than the session — a lease carried over by
+  // `migrate --from-go`, delivered once the session was up — is not taken for a relaunch.
+  const deliveredMs = Date.parse(lease.deliveredAt);
+  const sentMs = Number.isFinite(deliveredMs) ? Math.max(claimedMs, deliveredMs) : claimedMs;
+  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > sentMs) {
+    if (s.launchedAtMs !== undefined && s.launchedAtMs > sentMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
+    if (s.lastError && s.lastError.atMs >= sentMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }
     return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task` };
   }
-  const deliveredMs = Date.parse(lease.deliveredAt);
   if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
     return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }

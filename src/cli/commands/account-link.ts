@@ -1,7 +1,8 @@
 /**
  * `claude-failover account link NAME... [--adopt]`: link an account's shared directories to the
  * shared store, adopting (explicitly) the per-session directories whose files have unique names.
- * The work is done by src/adapters/shared-state.ts; this is the command around it.
+ * The work is done by src/adapters/shared-state.ts; this is the command around it, dispatched by
+ * `account` (account.ts).
  */
 import { join } from 'node:path';
 import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
@@ -50,15 +51,6 @@ Examples:
   claude-failover account link --all --adopt -f manifests/
 `;
 
-const ACCOUNT_HELP = `Usage: claude-failover account <subcommand> [options]
-
-Subcommands:
-  link   Link an account's shared directories to the shared store (--adopt: move the files of
-         todos/, shell-snapshots/, plans/, tasks/ into it first)
-
-Run \`claude-failover account link --help\` for options and examples.
-`;
-
 interface Values {
   help?: boolean;
   filename?: string[];
@@ -68,17 +60,6 @@ interface Values {
   'dry-run'?: boolean;
   force?: boolean;
   output?: string;
-}
-
-/** `claude-failover account <sub>`: dispatches to the sub-commands (only `link` lives here). */
-export async function accountCommand(args: string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    io.stdout.write(ACCOUNT_HELP);
-    return sub === undefined ? 1 : 0;
-  }
-  if (sub === 'link') return accountLinkCommand(rest, io);
-  throw new UsageError(`unknown subcommand "account ${sub}"`);
 }
 
 interface AccountResult {
