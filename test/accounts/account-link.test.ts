@@ -120,7 +120,7 @@ describe('account link', () => {
     const w = goLayout();
     expect((await runCli(['account', 'link', '-f', w.manifests])).stderr).toMatch(/name an account/);
     expect((await runCli(['account', 'link', 'zz', '-f', w.manifests])).stderr).toMatch(/no Account named "zz" in the manifests \(a\)/);
-    expect((await runCli(['account', 'frob'])).stderr).toMatch(/unknown subcommand "account frob"/);
+    expect((await runCli(['account', 'frob'])).stderr).toMatch(/unknown subcommand "frob"; use add, login, check, link/);
     expect((await runCli(['account', 'link', '--help'])).stdout).toMatch(/Adoptable: todos, shell-snapshots, plans, tasks/);
   });
 });
