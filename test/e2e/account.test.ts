@@ -173,6 +173,12 @@ describe('account check', () => {
     expect(bad.stdout).toMatch(/^backup +20 +expired \(max\) +passed /m);
     expect(bad.stdout).toContain('backup: access token expired; log in again: claude-failover account login backup');
   }, 90_000);
+  it('resolves a relative --state-dir against the working directory (as every command does)', async () => {
+    credentials(join(home, '.claude-accounts', 'main'), Date.now() + 3_600_000);
+    mkdirSync(join(work, 'rel-state'));
+    const r = await runCli(['account', 'check', '-f', manifests, '--state-dir', 'rel-state', '-o', 'json'], { env: env(), cwd: work });
+    expect((JSON.parse(r.stdout) as { stateDir: string }).stateDir).toBe(join(work, 'rel-state'));
+  }, 90_000);
 });
 
 describe('account login (real tmux, a stand-in claude)', () => {
