@@ -352,10 +352,10 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     if (t) {
       base.lastExit = { at: now.toISOString(), exitStatus: t.paneDeadStatus ?? null, uptimeMs, output: output ?? [] };
       const said = exitSummary(output);
-      const message = `${resource}: the agent exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s${said ? `: ${said}` : ' (its pane was empty)'}`;
+      const message = `${resource}: the agent exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s${said ? `: ${said}` : output !== undefined ? ' (its pane was empty)' : ''}`;
       out.drift.push({ key, message });
       // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
-      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs, output: output ?? [] } });
+      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs, ...(output !== undefined ? { output } : {}) } });
     } else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
   }
 
