@@ -151,7 +151,6 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
       resyncMs: 5_000,
       prune: true,
       log: opts.log,
-      pool: { minDwellMs: 5_000, failoverGraceMs: 8_000 },
       onEvent: (e) => events.push(e),
     });
     opts.say(`demo: in ${dir} (manifests/, run/); usage endpoint stand-in on ${usage.endpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);

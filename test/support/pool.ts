@@ -11,8 +11,16 @@ import { removeAgentTree, tempDir } from './manifests.js';
 import { PrivateTmuxServer } from './tmux.js';
 
 export interface PoolSpec {
-  accounts: { name: string; priority: number; extra?: string }[];
+  /**
+   * `credentials`: `valid` (default: a token the fake usage endpoint knows, expiring in a week),
+   * `expired` (its access token expired; a refresh token is present), or `none` (not logged in).
+   */
+  accounts: { name: string; priority: number; extra?: string; credentials?: 'valid' | 'expired' | 'none' }[];
   sessions: string[];
+  /** Per-session command (default: the simulator) and extra environment. */
+  sessionSpecs?: Record<string, { command?: string[]; env?: Record<string, string> }>;
+  /** More manifest documents (e.g. a Notifier), appended as they are. */
+  extraManifests?: string[];
   simEnv?: Record<string, string>;
   pollInterval?: string;
   daemonArgs?: string[];
@@ -43,7 +51,11 @@ export class SimPool {
     for (const a of this.spec.accounts) {
       const dir = this.configDir(a.name);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken: this.token(a.name), refreshToken: 'r', expiresAt: Date.now() + 7 * 86_400_000, scopes: ['user:inference'], subscriptionType: 'max' } }), { mode: 0o600 });
+      const credentials = a.credentials ?? 'valid';
+      if (credentials !== 'none') {
+        const expiresAt = credentials === 'expired' ? Date.now() - 3 * 3_600_000 : Date.now() + 7 * 86_400_000;
+        writeFileSync(join(dir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken: this.token(a.name), refreshToken: 'r', expiresAt, scopes: ['user:inference'], subscriptionType: 'max' } }), { mode: 0o600 });
+      }
       this.usage.setWindows(this.token(a.name), initial[a.name] ?? { fiveHour: 10, sevenDay: 10 });
     }
     mkdirSync(this.manifests, { recursive: true });
@@ -62,8 +74,11 @@ ${a.extra ?? ''}`);
     docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata:\n  name: p\nspec:\n  path: ${join(this.root, 'project')}\n`);
     const env = { CLAUDE_SIM_LOG: this.simLog, ...this.spec.simEnv };
     for (const s of this.spec.sessions) {
-      docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s}\nspec:\n  project: p\n  command: ${JSON.stringify([SIM_BIN, '--dangerously-skip-permissions'])}\n  env:\n${Object.entries(env).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\n`);
+      const own = this.spec.sessionSpecs?.[s];
+      const sessionEnv = { ...env, ...own?.env };
+      docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s}\nspec:\n  project: p\n  command: ${JSON.stringify(own?.command ?? [SIM_BIN, '--dangerously-skip-permissions'])}\n  env:\n${Object.entries(sessionEnv).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n`);
     }
+    docs.push(...(this.spec.extraManifests ?? []));
     writeFileSync(join(this.manifests, 'pool.yaml'), docs.join('---\n'));
   }
 
@@ -88,9 +103,9 @@ ${a.extra ?? ''}`);
     return this.status()[`Session/${name}`];
   }
 
-  events(): { key: string; reason: string; message: string; data?: Record<string, unknown> }[] {
+  events(): { key: string; type: string; reason: string; message: string; time: string; data?: Record<string, unknown> }[] {
     try {
-      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; reason: string; message: string });
+      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; type: string; reason: string; message: string; time: string });
     } catch {
       return [];
     }
