@@ -75,12 +75,18 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
 /**
  * Decides what happens to a dispatched task, from its lease and its session. In order:
  * completed (lastCompletedTask is the task, after the claim) → complete; first pass after a start
- * (session status not fresh) → keep; rate-limited → hold (stays dispatched, failover replays it;
- * requeued if not continued within the replay window); session gone, suspended, moved or crash
- * looping → requeue; working on it → keep (stale after `staleMs` without activity → requeue);
- * never delivered and the session is idle → redeliver; delivered, and the session went idle
- * after the claim without finishing it (failed turn, relaunch) → requeue; otherwise keep until
- * `staleMs` without activity.
+ * (session status not fresh) → keep; relaunched with `--resume` of its conversation after the
+ * latest prompt of the claim started (the claim, or the last continuation) → replay once it is
+ * idle (one continuation per relaunch; no attempt is used); rate-limited → hold (stays
+ * dispatched, failover replays it; requeued if not continued within the replay window); session
+ * gone, suspended, moved or crash looping → requeue; working on it → keep (stale after `staleMs`
+ * without activity → requeue); never delivered and the session is idle → redeliver; delivered,
+ * and the session went idle after the latest prompt started without finishing it (failed turn,
+ * relaunch without its conversation) → requeue; otherwise keep until the prompt's turn starts
+ * (`pickupMs`) or `staleMs` without activity.
+ *
+ * The latest prompt matters: after a continuation, the session is still idle (since its relaunch)
+ * until the continued turn starts, which must not read as "idle without finishing".
  */
 export function judgeLease(lease: Lease, project: string, s: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
   const marker = taskMarkerId(lease.taskId);
@@ -89,18 +95,24 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     return { action: 'complete', finishedAtMs: s.lastCompletedAtMs, reason: `session ${s.name} finished its turn on the task` };
   }
   if (!ctx.fresh) return { action: 'keep', reason: 'waiting for fresh session status after start', recheckInMs: 250 };
-  const lastActivity = Math.max(claimedMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
+  // When the latest prompt of this claim started: the claim (first delivery) or the last continuation.
+  const continuedMs = lease.continuedAt !== undefined ? Date.parse(lease.continuedAt) : undefined;
+  const promptMs = continuedMs !== undefined && continuedMs > claimedMs ? continuedMs : claimedMs;
+  const lastActivity = Math.max(promptMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
   const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
   const stale = (): LeaseVerdict | undefined =>
     staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
 
-  // Relaunched with --resume after the prompt was delivered: continue in the same conversation.
-  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > Date.parse(lease.deliveredAt)
+  // Relaunched with --resume after the latest prompt started: continue in the same conversation.
+  // A continuation moves promptMs past this launch, so one relaunch gets one continuation.
+  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > promptMs
     && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
     if (s.activity === 'idle' && s.ready) {
       return { action: 'replay', reason: `session ${s.name} was relaunched${s.account ? ` on account ${s.account}` : ''} and resumed its conversation; continuing the task there` };
     }
-    if (s.activity === 'starting' || s.activity === undefined) return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle`, recheckInMs: 1_000 };
+    if (s.activity === 'starting' || s.activity === undefined || s.activity === 'idle') {
+      return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle and Ready`, recheckInMs: 1_000 };
+    }
   }
   if (s?.activity === 'rateLimited' && s.alive) {
     return { action: 'hold', reason: `session ${s.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
@@ -135,14 +147,14 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > claimedMs) {
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > claimedMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
-    if (s.lastError && s.lastError.atMs >= claimedMs) {
+  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
+    if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return { action: 'requeue', reason: `session ${s.name} was relaunched without its conversation while the task was delivered to it` };
+    if (s.lastError && s.lastError.atMs >= promptMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }
-    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task` };
+    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task${continuedMs !== undefined ? ' (after its continuation)' : ''}` };
   }
-  const deliveredMs = Date.parse(lease.deliveredAt);
+  const deliveredMs = continuedMs ?? Date.parse(lease.deliveredAt);
   if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
     return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }

@@ -31,6 +31,7 @@ import { checkpointPath, nextCheckpoint, type CheckpointToolCall, type SessionCh
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
 import { continuationPrompt, taskPrompt } from './project-prompt.js';
 import type { SessionStatus } from './session.js';
+import { accountFor } from './session-launch.js';
 
 export { taskPrompt, continuationPrompt, taskMarkerId } from './project-prompt.js';
 
@@ -461,8 +462,10 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
         busy.set(lease.session, { task: id, since: lease.claimedAt });
         touched.add(id);
         const text = continuationPrompt({ id, path: dispatchedPath(root, id) });
-        out.changes.push(taskChange(id, `continue on ${lease.session}: ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id } }]));
-        out.events.push({ key, type: 'Normal', reason: 'TaskReplayed', message: `task ${id}: ${verdict.reason}`, data: { taskId: id, session: lease.session, attempt: lease.attempt } });
+        const continuation = { claimId: lease.claimId, ...(lease.continuedAt !== undefined ? { previous: lease.continuedAt } : {}) };
+        const n = (lease.continuations ?? 0) + 1;
+        out.changes.push(taskChange(id, `continue on ${lease.session} (continuation ${n} of attempt ${lease.attempt}): ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id, continuation } }]));
+        out.events.push({ key, type: 'Normal', reason: 'TaskReplayed', message: `task ${id}: ${verdict.reason}`, data: { taskId: id, session: lease.session, attempt: lease.attempt, continuation: n } });
         break;
       }
       case 'hold':
@@ -527,10 +530,19 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       if (a.spec.maxSessions !== undefined) slots.set(a.metadata.name, Math.max(0, a.spec.maxSessions - (busyByAccount.get(a.metadata.name)?.size ?? 0)));
     }
     const free: FreeSession[] = [];
+    let moving = 0;
     for (const sname of projectSessions) {
       const v = view(sname);
       if (busy.has(sname) || !v.declared || v.suspended || !v.alive || !v.ready || v.activity !== 'idle') continue;
       if (v.account && exhausted.has(v.account)) continue;
+      // About to be relaunched under another account (failover): its status still reads idle and
+      // Ready until the Session controller has stopped it, so a task pasted now would be cut at once.
+      const manifest = input.desired.sessions.find((x) => x.metadata.name === sname);
+      const target = manifest ? accountFor(manifest, input.desired, input.prior)?.metadata.name : undefined;
+      if (v.account !== undefined && target !== undefined && v.account !== target) {
+        moving += 1;
+        continue;
+      }
       const settleLeft = (v.sinceMs ?? 0) + tuning.idleSettleMs - nowMs;
       if (settleLeft > 0) {
         requeue(settleLeft + 10);
@@ -538,6 +550,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       }
       free.push({ name: sname, mode: v.mode, account: v.account ?? '', sinceMs: v.sinceMs ?? 0 });
     }
+    if (moving > 0 && local.length > 0) out.notes.push({ key, level: 'info', message: `${moving} idle session(s) get no task while they move to another account` });
     const { assignments, waiting: wait } = assignTasks(local, free, slots, new Set(projectSessions));
     for (const { task, session } of assignments) {
       touched.add(task.id);

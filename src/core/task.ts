@@ -640,10 +640,22 @@ export const LeaseSchema = z.object({
   attempt: z.number().int().min(1),
   /** ISO time. */
   claimedAt: z.string(),
+  /** ISO time the task's prompt was delivered (pasted and submitted) the first time. */
   deliveredAt: z.string().optional(),
   conversationId: z.string().optional(),
+  /**
+   * ISO time the latest continuation prompt was pasted (a session relaunched with `--resume`
+   * after the delivery, e.g. by a failover, continues the task in the same conversation). The
+   * continuation's turn is judged from this time on, as the first delivery's is from `claimedAt`.
+   */
+  continuedAt: z.string().optional(),
+  /** Continuation prompts delivered under this claim (one per relaunch that cut the task's turn). */
+  continuations: z.number().int().min(0).optional(),
 });
 export type Lease = z.infer<typeof LeaseSchema>;
+
+/** What `updateLease` may record on a lease: delivery facts, never who holds it. */
+export type LeasePatch = Partial<Pick<Lease, 'deliveredAt' | 'conversationId' | 'continuedAt' | 'continuations'>>;
 
 /**
  * Finish intent: `<queue>/intents/<id>.json`, written durably before a multi-step finishing
@@ -850,7 +862,7 @@ export interface TaskQueue {
   claim(id: string, input: ClaimInput): Promise<ClaimResult>;
   readLease(id: string): Promise<Lease | undefined>;
   listLeases(): Promise<LeaseRecord[]>;
-  updateLease(id: string, patch: { deliveredAt?: string; conversationId?: string }, expectClaimId?: string): Promise<Lease>;
+  updateLease(id: string, patch: LeasePatch, expectClaimId?: string): Promise<Lease>;
   complete(id: string, footer: string, opts?: { from?: 'dispatched' | 'delegated'; now?: number; expectClaimId?: string }): Promise<MoveOutcome>;
   fail(id: string, opts: { from: 'inbox' | 'dispatched' | 'delegated'; reason: string; now?: number; attempts?: number; session?: string; account?: string; expectClaimId?: string }): Promise<MoveOutcome>;
   requeue(id: string, opts: { reason: string; maxAttempts?: number; now?: number; expectClaimId?: string }): Promise<RequeueResult>;

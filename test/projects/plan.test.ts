@@ -13,7 +13,8 @@ const NOW = new Date('2026-05-01T12:00:00.000Z');
 const T = NOW.getTime();
 const ROOT = '/srv/p/.agent-queue';
 
-function desired(extra = '', sessions: { name: string; mode?: string; account?: string; project?: string }[] = [{ name: 's1' }, { name: 's2' }]): DesiredState {
+// s2 is pinned to account b (tmuxOf runs it there); unpinned sessions run under the active account, a.
+function desired(extra = '', sessions: { name: string; mode?: string; account?: string; project?: string }[] = [{ name: 's1' }, { name: 's2', account: 'b' }]): DesiredState {
   const docs = [
     'apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: a}\nspec: {configDir: /acc/a}\n',
     'apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: b}\nspec: {configDir: /acc/b, maxSessions: 1}\n',
@@ -138,7 +139,7 @@ describe('Project plan', () => {
 
   it('respects Account.maxSessions across busy sessions', () => {
     // s2 and s3 run under b (maxSessions 1); s3 is working elsewhere → s2 may not start.
-    const d = desired('', [{ name: 's1' }, { name: 's2' }, { name: 's3', project: 'p' }]);
+    const d = desired('', [{ name: 's1' }, { name: 's2', account: 'b' }, { name: 's3', project: 'p' }]);
     const ready = [task('t1', 'x\n'), task('t2', 'y\n')];
     const tmux = tmuxOf(['s1', 's2', 's3']);
     tmux.set('s3', { ...(tmux.get('s3') as TmuxSessionInfo), options: { 'cf-account': 'b' } });
