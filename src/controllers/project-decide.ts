@@ -33,6 +33,14 @@ export interface SessionView {
   launchedAtMs?: number;
   /** The current launch resumed the session's conversation (`--resume`). */
   resumed?: boolean;
+  /** When the agent process last started, as its SessionStart hook reported (epoch ms). */
+  processStartedMs?: number;
+  /**
+   * When the tmux session itself says it was launched (its `cf-launched-at` option, read fresh from
+   * tmux). Differs from `launchedAtMs` while the Session controller is relaunching it and has not
+   * recorded the new launch in its status yet.
+   */
+  tmuxLaunchedMs?: number;
 }
 
 export type LeaseVerdict =
@@ -148,6 +156,19 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
   if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
+    // The agent process started after the prompt was pasted, and has been idle since it started:
+    // the prompt raced with a relaunch decided just before it (pasted into a process being stopped,
+    // or one still starting). That is not a turn that ended. The prompt may still be submitted;
+    // if no turn starts within the pickup time it was lost, and the task continues (no attempt used).
+    if (s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
+      const pastedMs = continuedMs ?? Date.parse(lease.deliveredAt);
+      const left = pastedMs + ctx.pickupMs - ctx.nowMs;
+      if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
+      if (s.resumed && s.ready && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
+        return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
+      }
+      if (!s.resumed) return { action: 'requeue', reason: `the prompt did not survive the restart of session ${s.name}, which started a new conversation` };
+    }
     if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return { action: 'requeue', reason: `session ${s.name} was relaunched without its conversation while the task was delivered to it` };
     if (s.lastError && s.lastError.atMs >= promptMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };

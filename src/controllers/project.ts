@@ -282,6 +282,10 @@ export function sessionView(name: string, desired: DesiredState, prior: PlanInpu
   const launched = msOf(st?.launchedAt);
   if (launched !== undefined) v.launchedAtMs = launched;
   if (st?.launchMode === 'resume') v.resumed = true;
+  const started = msOf(st?.processStartedAt);
+  if (started !== undefined) v.processStartedMs = started;
+  const tmuxLaunched = t?.owner === `Session/${name}` ? msOf(t.options['cf-launched-at']) : undefined;
+  if (tmuxLaunched !== undefined) v.tmuxLaunchedMs = tmuxLaunched;
   return v;
 }
 
@@ -430,6 +434,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
           taskId: id, session: lease.session, account: lease.account,
           ...(conversationId !== undefined ? { conversationId } : {}),
           startedAt, finishedAt: verdict.finishedAtMs, attempts: lease.attempt,
+          ...(lease.continuations ? { continuations: lease.continuations, ...(s.account ? { finishedOnAccount: s.account } : {}) } : {}),
         });
         out.changes.push(taskChange(id, `done: ${verdict.reason} (attempt ${lease.attempt}, ${sinceText(verdict.finishedAtMs - startedAt)})`, [{ type: 'queue.complete', root, taskId: id, footer, expectClaimId: lease.claimId }]));
         out.events.push({ key, type: 'Normal', reason: 'TaskCompleted', message: `task ${id} done by ${lease.session} (attempt ${lease.attempt})`, data: { taskId: id, session: lease.session, account: lease.account, attempt: lease.attempt } });
@@ -535,6 +540,12 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       const v = view(sname);
       if (busy.has(sname) || !v.declared || v.suspended || !v.alive || !v.ready || v.activity !== 'idle') continue;
       if (v.account && exhausted.has(v.account)) continue;
+      // tmux shows a newer launch than the Session status: it is being relaunched, and "idle" is the
+      // old process's. A prompt pasted now would meet a process that is stopping or starting.
+      if (v.tmuxLaunchedMs !== undefined && v.launchedAtMs !== undefined && v.tmuxLaunchedMs !== v.launchedAtMs) {
+        moving += 1;
+        continue;
+      }
       // About to be relaunched under another account (failover): its status still reads idle and
       // Ready until the Session controller has stopped it, so a task pasted now would be cut at once.
       const manifest = input.desired.sessions.find((x) => x.metadata.name === sname);
@@ -550,7 +561,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       }
       free.push({ name: sname, mode: v.mode, account: v.account ?? '', sinceMs: v.sinceMs ?? 0 });
     }
-    if (moving > 0 && local.length > 0) out.notes.push({ key, level: 'info', message: `${moving} idle session(s) get no task while they move to another account` });
+    if (moving > 0 && local.length > 0) out.notes.push({ key, level: 'info', message: `${moving} idle session(s) get no task while they are relaunched (moving to another account)` });
     const { assignments, waiting: wait } = assignTasks(local, free, slots, new Set(projectSessions));
     for (const { task, session } of assignments) {
       touched.add(task.id);

@@ -339,7 +339,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 }
 
 function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastError, turns } = a;
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastError, turns, processStartedAt } = a;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -349,6 +349,7 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   if (lastCompletedTask !== undefined) out.lastCompletedTask = lastCompletedTask;
   if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
   if (lastError !== undefined) out.lastError = lastError;
+  if (processStartedAt !== undefined) out.processStartedAt = processStartedAt;
   return out;
 }
 

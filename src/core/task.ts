@@ -512,6 +512,10 @@ export interface DoneFooter {
   startedAt: number;
   finishedAt: number;
   attempts: number;
+  /** Continuation prompts of the finishing attempt (relaunches with `--resume` that cut its turn). */
+  continuations?: number;
+  /** The account the task finished on, when not the one it was claimed on (a failover). */
+  finishedOnAccount?: string;
 }
 
 export interface FailedFooter {
@@ -575,6 +579,7 @@ export function formatDoneFooter(f: DoneFooter): string {
     ['started', iso(f.startedAt)],
     ['finished', iso(f.finishedAt)],
     ['duration', formatDuration(f.finishedAt - f.startedAt)],
+    ['continued', f.continuations ? `${f.continuations} time(s) after a relaunch${f.finishedOnAccount && f.finishedOnAccount !== f.account ? `; finished on account ${oneLine(f.finishedOnAccount)}` : ''}` : undefined],
     ['attempts', String(f.attempts)],
   ]);
 }

@@ -187,6 +187,55 @@ describe('Project plan', () => {
     expect(d[0]?.text).toMatch(/delivery attempt 2/);
   });
 
+  it('continues a task on its session after a relaunch with --resume: one continuation, the session stays busy', () => {
+    const ready = [task('t2', 'next\n')];
+    const relaunched = new Date(T - 5_000).toISOString();
+    const prior: StatusMap = { ...idleBoth, 'Session/s1': sessionStatus('idle', { currentTask: 't1', since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'resume', conversationId: 'conv-1' }) };
+    const q = queue({ scan: { ready, settling: [], malformed: [], conflicts: [] }, leases: [lease('t1')], dispatched: [entry('t1', 'dispatched')] });
+    const r = plan(desired(), q, prior);
+    const d = r.ofType('tmux.deliver').filter((e) => e.session === 's1');
+    expect(d).toHaveLength(1);
+    expect(d[0]?.text).toMatch(/^\[cf-task:t1\] Continue task t1 /);
+    expect(d[0]?.task).toEqual({ root: ROOT, taskId: 't1', continuation: { claimId: 'c-t1' } });
+    expect(r.part.events.find((e) => e.reason === 'TaskReplayed')?.data).toMatchObject({ taskId: 't1', session: 's1', attempt: 1, continuation: 1 });
+    expect(r.ofType('queue.claim').map((c) => c.session)).toEqual(['s2']); // s1 is busy with its continuation
+
+    // The next pass: the continuation is recorded, the session still reads idle since its relaunch.
+    const after = queue({ leases: [lease('t1', { continuedAt: new Date(T - 100).toISOString(), continuations: 1 })], dispatched: [entry('t1', 'dispatched')] });
+    const r2 = plan(desired(), after, prior);
+    expect(r2.ofType('tmux.deliver')).toEqual([]);
+    expect(r2.ofType('queue.requeue')).toEqual([]);
+    expect(r2.status.sessions.s1).toMatchObject({ state: 'working', task: 't1' });
+    // A second relaunch later (another failover) gets its own continuation, naming the first.
+    const again = plan(desired(), queue({ leases: [lease('t1', { continuedAt: new Date(T - 20_000).toISOString(), continuations: 1 })], dispatched: [entry('t1', 'dispatched')] }), prior);
+    expect(again.ofType('tmux.deliver')[0]?.task?.continuation).toEqual({ claimId: 'c-t1', previous: new Date(T - 20_000).toISOString() });
+  });
+
+  it('gives no task to an idle session that is about to move to another account (failover in progress)', () => {
+    const ready = [task('t1', 'x\n'), task('t2', 'y\n')];
+    const pool = { observedGeneration: 'x', conditions: [], activeAccount: 'b', exhausted: [] };
+    // s1 is not pinned and still runs under a; the pool's active account is b now. s2 is pinned to b.
+    const r = plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), { ...idleBoth, 'Account/*': pool });
+    expect(r.ofType('queue.claim').map((c) => `${c.taskId}->${c.session}`)).toEqual(['t1->s2']);
+    expect(r.notes).toMatch(/1 idle session\(s\) get no task while they are relaunched/);
+    // Once relaunched under b, it takes work again.
+    const moved = tmuxOf(['s1', 's2']);
+    moved.set('s1', { ...(moved.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'b' } });
+    const r2 = plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), { ...idleBoth, 'Account/*': pool }, { tmux: moved });
+    expect(r2.ofType('queue.claim').map((c) => c.session)).toContain('s1'); // (b's maxSessions 1 leaves s2 without)
+  });
+
+  it('gives no task to a session whose tmux launch is newer than its status (a relaunch not yet recorded)', () => {
+    const ready = [task('t1', 'x\n')];
+    const launched = new Date(T - 60_000).toISOString();
+    const prior: StatusMap = { ...idleBoth, 'Session/s1': sessionStatus('idle', { launchedAt: launched }), 'Session/s2': sessionStatus('working', { launchedAt: launched }) };
+    const tmux = tmuxOf(['s1', 's2']);
+    tmux.set('s1', { ...(tmux.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'a', 'cf-launched-at': new Date(T - 1_000).toISOString() } });
+    expect(plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), prior, { tmux }).ofType('queue.claim')).toEqual([]);
+    tmux.set('s1', { ...(tmux.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'a', 'cf-launched-at': launched } });
+    expect(plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), prior, { tmux }).ofType('queue.claim').map((c) => c.session)).toEqual(['s1']);
+  });
+
   it('holds a rate-limited task (stays dispatched) and records the hold', () => {
     const q = queue({ leases: [lease('t1')], dispatched: [entry('t1', 'dispatched')] });
     const r = plan(desired(), q, { ...idleBoth, 'Session/s1': sessionStatus('rateLimited', { currentTask: 't1' }) });

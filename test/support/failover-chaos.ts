@@ -37,11 +37,12 @@ export interface FailoverChaosOptions {
   /** A continuation's work (the simulator's default work, CLAUDE_SIM_WORK_MS). Default 1500. */
   continuationWorkMs?: number;
   /**
-   * Before the next failover, wait until every continued task has finished, so that each task is
-   * cut by at most one failover (then "more than twice" is the strict bound). Otherwise failovers
-   * come back to back and the bound is one continuation per failover. Default true.
+   * Before the next failover, wait until every task that was in flight at the previous one has
+   * ended, so that each task meets at most one failover (then "more than twice" is the strict
+   * bound). Otherwise failovers come back to back and the bound is one continuation per failover
+   * during the task. Default true.
    */
-  waitForContinuations?: boolean;
+  oneFailoverPerTask?: boolean;
   /** Random delay between "every session holds a task" and the failover. Default 1500 ms. */
   maxDelayMs?: number;
   /** Extra `run` flags (none by default: the defaults are what is tested). */
@@ -49,6 +50,8 @@ export interface FailoverChaosOptions {
   timeoutMs?: number;
   seed?: number;
   log?: (s: string) => void;
+  /** Keep the run's directory (state, queue, logs) for a look afterwards. */
+  keep?: boolean;
 }
 
 export interface TaskDeliveries {
@@ -56,7 +59,7 @@ export interface TaskDeliveries {
   sessions: string[];
   originals: number;
   continuations: number;
-  /** Failovers started between the task's first delivery and its end. */
+  /** Failovers whose span (decision to completion) overlaps the task's life (first prompt to its end). */
   failoversDuring: number;
 }
 
@@ -87,6 +90,10 @@ export interface FailoverChaosReport {
   startedBy: Record<string, number>;
   durationMs: number;
   perTask: TaskDeliveries[];
+  /** For each task that broke a rule: what its session, the controller and the pool did, in time order. */
+  timelines: Record<string, string[]>;
+  /** The run's directory, when kept (`keep`). */
+  root?: string;
 }
 
 interface SimRecord {
@@ -96,6 +103,9 @@ interface SimRecord {
   argv?: string[];
   preview?: string;
   queued?: boolean;
+  event?: string;
+  outcome?: string;
+  resumed?: boolean;
 }
 
 interface EventRecord {
@@ -153,23 +163,8 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
     const st = pool.status()['Project/p'] as { sessions?: Record<string, { state: string }> } | undefined;
     return names.filter((n) => st?.sessions?.[n]?.state === 'working').length;
   };
-  const continuing = () => {
-    let n = 0;
-    for (const f of (() => {
-      try {
-        return readdirSync(join(queue, 'leases')).filter((x) => x.endsWith('.json'));
-      } catch {
-        return [];
-      }
-    })()) {
-      try {
-        if (((JSON.parse(readFileSync(join(queue, 'leases', f), 'utf8')) as { continuations?: number }).continuations ?? 0) > 0) n += 1;
-      } catch {
-        // being replaced
-      }
-    }
-    return n;
-  };
+  // Tasks in flight at the last failover (dispatched when it was triggered or when it completed).
+  let inFlight = new Set<string>();
 
   let report: FailoverChaosReport;
   try {
@@ -184,13 +179,17 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       // Enough ready work that every session is busy, then wait until each holds a task.
       const ready = inState('inbox').length;
       if (ready < names.length) await produce(names.length - ready + 1);
-      if (opts.waitForContinuations ?? true) await until(() => continuing() === 0, left(), 'continued tasks finished');
+      if (opts.oneFailoverPerTask ?? true) {
+        const previous = inFlight;
+        await until(() => !inState('dispatched').some((id) => previous.has(id)), left(), `the tasks in flight at failover ${i - 1} ended`);
+      }
       await until(() => holding() === names.length, 60_000, 'every session holding a task').catch(() => log(`failover ${i}: not every session busy (${holding()}/${names.length})`));
       await sleep(random() * (opts.maxDelayMs ?? 1500));
       const from = pool.active() as string;
       const to = from === 'a' ? 'b' : 'a';
       const trigger = triggers[(i - 1) % triggers.length] as FailoverTrigger;
       busyAtTrigger.push(holding());
+      inFlight = new Set(inState('dispatched'));
       const completedBefore = count('FailoverCompleted');
       if (trigger === 'exhausted') {
         pool.usage.setWindows(pool.token(from), { fiveHour: 100, sevenDay: 20 });
@@ -200,6 +199,7 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       }
       byTrigger[trigger] += 1;
       await until(() => pool.active() === to && count('FailoverCompleted') > completedBefore, Math.min(left(), 180_000), `failover ${i} (${trigger}) ${from} → ${to} completed`);
+      for (const id of inState('dispatched')) inFlight.add(id);
       if (trigger === 'exhausted') {
         // The account's window resets: it is a valid target again (the next failover may come back).
         pool.usage.setWindows(pool.token(from), { fiveHour: 10, sevenDay: 20 });
@@ -222,7 +222,16 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       if (m?.[1]) sessionOfPid.set(r.pid, m[1]);
     }
     const ev = events();
-    const failoverTimes = ev.filter((e) => e.reason === 'FailoverStarted').map((e) => Date.parse(e.time));
+    // Each failover's span, from its decision to every session running on the new account: a task can
+    // only be cut by a failover whose span overlaps the task's life.
+    const startedTimes = ev.filter((e) => e.reason === 'FailoverStarted').map((e) => Date.parse(e.time));
+    const completedTimes = ev.filter((e) => e.reason === 'FailoverCompleted').map((e) => Date.parse(e.time));
+    const spans = startedTimes.map((s, i) => ({ from: s, to: completedTimes[i] ?? finishedAt }));
+    // When the first prompt of each task was pasted (the controller's log; the agent logs it later).
+    const pasted = new Map<string, number>();
+    for (const l of d.lines) {
+      if (l.msg === 'prompt delivered' && l.continuation === false && typeof l.taskId === 'string' && typeof l.pasteStartedAt === 'number' && !pasted.has(l.taskId)) pasted.set(l.taskId, l.pasteStartedAt);
+    }
     const endOf = new Map<string, number>();
     for (const e of ev) {
       const id = e.data?.taskId;
@@ -243,12 +252,47 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
     }
     const perTask: TaskDeliveries[] = [...per].map(([taskId, t]) => {
       const end = endOf.get(taskId) ?? finishedAt;
-      return { taskId, sessions: [...t.sessions].sort(), originals: t.originals, continuations: t.continuations, failoversDuring: failoverTimes.filter((f) => f >= t.first && f <= end).length };
+      const first = Math.min(t.first, pasted.get(taskId) ?? Infinity);
+      return { taskId, sessions: [...t.sessions].sort(), originals: t.originals, continuations: t.continuations, failoversDuring: spans.filter((f) => f.from <= end && f.to >= first).length };
     }).sort((a, b) => a.taskId.localeCompare(b.taskId));
     const done = inState('done');
     const failed = inState('failed');
     const footers = done.map((id) => Number(/- attempts: (\d+)\n/.exec(readFileSync(join(queue, 'done', `${id}.md`), 'utf8'))?.[1] ?? 0));
     const requeues = ev.filter((e) => e.reason === 'TaskRequeued' || e.reason === 'TaskFailed').map((e) => e.message);
+    // Timelines of the tasks that broke a rule: their sessions' agents, the controller's decisions.
+    const bad = new Set([
+      ...ev.filter((e) => (e.reason === 'TaskRequeued' || e.reason === 'TaskFailed') && typeof e.data?.taskId === 'string').map((e) => e.data?.taskId as string),
+      ...perTask.filter((t) => t.sessions.length > 1 || t.originals > 1 || t.originals + t.continuations > 2 || t.continuations > t.failoversDuring).map((t) => t.taskId),
+    ]);
+    const timelines: Record<string, string[]> = {};
+    for (const id of bad) {
+      const t = per.get(id);
+      const from = (t?.first ?? finishedAt) - 20_000;
+      const to = (endOf.get(id) ?? finishedAt) + 5_000;
+      const within = (time: string | undefined) => {
+        const ms = Date.parse(time ?? '');
+        return ms >= from && ms <= to;
+      };
+      const sessions = t?.sessions ?? new Set<string>();
+      const lines: [string, string][] = [];
+      for (const r of sim) {
+        const who = sessionOfPid.get(r.pid ?? -1);
+        if (!who || !sessions.has(who) || !within(r.time)) continue;
+        if (r.type === 'received') lines.push([r.time as string, `${who} pid ${r.pid} received${r.queued ? ' (queued)' : ''}: ${(r.preview ?? '').split('\n')[0]?.slice(0, 70)}`]);
+        else if (r.type === 'invocation') lines.push([r.time as string, `${who} pid ${r.pid} started${r.resumed ? ' (resume)' : ''}`]);
+        else if (r.type === 'exit' || r.type === 'turn-start' || r.type === 'turn-end') lines.push([r.time as string, `${who} pid ${r.pid} ${r.type}${r.outcome ? ` ${r.outcome}` : ''}`]);
+        else if (r.type === 'hook' && ['SessionStart', 'UserPromptSubmit', 'Stop', 'StopFailure', 'SessionEnd'].includes(r.event ?? '')) lines.push([r.time as string, `${who} pid ${r.pid} hook ${r.event}`]);
+      }
+      for (const e of ev) {
+        if (!within(e.time)) continue;
+        const about = e.data?.taskId === id || e.key === 'Account/*' || [...sessions].some((x) => e.key === `Session/${x}`);
+        if (about && e.reason !== 'Updated') lines.push([e.time, `controller ${e.key} ${e.reason}: ${e.message.slice(0, 160)}`]);
+      }
+      for (const l of d.lines) {
+        if (l.taskId === id && typeof l.time === 'number' && within(new Date(l.time).toISOString())) lines.push([new Date(l.time).toISOString(), `controller log: ${String(l.msg)} ${JSON.stringify({ session: l.session, continuation: l.continuation, pasteStartedAt: typeof l.pasteStartedAt === 'number' ? new Date(l.pasteStartedAt).toISOString() : undefined })}`]);
+      }
+      timelines[id] = lines.sort((a, b) => a[0].localeCompare(b[0])).map(([time, text]) => `${time} ${text}`);
+    }
     report = {
       seed: startSeed,
       failovers: count('FailoverCompleted'),
@@ -275,9 +319,17 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       }, {}),
       durationMs: finishedAt - started,
       perTask,
+      timelines,
+      ...(opts.keep ? { root: pool.root } : {}),
     };
   } finally {
-    await pool.close();
+    if (opts.keep) {
+      await pool.daemon?.stop('SIGKILL');
+      pool.tmux.kill();
+      await pool.usage?.close();
+    } else {
+      await pool.close();
+    }
   }
   return report;
 }
