@@ -542,7 +542,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       if (v.account && exhausted.has(v.account)) continue;
       // tmux shows a newer launch than the Session status: it is being relaunched, and "idle" is the
       // old process's. A prompt pasted now would meet a process that is stopping or starting.
-      if (v.tmuxLaunchedMs !== undefined && v.launchedAtMs !== undefined && v.tmuxLaunchedMs !== v.launchedAtMs) {
+      if (v.tmuxLaunchedMs !== undefined && v.launchedAtMs !== undefined && v.tmuxLaunchedMs > v.launchedAtMs) {
         moving += 1;
         continue;
       }

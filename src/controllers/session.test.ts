@@ -41,6 +41,15 @@ describe('SessionController.plan', () => {
     expect(part.changes).toEqual([]);
   });
 
+  it('records when the agent process started, and adopts a session without recorded status with the launch time tmux holds', () => {
+    const started = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'SessionStart', source: 'resume' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((started.status['Session/s1'] as Record<string, unknown>).processStartedAt).toBe('2026-11-22T10:00:05.000Z');
+    // status.json lost: the launch time comes from the tmux session (the Project compares the two).
+    const withOption: SessionObserved = { ...observed([]), tmux: new Map([['s1', { ...tmux, options: { ...tmux.options, 'cf-launched-at': '2026-11-22T09:59:59.123Z' } }]]) };
+    const adopted = controller.plan({ desired, observed: withOption, prior: {}, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((adopted.status['Session/s1'] as Record<string, unknown>).launchedAt).toBe('2026-11-22T09:59:59.123Z');
+  });
+
   it('keeps the current task while the turn goes on', () => {
     const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'StatusLine' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
     expect((part.status['Session/s1'] as Record<string, unknown>).currentTask).toBe('T-1');

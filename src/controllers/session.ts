@@ -319,7 +319,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     return;
   }
 
-  const adoptedLaunch = base.launchedAt ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+  const adoptedLaunch = base.launchedAt ?? t.options['cf-launched-at'] ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
   if (session.spec.account && accountHitLimit(input.prior, session.spec.account)) {
     out.status[key] = {
       ...base, launchedAt: adoptedLaunch, panePid: t.panePid ?? null,
