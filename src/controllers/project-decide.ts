@@ -140,12 +140,18 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
   if (!s.alive) {
     // The Session controller relaunches a declared session that stopped (failover, healing) and
-    // resumes its conversation; the task then continues there (replay). Wait for that a while.
+    // resumes its conversation; the task then continues there (replay), or, if its prompt never
+    // got through (claimed as the session was being stopped), is delivered there. Wait for that.
     const downFor = ctx.nowMs - lastActivity;
-    if (lease.deliveredAt !== undefined && downFor < RELAUNCH_WAIT_MS) {
-      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched and resumed`, recheckInMs: 1_000 };
+    if (downFor < RELAUNCH_WAIT_MS) {
+      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched${lease.deliveredAt !== undefined ? ' and resumed' : ''}`, recheckInMs: 1_000 };
     }
     return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
+  }
+  // tmux shows a newer launch than the Session status: the relaunch is not recorded yet, and the
+  // status (idle, Ready) is the old process's. Decide nothing on it for now.
+  if (s.tmuxLaunchedMs !== undefined && s.launchedAtMs !== undefined && s.tmuxLaunchedMs > s.launchedAtMs && ctx.nowMs - s.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
+    return { action: 'keep', reason: `session ${s.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
   }
 
   if (s.currentTask === marker && s.activity !== 'idle') {

@@ -39,7 +39,11 @@ describe('judgeLease', () => {
     ['crash loop → requeue', lease(), session({ alive: false, readyReason: 'CrashLoopBackOff' }), {}, 'requeue', /crash-looping/],
     ['process died, not back within the relaunch wait → requeue', lease(), session({ alive: false }), { nowMs: T0 + 350 + 60_001 }, 'requeue', /died/],
     ['process stopped moments ago (failover, healing) → keep, waiting for the relaunch', lease(), session({ alive: false }), {}, 'keep', /waiting up to .* relaunched/],
-    ['never delivered and the session died → requeue at once', lease({ deliveredAt: undefined }), session({ alive: false }), {}, 'requeue', /died/],
+    // A claim made as the session was being stopped (failover): its prompt never got through. It waits for the relaunch, no attempt used.
+    ['never delivered and the session stopped moments ago → keep, waiting for the relaunch', lease({ deliveredAt: undefined }), session({ alive: false }), {}, 'keep', /waiting up to .* relaunched$/],
+    ['never delivered and the session not back within the relaunch wait → requeue', lease({ deliveredAt: undefined }), session({ alive: false }), { nowMs: T0 + 350 + 60_001 }, 'requeue', /died/],
+    ['tmux shows a newer launch than the status (relaunch not recorded yet) → keep', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 5000, launchedAtMs: T0 - 60_000, tmuxLaunchedMs: T0 + 5000 }), {}, 'keep', /being relaunched/],
+    ['a relaunch that is never recorded does not hold the task forever', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 5000, launchedAtMs: T0 - 60_000, tmuxLaunchedMs: T0 + 5000 }), { nowMs: T0 + 5000 + 60_000 }, 'redeliver'],
     ['never delivered, session idle → redeliver', lease({ deliveredAt: undefined }), session({ activity: 'idle', currentTask: undefined, sinceMs: T0 - 5000 }), {}, 'redeliver'],
     ['never recorded as delivered but working on it → keep', lease({ deliveredAt: undefined }), session(), {}, 'keep', /working on it/],
     ['never delivered, session starting → keep', lease({ deliveredAt: undefined }), session({ activity: 'starting', currentTask: undefined, ready: false }), {}, 'keep', /not yet delivered/],
