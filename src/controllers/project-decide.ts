@@ -83,15 +83,19 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
 /**
  * Decides what happens to a dispatched task, from its lease and its session. In order:
  * completed (lastCompletedTask is the task, after the claim) → complete; first pass after a start
- * (session status not fresh) → keep; relaunched with `--resume` of its conversation after the
+ * (session status not fresh) → keep; tmux shows a launch the Session status does not know yet →
+ * keep (for up to RELAUNCH_WAIT_MS); relaunched with `--resume` of its conversation after the
  * latest prompt of the claim started (the claim, or the last continuation) → replay once it is
  * idle (one continuation per relaunch; no attempt is used); rate-limited → hold (stays
  * dispatched, failover replays it; requeued if not continued within the replay window); session
- * gone, suspended, moved or crash looping → requeue; working on it → keep (stale after `staleMs`
+ * undeclared, suspended, moved or crash looping → requeue; its pane gone or dead → keep for
+ * RELAUNCH_WAIT_MS (a relaunch brings it back), then requeue; working on it → keep (stale after `staleMs`
  * without activity → requeue); never delivered and the session is idle → redeliver; delivered,
  * and the session went idle after the latest prompt started without finishing it (failed turn,
- * relaunch without its conversation) → requeue; otherwise keep until the prompt's turn starts
- * (`pickupMs`) or `staleMs` without activity.
+ * relaunch without its conversation) → requeue — unless the agent process started after the
+ * prompt and is idle since (the prompt raced with a relaunch): keep until `pickupMs`, then replay
+ * (resumed) or requeue; otherwise keep until the prompt's turn starts (`pickupMs`) or `staleMs`
+ * without activity.
  *
  * The latest prompt matters: after a continuation, the session is still idle (since its relaunch)
  * until the continued turn starts, which must not read as "idle without finishing".
@@ -111,6 +115,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   const stale = (): LeaseVerdict | undefined =>
     staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
 
+  // tmux shows a newer launch than the Session status: the relaunch is not recorded yet, and the
+  // status (idle, Ready) is the old process's. Decide nothing on it for now.
+  if (s && s.alive && s.tmuxLaunchedMs !== undefined && s.launchedAtMs !== undefined && s.tmuxLaunchedMs > s.launchedAtMs && ctx.nowMs - s.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
+    return { action: 'keep', reason: `session ${s.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
+  }
   // Relaunched with --resume after the latest prompt started: continue in the same conversation.
   // A continuation moves promptMs past this launch, so one relaunch gets one continuation.
   if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > promptMs
@@ -148,11 +157,6 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     }
     return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
   }
-  // tmux shows a newer launch than the Session status: the relaunch is not recorded yet, and the
-  // status (idle, Ready) is the old process's. Decide nothing on it for now.
-  if (s.tmuxLaunchedMs !== undefined && s.launchedAtMs !== undefined && s.tmuxLaunchedMs > s.launchedAtMs && ctx.nowMs - s.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
-    return { action: 'keep', reason: `session ${s.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
-  }
 
   if (s.currentTask === marker && s.activity !== 'idle') {
     return stale() ?? { action: 'keep', reason: `session ${s.name} is ${s.activity ?? 'busy'} on it`, recheckInMs: staleIn };
@@ -170,10 +174,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
       const pastedMs = continuedMs ?? Date.parse(lease.deliveredAt);
       const left = pastedMs + ctx.pickupMs - ctx.nowMs;
       if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
-      if (s.resumed && s.ready && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
-        return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
+      if (!s.resumed || (lease.conversationId !== undefined && lease.conversationId !== s.conversationId)) {
+        return { action: 'requeue', reason: `the prompt did not survive the restart of session ${s.name}, which started a new conversation` };
       }
-      if (!s.resumed) return { action: 'requeue', reason: `the prompt did not survive the restart of session ${s.name}, which started a new conversation` };
+      if (!s.ready) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
+      return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
     }
     if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return { action: 'requeue', reason: `session ${s.name} was relaunched without its conversation while the task was delivered to it` };
     if (s.lastError && s.lastError.atMs >= promptMs) {
