@@ -33,6 +33,8 @@ export interface SessionView {
   launchedAtMs?: number;
   /** The current launch resumed the session's conversation (`--resume`). */
   resumed?: boolean;
+  /** When the controller last found the session's process gone (a crash, a kill): epoch ms. */
+  lastFailureMs?: number;
   /** When the agent process last started, as its SessionStart hook reported (epoch ms). */
   processStartedMs?: number;
   /**
@@ -57,7 +59,7 @@ export type LeaseVerdict =
    * failover, a healed crash): paste a continuation prompt (same claim) so the task goes on
    * where it stopped instead of starting over.
    */
-  | { action: 'replay'; reason: string }
+  | { action: 'replay'; reason: string; newConversation?: boolean }
   /** The delivery ended without completion: back to inbox (attempt + 1) or failed/ at max. */
   | { action: 'requeue'; reason: string };
 
@@ -91,8 +93,9 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
  * undeclared, suspended, moved or crash looping → requeue; its pane gone or dead → keep for
  * RELAUNCH_WAIT_MS (a relaunch brings it back), then requeue; working on it → keep (stale after `staleMs`
  * without activity → requeue); never delivered and the session is idle → redeliver; delivered,
- * and the session went idle after the latest prompt started without finishing it (failed turn,
- * relaunch without its conversation) → requeue — unless the agent process started after the
+ * and the session went idle after the latest prompt started without finishing it (failed turn)
+ * → requeue; relaunched without its conversation → requeue after a crash, else (a failover) replay
+ * in the new conversation from the task file; unless the agent process started after the
  * prompt and is idle since (the prompt raced with a relaunch): keep until `pickupMs`, then replay
  * (resumed) or requeue; otherwise keep until the prompt's turn starts (`pickupMs`) or `staleMs`
  * without activity.
@@ -165,6 +168,14 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
+  // Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
+  // process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
+  // the task's doing: the task continues in the new conversation, from its file.
+  const lostConversation = (why: string): LeaseVerdict => {
+    if (s.lastFailureMs !== undefined && s.lastFailureMs > promptMs) return { action: 'requeue', reason: why };
+    if (!s.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
+    return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
+  };
   if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
     // The agent process started after the prompt was pasted, and has been idle since it started:
     // the prompt raced with a relaunch decided just before it (pasted into a process being stopped,
@@ -175,12 +186,12 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
       const left = pastedMs + ctx.pickupMs - ctx.nowMs;
       if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
       if (!s.resumed || (lease.conversationId !== undefined && lease.conversationId !== s.conversationId)) {
-        return { action: 'requeue', reason: `the prompt did not survive the restart of session ${s.name}, which started a new conversation` };
+        return lostConversation(`the prompt did not survive the restart of session ${s.name}, which started a new conversation`);
       }
       if (!s.ready) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
       return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
     }
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return { action: 'requeue', reason: `session ${s.name} was relaunched without its conversation while the task was delivered to it` };
+    if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return lostConversation(`session ${s.name} was relaunched without its conversation while the task was delivered to it`);
     if (s.lastError && s.lastError.atMs >= promptMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }

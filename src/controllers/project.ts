@@ -282,6 +282,8 @@ export function sessionView(name: string, desired: DesiredState, prior: PlanInpu
   const launched = msOf(st?.launchedAt);
   if (launched !== undefined) v.launchedAtMs = launched;
   if (st?.launchMode === 'resume') v.resumed = true;
+  const failed = msOf(st?.failures?.at(-1)?.at);
+  if (failed !== undefined) v.lastFailureMs = failed;
   const started = msOf(st?.processStartedAt);
   if (started !== undefined) v.processStartedMs = started;
   const tmuxLaunched = t?.owner === `Session/${name}` ? msOf(t.options['cf-launched-at']) : undefined;
@@ -466,7 +468,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       case 'replay': {
         busy.set(lease.session, { task: id, since: lease.claimedAt });
         touched.add(id);
-        const text = continuationPrompt({ id, path: dispatchedPath(root, id) });
+        const text = continuationPrompt({ id, path: dispatchedPath(root, id), ...(verdict.newConversation ? { newConversation: true } : {}) });
         const continuation = { claimId: lease.claimId, ...(lease.continuedAt !== undefined ? { previous: lease.continuedAt } : {}) };
         const n = (lease.continuations ?? 0) + 1;
         out.changes.push(taskChange(id, `continue on ${lease.session} (continuation ${n} of attempt ${lease.attempt}): ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id, continuation } }]));

@@ -209,6 +209,12 @@ describe('Project plan', () => {
     // A second relaunch later (another failover) gets its own continuation, naming the first.
     const again = plan(desired(), queue({ leases: [lease('t1', { continuedAt: new Date(T - 20_000).toISOString(), continuations: 1 })], dispatched: [entry('t1', 'dispatched')] }), prior);
     expect(again.ofType('tmux.deliver')[0]?.task?.continuation).toEqual({ claimId: 'c-t1', previous: new Date(T - 20_000).toISOString() });
+    // A failover relaunch that could not resume (no transcript yet): the task goes on from its file.
+    const fresh = plan(desired(), q, { ...prior, 'Session/s1': sessionStatus('idle', { since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'new' }) });
+    expect(fresh.ofType('tmux.deliver').find((e) => e.session === 's1')?.text).toMatch(/^\[cf-task:t1\] Continue task t1 [\s\S]*new conversation/);
+    // After a crash it is a new attempt.
+    const crashed = plan(desired(), q, { ...prior, 'Session/s1': sessionStatus('idle', { since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'new', failures: [{ at: new Date(T - 6_000).toISOString(), reason: 'Exited', exitStatus: 1, uptimeMs: 30_000 }] }) });
+    expect(crashed.ofType('queue.requeue').map((e) => e.taskId)).toEqual(['t1']);
   });
 
   it('gives no task to an idle session that is about to move to another account (failover in progress)', () => {

@@ -262,7 +262,7 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
     // Timelines of the tasks that broke a rule: their sessions' agents, the controller's decisions.
     const bad = new Set([
       ...ev.filter((e) => (e.reason === 'TaskRequeued' || e.reason === 'TaskFailed') && typeof e.data?.taskId === 'string').map((e) => e.data?.taskId as string),
-      ...perTask.filter((t) => t.sessions.length > 1 || t.originals > 1 || t.originals + t.continuations > 2 || t.continuations > t.failoversDuring).map((t) => t.taskId),
+      ...perTask.filter((t) => t.sessions.length > 1 || t.originals + t.continuations > Math.min(2, 1 + t.failoversDuring)).map((t) => t.taskId),
     ]);
     const timelines: Record<string, string[]> = {};
     for (const id of bad) {
@@ -307,7 +307,7 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       replayedEvents: ev.filter((e) => e.reason === 'TaskReplayed').length,
       deliveredToTwoSessions: perTask.filter((t) => t.sessions.length > 1).map((t) => `${t.taskId}: ${t.sessions.join(', ')}`),
       deliveredMoreThanTwice: perTask.filter((t) => t.originals + t.continuations > 2).map((t) => `${t.taskId}: ${t.originals} + ${t.continuations} continuation(s)`),
-      deliveredMoreThanOncePerFailover: perTask.filter((t) => t.originals > 1 || t.continuations > t.failoversDuring).map((t) => `${t.taskId}: ${t.originals} + ${t.continuations} continuation(s), ${t.failoversDuring} failover(s) during it`),
+      deliveredMoreThanOncePerFailover: perTask.filter((t) => t.originals + t.continuations > 1 + t.failoversDuring).map((t) => `${t.taskId}: ${t.originals} + ${t.continuations} continuation(s), ${t.failoversDuring} failover(s) during it`),
       queuedDeliveries: queued,
       attemptsUsedByFailovers: requeues.length,
       requeues,
