@@ -172,16 +172,18 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   // process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
   // the task's doing: the task continues in the new conversation, from its file.
   const lostConversation = (why: string): LeaseVerdict => {
-    if (s.lastFailureMs !== undefined && s.lastFailureMs > promptMs) return { action: 'requeue', reason: why };
+    if (s.lastFailureMs !== undefined && s.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
     if (!s.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
     return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
   };
   if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
-    // The agent process started after the prompt was pasted, and has been idle since it started:
-    // the prompt raced with a relaunch decided just before it (pasted into a process being stopped,
-    // or one still starting). That is not a turn that ended. The prompt may still be submitted;
-    // if no turn starts within the pickup time it was lost, and the task continues (no attempt used).
-    if (s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
+    // The agent process started after the prompt was pasted, and has been idle since it started,
+    // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
+    // process being stopped, or one still starting). That is not a turn that ended. The prompt may
+    // still be submitted; if no turn starts within the pickup time it was lost, and the task
+    // continues (no attempt used).
+    const relaunchedAfterPrompt = s.launchedAtMs !== undefined && s.launchedAtMs > promptMs;
+    if (!relaunchedAfterPrompt && s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
       const pastedMs = continuedMs ?? Date.parse(lease.deliveredAt);
       const left = pastedMs + ctx.pickupMs - ctx.nowMs;
       if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
@@ -191,7 +193,7 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
       if (!s.ready) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
       return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
     }
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > promptMs) return lostConversation(`session ${s.name} was relaunched without its conversation while the task was delivered to it`);
+    if (relaunchedAfterPrompt) return lostConversation(`session ${s.name} was relaunched without its conversation`);
     if (s.lastError && s.lastError.atMs >= promptMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }
