@@ -110,9 +110,12 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     return { action: 'complete', finishedAtMs: s.lastCompletedAtMs, reason: `session ${s.name} finished its turn on the task` };
   }
   if (!ctx.fresh) return { action: 'keep', reason: 'waiting for fresh session status after start', recheckInMs: 250 };
-  // When the latest prompt of this claim started: the claim (first delivery) or the last continuation.
+  // When the latest prompt of this claim was pasted: the delivery (its paste start; the claim until
+  // it is recorded) or the last continuation. A turn of that prompt starts after it; a relaunch
+  // decided after it cut that prompt's turn.
   const continuedMs = lease.continuedAt !== undefined ? Date.parse(lease.continuedAt) : undefined;
-  const promptMs = continuedMs !== undefined && continuedMs > claimedMs ? continuedMs : claimedMs;
+  const deliveredAtMs = lease.deliveredAt !== undefined ? Date.parse(lease.deliveredAt) : undefined;
+  const promptMs = Math.max(claimedMs, deliveredAtMs ?? claimedMs, continuedMs ?? claimedMs);
   const lastActivity = Math.max(promptMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
   const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
   const stale = (): LeaseVerdict | undefined =>
@@ -184,8 +187,7 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     // continues (no attempt used).
     const relaunchedAfterPrompt = s.launchedAtMs !== undefined && s.launchedAtMs > promptMs;
     if (!relaunchedAfterPrompt && s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
-      const pastedMs = continuedMs ?? Date.parse(lease.deliveredAt);
-      const left = pastedMs + ctx.pickupMs - ctx.nowMs;
+      const left = promptMs + ctx.pickupMs - ctx.nowMs;
       if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
       if (!s.resumed || (lease.conversationId !== undefined && lease.conversationId !== s.conversationId)) {
         return lostConversation(`the prompt did not survive the restart of session ${s.name}, which started a new conversation`);
@@ -199,7 +201,7 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     }
     return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task${continuedMs !== undefined ? ' (after its continuation)' : ''}` };
   }
-  const deliveredMs = continuedMs ?? Date.parse(lease.deliveredAt);
+  const deliveredMs = promptMs;
   if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
     return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }

@@ -645,7 +645,7 @@ export const LeaseSchema = z.object({
   attempt: z.number().int().min(1),
   /** ISO time. */
   claimedAt: z.string(),
-  /** ISO time the task's prompt was delivered (pasted and submitted) the first time. */
+  /** ISO time the paste of the task's prompt started, recorded once it was submitted (Enter confirmed). */
   deliveredAt: z.string().optional(),
   conversationId: z.string().optional(),
   /**

@@ -128,7 +128,9 @@ export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, H
       });
       log?.info({ session: e.session, taskId: e.task?.taskId, continuation: cont !== undefined, pasteStartedAt: r.pasteStartedAt, enters: r.enters, bytes: Buffer.byteLength(e.text) }, 'prompt delivered');
       if (e.task) {
-        const patch = cont ? { continuedAt: new Date(r.pasteStartedAt).toISOString(), continuations: continuations + 1 } : { deliveredAt: new Date().toISOString() };
+        // The paste's start: a turn of this prompt starts after it, and a relaunch decided after it cut it.
+        const pasted = new Date(r.pasteStartedAt).toISOString();
+        const patch = cont ? { continuedAt: pasted, continuations: continuations + 1 } : { deliveredAt: pasted };
         await queues.get(e.task.root).updateLease(e.task.taskId, patch, claimId);
         crashPoint('deliver.recorded');
       }
