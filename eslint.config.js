@@ -56,6 +56,13 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/mcp/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: restrict(['**/cli/**'], 'mcp (a client of the control plane, beside cli) never imports cli.') }],
+    },
+  },
+  {
     files: ['src/server/**/*.ts'],
     ignores: ['src/**/*.test.ts'],
     rules: {

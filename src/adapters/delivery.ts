@@ -47,12 +47,42 @@ export class DeliveryError extends RetryableError {
   }
 }
 
+/** Deliveries under way, per tmux server (port) and session: the tail of each session's chain. */
+const inFlight = new WeakMap<TmuxPort, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs `fn` after every earlier delivery to the same session of the same tmux port has ended, so
+ * two texts (a task prompt and a text sent through the API) never interleave paste, paste, Enter.
+ */
+function serialized<T>(tmux: TmuxPort, session: string, fn: () => Promise<T>): Promise<T> {
+  let chains = inFlight.get(tmux);
+  if (!chains) {
+    chains = new Map();
+    inFlight.set(tmux, chains);
+  }
+  const prev = chains.get(session) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  chains.set(session, tail);
+  void tail.then(() => {
+    if (chains.get(session) === tail) chains.delete(session);
+  });
+  return run;
+}
+
 /**
  * Pastes `text` into the session's pane and submits it. Throws RetryableError
  * (`CF_ERR_TMUX_PANE_DEAD` when the pane is dead: nothing is pasted; `CF_ERR_DELIVERY` when two
- * Enters did not change the pane).
+ * Enters did not change the pane). Deliveries to one session run one at a time, in call order.
  */
-export async function deliverPrompt(tmux: TmuxPort, session: string, text: string, opts: DeliveryOptions = {}): Promise<DeliveryResult> {
+export function deliverPrompt(tmux: TmuxPort, session: string, text: string, opts: DeliveryOptions = {}): Promise<DeliveryResult> {
+  return serialized(tmux, session, () => deliverNow(tmux, session, text, opts));
+}
+
+async function deliverNow(tmux: TmuxPort, session: string, text: string, opts: DeliveryOptions): Promise<DeliveryResult> {
   const sleep = opts.sleep ?? defaultSleep;
   const now = opts.now ?? Date.now;
   const verifyMs = opts.verifyMs ?? 1500;

@@ -22,8 +22,10 @@ import { metricsRoutes } from './routes/metrics.js';
 import { objectRoutes } from './routes/objects.js';
 import { planRoutes } from './routes/plan.js';
 import { reconcileRoutes } from './routes/reconcile.js';
+import { sessionSendRoutes } from './routes/session-send.js';
 import { sessionActionRoutes } from './routes/sessions.js';
 import { streamRoutes } from './routes/stream.js';
+import { taskAddRoutes } from './routes/task-add.js';
 import { taskRoutes } from './routes/tasks.js';
 import { StreamHub } from './stream-hub.js';
 
@@ -94,6 +96,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   reconcileRoutes(app, ctx);
   failoverRoutes(app, ctx);
   sessionActionRoutes(app, ctx);
+  sessionSendRoutes(app, ctx);
+  taskAddRoutes(app, ctx);
   streamRoutes(app, ctx);
   metricsRoutes(app, ctx);
   compatRoutes(app, ctx);

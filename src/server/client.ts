@@ -87,9 +87,12 @@ export class ApiClient {
   readonly #dispatcher: Dispatcher;
   readonly #origin: string;
   readonly #timeoutMs: number;
+  readonly #userAgent: string | undefined;
 
-  constructor(target: ControllerTarget, opts: { timeoutMs?: number; dispatcher?: Dispatcher } = {}) {
+  /** `userAgent` names the client in the controller's audit records (e.g. `claude-failover-mcp/0.1.0`). */
+  constructor(target: ControllerTarget, opts: { timeoutMs?: number; dispatcher?: Dispatcher; userAgent?: string } = {}) {
     this.target = target;
+    this.#userAgent = opts.userAgent;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     if (target.url.startsWith('unix:')) {
       this.#origin = 'http://localhost';
@@ -101,8 +104,19 @@ export class ApiClient {
   }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const text = await this.requestText(method, path, body);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      return undefined as T;
+    }
+  }
+
+  /** The response body as text (for `text/plain` answers such as the plan); errors as in request(). */
+  async requestText(method: 'GET' | 'POST', path: string, body?: unknown): Promise<string> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.target.token) headers.authorization = `Bearer ${this.target.token}`;
+    if (this.#userAgent) headers['user-agent'] = this.#userAgent;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res;
     try {
@@ -118,17 +132,16 @@ export class ApiClient {
       throw new ControllerUnreachableError(this.target.url, err);
     }
     const text = await res.body.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
     if (res.statusCode >= 400) {
-      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      let e: { code?: string; message?: string } | undefined;
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } } | undefined)?.error;
+      } catch {
+        e = undefined;
+      }
       throw new ApiRequestError(res.statusCode, e?.code ?? `HTTP_${res.statusCode}`, e?.message ?? (text.slice(0, 200) || `HTTP ${res.statusCode}`));
     }
-    return json as T;
+    return text;
   }
 
   async close(): Promise<void> {
@@ -140,10 +153,10 @@ export class ApiClient {
  * A client for a running controller, or undefined when none runs. Only a controller found
  * through the state dir may be silently absent; one named by flag or environment must answer.
  */
-export async function connectController(opts: { server?: string | undefined; tokenFile?: string | undefined; env: NodeJS.ProcessEnv; stateDir: string }): Promise<ApiClient | undefined> {
+export async function connectController(opts: { server?: string | undefined; tokenFile?: string | undefined; env: NodeJS.ProcessEnv; stateDir: string; userAgent?: string }): Promise<ApiClient | undefined> {
   const target = await findController(opts);
   if (!target) return undefined;
-  const client = new ApiClient(target, { timeoutMs: 30_000 });
+  const client = new ApiClient(target, { timeoutMs: 30_000, ...(opts.userAgent ? { userAgent: opts.userAgent } : {}) });
   if (target.source === 'state-dir') {
     try {
       await client.request('GET', '/healthz');

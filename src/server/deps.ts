@@ -1,6 +1,7 @@
 /** What buildServer needs from the controller. Everything is passed in; the server opens nothing by itself. */
 import type { Logger } from 'pino';
 import type { Manager } from '../runtime/manager.js';
+import type { SendOutcome, SendRequest } from '../runtime/session-send.js';
 import type { AdmissionOptions } from './admission.js';
 import type { Metrics } from './metrics.js';
 
@@ -31,6 +32,14 @@ export interface RestartOutcome {
 /** Restarts one declared session (the Session controller relaunches and resumes it). */
 export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
 
+/**
+ * Types text into a declared session's prompt (paste + Enter, like a task prompt) and audits it.
+ * Throws CF_ERR_SEND_TEXT (400: the text cannot be typed), a TerminalError (409: the session is
+ * not at its prompt) or a RetryableError (503: the delivery was not confirmed). See
+ * src/runtime/session-send.ts.
+ */
+export type SendToSessionFn = (name: string, req: SendRequest) => Promise<SendOutcome>;
+
 export interface ServerDeps {
   manager: Manager;
   /** The controller's state dir (event log, guard audit). */
@@ -39,6 +48,7 @@ export interface ServerDeps {
   token: string | null;
   failover: FailoverFn;
   restartSession: RestartSessionFn;
+  sendToSession: SendToSessionFn;
   /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
   metrics?: Metrics;
   log?: Logger;

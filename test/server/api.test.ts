@@ -44,6 +44,8 @@ const PROTECTED: Route[] = [
   { method: 'POST', url: '/api/v1/reconcile' },
   { method: 'POST', url: '/api/v1/failover', payload: {} },
   { method: 'POST', url: '/api/v1/sessions/s1/restart' },
+  { method: 'POST', url: '/api/v1/sessions/s1/send', payload: { text: 'x' } },
+  { method: 'POST', url: '/api/v1/tasks', payload: { project: 'p', text: 'x' } },
   { method: 'GET', url: '/api/v1/stream' },
   { method: 'GET', url: '/metrics' },
   { method: 'GET', url: '/watchdog/status' },
@@ -65,7 +67,7 @@ describe('auth', () => {
       expect((await h.app.inject({ url })).statusCode, url).toBe(200);
     }
     // Nothing happened on the rejected POSTs.
-    expect(events(h).filter((e) => e.reason === 'FailoverRequested' || e.reason === 'RestartRequested')).toEqual([]);
+    expect(events(h).filter((e) => ['FailoverRequested', 'RestartRequested', 'TextSent', 'TaskAdded'].includes(e.reason))).toEqual([]);
   });
 
   it('accepts the right token on every route', async () => {

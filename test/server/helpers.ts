@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
 import { failoverVia, restartSessionVia } from '../../src/runtime/control-plane.js';
+import { sendToSessionVia } from '../../src/runtime/session-send.js';
 import { wire, type Wired } from '../../src/runtime/wiring.js';
 import { buildServer, type ServerDeps } from '../../src/server/index.js';
 import { tempDir, writePool, type PoolOptions } from '../support/manifests.js';
@@ -43,6 +44,7 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
     token: TOKEN,
     failover: failoverVia({ manager: wired.manager, accounts: wired.accounts }),
     restartSession: restartSessionVia({ manager: wired.manager, executor: wired.executor }),
+    sendToSession: sendToSessionVia({ manager: wired.manager, tmux: wired.tmux, stateDir }),
     eventsPollMs: 50,
     queueCacheMs: 0,
     ...deps,

@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { join } from 'node:path';
 import { runDemo } from '../../demo/run-demo.js';
 import type { Daemon } from '../../runtime/daemon.js';
+import { sendToSessionVia } from '../../runtime/session-send.js';
 import { failoverVia, loadOrCreateToken, restartSessionVia, startControlPlane, TOKEN_FILE, type ControlPlane } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
@@ -67,7 +68,7 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
         const stateDir = daemon.opts.stateDir;
         const { token } = await loadOrCreateToken(join(stateDir, TOKEN_FILE));
         const { manager, executor, accounts } = daemon.wired;
-        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }), apiRate: DEFAULT_API_RATE });
+        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }), sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }), apiRate: DEFAULT_API_RATE });
         for (const port of [values.port ? Number(values.port) : 7777, 0]) {
           try {
             plane = await startControlPlane({ app, listen: { kind: 'tcp', host: '127.0.0.1', port }, token, stateDir, log });

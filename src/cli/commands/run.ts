@@ -5,6 +5,7 @@ import { defaultStateDir } from '../../adapters/state-store.js';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Daemon, DEFAULT_WORKERS } from '../../runtime/daemon.js';
+import { sendToSessionVia } from '../../runtime/session-send.js';
 import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
@@ -180,6 +181,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     metrics: metrics ?? new MetricsClass({ version: VERSION }),
     failover: failoverVia({ manager, accounts }),
     restartSession: restartSessionVia({ manager, executor }),
+    sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }),
     apiRate,
   });
   try {
