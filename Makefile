@@ -2,20 +2,15 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: all deps tmux build lint test bench demo clean
+.PHONY: all deps tmux build lint test bench demo install uninstall clean
 
 all: build
 
-# Install node modules when missing or out of date with the lock file. `npm ci` refuses a lock
-# that lacks another platform's optional packages (e.g. rollup's android/darwin binaries, which
-# a registry mirror may not serve, so no lock written there can list them); then `npm install`
-# installs the same locked versions. Install scripts run only for packages in package.json's
-# allowScripts (tree-sitter: the guard's native shell parser).
+# Install node modules when missing or out of date with the lock file, with `npm ci`: the lock
+# file is the contract (it lists every platform's optional packages), and `npm ci` never rewrites
+# it. A refused lock is an error to fix in the repository, not something to paper over here.
 node_modules/.package-lock.json: package.json package-lock.json
-	@log=$$(mktemp); if $(NPM) ci --no-audit --no-fund >"$$log" 2>&1; then tail -n 3 "$$log"; else \
-	  grep -m 3 -E '^npm error (code|`npm ci`|Missing)' "$$log" || tail -n 5 "$$log"; \
-	  echo "npm ci refused the lock file (see above); installing the locked versions with npm install"; \
-	  $(NPM) install --no-audit --no-fund; fi; rm -f "$$log"
+	$(NPM) ci --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json tmux
@@ -43,6 +38,15 @@ bench: deps build
 
 demo: deps build
 	node dist/cli/main.js demo
+
+# Puts `claude-failover` and `ccl-delegate` on PATH from this clone (npm link: symlinks in npm's
+# global prefix, pointing at this directory, so a rebuild is picked up without reinstalling).
+install: build
+	$(NPM) link --no-audit --no-fund
+	@echo "installed: $$(command -v claude-failover || echo "$$($(NPM) prefix -g)/bin/claude-failover (add $$($(NPM) prefix -g)/bin to PATH)")"
+
+uninstall:
+	$(NPM) unlink -g claude-failover
 
 clean:
 	rm -rf dist coverage

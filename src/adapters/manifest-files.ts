@@ -14,6 +14,8 @@ export interface LoadResult {
   files: string[];
   /** Files none of whose documents look like a manifest. */
   skippedFiles: string[];
+  /** The texts that were parsed, by absolute path (what the state dir records as the last applied set). */
+  sources: ManifestSource[];
   revision?: string;
 }
 
@@ -50,27 +52,58 @@ async function collect(path: string, out: string[], diagnostics: Diagnostic[], d
   }
 }
 
+/** A manifest file's absolute path and the text that was read from it. */
+export interface ManifestSource {
+  path: string;
+  text: string;
+}
+
 /** Loads and validates a manifest set. Diagnostics hold every problem found, not just the first. */
 export async function loadManifests(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
-  const base = opts.displayBase ?? process.cwd();
-  const display = (p: string) => {
-    const rel = relative(base, p);
-    return rel.startsWith('..') || rel === '' ? p : rel;
-  };
+  const display = displayFor(opts);
   const diagnostics: Diagnostic[] = [];
   const files: string[] = [];
   for (const p of paths) await collect(resolve(p), files, diagnostics, display);
+  const sources: ManifestSource[] = [];
+  for (const file of files) {
+    try {
+      sources.push({ path: file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      diagnostics.push({ file: display(file), line: 1, col: 1, severity: 'error', code: 'CF_MANIFEST_PATH', message: `cannot read: ${(err as Error).message}` });
+    }
+  }
+  const result = parseSources(sources, diagnostics, files, opts);
+  if (opts.gitRevision !== false && paths.length > 0) {
+    const rev = await gitRevision(resolve(paths[0] as string));
+    if (rev) result.revision = rev;
+  }
+  return result;
+}
+
+/**
+ * Parses and validates manifest texts recorded earlier (the last applied set in the state dir)
+ * exactly as {@link loadManifests} parses files: same paths, so relative paths resolve the same.
+ */
+export function loadRecordedManifests(sources: readonly ManifestSource[], opts: LoadOptions & { revision?: string } = {}): LoadResult {
+  const result = parseSources(sources, [], sources.map((s) => s.path), opts);
+  if (opts.revision) result.revision = opts.revision;
+  return result;
+}
+
+function displayFor(opts: LoadOptions): (p: string) => string {
+  const base = opts.displayBase ?? process.cwd();
+  return (p: string) => {
+    const rel = relative(base, p);
+    return rel.startsWith('..') || rel === '' ? p : rel;
+  };
+}
+
+function parseSources(sources: readonly ManifestSource[], diagnostics: Diagnostic[], files: string[], opts: LoadOptions): LoadResult {
+  const display = displayFor(opts);
   const objects: AnyObject[] = [];
   const skippedFiles: string[] = [];
   const homeDir = opts.homeDir ?? homedir();
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      diagnostics.push({ file: display(file), line: 1, col: 1, severity: 'error', code: 'CF_MANIFEST_PATH', message: `cannot read: ${(err as Error).message}` });
-      continue;
-    }
+  for (const { path: file, text } of sources) {
     // Parse with the absolute path (relative paths in specs resolve against it), report with the display path.
     const r = parseManifestText(file, text, { homeDir });
     for (const d of r.diagnostics) diagnostics.push({ ...d, file: display(d.file) });
@@ -80,12 +113,7 @@ export async function loadManifests(paths: readonly string[], opts: LoadOptions 
   for (const o of objects) o.source.file = display(o.source.file);
   for (const d of validateSet(objects)) diagnostics.push(d);
   diagnostics.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
-  const result: LoadResult = { objects, diagnostics, files, skippedFiles };
-  if (opts.gitRevision !== false && paths.length > 0) {
-    const rev = await gitRevision(resolve(paths[0] as string));
-    if (rev) result.revision = rev;
-  }
-  return result;
+  return { objects, diagnostics, files, skippedFiles, sources: [...sources] };
 }
 
 /** `HEAD` of the git checkout containing `path` (+`-dirty` when it has uncommitted changes). */

@@ -3,7 +3,7 @@
  * A read-only store (dry-run) reads what exists and refuses every write, so a dry-run cannot
  * create the directory or any file.
  */
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CfError } from '../core/errors.js';
@@ -93,8 +93,17 @@ export class FileStateStore implements StateStore {
     }
   }
 
-  async ensure(): Promise<void> {
+  /**
+   * Creates the directory (0700), or narrows an existing one that group or others may enter to
+   * 0700: it holds the API token, the last applied manifests and the agents' settings. Returns the
+   * mode it had when it was narrowed.
+   */
+  async ensure(): Promise<{ narrowedFrom?: number }> {
     this.#guard('.');
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const st = await stat(this.dir);
+    if ((st.mode & 0o077) === 0 || st.uid !== process.getuid?.()) return {};
+    await chmod(this.dir, 0o700);
+    return { narrowedFrom: st.mode & 0o777 };
   }
 }

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { PrivateTmuxServer } from '../../test/support/tmux.js';
-import { TmuxAdapter } from './tmux.js';
+import { paneArgv, TmuxAdapter } from './tmux.js';
 
 const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
@@ -47,6 +48,14 @@ describe('TmuxAdapter', () => {
     expect(server.serverRunning()).toBe(false);
   });
 
+  it('lists nothing on a running server without sessions (the tmux unit\'s, before the first launch)', async () => {
+    const { server, tmux } = setup();
+    expect(server.run(['start-server', ';', 'set-option', '-g', 'exit-empty', 'off']).status).toBe(0);
+    expect(await tmux.listSessions()).toEqual([]);
+    await tmux.newSession({ name: 'first', cwd: '/tmp', argv: ['sleep', '30'], env: {}, unsetEnv: [], owner: 'Session/first', options: {} });
+    expect((await tmux.listSessions()).map((s) => s.name)).toEqual(['first']);
+  });
+
   it('creates sessions with owner tag, options, env, and exact names', async () => {
     const { server, tmux } = setup();
     await tmux.newSession({ name: 'ccl-1', cwd: '/tmp', argv: ['sh', '-c', 'echo "v=$CF_X"; sleep 30'], env: { CF_X: 'yes' }, unsetEnv: ['CLAUDECODE'], owner: 'Session/ccl-1', options: { 'cf-account': 'a' } });
@@ -62,10 +71,88 @@ describe('TmuxAdapter', () => {
     expect(server.sessions()).toEqual(['ccl-10']);
   });
 
+  describe('the environment of the server and of panes is explicit', () => {
+    /** `NAME=value` lines of a file written by `env` in a pane, as a map. */
+    const envFile = (path: string) => Object.fromEntries(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const procEnv = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+
+    it('a server the adapter starts holds only the explicit environment, never the controller\'s', async () => {
+      const { server } = setup();
+      const tmux = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', CF_BASE: 'b' } });
+      process.env.CF_TEST_CONTROLLER_SECRET = 'controller-only';
+      try {
+        await tmux.newSession({ name: 's', cwd: '/tmp', argv: ['sleep', '30'], env: {}, unsetEnv: [], owner: 'Session/s', options: {} });
+      } finally {
+        delete process.env.CF_TEST_CONTROLLER_SECRET;
+      }
+      const global = server.run(['show-environment', '-g']).stdout.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf('='))).sort();
+      // PWD is tmux's own (the starting client's directory).
+      expect(global).toEqual(['CF_BASE', 'HOME', 'PATH', 'PWD']);
+    });
+
+    it('a pane gets the base, its env and tmux\'s own variables, and nothing of a server started elsewhere', async () => {
+      const server = new PrivateTmuxServer();
+      servers.push(server);
+      const dir = mkdtempSync(join(tmpdir(), 'cf-tmux-env-'));
+      dirs.push(dir);
+      // A server started by hand from a shell that holds a secret: its global environment has it.
+      spawnSync('tmux', ['-L', server.socket, '-f', '/dev/null', 'start-server', ';', 'set-option', '-g', 'exit-empty', 'off'], { env: { ...process.env, TMUX: '', CF_SHELL_SECRET: 'sk-leak' } });
+      expect(server.run(['show-environment', '-g', 'CF_SHELL_SECRET']).stdout).toContain('sk-leak');
+      const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8' };
+      const tmux = new TmuxAdapter({ socketName: server.socket, configFile: '/dev/null', env: base });
+      const out = join(dir, 'env');
+      await tmux.newSession({ name: 'agent', cwd: dir, argv: ['sh', '-c', `env > '${out}'; sleep 30`], env: { CF_X: 'a b "c"', CLAUDECODE: '1', TERM: 'xterm-256color' }, unsetEnv: ['CLAUDECODE'], owner: 'Session/agent', options: {} });
+      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('TMUX_PANE='));
+      const env = envFile(out);
+      expect(env.CF_SHELL_SECRET).toBeUndefined();
+      expect(env.CLAUDECODE).toBeUndefined();
+      expect(env).toMatchObject({ ...base, CF_X: 'a b "c"', TERM: 'xterm-256color' });
+      expect(env.TMUX).toMatch(new RegExp(`/${server.socket},\\d+,\\d+$`));
+      expect(env.TMUX_PANE).toMatch(/^%\d+$/);
+      const known = new Set([...Object.keys(base), 'CF_X', 'TERM', 'TERM_PROGRAM', 'TERM_PROGRAM_VERSION', 'COLORTERM', 'PWD', 'TMUX', 'TMUX_PANE', 'SHLVL', '_', 'OLDPWD']);
+      expect(Object.keys(env).filter((k) => !known.has(k))).toEqual([]);
+      // The pane's process is the program itself (sh and env exec), with the same environment.
+      const pid = (await tmux.listSessions()).find((x) => x.name === 'agent')?.panePid as number;
+      expect(procEnv(pid).CF_SHELL_SECRET).toBeUndefined();
+      expect(procEnv(pid).CF_X).toBe('a b "c"');
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('sh');
+    });
+
+    it('removes named variables from the server\'s global environment (none when no server runs)', async () => {
+      const { server, tmux } = setup();
+      expect(await tmux.unsetGlobalEnvironment(['CF_JOBS_KEY'])).toEqual([]);
+      expect(server.serverRunning()).toBe(false);
+      spawnSync('tmux', ['-L', server.socket, '-f', '/dev/null', 'start-server', ';', 'set-option', '-g', 'exit-empty', 'off'], { env: { PATH: process.env.PATH, CF_JOBS_KEY: 'k', CF_TG: 't', KEEP: 'x' } });
+      expect(await tmux.unsetGlobalEnvironment(['CF_JOBS_KEY', 'CF_TG', 'CF_ABSENT'])).toEqual(['CF_JOBS_KEY', 'CF_TG']);
+      const names = server.run(['show-environment', '-g']).stdout.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf('=')));
+      expect(names).toContain('KEEP');
+      expect(names.filter((n) => n.startsWith('CF_'))).toEqual([]);
+    });
+
+    it.each([
+      ['drops TMUX/TMUX_PANE and unsetEnv from the explicit variables', { argv: ['/bin/claude', '-x'], env: { TMUX: 'x', TMUX_PANE: '%9', CLAUDECODE: '1', A: '1' }, unsetEnv: ['CLAUDECODE'] }, ['HOME=/h', 'A=1', '/bin/claude', '-x']],
+      ['the session env overrides the base', { argv: ['/bin/claude'], env: { HOME: '/h2' }, unsetEnv: [] }, ['HOME=/h2', '/bin/claude']],
+    ] as const)('paneArgv %s', (_name, spec, tail) => {
+      const argv = paneArgv({ HOME: '/h' }, { argv: [...spec.argv], env: { ...spec.env }, unsetEnv: [...spec.unsetEnv] });
+      expect(argv.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+      expect(argv[2]).toMatch(/^exec \/usr\/bin\/env -i -- /);
+      expect(argv.slice(4)).toEqual(tail);
+    });
+
+    it.each([
+      ['a command containing "="', { argv: ['/opt/a=b/claude'], env: {} }, 'CF_ERR_TMUX_COMMAND'],
+      ['a variable name env(1) cannot take', { argv: ['/bin/claude'], env: { 'A=B': '1' } }, 'CF_ERR_TMUX_ENV'],
+    ] as const)('paneArgv refuses %s', (_name, spec, code) => {
+      expect(() => paneArgv({}, { argv: [...spec.argv], env: { ...spec.env }, unsetEnv: [] })).toThrow(expect.objectContaining({ code }) as Error);
+    });
+  });
+
   it('keeps a dead pane (remain-on-exit) with its exit status', async () => {
     const { tmux } = setup();
     await tmux.newSession({ name: 'd', cwd: '/tmp', argv: ['sh', '-c', 'exit 7'], env: {}, unsetEnv: [], owner: 'Session/d', options: {} });
-    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead));
+    // tmux marks the pane dead when its pty closes and records the status when it reaps the child:
+    // either can come first, so a listing may briefly show a dead pane without its status.
+    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead && s.paneDeadStatus !== undefined));
     const d = (await tmux.listSessions())[0];
     expect(d?.paneDeadStatus).toBe(7);
   });

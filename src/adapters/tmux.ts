@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { CfError, RetryableError } from '../core/errors.js';
 import type { NewSessionSpec, SequenceStep, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import { agentBaseEnv, TMUX_OWN_ENV } from './agent-env.js';
 
 /** The user options the controller records on its sessions (read back by listSessions). */
 export const CF_OPTIONS = ['cf-owner', 'cf-account', 'cf-config-dir', 'cf-conversation', 'cf-generation', 'cf-prune', 'cf-launched-at', 'cf-launch-mode'] as const;
@@ -20,6 +21,13 @@ export interface TmuxAdapterOptions {
   /** `-f` config file used when this call starts the server (e.g. /dev/null in tests). */
   configFile?: string;
   tmuxBin?: string;
+  /**
+   * The explicit environment of every tmux client this adapter runs — so of a server it starts
+   * (tmux copies the starting client's environment into the server's global environment) — and
+   * the base of every pane's environment. Default: the allowlisted part of the controller's
+   * environment (agentBaseEnv). Never the controller's whole environment.
+   */
+  env?: Record<string, string>;
   width?: number;
   height?: number;
   timeoutMs?: number;
@@ -84,10 +92,17 @@ export class TmuxAdapter implements TmuxPort {
     });
   }
 
-  /** The clients' environment: ours without TMUX (a client inside tmux would target that server). Built once. */
-  #envCache: NodeJS.ProcessEnv | undefined;
-  #env(): NodeJS.ProcessEnv {
-    this.#envCache ??= { ...process.env, TMUX: '' };
+  /**
+   * The clients' environment: the explicit one, never the controller's (a server started by one
+   * of these clients inherits it). Without TMUX, so a client never targets an enclosing server.
+   */
+  #envCache: Record<string, string> | undefined;
+  #env(): Record<string, string> {
+    if (!this.#envCache) {
+      const env = { ...(this.#opts.env ?? agentBaseEnv()) };
+      for (const k of TMUX_OWN_ENV) delete env[k];
+      this.#envCache = env;
+    }
     return this.#envCache;
   }
 
@@ -128,7 +143,8 @@ export class TmuxAdapter implements TmuxPort {
     // session names cannot contain tabs or newlines (tmux replaces them).
     const r = await this.#tmux(['list-panes', '-a', '-F', fields.join('\t')]);
     if (r.exitCode !== 0) {
-      if (NO_SERVER.test(r.stderr)) return [];
+      // A server without sessions (the tmux unit's, before the first launch) answers "no current target".
+      if (NO_SERVER.test(r.stderr) || /no current target/.test(r.stderr)) return [];
       throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux list-panes: ${r.stderr.trim()}`);
     }
     const bySession = new Map<string, TmuxSessionInfo>();
@@ -158,15 +174,12 @@ export class TmuxAdapter implements TmuxPort {
   }
 
   async newSession(spec: NewSessionSpec): Promise<void> {
-    const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    // `env -u` strips variables inherited from the tmux server's environment (e.g. when the
-    // server was started from inside a Claude Code shell).
-    const argv = spec.unsetEnv.length > 0 ? ['env', ...spec.unsetEnv.flatMap((v) => ['-u', v]), ...spec.argv] : spec.argv;
+    const argv = paneArgv(this.#env(), spec);
     const target = `=${spec.name}`;
     const args = [
       'new-session', '-d', '-s', spec.name, '-c', spec.cwd,
       '-x', String(this.#opts.width ?? 220), '-y', String(this.#opts.height ?? 50),
-      ...envArgs, '--', ...argv,
+      '--', ...argv,
       // Chained in the same command queue, before the server can reap a process that exits at once.
       ';', 'set-option', '-w', '-t', `${target}:`, 'remain-on-exit', 'on',
       ';', 'set-option', '-t', `${target}:`, '@cf-owner', spec.owner,
@@ -247,7 +260,55 @@ export class TmuxAdapter implements TmuxPort {
     await this.#must(['set-option', '-t', `=${name}:`, option.startsWith('@') ? option : `@${option}`, value]);
   }
 
+  /**
+   * Removes `names` from the server's global environment (a server started outside the controller,
+   * e.g. from an operator's shell, copied that shell's environment). Returns the names removed;
+   * none when no server runs. Panes never read the global environment (see paneArgv); this keeps
+   * the variables out of `tmux show-environment -g`, which an agent can run.
+   */
+  async unsetGlobalEnvironment(names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const r = await this.#tmux(['show-environment', '-g']);
+    if (r.exitCode !== 0) {
+      if (NO_SERVER.test(r.stderr)) return [];
+      throw new RetryableError('CF_ERR_TMUX', 'TmuxCommandFailed', `tmux show-environment: ${r.stderr.trim()}`);
+    }
+    const present = new Set(r.stdout.split('\n').map((l) => l.slice(0, l.indexOf('='))).filter((n) => n !== '' && !n.startsWith('-')));
+    const found = names.filter((n) => present.has(n));
+    if (found.length === 0) return [];
+    await this.#must(found.flatMap((n, i) => [...(i > 0 ? [';'] : []), 'set-environment', '-g', '-u', n]));
+    return found;
+  }
+
   async killServer(): Promise<void> {
     await this.#tmux(['kill-server']);
   }
+}
+
+/** First argument of the pane's `sh -c` (its `$0`): names the trampoline in `ps` and errors. */
+const PANE_ENV_ARGV0 = 'claude-failover-env';
+
+/**
+ * The pane's program: `/bin/sh -c 'exec /usr/bin/env -i -- <tmux's own> "$@"' …` with the explicit
+ * variables as `NAME=value` arguments, then the command. `env -i` starts from nothing, so whatever
+ * the tmux server's global environment holds (a server started by hand from a shell) never
+ * reaches the agent; tmux's own per-pane variables (TERM and friends, TMUX, TMUX_PANE, PWD) are
+ * kept. A Session's `env` may override TERM; TMUX and TMUX_PANE are always tmux's. `sh` and `env`
+ * both exec, so the pane's pid is the agent's.
+ */
+export const PANE_ENV_SCRIPT = [
+  'exec /usr/bin/env -i --',
+  ...['TERM', 'TERM_PROGRAM', 'TERM_PROGRAM_VERSION', 'COLORTERM', 'PWD', ...TMUX_OWN_ENV].map((v) => `\${${v}+"${v}=$${v}"}`),
+  '"$@"',
+].join(' ');
+
+/** argv of a pane with exactly `base` + `spec.env` (minus `spec.unsetEnv`) and tmux's own variables. */
+export function paneArgv(base: Readonly<Record<string, string>>, spec: Pick<NewSessionSpec, 'argv' | 'env' | 'unsetEnv'>): string[] {
+  const env: Record<string, string> = { ...base, ...spec.env };
+  for (const k of [...spec.unsetEnv, ...TMUX_OWN_ENV]) delete env[k];
+  const cmd = spec.argv[0] ?? '';
+  // env(1) takes every leading NAME=value argument for a variable, the command included.
+  if (cmd.includes('=')) throw new CfError('CF_ERR_TMUX_COMMAND', `cannot launch ${JSON.stringify(cmd)}: a command containing "=" would be read by env(1) as a variable; use a path without "="`);
+  for (const k of Object.keys(env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CfError('CF_ERR_TMUX_ENV', `not an environment variable name: ${JSON.stringify(k)}`);
+  return ['/bin/sh', '-c', PANE_ENV_SCRIPT, PANE_ENV_ARGV0, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...spec.argv];
 }

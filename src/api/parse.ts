@@ -174,6 +174,20 @@ function issueDiagnostics(
       return at(offset, 'CF_MANIFEST_UNKNOWN_FIELD', `unknown field \`${key}\`${where}${hint ? ` (did you mean \`${hint}\`?)` : ''}`);
     });
   }
+  if (issue.code === 'invalid_key') {
+    // A record key that its key schema refuses (e.g. `spec.env`): point at the key, say why.
+    const parentPath = path.slice(0, -1);
+    const key = String(path.at(-1) ?? '');
+    const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
+    let offset = offsetOf(path);
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === key);
+      const keyNode = pair?.key as YamlNode | undefined;
+      if (keyNode?.range) offset = keyNode.range[0];
+    }
+    const why = issue.issues.map((i) => humanize(i.message)).join('; ');
+    return [at(offset, 'CF_MANIFEST_INVALID', `\`${parentPath.join('.')}\`: key \`${key}\` is not allowed: ${why}`)];
+  }
   const present = path.length === 0 || doc.hasIn(path);
   if (issue.code === 'invalid_type' && !present) {
     return [at(offsetOf(path), 'CF_MANIFEST_MISSING_FIELD', `missing required field \`${dotted}\``)];

@@ -27,6 +27,9 @@ export const NOTIFIER_EVENTS = [
   'TaskFailed',
   'DelegationBudgetReached',
   'GuardDenied',
+  'ManifestsInvalid',
+  'ManifestsRejected',
+  'DeletionHeld',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -109,7 +112,16 @@ export const sessionSpecSchema = z
       .default([...DEFAULT_COMMAND])
       .describe(`argv of Claude Code. The controller adds \`--session-id\`/\`--resume\`, \`--settings\` and \`--model\`. Default \`${DEFAULT_COMMAND.join(' ')}\`.`),
     model: z.string().min(1).optional().describe('Passed as `--model`.'),
-    env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables for the session.'),
+    env: z
+      .record(
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name: letters, digits and `_`, not starting with a digit')
+          .refine((k) => k !== 'TMUX' && k !== 'TMUX_PANE', 'TMUX and TMUX_PANE are set by tmux itself'),
+        z.string(),
+      )
+      .default({})
+      .describe('Environment variables of the session, on top of the few the controller passes (PATH, HOME, locale, proxy settings: see docs/security.md, *What agents inherit*) and `CLAUDE_CONFIG_DIR`. Nothing else of the controller\'s environment reaches an agent.'),
     workdir: path('Working directory. Default: the project path.').optional(),
     resume: z.boolean().default(true).describe('Resume the conversation (`--resume <id>`) on relaunch. Default true.'),
     suspended: z.boolean().default(false).describe('Stop the session gracefully and keep it stopped. Default false.'),

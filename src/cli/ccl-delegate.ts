@@ -9,7 +9,8 @@ import { exitAfterFlush, processIO, type CliIO } from './io.js';
 
 export async function cclDelegateMain(argv: string[], io: CliIO): Promise<number> {
   try {
-    return await delegateCommand(argv, io);
+    // Existing scripts call ccl-delegate with the Go system's variable names: read them too.
+    return await delegateCommand(argv, io, { legacyEnv: true });
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`ccl-delegate: ${err.message}\nRun \`ccl-delegate --help\` for usage.\n`);

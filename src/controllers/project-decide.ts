@@ -113,9 +113,15 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   // When the latest prompt of this claim was pasted: the delivery (its paste start; the claim until
   // it is recorded) or the last continuation. A turn of that prompt starts after it; a relaunch
   // decided after it cut that prompt's turn.
-  const continuedMs = lease.continuedAt !== undefined ? Date.parse(lease.continuedAt) : undefined;
-  const deliveredAtMs = lease.deliveredAt !== undefined ? Date.parse(lease.deliveredAt) : undefined;
-  const promptMs = Math.max(claimedMs, deliveredAtMs ?? claimedMs, continuedMs ?? claimedMs);
+  // Measured from the delivery, not the claim: a claim older than the session (a lease carried
+  // over by `migrate --from-go`, delivered once the session was up) is not taken for a relaunch.
+  // An unreadable time counts as the claim.
+  const msOf = (iso: string | undefined) => {
+    const ms = iso !== undefined ? Date.parse(iso) : NaN;
+    return Number.isFinite(ms) ? ms : undefined;
+  };
+  const continuedMs = msOf(lease.continuedAt);
+  const promptMs = Math.max(claimedMs, msOf(lease.deliveredAt) ?? claimedMs, continuedMs ?? claimedMs);
   const lastActivity = Math.max(promptMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
   const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
   const stale = (): LeaseVerdict | undefined =>
@@ -154,6 +160,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
   if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
   if (!s.alive) {
+    // Claimed for a session this controller has not launched yet (no status at all: a lease carried
+    // over by `migrate --from-go`, read at start-up): it is delivered once the session runs.
+    if (lease.deliveredAt === undefined && s.launchedAtMs === undefined && s.activity === undefined) {
+      return stale() ?? { action: 'keep', reason: `session ${s.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
+    }
     // The Session controller relaunches a declared session that stopped (failover, healing) and
     // resumes its conversation; the task then continues there (replay), or, if its prompt never
     // got through (claimed as the session was being stopped), is delivered there. Wait for that.

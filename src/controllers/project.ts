@@ -23,10 +23,11 @@ import type { Clock, FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports
 import { systemClock } from '../core/ports.js';
 import { decide, type RouterPolicy } from '../core/router.js';
 import {
-  DEFAULT_SETTLE_MS, effectiveMaxAttempts, emptyCounts, formatDoneFooter, planRecovery,
+  DEFAULT_SETTLE_MS, effectiveMaxAttempts, emptyCounts, formatDoneFooter, INTENTS_DIR, LEASES_DIR, planRecovery, TASK_STATES,
   type InboxScan, type LeaseRecord, type QueueCounts, type QueueSnapshot, type QueueStatus, type RecoveryAction,
   type SessionQueueState, type Task, type TaskEntry, type TaskQueue,
 } from '../core/task.js';
+import { delegatedSessionsView } from './delegation-policy.js';
 import { checkpointPath, nextCheckpoint, type CheckpointToolCall, type SessionCheckpoint } from './project-checkpoint.js';
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
 import { continuationPrompt, taskPrompt } from './project-prompt.js';
@@ -68,6 +69,11 @@ export interface ProjectTuning {
    * (status line, bookkeeping) after the Stop hook, and a prompt pasted then would be queued.
    */
   idleSettleMs: number;
+  /**
+   * Compatibility switch `status-delegated` (docs/migrating.md): status.json also lists each task in
+   * flight at the job API as a session `delegated:<task>` in state `delegated_to_secutools`.
+   */
+  goStatusDelegated: boolean;
 }
 
 export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
@@ -78,6 +84,7 @@ export const DEFAULT_PROJECT_TUNING: ProjectTuning = {
   tempFileAgeMs: 10 * 60_000,
   recoveryGraceMs: 5_000,
   idleSettleMs: 300,
+  goStatusDelegated: false,
 };
 
 export interface ProjectControllerDeps {
@@ -98,6 +105,8 @@ export interface ProjectQueueObserved {
   root: string;
   /** inbox/ exists (the layout was created). */
   exists: boolean;
+  /** Layout directories missing beside an existing inbox/ (a producer or an older tool made only inbox/). */
+  missingDirs?: string[];
   error?: string;
   scan: InboxScan;
   counts: QueueCounts;
@@ -202,6 +211,11 @@ export class ProjectController implements Controller<ProjectObserved> {
     try {
       const inbox = await this.#deps.fs.inspect(posix.join(root, 'inbox'));
       if (inbox.kind !== 'directory') return base;
+      const missingDirs: string[] = [];
+      for (const d of [...TASK_STATES, LEASES_DIR, INTENTS_DIR]) {
+        if (d !== 'inbox' && (await this.#deps.fs.inspect(posix.join(root, d))).kind === 'missing') missingDirs.push(`${d}/`);
+      }
+      if (missingDirs.length > 0) return { ...base, missingDirs };
       const q = this.#deps.queueFor(root);
       // dispatched/ before leases: a lease without its task is then never a claim in flight.
       const dispatched = await q.list('dispatched');
@@ -336,6 +350,15 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     out.notes.push({ key, level: 'warning', message: `cannot read the task queue ${root}: ${o.error}` });
     out.status[key] = baseStatus();
     requeue(5_000);
+    return;
+  }
+  if (o.missingDirs) {
+    // inbox/ is there but not the rest (a queue made by hand, or by an older tool): claims need leases/.
+    out.changes.push({ key, action: 'update', resource: `task queue ${root}`, reason: `${o.missingDirs.join(', ')} missing beside inbox/`, effects: [{ type: 'queue.ensureDirs', root }] });
+    conditions = cond(conditions, 'QueueReady', 'False', 'QueueIncomplete', `${o.missingDirs.join(', ')} under ${root} are created on apply`);
+    conditions = cond(conditions, 'Ready', 'False', 'QueueIncomplete', 'the task queue lacks some of its directories');
+    out.status[key] = baseStatus();
+    requeue(0);
     return;
   }
   if (!o.exists) {
@@ -575,6 +598,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
         { type: 'queue.claim', root, taskId: task.id, session: session.name, account: session.account },
         { type: 'tmux.deliver', session: session.name, text, task: { root, taskId: task.id } },
       ]));
+      if (task.warnings.length > 0) out.events.push({ key, type: 'Warning', reason: 'TaskFrontmatterWarning', message: `task ${task.id}: ${task.warnings.join('; ')}`, data: { taskId: task.id, warnings: task.warnings } });
     }
     for (const w of wait) waiting.push({ taskId: w.task.id, reason: w.reason });
     if (waiting.length > 0) {
@@ -654,8 +678,10 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     }
   }
   const settling = o.scan.settling.length;
+  const policyStatus = tuning.goStatusDelegated && p.spec.delegationPolicy ? input.prior[`DelegationPolicy/${p.spec.delegationPolicy}`] as Parameters<typeof delegatedSessionsView>[0] : undefined;
   const statusFile: QueueStatus = {
-    version: 1, project: name, updatedAt: now.toISOString(), counts: { ...counts, settling }, sessions,
+    version: 1, project: name, updatedAt: now.toISOString(), counts: { ...counts, settling },
+    sessions: tuning.goStatusDelegated ? { ...sessions, ...delegatedSessionsView(policyStatus, name).sessions } : sessions,
     ...(awaitingDelegation.length > 0 ? { delegated: awaitingDelegation.map((a) => ({ taskId: a.taskId, ...(a.provider ? { provider: a.provider } : {}) })) } : {}),
   };
   const fingerprint = publishedFingerprint(statusFile);

@@ -7,8 +7,12 @@ import type { Effect } from '../core/effects.js';
 import { generationOf } from '../core/generation.js';
 import { activeAccount } from './accounts-view.js';
 
-/** Variables that break transcripts or failover when inherited by a launched session. */
-export const UNSET_ENV = ['CLAUDE_CODE_CHILD_SESSION', 'CLAUDE_CODE_RETRY_WATCHDOG', 'CLAUDECODE', 'TMUX', 'TMUX_PANE'];
+/**
+ * Variables that break transcripts or failover: never passed to a launched session, even when its
+ * `env` declares them. (Nothing else is inherited either: a pane's environment is explicit, see
+ * src/adapters/agent-env.ts. tmux's own TMUX and TMUX_PANE are kept, so an agent knows it runs in tmux.)
+ */
+export const UNSET_ENV = ['CLAUDE_CODE_CHILD_SESSION', 'CLAUDE_CODE_RETRY_WATCHDOG', 'CLAUDECODE'];
 /** Hook events the controller registers (activity comes from these). */
 export const OBSERVED_HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'Stop', 'StopFailure', 'Notification', 'SessionEnd'] as const;
 

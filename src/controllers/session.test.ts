@@ -50,6 +50,26 @@ describe('SessionController.plan', () => {
     expect((adopted.status['Session/s1'] as Record<string, unknown>).launchedAt).toBe('2026-11-22T09:59:59.123Z');
   });
 
+  it('a pruned session keeps its conversation id, is not counted as a failure, and resumes when declared again', () => {
+    const conv = '22222222-2222-4222-8222-222222222222';
+    const running = { 'Session/s1': { ...prior['Session/s1'], conversationId: conv, panePid: 42, restarts: 0, failures: [] } };
+    const gone = desiredFromObjects(parseManifestText('/m/pool.yaml', text.split('---\n').slice(0, 2).join('---\n'), { homeDir: '/h' }).objects);
+    expect(gone.sessions).toEqual([]);
+    const pruned = controller.plan({ desired: gone, observed: observed([]), prior: running, inventory: {}, now: new Date('2026-11-22T10:01:00.000Z'), options: { dryRun: false, prune: true } }, ['s1']);
+    expect(pruned.changes.map((c) => [c.action, c.effects.map((e) => e.type)])).toEqual([['delete', ['tmux.stopSession']]]);
+    const st = pruned.status['Session/s1'] as Record<string, unknown>;
+    expect(st).toMatchObject({ conversationId: conv, activity: 'exited', restarts: 0 });
+    expect(st.launchedAt).toBeUndefined();
+    expect((st.conditions as { type: string; reason: string }[]).find((c) => c.type === 'Ready')?.reason).toBe('Pruned');
+
+    // Declared again, its tmux session gone, the transcript still there: relaunched with --resume.
+    const back: SessionObserved = { ...observed([]), tmux: new Map(), transcripts: { s1: true } };
+    const again = controller.plan({ desired, observed: back, prior: { 'Session/s1': st as never }, inventory: {}, now: new Date('2026-11-22T10:02:00.000Z'), options: { dryRun: false, prune: true } }, ['s1']);
+    const launch = again.changes[0]?.effects.find((e) => e.type === 'tmux.newSession');
+    expect(launch?.type === 'tmux.newSession' && launch.argv).toEqual(expect.arrayContaining(['--resume', conv]));
+    expect(again.status['Session/s1']).toMatchObject({ restarts: 0, conversationId: conv, launchMode: 'resume' });
+  });
+
   it('keeps the current task while the turn goes on', () => {
     const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'StatusLine' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
     expect((part.status['Session/s1'] as Record<string, unknown>).currentTask).toBe('T-1');

@@ -172,6 +172,12 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
         reason: optIn ? `removed from the manifests (annotation ${PRUNE_ANNOTATION})` : 'removed from the manifests (--prune)',
         effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }],
       });
+      // The status stays with its conversation id: a Session declared again resumes it (when its
+      // transcript is still there). The stop is not a failure: it does not count as a restart.
+      if (prior) {
+        const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = prior;
+        out.status[key] = { ...kept, activity: 'exited', conditions: setCondition(prior.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, now, prior.observedGeneration) };
+      }
     } else {
       out.drift.push({ key, message: `${resource} is orphaned: its Session was removed from the manifests; it keeps running (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to stop it)` });
     }

@@ -11,8 +11,9 @@ export interface TmuxNewSessionEffect {
   session: string;
   cwd: string;
   argv: string[];
+  /** The session's own variables; the pane gets these on top of the controller's allowlisted base (nothing else is inherited). */
   env: Record<string, string>;
-  /** Environment variables to remove from what the tmux server passes down. */
+  /** Variables never passed, even when `env` declares them. */
   unsetEnv: string[];
   /** Ownership tag value, `Session/<name>`. */
   owner: string;

@@ -30,7 +30,9 @@ export interface NewSessionSpec {
   name: string;
   cwd: string;
   argv: string[];
+  /** On top of the adapter's explicit base environment; the pane inherits nothing from the tmux server. */
   env: Record<string, string>;
+  /** Never passed, even when `env` declares them. */
   unsetEnv: string[];
   owner: string;
   options: Record<string, string>;

@@ -5,7 +5,7 @@
  * and the pure crash-recovery planner. Nothing here touches the filesystem: the adapter in
  * src/adapters/queue/ does, and controllers reach it through the `TaskQueue` interface below.
  */
-import { LineCounter, parseDocument, stringify } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
 import { CfError } from './errors.js';
 
@@ -177,7 +177,7 @@ export interface ParsedFrontmatter {
   fields: TaskFrontmatter;
   /** Unknown fields, kept as parsed (producers may carry their own metadata). */
   extra: Record<string, unknown>;
-  /** Human warnings (unknown fields). Never fatal. */
+  /** Human warnings (unknown fields kept, spelling variants read as a known field). Never fatal. */
   warnings: string[];
   /** Everything after the frontmatter block, byte-exact (a leading BOM is dropped). */
   body: string;
@@ -259,15 +259,26 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
+const normKey = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
+
+/**
+ * The known field `key` spells differently only by `-`/`_`/space or case (`allow-delegation`,
+ * `Allow_Delegation`, `needsClaudeCode`): such a key is read as that field, with a warning.
+ */
+export function variantOfField(key: string): (typeof KNOWN_FRONTMATTER_FIELDS)[number] | undefined {
+  if ((KNOWN_FRONTMATTER_FIELDS as readonly string[]).includes(key)) return undefined;
+  return KNOWN_FRONTMATTER_FIELDS.find((known) => normKey(known) === normKey(key));
+}
+
 /**
  * A known field this unknown key was probably meant to be. Unknown keys that are near-misses of a
- * known field are errors, not warnings: `need_claude_code: true` silently ignored would let a task
- * that must stay local be delegated.
+ * known field (beyond a spelling variant, which is accepted: `variantOfField`) are errors, not
+ * warnings: `need_claude_code: true` silently ignored would let a task that must stay local be
+ * delegated.
  */
 export function nearMissField(key: string): string | undefined {
-  const norm = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
   for (const known of KNOWN_FRONTMATTER_FIELDS) {
-    if (norm(known) === norm(key)) return known;
+    if (normKey(known) === normKey(key)) return known;
   }
   let best: { field: string; d: number } | undefined;
   for (const known of KNOWN_FRONTMATTER_FIELDS) {
@@ -338,13 +349,23 @@ export function parseFrontmatter(text: string): ParsedFrontmatter {
   const extra: Record<string, unknown> = {};
   const warnings: string[] = [];
   const problems: string[] = [];
+  // Which key each known field was read from (a field given twice, in two spellings, is an error).
+  const readFrom = new Map<string, string>();
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    if ((KNOWN_FRONTMATTER_FIELDS as readonly string[]).includes(key)) {
+    const variant = variantOfField(key);
+    const field = variant ?? ((KNOWN_FRONTMATTER_FIELDS as readonly string[]).includes(key) ? (key as (typeof KNOWN_FRONTMATTER_FIELDS)[number]) : undefined);
+    if (field) {
+      const earlier = readFrom.get(field);
+      if (earlier !== undefined) {
+        problems.push(`"${key}" and "${earlier}" both set ${field}; keep one`);
+        continue;
+      }
+      readFrom.set(field, key);
+      if (variant) warnings.push(`frontmatter field "${key}" read as "${field}" (spell it ${field})`);
       if (value === null) continue; // `field:` with no value = absent
-      const schema = FIELD_SCHEMAS[key as (typeof KNOWN_FRONTMATTER_FIELDS)[number]];
-      const r = schema.safeParse(value);
-      if (r.success) fields[key] = r.data;
-      else problems.push(r.error.issues[0]?.message ?? `${key} is invalid`);
+      const r = FIELD_SCHEMAS[field].safeParse(value);
+      if (r.success) fields[field] = r.data;
+      else problems.push(r.error.issues[0]?.message ?? `${field} is invalid`);
       continue;
     }
     const near = nearMissField(key);
@@ -384,6 +405,9 @@ export function setFrontmatterFields(content: string, set: Record<string, unknow
     return `---\n${Object.keys(values).length ? stringify(values) : ''}---\n${parsed.body}`;
   }
   for (const [k, v] of Object.entries(set)) {
+    // A field written in a spelling variant (`allow-delegation`) is replaced, not duplicated.
+    const keys = isMap(doc.contents) ? doc.contents.items.map((it) => (isScalar(it.key) ? String(it.key.value) : undefined)) : [];
+    for (const key of keys) if (key !== undefined && key !== k && variantOfField(key) === k) doc.delete(key);
     if (v === undefined) doc.delete(k);
     else doc.set(k, v);
   }

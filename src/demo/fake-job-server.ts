@@ -104,6 +104,8 @@ export interface FakeJobServerOptions {
   /** Providers the server accepts (others → 400). Default gemini, gpu, claude-api. */
   providers?: Record<string, FakeProvider>;
   clock?: () => number;
+  /** Serve the optional `GET /v1/jobs?task_id=` lookup (default true). */
+  lookup?: boolean;
 }
 
 interface ActiveFailure extends FakeJobFailure {
@@ -212,6 +214,15 @@ export async function startFakeJobServer(options: FakeJobServerOptions = {}): Pr
     byId.set(job.id, job);
     byKey.set(key, job);
     return reply.code(201).send(view(job));
+  });
+
+  // Optional lookup by task id (used by `migrate --from-go`); `lookup: false` serves an API without it.
+  app.get('/v1/jobs', async (req, reply) => {
+    if (!guard(req, reply, 'get')) return reply;
+    if (options.lookup === false) return err(reply, 404, 'not_found', 'no such route');
+    const taskId = (req.query as { task_id?: unknown }).task_id;
+    if (typeof taskId !== 'string' || taskId === '') return err(reply, 400, 'invalid_request', 'task_id is required');
+    return { jobs: jobs.filter((j) => j.taskId === taskId).map(view) };
   });
 
   app.get('/v1/jobs/:id', async (req, reply) => {

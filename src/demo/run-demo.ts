@@ -10,8 +10,9 @@
  *   endpoint and in the simulator) and the pool fails over.
  * Ctrl-C stops everything it started and leaves nothing running.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { enqueueTask } from '../adapters/queue/index.js';
@@ -25,8 +26,10 @@ export const DEMO_TMUX_SOCKET = 'cf-demo';
 export const DEMO_ACCOUNTS = ['alpha', 'beta', 'gamma'] as const;
 
 export interface DemoOptions {
-  /** Directory of the demo manifests (examples/demo). */
+  /** Directory of the demo manifests to copy (default: the package's examples/demo). */
   manifestsDir?: string;
+  /** Where the demo writes its manifests and run dir (default `demoHome()`: a per-user dir). */
+  dir?: string;
   failoverAfterMs: number;
   taskEveryMs: number;
   log: Logger;
@@ -42,15 +45,66 @@ export function demoManifestsDir(): string {
   return resolve(fileURLToPath(new URL('../../examples/demo', import.meta.url)));
 }
 
+/**
+ * The demo's own directory, per user and outside the install dir (a system-wide install is not
+ * writable by its users): `$XDG_STATE_HOME/claude-failover-demo`, else
+ * `~/.local/state/claude-failover-demo`. Beside, not inside, the controller's default state dir.
+ */
+export function demoHome(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'claude-failover-demo');
+}
+
+/** The Claude Code simulator's launcher shipped with the package (src/sim/bin/claude), absolute. */
+export function simulatorCommand(): string {
+  return fileURLToPath(new URL('../../src/sim/bin/claude', import.meta.url));
+}
+
+/**
+ * Writes the demo manifests into `<dir>/manifests/`, made to run from there: the simulator and the
+ * JSON Schemas by absolute path into the package, the run dir `<dir>/run/`, and the usage endpoint
+ * on `usagePort`. Every rewrite must apply to every file that has the pattern (a drifted example
+ * fails here, not half-way into a demo).
+ */
+export function writeDemoManifests(source: string, dir: string, usagePort: number): string {
+  const out = join(dir, 'manifests');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const schemas = fileURLToPath(new URL('../../schemas/', import.meta.url));
+  const rewrites: [RegExp, string][] = [
+    [/\.\.\/\.\.\/src\/sim\/bin\/claude/g, simulatorCommand()],
+    [/\$schema=\.\.\/\.\.\/schemas\//g, `$schema=${schemas}`],
+    [/(^|[\s"'])\.\/run\//gm, '$1../run/'],
+    [/127\.0\.0\.1:18471\b/g, `127.0.0.1:${usagePort}`],
+  ];
+  let files = 0;
+  for (const f of readdirSync(source).filter((n) => n.endsWith('.yaml')).sort()) {
+    let text = readFileSync(join(source, f), 'utf8');
+    for (const [re, to] of rewrites) text = text.replace(re, to);
+    if (/\.\.\/\.\.\/|(^|\s)\.\/run\//m.test(text)) throw new Error(`demo manifest ${f}: a path relative to examples/demo is left after the rewrite`);
+    writeFileSync(join(out, f), text);
+    files += 1;
+  }
+  if (files === 0) throw new Error(`no demo manifests in ${source}`);
+  return out;
+}
+
+/** The command a person types to run this CLI again (the installed bin, or node and the script). */
+function selfInvocation(): string {
+  const script = process.argv[1] ?? 'dist/cli/main.js';
+  return basename(script) === 'claude-failover' ? 'claude-failover' : `node ${script}`;
+}
+
 function token(account: string): string {
   return `sk-ant-oat01-demo-${account}-local-only`;
 }
 
 /** Runs the demo until `stop` resolves (or the failover completed with exitAfterFailover). */
 export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promise<{ failover?: { from: string; to: string; seconds: number } }> {
-  const dir = opts.manifestsDir ?? demoManifestsDir();
+  const source = opts.manifestsDir ?? demoManifestsDir();
+  const dir = opts.dir ?? demoHome();
   const run = join(dir, 'run');
   rmSync(run, { recursive: true, force: true });
+  mkdirSync(run, { recursive: true });
   const usageAt = new Map<string, number>([['alpha', 35], ['beta', 20], ['gamma', 10]]);
   let usage: FakeUsageServer | undefined;
   let daemon: Daemon | undefined;
@@ -58,11 +112,17 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
   const tmux = new TmuxAdapter({ socketName: DEMO_TMUX_SOCKET });
   let result: { failover?: { from: string; to: string; seconds: number } } = {};
   try {
-    try {
-      usage = await startFakeUsageServer({ host: '127.0.0.1', port: DEMO_USAGE_PORT });
-    } catch (err) {
-      throw new Error(`cannot start the demo usage endpoint on 127.0.0.1:${DEMO_USAGE_PORT} (${(err as Error).message}); is another demo running?`);
+    // The usual port, else any free one (another user's demo may hold it): the manifests follow.
+    for (const port of [DEMO_USAGE_PORT, 0]) {
+      try {
+        usage = await startFakeUsageServer({ host: '127.0.0.1', port });
+        break;
+      } catch (err) {
+        if (port === 0) throw new Error(`cannot start the demo usage endpoint on 127.0.0.1 (${(err as Error).message})`);
+      }
     }
+    if (!usage) throw new Error('the demo usage endpoint did not start');
+    const manifests = writeDemoManifests(source, dir, Number(new URL(usage.url).port));
     const setUsage = (account: string, fiveHour: number) => {
       usageAt.set(account, fiveHour);
       usage?.setWindows(token(account), { fiveHour, sevenDay: Math.round(fiveHour / 3) });
@@ -85,7 +145,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
 
     const events: CfEvent[] = [];
     daemon = new Daemon({
-      manifests: [dir],
+      manifests: [manifests],
       stateDir: join(run, 'state'),
       tmuxSocket: DEMO_TMUX_SOCKET,
       resyncMs: 5_000,
@@ -94,14 +154,14 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
       pool: { minDwellMs: 5_000, failoverGraceMs: 8_000 },
       onEvent: (e) => events.push(e),
     });
-    opts.say(`demo: usage endpoint stand-in on ${usage.endpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
+    opts.say(`demo: in ${dir} (manifests/, run/); usage endpoint stand-in on ${usage.endpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
     await daemon.start();
     const url = await opts.around?.start(daemon);
     opts.say('');
     opts.say('  claude-failover demo is running: 3 accounts (alpha, beta, gamma), 2 projects, 4 pool sessions + 1 dedicated');
     if (url) opts.say(`  dashboard:        ${url}`);
     opts.say(`  attach a session: tmux -L ${DEMO_TMUX_SOCKET} attach -t =ccl-0      (detach: Ctrl-b d)`);
-    opts.say(`  sessions:         node ${process.argv[1] ?? 'dist/cli/main.js'} get sessions --state-dir ${join(run, 'state')}`);
+    opts.say(`  sessions:         ${selfInvocation()} get sessions --state-dir ${join(run, 'state')}`);
     opts.say(`  in ${Math.round(opts.failoverAfterMs / 1000)}s the demo drives alpha's usage over its 90% threshold and the pool fails over.`);
     opts.say('  Ctrl-C stops everything the demo started.');
     opts.say('');
@@ -147,7 +207,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
     });
     void failedOver.then((f) => {
       result = { failover: f };
-      opts.say(`demo: FAILOVER COMPLETE: the pool moved from ${f.from} to ${f.to}; every session resumed its conversation (${f.seconds}s). See: claude-failover events --state-dir ${join(run, 'state')}`);
+      opts.say(`demo: FAILOVER COMPLETE: the pool moved from ${f.from} to ${f.to}; every session resumed its conversation (${f.seconds}s). See: ${selfInvocation()} events --state-dir ${join(run, 'state')}`);
     });
     await Promise.race([stop, opts.exitAfterFailover ? failedOver : new Promise(() => {})]);
     return result;

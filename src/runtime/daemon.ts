@@ -6,15 +6,22 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { allObjects, formatDiagnostic, type DesiredState } from '../api/objects.js';
-import { loadManifests, toDesired } from '../adapters/manifest-files.js';
+import { allObjects, emptyDesiredState, formatDiagnostic, type DesiredState, type Diagnostic } from '../api/objects.js';
+import { loadManifests, loadRecordedManifests, toDesired, type LoadResult } from '../adapters/manifest-files.js';
 import { acquireInstanceLock, type InstanceLock } from '../adapters/instance-lock.js';
-import { errorMessage } from '../core/errors.js';
+import { secretEnvNames } from '../adapters/agent-env.js';
+import { errorMessage, ManifestError } from '../core/errors.js';
+import type { Inventory } from '../core/controller.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import { wire, type PoolOptions, type Wired } from './wiring.js';
 import type { CfEvent } from './events.js';
-import type { ManagerDeps } from './manager.js';
+import { INVENTORY_RECORD, type ManagerDeps } from './manager.js';
+import {
+  APPLIED_MANIFESTS_RECORD, DEFAULT_DELETION_GRACE_MS, DEFAULT_MAX_DELETE_SHARE, deletionVerdict, fingerprint, holdId, MANIFESTS_KEY, sessionNames, withCondition,
+  type AppliedManifestsRecord, type DeletionVerdict, type HeldSet, type ManifestsStatus,
+} from './manifest-set.js';
 import { queueRootOf } from '../controllers/project.js';
+import { withCompat, type CompatConfig } from '../core/compat.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 
 function notifierStats(d: NotificationDispatcher): Record<string, Record<string, unknown>> {
@@ -38,14 +45,34 @@ export interface DaemonOptions {
   onEvent?: (e: CfEvent) => void;
   /** Keys reconciled at once (a failover relaunches every session concurrently). Default 32: a fleet of twenty agents plus its projects and accounts. */
   workers?: number;
+  /** Go-system compatibility switches (src/core/compat.ts; docs/migrating.md). */
+  compat?: CompatConfig;
+  /** Refuse to start on an invalid manifest set (CI) instead of starting on the last applied one. */
+  strict?: boolean;
+  /** A set dropping more than this share (0..1) of the Sessions is held (default 0.5). */
+  maxDeleteShare?: number;
+  /** A held set is applied once unchanged this long (default 2 min). */
+  deletionGraceMs?: number;
+}
+
+/** Outcome of confirming a held manifest set (`POST /api/v1/manifests/confirm`). */
+export interface ConfirmOutcome {
+  applied: boolean;
+  message: string;
+  /** The set still (or newly) held, if any. */
+  held?: HeldSet;
 }
 
 export const DEFAULT_WORKERS = 32;
 
-/** What the manifests say, independent of where they were read from. */
-function fingerprint(d: DesiredState): string {
-  return allObjects(d).map((o) => `${o.kind}/${o.metadata.name}@${o.generation}:${JSON.stringify(o.metadata.labels ?? {})}${JSON.stringify(o.metadata.annotations ?? {})}`).sort().join('|');
+/** The Sessions (and object count) a new set is judged against by the deletion guard. */
+interface Baseline {
+  sessions: string[];
+  objects: number;
+  /** The baseline is the set in force (false: at start-up with no recorded set, the owned Sessions). */
+  inForce: boolean;
 }
+
 
 export class Daemon {
   readonly opts: DaemonOptions;
@@ -61,6 +88,11 @@ export class Daemon {
   #lastTmux = new Map<string, string>();
   #reloading: Promise<void> = Promise.resolve();
   #reloadQueued = false;
+  /** The set the deletion guard holds back, with what it would apply. */
+  #held: { hold: HeldSet; desired: DesiredState; loaded: LoadResult; baseline: Baseline } | undefined;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The hold id an operator confirmed; applied by the next reload if the set is still that one. */
+  #confirmed: string | undefined;
 
   constructor(opts: DaemonOptions) {
     this.opts = opts;
@@ -79,6 +111,7 @@ export class Daemon {
       notifiers: { check: (spec) => checkNotifierSecrets(spec), stats: () => notifierStats(notifications) },
       ...(opts.pool ? { pool: opts.pool } : {}),
       ...(opts.tmuxSocket ? { tmuxSocket: opts.tmuxSocket } : {}),
+      ...(opts.compat ? { compat: opts.compat } : {}),
     });
   }
 
@@ -86,31 +119,232 @@ export class Daemon {
     return this.wired.manager;
   }
 
-  /** Validates the manifests, takes the lock, runs a first full pass and starts the loop. */
+  /**
+   * Validates the manifests, takes the lock, runs a first full pass and starts the loop. An
+   * invalid set on disk starts the controller on the last applied set (recorded in the state dir)
+   * with `ManifestsInvalid`; `strict`, or no recorded set, refuses instead. A valid set that would
+   * drop most or all Sessions is held the same way (see {@link reload}).
+   */
   async start(): Promise<void> {
     const { log } = this.opts;
-    const loaded = await loadManifests(this.opts.manifests, { displayBase: this.opts.displayBase ?? process.cwd() });
+    const loaded = await this.#load();
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0) {
-      const { ManifestError } = await import('../core/errors.js');
+    if (errors.length > 0 && this.opts.strict) throw new ManifestError(errors);
+    const recorded = await this.#readRecorded();
+    const next = errors.length === 0 ? withCompat(toDesired(loaded), this.opts.compat) : undefined;
+    let verdict: DeletionVerdict | undefined;
+    let baseline: Baseline | undefined;
+    if (next) {
+      // The baseline: the recorded set's Sessions, or (no record yet) the Sessions the controller owns.
+      const inventory = (await this.wired.stateStore.read<Inventory>(INVENTORY_RECORD).catch(() => undefined)) ?? {};
+      baseline = recorded
+        ? { sessions: sessionNames(recorded.desired), objects: allObjects(recorded.desired).length, inForce: true }
+        : { sessions: Object.keys(inventory).filter((k) => k.startsWith('Session/')).map((k) => k.slice('Session/'.length)), objects: Object.keys(inventory).length, inForce: false };
+      verdict = deletionVerdict(baseline.sessions, baseline.objects, next, this.#guardOptions());
+    } else if (!recorded) {
+      log.error({ diagnostics: errors.map(formatDiagnostic) }, 'manifests invalid and no applied set is recorded in the state dir: the controller did not start');
       throw new ManifestError(errors);
     }
-    await this.wired.stateStore.ensure();
+    const narrowed = await this.wired.stateStore.ensure();
+    if (narrowed.narrowedFrom !== undefined) log.warn({ stateDir: this.opts.stateDir, mode: narrowed.narrowedFrom.toString(8) }, 'state dir was open to group or others; narrowed to 0700 (it holds the API token and the applied manifests)');
     this.#lock = await acquireInstanceLock(this.opts.stateDir);
     log.info({ stateDir: this.opts.stateDir, pid: process.pid }, 'state dir locked');
     await this.manager.loadState();
-    this.manager.setDesired(toDesired(loaded));
-    this.notifications.update(this.manager.store.state.desired.notifiers);
-    log.info({ objects: loaded.objects.length, revision: loaded.revision }, 'manifests loaded');
+    const now = new Date();
+    if (next && verdict && !verdict.hold) {
+      await this.#applySet(next, loaded, now);
+      log[allObjects(next).length === 0 ? 'warn' : 'info']({ objects: loaded.objects.length, revision: loaded.revision }, allObjects(next).length === 0 ? 'manifests loaded: the set is empty' : 'manifests loaded');
+    } else {
+      // Start on the recorded set (or, held with nothing recorded, on no set at all: pruning is suspended while held).
+      const fallback = recorded?.desired ?? emptyDesiredState();
+      this.manager.setDesired(fallback);
+      this.notifications.update(fallback.notifiers);
+      this.#setManifestsStatus((st) => ({ ...st, objects: allObjects(fallback).length, ...(recorded?.record.revision ? { revision: recorded.record.revision } : {}), ...(recorded ? { appliedAt: recorded.record.appliedAt } : {}) }), now);
+      log.warn({ objects: allObjects(fallback).length, revision: recorded?.record.revision, appliedAt: recorded?.record.appliedAt }, recorded ? 'running on the last applied manifest set' : 'running on no manifest set until the held one is confirmed');
+      if (next && verdict?.hold && baseline) await this.#hold(next, loaded, verdict, baseline, now);
+      else await this.#markInvalid(loaded, errors, now, 'ManifestsInvalid', `${errors.length} problem(s) in the manifests at start-up; running on the last applied set${recorded?.record.revision ? ` (revision ${recorded.record.revision})` : ''} from ${recorded?.record.appliedAt ?? 'unknown'}: ${errors.slice(0, 3).map(formatDiagnostic).join('; ')}`);
+    }
+    await this.manager.persist();
+    await this.#scrubTmuxEnvironment();
     await this.#preflight();
     this.#followDependencies();
-    await this.manager.start({ resyncMs: this.opts.resyncMs, prune: this.opts.prune, concurrency: this.opts.workers ?? DEFAULT_WORKERS });
+    await this.manager.start({ resyncMs: this.opts.resyncMs, prune: () => this.opts.prune && !this.#held, concurrency: this.opts.workers ?? DEFAULT_WORKERS });
     log.info('first reconcile done; controller running');
     this.#watchManifests();
     this.#watchSessionEvents();
     this.#pollTmux();
     this.#followSessionsForProjects();
     this.#watchInboxes();
+  }
+
+  #load(): Promise<LoadResult> {
+    return loadManifests(this.opts.manifests, { displayBase: this.opts.displayBase ?? process.cwd() });
+  }
+
+  #guardOptions(): { maxShare: number; prune: boolean } {
+    return { maxShare: this.opts.maxDeleteShare ?? DEFAULT_MAX_DELETE_SHARE, prune: this.opts.prune };
+  }
+
+  /** The last applied set from the state dir, parsed again; undefined (and a warning) when missing or unusable. */
+  async #readRecorded(): Promise<{ record: AppliedManifestsRecord; desired: DesiredState } | undefined> {
+    let record: AppliedManifestsRecord | undefined;
+    try {
+      record = await this.wired.stateStore.read<AppliedManifestsRecord>(APPLIED_MANIFESTS_RECORD);
+    } catch (err) {
+      this.opts.log.warn({ err: errorMessage(err) }, 'the recorded last applied manifest set cannot be read; ignoring it');
+      return undefined;
+    }
+    if (!record) return undefined;
+    if (record.formatVersion !== 1 || !Array.isArray(record.sources)) {
+      this.opts.log.warn({ formatVersion: record.formatVersion }, 'the recorded last applied manifest set has an unknown format; ignoring it');
+      return undefined;
+    }
+    const loaded = loadRecordedManifests(record.sources, { displayBase: this.opts.displayBase ?? process.cwd(), ...(record.revision ? { revision: record.revision } : {}) });
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      this.opts.log.warn({ diagnostics: errors.map(formatDiagnostic) }, 'the recorded last applied manifest set is not valid for this version; ignoring it');
+      return undefined;
+    }
+    return { record, desired: withCompat(toDesired(loaded), this.opts.compat) };
+  }
+
+  /** Applies a valid set: desired state, notifiers, the record in the state dir, the Manifests status. */
+  async #applySet(next: DesiredState, loaded: LoadResult, now: Date): Promise<void> {
+    this.#clearHold();
+    this.manager.setDesired(next);
+    this.notifications.update(this.manager.store.state.desired.notifiers);
+    const record: AppliedManifestsRecord = {
+      formatVersion: 1,
+      appliedAt: now.toISOString(),
+      ...(loaded.revision ? { revision: loaded.revision } : {}),
+      fingerprint: fingerprint(next),
+      objects: loaded.objects.length,
+      sources: loaded.sources,
+    };
+    try {
+      await this.wired.stateStore.write(APPLIED_MANIFESTS_RECORD, record);
+    } catch (err) {
+      this.opts.log.warn({ err: errorMessage(err) }, 'could not record the applied manifest set; a restart on an invalid set would have none to start on');
+    }
+    this.#setManifestsStatus((st) => {
+      const out: ManifestsStatus = { ...st, appliedAt: record.appliedAt, objects: record.objects };
+      delete out.held;
+      delete out.invalid;
+      delete out.revision;
+      if (record.revision) out.revision = record.revision;
+      return out;
+    }, now);
+  }
+
+  /** Updates the status under {@link MANIFESTS_KEY}; its conditions follow `held` and `invalid`. */
+  #setManifestsStatus(recipe: (st: ManifestsStatus) => ManifestsStatus, now: Date): void {
+    const state = this.manager.store.state;
+    const prev = (state.status[MANIFESTS_KEY] as ManifestsStatus | undefined) ?? { observedGeneration: '', conditions: [] };
+    let st = recipe(structuredClone(prev));
+    const gen = holdId(fingerprint(state.desired));
+    const { invalid, held } = st;
+    st = withCondition(st, invalid
+      ? { type: 'ManifestsInvalid', status: 'True', reason: 'ManifestsInvalid', message: `${invalid.diagnostics.length} problem(s) in the manifests on disk; the last applied set stays in force: ${invalid.diagnostics.slice(0, 3).join('; ')}` }
+      : { type: 'ManifestsInvalid', status: 'False', reason: 'Valid', message: 'the manifests on disk are valid' }, now, gen);
+    st = withCondition(st, held
+      ? { type: 'DeletionHeld', status: 'True', reason: held.reason, message: `${held.message}; held since ${held.since}: applied at ${held.applyAt} if the manifests stay as they are, or now with \`claude-failover manifests confirm --id ${held.id}\`` }
+      : { type: 'DeletionHeld', status: 'False', reason: 'NothingHeld', message: 'no manifest set is held' }, now, gen);
+    const ready = !invalid && !held;
+    st = withCondition(st, {
+      type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Applied' : held ? 'DeletionHeld' : 'ManifestsInvalid',
+      message: ready ? `the manifests on disk are in force${st.revision ? ` (revision ${st.revision})` : ''}` : 'the manifests on disk are not in force; the last applied set is',
+    }, now, gen);
+    this.manager.store.update((d) => {
+      d.status[MANIFESTS_KEY] = st;
+    });
+  }
+
+
+  /** Records an invalid set on disk: the store's `rejected`, the ManifestsInvalid condition, an event (and its notification). */
+  async #markInvalid(loaded: LoadResult, errors: Diagnostic[], now: Date, reason: 'ManifestsInvalid' | 'ManifestsRejected', message: string): Promise<void> {
+    const lines = errors.map(formatDiagnostic);
+    const invalid = { at: now.toISOString(), diagnostics: lines, ...(loaded.revision ? { revision: loaded.revision } : {}) };
+    this.manager.store.update((d) => {
+      d.rejected = invalid;
+    });
+    // An invalid set on disk replaces a held one: the held set is no longer there.
+    if (this.#held) await this.#dropHold(now, 'Superseded', `the held set ${this.#held.hold.id} was replaced on disk by an invalid set; nothing was deleted`);
+    this.#setManifestsStatus((st) => ({ ...st, invalid }), now);
+    await this.manager.event({ key: MANIFESTS_KEY, type: 'Warning', reason, message, data: { diagnostics: lines, ...(loaded.revision ? { revision: loaded.revision } : {}) } });
+  }
+
+  /** Holds `next` back (or keeps holding it): condition, event and notification on a new hold, a timer for the grace period. */
+  async #hold(next: DesiredState, loaded: LoadResult, verdict: Extract<DeletionVerdict, { hold: true }>, baseline: Baseline, now: Date): Promise<void> {
+    const fp = fingerprint(next);
+    const id = holdId(fp);
+    if (this.#held?.hold.id === id) {
+      this.#held = { ...this.#held, desired: next, loaded };
+      return;
+    }
+    this.#clearHold();
+    const graceMs = this.opts.deletionGraceMs ?? DEFAULT_DELETION_GRACE_MS;
+    const hold: HeldSet = {
+      id, fingerprint: fp, reason: verdict.reason, message: verdict.message, removed: verdict.removed, total: verdict.total,
+      since: now.toISOString(), applyAt: new Date(now.getTime() + graceMs).toISOString(),
+      ...(loaded.revision ? { revision: loaded.revision } : {}),
+    };
+    this.#held = { hold, desired: next, loaded, baseline };
+    this.#holdTimer = setTimeout(() => void this.#scheduleReload('deletion grace period elapsed'), graceMs + 50);
+    this.#setManifestsStatus((st) => ({ ...st, held: hold }), now);
+    await this.manager.event({
+      key: MANIFESTS_KEY, type: 'Warning', reason: 'DeletionHeld',
+      message: `not applied: ${verdict.message}. It is applied at ${hold.applyAt} if the manifests stay as they are, or now with \`claude-failover manifests confirm --id ${id}\``,
+      data: { id, reason: verdict.reason, removed: verdict.removed, total: verdict.total, applyAt: hold.applyAt, ...(loaded.revision ? { revision: loaded.revision } : {}) },
+    });
+  }
+
+  #clearHold(): void {
+    if (this.#holdTimer) clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    this.#held = undefined;
+    this.#confirmed = undefined;
+  }
+
+  /** Ends a hold without applying it (the manifests came back, or were replaced). */
+  async #dropHold(now: Date, reason: string, message: string): Promise<void> {
+    const id = this.#held?.hold.id;
+    this.#clearHold();
+    this.#setManifestsStatus((st) => {
+      const out = { ...st };
+      delete out.held;
+      return out;
+    }, now);
+    await this.manager.event({ key: MANIFESTS_KEY, type: 'Normal', reason: 'DeletionHoldCleared', message, data: { id, reason } });
+  }
+
+  /**
+   * Confirms the held set (`id` must be the held one's, when given): the next reload applies it if
+   * the manifests on disk are still that set. Resolves once that reload has run.
+   */
+  async confirmHeld(id: string | undefined): Promise<ConfirmOutcome> {
+    const held = this.#held?.hold;
+    if (!held) return { applied: false, message: 'no manifest set is held' };
+    if (id !== undefined && id !== held.id) return { applied: false, message: `the held set is ${held.id}, not ${id}: the manifests changed since; look again with \`claude-failover manifests\``, held };
+    this.#confirmed = held.id;
+    await this.manager.event({ key: MANIFESTS_KEY, type: 'Normal', reason: 'DeletionConfirmed', message: `the held set ${held.id} was confirmed: ${held.message}`, data: { id: held.id, removed: held.removed } });
+    await this.#scheduleReload(`deletion of held set ${held.id} confirmed`);
+    const after = this.#held?.hold;
+    if (!after && fingerprint(this.manager.store.state.desired) === held.fingerprint) return { applied: true, message: `applied the held set ${held.id}: ${held.message}` };
+    return { applied: false, message: after ? `the manifests changed before the confirmation was applied; now held: ${after.id} (${after.message})` : 'the manifests changed before the confirmation was applied; the set on disk was applied instead', ...(after ? { held: after } : {}) };
+  }
+
+  /**
+   * Removes the variables the controller reads secrets from out of its tmux server's global
+   * environment (a server started outside the controller copied them from that shell). Panes
+   * never inherit it anyway; this keeps them out of `tmux show-environment -g`, which an agent can run.
+   */
+  async #scrubTmuxEnvironment(): Promise<void> {
+    try {
+      const removed = await this.wired.tmux.unsetGlobalEnvironment(secretEnvNames(this.manager.store.state.desired));
+      if (removed.length > 0) this.opts.log.warn({ removed }, 'removed secret variables from the tmux server\'s global environment (the server was started with them; agents never get them)');
+    } catch (err) {
+      this.opts.log.warn({ err: errorMessage(err) }, 'could not check the tmux server\'s global environment');
+    }
   }
 
   /**
@@ -209,6 +443,9 @@ export class Daemon {
         /(^|[/\\])(\.git|node_modules)([/\\]|$)/.test(p) || resolvePath(p).startsWith(`${stateDir}/`) || resolvePath(p) === stateDir || (stats?.isFile() === true && !/\.ya?ml$/.test(p)),
       awaitWriteFinish: { stabilityThreshold: 150, pollInterval: 50 },
     });
+    // A change made between the first load and the end of the watcher's initial scan sends no
+    // event: read the set once more when the watcher is ready (an unchanged set is a no-op).
+    this.#watcher.once('ready', () => void this.#scheduleReload('manifest watch ready'));
     this.#watcher.on('all', (event, path) => {
       if (!/\.ya?ml$/.test(path) && event !== 'unlinkDir' && event !== 'addDir') return;
       this.opts.log.debug({ event, path }, 'manifest change');
@@ -216,42 +453,81 @@ export class Daemon {
     });
   }
 
-  /** At most one reload runs and one more is queued: a burst of file events is one reload. */
-  #scheduleReload(reason: string): void {
-    if (this.#reloadQueued) return;
+  /** At most one reload runs and one more is queued: a burst of file events is one reload. Resolves when it has run. */
+  #scheduleReload(reason: string): Promise<void> {
+    if (this.#reloadQueued) return this.#reloading;
     this.#reloadQueued = true;
     this.#reloading = this.#reloading.then(async () => {
       this.#reloadQueued = false;
       await this.reload(reason).catch((err: unknown) => this.opts.log.error({ err: errorMessage(err) }, 'manifest reload failed'));
     });
+    return this.#reloading;
   }
 
   /**
    * Re-validates the whole manifest set. An invalid set is not applied: the last good desired
-   * state stays in force, and the diagnostics are logged and kept (status + event).
+   * state stays in force, and the diagnostics are logged and kept (status + event). A valid set
+   * that empties the manifests, or drops every Session or more than `maxDeleteShare` of them, is
+   * held (status, `DeletionHeld` event) until it has stayed unchanged for `deletionGraceMs` or is
+   * confirmed; if the manifests return to the set in force meanwhile, the hold ends and nothing
+   * was deleted. Returns whether the set on disk is the one in force.
    */
   async reload(reason: string): Promise<boolean> {
     const { log } = this.opts;
-    const loaded = await loadManifests(this.opts.manifests, { displayBase: this.opts.displayBase ?? process.cwd() });
+    const loaded = await this.#load();
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    const now = new Date();
     if (errors.length > 0) {
       const lines = errors.map(formatDiagnostic);
       log.error({ reason, revision: loaded.revision, diagnostics: lines }, 'manifests rejected: the last good set stays in force');
-      this.manager.store.update((d) => {
-        d.rejected = { at: new Date().toISOString(), diagnostics: lines, ...(loaded.revision ? { revision: loaded.revision } : {}) };
-      });
-      await this.manager.event({ key: 'Manifests/*', type: 'Warning', reason: 'ManifestsRejected', message: `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`, data: { diagnostics: lines } });
+      await this.#markInvalid(loaded, errors, now, 'ManifestsRejected', `${errors.length} problem(s); keeping revision ${this.manager.store.state.lastAppliedRevision ?? 'last good'}: ${lines.slice(0, 3).join('; ')}`);
+      await this.manager.persist();
       return false;
     }
-    const next = toDesired(loaded);
+    const next = withCompat(toDesired(loaded), this.opts.compat);
     const before = this.manager.store.state;
     const unchanged = !before.rejected && before.lastAppliedRevision === next.revision && fingerprint(before.desired) === fingerprint(next);
-    if (unchanged) return true; // a touch, or a change to a file that is not a manifest
-    this.manager.setDesired(next);
-    this.notifications.update(this.manager.store.state.desired.notifiers);
-    await this.manager.event({ key: 'Manifests/*', type: 'Normal', reason: 'ManifestsApplied', message: `${loaded.objects.length} objects${loaded.revision ? ` at revision ${loaded.revision}` : ''} (${reason})`, ...(loaded.revision ? { data: { revision: loaded.revision } } : {}) });
+    // (Held with no recorded set, the controller runs on no set at all: an empty set on disk is not "back".)
+    if (unchanged && (this.#held?.baseline.inForce ?? true)) {
+      // A touch, a change to a file that is not a manifest, or the manifests came back to the set in force.
+      if (this.#held) {
+        await this.#dropHold(now, 'Restored', `the manifests are back to the set in force; the held set ${this.#held.hold.id} was not applied and nothing was deleted`);
+        await this.manager.persist();
+      }
+      return true;
+    }
+    // While a set is held, it is judged against what was in force when the hold began (with no
+    // recorded set at start-up that is the Sessions the controller owns, not the empty set it runs on).
+    const baseline = this.#held?.baseline ?? { sessions: sessionNames(before.desired), objects: allObjects(before.desired).length, inForce: true };
+    const verdict = deletionVerdict(baseline.sessions, baseline.objects, next, this.#guardOptions());
+    let via: string | undefined;
+    if (verdict.hold) {
+      const id = holdId(fingerprint(next));
+      const held = this.#held?.hold.id === id ? this.#held.hold : undefined;
+      if (this.#confirmed === id) via = 'confirmed by an operator';
+      else if (held && now.getTime() >= Date.parse(held.applyAt)) via = `unchanged since ${held.since}`;
+      else {
+        await this.#hold(next, loaded, verdict, baseline, now);
+        await this.manager.persist();
+        return false;
+      }
+    } else if (this.#held) {
+      log.info({ id: this.#held.hold.id }, 'the held manifest set was replaced by one that needs no confirmation');
+    }
+    const wasRejected = before.rejected !== undefined;
+    await this.#applySet(next, loaded, now);
+    const empty = loaded.objects.length === 0;
+    const warn = verdict.hold || empty;
+    const what = `${loaded.objects.length} objects${loaded.revision ? ` at revision ${loaded.revision}` : ''} (${reason})`;
+    await this.manager.event({
+      key: MANIFESTS_KEY, type: warn ? 'Warning' : 'Normal', reason: 'ManifestsApplied',
+      message: verdict.hold ? `${what} after a hold (${via}): ${verdict.message}` : empty ? `${what}: the manifest set is empty` : what,
+      ...(loaded.revision || verdict.hold ? { data: { ...(loaded.revision ? { revision: loaded.revision } : {}), ...(verdict.hold ? { removed: verdict.removed } : {}) } } : {}),
+    });
+    if (wasRejected) log.info({ revision: loaded.revision }, 'the manifests on disk are valid again');
     this.manager.enqueueAll('manifests-changed');
     if (this.#inboxWatcher) this.#watchInboxes();
+    await this.#scrubTmuxEnvironment();
     return true;
   }
 
@@ -290,6 +566,7 @@ export class Daemon {
   /** Stops intake, drains in-flight reconciles (at most `drainMs`), releases the lock. */
   async stop(drainMs: number): Promise<boolean> {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    if (this.#holdTimer) clearTimeout(this.#holdTimer);
     await this.#watcher?.close();
     await this.#eventsWatcher?.close();
     await this.#inboxWatcher?.close();

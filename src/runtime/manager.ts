@@ -245,7 +245,9 @@ export class Manager {
 
   async event(e: Omit<CfEvent, 'time'>): Promise<void> {
     const full: CfEvent = { time: new Date(this.#timers.now()).toISOString(), ...e };
-    this.#deps.log?.info({ key: e.key, reason: e.reason, ...(e.data ? { data: e.data } : {}) }, e.message);
+    const fields = { key: e.key, reason: e.reason, ...(e.data ? { data: e.data } : {}) };
+    if (e.type === 'Warning') this.#deps.log?.warn(fields, e.message);
+    else this.#deps.log?.info(fields, e.message);
     try {
       await this.#deps.stateStore.append(EVENTS_RECORD, full);
     } catch (err) {
@@ -271,9 +273,11 @@ export class Manager {
   }
 
   /** Starts the daemon loop: a first full pass, then the keyed queue with periodic resync. */
-  async start(opts: { resyncMs: number; concurrency?: number; prune: boolean }): Promise<void> {
-    const options: ReconcileOptions = { dryRun: false, prune: opts.prune };
-    const first = await this.runOnce(options);
+  async start(opts: { resyncMs: number; concurrency?: number; prune: boolean | (() => boolean) }): Promise<void> {
+    // A function is asked before every reconcile (the daemon suspends pruning while a manifest set is held).
+    const prune = typeof opts.prune === 'function' ? opts.prune : () => opts.prune as boolean;
+    const options = (): ReconcileOptions => ({ dryRun: false, prune: prune() });
+    const first = await this.runOnce(options());
     for (const f of first.failures) this.#deps.log?.warn(f, 'initial reconcile: change failed');
     this.#queue = new WorkQueue({
       timers: this.#timers,
@@ -283,7 +287,7 @@ export class Manager {
       onError: (key, err, attempt, delayMs) => this.#deps.log?.warn({ key, attempt, delayMs, err: errorMessage(err) }, 'reconcile failed; backing off'),
       handler: async (key, reason) => {
         const started = this.#timers.now();
-        const { part, failures } = await this.reconcileKey(key, options);
+        const { part, failures } = await this.reconcileKey(key, options());
         this.#deps.log?.debug({ key, reason, changes: part.changes.length, ms: this.#timers.now() - started }, 'reconciled');
         if (failures.length > 0) throw new Error(failures.map((f) => `${f.key}: ${f.error}`).join('; '));
         const after = Object.values(part.requeueAfterMs);

@@ -28,6 +28,7 @@ import { listCheckpoints, readLastToolCalls } from '../adapters/checkpoints.js';
 import { QueueRegistry, registerProjectEffects } from './project-effects.js';
 import { DelegationService } from '../adapters/delegation/service.js';
 import { DelegationPolicyController } from '../controllers/delegation-policy.js';
+import type { CompatConfig } from '../core/compat.js';
 
 export const DEFAULT_TMUX_SOCKET = 'claude-failover';
 
@@ -50,6 +51,8 @@ export interface WiringOptions {
   notifiers?: NotifierControllerDeps;
   /** undici dispatcher for the usage endpoint (tests pass a MockAgent). */
   usageDispatcher?: Dispatcher;
+  /** Go-system compatibility switches (src/core/compat.ts). */
+  compat?: CompatConfig;
 }
 
 export interface PoolOptions {
@@ -112,6 +115,7 @@ export function wire(opts: WiringOptions): Wired {
       checkpoints: () => listCheckpoints(opts.stateDir),
       toolCalls: () => readLastToolCalls(opts.stateDir),
       clock: timers,
+      ...(opts.compat?.switches.has('status-delegated') ? { tuning: { goStatusDelegated: true } } : {}),
     }) as Controller,
     Account: accounts as Controller,
     DelegationPolicy: new DelegationPolicyController({ queueFor: (root) => queues.get(root), fs, api: delegation }) as Controller,

@@ -24,6 +24,15 @@ export function bearerToken(header: string | undefined): string | undefined {
 export interface RouteConfig {
   /** Served without a token (no data behind it). */
   public?: boolean;
+  /** Served without a token to loopback clients when the `anonymous-compat-read` switch is on. */
+  compatRead?: boolean;
+}
+
+/** A client on this host: 127.0.0.0/8, ::1 (also IPv4-mapped), or a unix socket (no address). */
+export function fromLoopback(request: FastifyRequest): boolean {
+  const a = request.socket.remoteAddress;
+  if (a === undefined) return request.socket.remoteFamily === undefined;
+  return a === '::1' || /^(::ffff:)?127\./.test(a);
 }
 
 export function isPublic(request: FastifyRequest): boolean {
@@ -34,9 +43,10 @@ export function isPublic(request: FastifyRequest): boolean {
  * Installs the auth hook. `token === null` disables authentication; the control plane only allows
  * that on a loopback address or a unix socket.
  */
-export function installAuth(app: FastifyInstance, token: string | null): void {
+export function installAuth(app: FastifyInstance, token: string | null, opts: { anonymousCompatRead?: boolean } = {}): void {
   app.addHook('onRequest', async (request) => {
     if (token === null || isPublic(request)) return;
+    if (opts.anonymousCompatRead && (request.routeOptions.config as RouteConfig | undefined)?.compatRead === true && fromLoopback(request) && request.headers.authorization === undefined) return;
     const given = bearerToken(request.headers.authorization);
     if (given === undefined) throw new ApiError('CF_API_UNAUTHORIZED', 'missing bearer token: send "Authorization: Bearer <token>" (the token file is in the state dir, see docs/api.md)');
     if (!tokensEqual(given, token)) throw new ApiError('CF_API_UNAUTHORIZED', 'invalid bearer token');

@@ -18,6 +18,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { failoverRoutes } from './routes/failover.js';
 import { healthRoutes } from './routes/health.js';
+import { manifestRoutes } from './routes/manifests.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { objectRoutes } from './routes/objects.js';
 import { planRoutes } from './routes/plan.js';
@@ -86,7 +87,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   // Before auth: a flood of unauthenticated requests is bounded too.
   const admission = typeof deps.apiRate === 'number' ? (deps.apiRate > 0 ? { ratePerSecond: deps.apiRate } : undefined) : deps.apiRate;
   if (admission) installAdmission(app, new Admission(admission), metrics);
-  installAuth(app, deps.token);
+  installAuth(app, deps.token, { anonymousCompatRead: deps.anonymousCompatRead === true });
 
   healthRoutes(app, ctx);
   objectRoutes(app, ctx);
@@ -96,6 +97,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   reconcileRoutes(app, ctx);
   failoverRoutes(app, ctx);
   sessionActionRoutes(app, ctx);
+  manifestRoutes(app, ctx);
   sessionSendRoutes(app, ctx);
   taskAddRoutes(app, ctx);
   streamRoutes(app, ctx);

@@ -32,6 +32,17 @@ export interface RestartOutcome {
 /** Restarts one declared session (the Session controller relaunches and resumes it). */
 export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
 
+/** The outcome of confirming a held manifest set (`POST /api/v1/manifests/confirm`). */
+export interface ConfirmManifestsOutcome {
+  /** The held set is now in force. */
+  applied: boolean;
+  message: string;
+  /** The set held after the request, if any (e.g. the manifests changed meanwhile). */
+  held?: { id: string };
+}
+
+/** Confirms the held manifest set (`id`, when given, must be the held one's). */
+export type ConfirmManifestsFn = (id: string | undefined) => Promise<ConfirmManifestsOutcome>;
 /**
  * Types text into a declared session's prompt (paste + Enter, like a task prompt) and audits it.
  * Throws CF_ERR_SEND_TEXT (400: the text cannot be typed), a TerminalError (409: the session is
@@ -48,6 +59,8 @@ export interface ServerDeps {
   token: string | null;
   failover: FailoverFn;
   restartSession: RestartSessionFn;
+  /** Confirms a held manifest set (absent: confirmation is refused with 409, e.g. no daemon). */
+  confirmManifests?: ConfirmManifestsFn;
   sendToSession: SendToSessionFn;
   /** Created when absent. Pass one to share it with the runtime (onReconcile, dispatch latency). */
   metrics?: Metrics;
@@ -67,6 +80,11 @@ export interface ServerDeps {
   queueCacheMs?: number;
   /** SSE keep-alive comment interval in ms (default 15000). */
   heartbeatMs?: number;
+  /**
+   * Compatibility switch `anonymous-compat-read` (docs/migrating.md): `GET /watchdog/status` and
+   * `GET /api/delegated/status` answer loopback clients without a token. Default false.
+   */
+  anonymousCompatRead?: boolean;
   /** Reads guard decision counters (default: the guard's audit log under the state dir). */
   guardCounters?: () => { rules: Record<string, number> } | undefined;
 }

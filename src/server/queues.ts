@@ -50,7 +50,7 @@ export interface TaskObject {
   kind: 'Task';
   metadata: { name: string; project: string };
   spec: { project: string; file: string; [field: string]: unknown };
-  status: { state: TaskState; mtime: string; size: number; settling?: boolean; month?: string; error?: string };
+  status: { state: TaskState; mtime: string; size: number; settling?: boolean; month?: string; warnings?: string[]; error?: string };
 }
 
 /** Task files of the declared projects (readdir + lstat, no reads), newest last. */
@@ -87,7 +87,7 @@ export async function getTaskObject(desired: DesiredState, id: string): Promise<
       return {
         ...base,
         spec: { project: p.metadata.name, file: loc.path, title: t.title, priority: t.priority, frontmatter: t.frontmatter, attempts: t.attempts, body: t.body },
-        status: { state: loc.state, mtime: new Date(t.mtimeMs).toISOString(), size: t.size, ...(loc.month ? { month: loc.month } : {}) },
+        status: { state: loc.state, mtime: new Date(t.mtimeMs).toISOString(), size: t.size, ...(loc.month ? { month: loc.month } : {}), ...(t.warnings.length > 0 ? { warnings: t.warnings } : {}) },
       };
     } catch (err) {
       if (err instanceof TaskNotFoundError) continue; // moved meanwhile

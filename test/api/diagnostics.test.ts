@@ -75,6 +75,8 @@ describe('parseManifestText', () => {
     ['apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata: {name: s}\nspec: {project: p, mode: swarm}\n', /4:26: `spec\.mode`: expected one of "pool"\|"dedicated"/],
     ['apiVersion: claudefailover.io/v1alpha1\nkind: Notifier\nmetadata: {name: n}\nspec: {type: telegram}\n', /4:7: `spec\.telegram`: type telegram needs a `telegram` block/],
     ['apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec: {path: /p, path: /q}\n', /4:18: YAML syntax error: Map keys must be unique/],
+    ['apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata: {name: s}\nspec:\n  project: p\n  env:\n    HTTP-PORT: "1"\n', /7:5: `spec\.env`: key `HTTP-PORT` is not allowed: an environment variable name: letters, digits and `_`/],
+    ['apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata: {name: s}\nspec:\n  project: p\n  env:\n    OK: "1"\n    TMUX_PANE: "%1"\n', /8:5: `spec\.env`: key `TMUX_PANE` is not allowed: TMUX and TMUX_PANE are set by tmux itself/],
   ])('diagnoses %#', (text, pattern) => {
     const r = parseManifestText('/m/x.yaml', text, { homeDir: '/h' });
     expect(r.diagnostics.map(formatDiagnostic).join('\n')).toMatch(pattern);

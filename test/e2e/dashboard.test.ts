@@ -2,9 +2,11 @@
  * The dashboard in a real headless Chromium (Debian `chromium`, playwright-core) against a real
  * controller (`run`) with simulator agents and a fake usage endpoint: the page loads the pool,
  * then follows a failover requested with its button and one triggered by quota, live over SSE
- * (the page is never reloaded). Saves docs/dashboard.png.
+ * (the page is never reloaded). Saves a screenshot to test-output/dashboard.png (git ignores it);
+ * with UPDATE_SCREENSHOTS=1 also to docs/dashboard.png, the picture docs/api.md shows. A plain test
+ * run never rewrites a tracked file.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -106,8 +108,11 @@ describe('dashboard', () => {
     // All of it arrived over the stream: the page was never reloaded.
     expect(await page.evaluate<number>('window.marker')).toBe(42);
     expect(errors).toEqual([]);
-    mkdirSync(join(REPO, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(REPO, 'docs', 'dashboard.png'), fullPage: true });
+    const shot = await page.screenshot({ fullPage: true });
+    expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');
+    mkdirSync(join(REPO, 'test-output'), { recursive: true });
+    writeFileSync(join(REPO, 'test-output', 'dashboard.png'), shot);
+    if (process.env.UPDATE_SCREENSHOTS === '1') writeFileSync(join(REPO, 'docs', 'dashboard.png'), shot);
     await page.close();
   }, 240_000);
 

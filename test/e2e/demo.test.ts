@@ -1,18 +1,28 @@
 /**
  * `make demo` headless: the failover happens, and stopping (on its own, or Ctrl-C) leaves no
- * tmux server, no usage endpoint and no simulator process behind.
+ * tmux server, no usage endpoint and no simulator process behind. The demo works in a per-user
+ * directory ($XDG_STATE_HOME/claude-failover-demo), never in the repository or the install.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, REPO } from '../support/cli.js';
 
-const RUN_DIR = join(REPO, 'examples', 'demo', 'run');
+const STATE_HOME = mkdtempSync(join(tmpdir(), 'cf-demo-xdg-'));
+const DEMO_DIR = join(STATE_HOME, 'claude-failover-demo');
+const RUN_DIR = join(DEMO_DIR, 'run');
+// Where demos before this change wrote (a developer's clone may still have one).
+const repoRunDirBefore = existsSync(join(REPO, 'examples', 'demo', 'run'));
+
+afterAll(() => {
+  rmSync(STATE_HOME, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+});
 
 function runDemo(args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'demo', '--log-level', 'info', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [CLI, 'demo', '--log-level', 'info', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: STATE_HOME } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -48,10 +58,17 @@ function tmuxDemoServerRunning(): Promise<boolean> {
   return new Promise<boolean>((resolve) => r.on('exit', (code) => resolve(code === 0)));
 }
 
-async function assertNothingLeft(): Promise<void> {
+/** The port of the demo's usage endpoint, as it printed it (18471, or a free one when that was taken). */
+function usagePort(out: string): number {
+  const m = /usage endpoint stand-in on http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+  expect(m, out).not.toBeNull();
+  return Number(m?.[1]);
+}
+
+async function assertNothingLeft(out: string): Promise<void> {
   expect(await tmuxDemoServerRunning()).toBe(false);
-  // 18471 is the demo's own usage endpoint; the dashboard's port died with the demo process.
-  expect(await portFree(18471)).toBe(true);
+  // The demo's own usage endpoint is closed; the dashboard's port died with the demo process.
+  expect(await portFree(usagePort(out))).toBe(true);
   const deadline = Date.now() + 5_000;
   while (demoProcesses().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   expect(demoProcesses()).toEqual([]);
@@ -70,10 +87,14 @@ describe('make demo (headless)', () => {
     expect(out).toMatch(/FailoverStarted|moving the pool from alpha to beta/);
     expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);
     expect(out).toMatch(/demo: stopped; nothing left running\./);
-    // The state dir sits inside the manifests directory: its writes must not look like manifest edits.
+    // Its manifests and run dir are in the per-user dir, none in the repository's examples.
+    expect(out).toContain(`demo: in ${DEMO_DIR} (manifests/, run/)`);
+    expect(readdirSync(join(DEMO_DIR, 'manifests')).sort()).toEqual(['accounts.yaml', 'projects.yaml', 'sessions.yaml']);
+    if (!repoRunDirBefore) expect(existsSync(join(REPO, 'examples', 'demo', 'run'))).toBe(false);
+    // The state dir's writes must not look like manifest edits.
     const events = readFileSync(join(RUN_DIR, 'state', 'events.jsonl'), 'utf8');
     expect(events).not.toMatch(/"reason":"Manifests(Applied|Rejected)"/);
-    await assertNothingLeft();
+    await assertNothingLeft(out);
   }, 180_000);
 
   it('stops everything on Ctrl-C (SIGINT)', async () => {
@@ -85,6 +106,6 @@ describe('make demo (headless)', () => {
     const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
     expect(code, d.output()).toBe(0);
     expect(d.output()).toMatch(/demo: stopped; nothing left running\./);
-    await assertNothingLeft();
+    await assertNothingLeft(d.output());
   }, 120_000);
 });

@@ -1,11 +1,11 @@
 /** The Project controller end to end: real daemon, real tmux, simulator sessions, real queue dirs. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { until } from '../support/daemon.js';
 import type { DaemonProcess } from '../support/daemon.js';
-import { addTask, assertOneStateEach, inState, projectPool, readStatusMap, receipts, startDaemon, type ProjectPool } from '../projects/support.js';
+import { addTask, assertOneStateEach, inState, locations, projectPool, readStatusMap, receipts, startDaemon, type ProjectPool } from '../projects/support.js';
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -79,6 +79,33 @@ describe('Project controller', () => {
     const events = readFileSync(join(p.stateDir, 'events.jsonl'), 'utf8');
     expect(events).toMatch(/"reason":"TaskFailed"[^\n]*broken/);
     expect(events.match(/"reason":"TaskCompleted"/g)).toHaveLength(4);
+    expect(await d.stop()).toBe(0);
+  }, 120_000);
+
+  it('reads frontmatter keys spelt with -/_/case as the known field, with a warning; an unknown value goes to failed/ with the allowed ones', async () => {
+    const p = pool({ sessions: [{ name: 's1' }], env: { CLAUDE_SIM_WORK_MS: '200' } });
+    // A queue made by hand (as the Go system's producers did): inbox/ only; the controller adds the rest.
+    mkdirSync(join(p.queueRoot, 'inbox'), { recursive: true });
+    writeFileSync(join(p.queueRoot, 'inbox', 'variant.md'), '---\nallow-delegation: false\nMax_Attempts: 2\n---\nA task written for the Go system\n');
+    writeFileSync(join(p.queueRoot, 'inbox', 'urgent.md'), '---\npriority: urgent\n---\nbody\n');
+    const before = await runCli(['get', 'tasks', '--project', 'p', '-o', 'json', '-f', p.manifests, '--state-dir', p.stateDir]);
+    const rows = JSON.parse(before.stdout) as { id: string; warnings?: string[]; error?: string }[];
+    expect(rows.find((r) => r.id === 'variant')?.warnings).toEqual([
+      'frontmatter field "allow-delegation" read as "allow_delegation" (spell it allow_delegation)',
+      'frontmatter field "Max_Attempts" read as "max_attempts" (spell it max_attempts)',
+    ]);
+    const table = await runCli(['get', 'tasks', '--project', 'p', '-f', p.manifests, '--state-dir', p.stateDir]);
+    expect(table.stdout).toMatch(/\bvariant\s+normal\s+-\s+-\s+\S+\s+\(!\) A task written for the Go system\n/);
+    const d = daemon(p);
+    await until(() => inState(p.queueRoot, 'done').includes('variant'), 45_000, 'the variant task done').catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${JSON.stringify([...locations(p.queueRoot)])}\n${readFileSync(join(p.stateDir, 'events.jsonl'), 'utf8')}`);
+    });
+    assertOneStateEach(p.queueRoot, ['variant', 'urgent']);
+    expect(inState(p.queueRoot, 'failed')).toEqual(['urgent']);
+    expect(readFileSync(join(p.queueRoot, 'failed', 'urgent.md'), 'utf8')).toContain('- reason: frontmatter: priority must be high, normal or low, got "urgent"');
+    const events = readFileSync(join(p.stateDir, 'events.jsonl'), 'utf8');
+    expect(events).toMatch(/"reason":"TaskFrontmatterWarning","message":"task variant: frontmatter field \\"allow-delegation\\" read as \\"allow_delegation\\"/);
+    expect(events).toMatch(/"reason":"TaskFailed"[^\n]*urgent[^\n]*priority must be high, normal or low/);
     expect(await d.stop()).toBe(0);
   }, 120_000);
 

@@ -65,6 +65,9 @@ const everyEvent: NotifyEvent[] = [
   ev('TaskFailed', 'Project/web', 'task fix-login failed after 3 attempts'),
   ev('DelegationBudgetReached', 'DelegationPolicy/default', 'monthly budget of 50 USD reached'),
   ev('GuardDenied', 'Session/ccl-3', 'blocked `rm -rf /` (rule rm-root)'),
+  ev('ManifestsInvalid', 'Manifests/*', '2 problem(s) in the manifests at start-up; running on the last applied set'),
+  ev('ManifestsRejected', 'Manifests/*', '1 problem(s); keeping revision abc123'),
+  ev('DeletionHeld', 'Manifests/*', 'not applied: the manifest set is empty (it had 5 objects)'),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -94,8 +97,8 @@ describe('delivery of the right events, once each', () => {
     expect(new Set(hooks.map((h) => h.headers['x-cf-delivery'])).size).toBe(everyEvent.length);
 
     const s = d.stats();
-    expect(s.tg).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
-    expect(s.wh).toMatchObject({ sent: 8, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
+    expect(s.tg).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0, queued: 0, inFlight: false });
+    expect(s.wh).toMatchObject({ sent: everyEvent.length, failed: 0, dropped: 0, deduplicated: 0, retries: 0 });
   });
 
   it('notify() only enqueues: nothing is on the wire when it returns', async () => {
@@ -421,12 +424,12 @@ describe('secrets', () => {
     for (const e of everyEvent) d.notify(e);
     await expect(d.drain(15_000)).resolves.toBe(true);
     const s = d.stats();
-    expect(s.tg?.sent).toBe(8);
-    expect(s.wh?.sent).toBe(8);
-    expect(s['tg-wrong']?.failed).toBe(8);
-    expect(s['tg-down']?.failed).toBe(8);
-    expect(s['wh-down']?.failed).toBe(8);
-    expect(s['wh-nosecret']?.failed).toBe(8);
+    expect(s.tg?.sent).toBe(everyEvent.length);
+    expect(s.wh?.sent).toBe(everyEvent.length);
+    expect(s['tg-wrong']?.failed).toBe(everyEvent.length);
+    expect(s['tg-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-down']?.failed).toBe(everyEvent.length);
+    expect(s['wh-nosecret']?.failed).toBe(everyEvent.length);
     expect(s['wh-nosecret']?.lastError).toContain('CF_MISSING');
 
     const everything = [...lines, JSON.stringify(s)].join('\n');

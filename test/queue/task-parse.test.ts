@@ -51,6 +51,23 @@ describe('parseFrontmatter: valid inputs', () => {
       expect(r.warnings).toHaveLength(c.warnings ?? 0);
     });
   }
+  const variants: { key: string; value: string; field: string; expected: unknown }[] = [
+    { key: 'allow-delegation', value: 'false', field: 'allow_delegation', expected: false },
+    { key: 'Allow_Delegation', value: 'true', field: 'allow_delegation', expected: true },
+    { key: 'needs-claude-code', value: 'yes', field: 'needs_claude_code', expected: true },
+    { key: 'preferredAi', value: 'gemini', field: 'preferred_ai', expected: 'gemini' },
+    { key: 'PRIORITY', value: 'High', field: 'priority', expected: 'high' },
+    { key: 'max-attempts', value: '2', field: 'max_attempts', expected: 2 },
+    { key: 'complexity hint', value: '3', field: 'complexity_hint', expected: '3' },
+  ];
+  for (const v of variants) {
+    it(`spelling variant "${v.key}" is read as ${v.field}, with a warning`, () => {
+      const r = parseFrontmatter(`---\n${v.key}: ${v.value}\n---\nb`);
+      expect(r.fields).toEqual({ [v.field]: v.expected });
+      expect(r.extra).toEqual({});
+      expect(r.warnings).toEqual([`frontmatter field "${v.key}" read as "${v.field}" (spell it ${v.field})`]);
+    });
+  }
   it('keeps unknown fields in extra', () => {
     expect(parseFrontmatter('---\nowner: alice\n---\nb').extra).toEqual({ owner: 'alice' });
   });
@@ -72,8 +89,11 @@ describe('parseFrontmatter: malformed inputs → TaskParseError with a human rea
     { name: 'empty preferred_ai', text: '---\npreferred_ai: "  "\n---\nb', reason: /preferred_ai must not be empty/ },
     { name: 'preferred_ai list', text: '---\npreferred_ai: [a, b]\n---\nb', reason: /preferred_ai must be text, got a list/ },
     { name: 'typo of a routing field is an error', text: '---\nneed_claude_code: true\n---\nb', reason: /unknown field "need_claude_code" \(did you mean "needs_claude_code"\?\)/ },
-    { name: 'camelCase of a known field', text: '---\npreferredAi: gemini\n---\nb', reason: /did you mean "preferred_ai"/ },
-    { name: 'dash-case of a known field', text: '---\nallow-delegation: false\n---\nb', reason: /did you mean "allow_delegation"/ },
+    { name: 'a typo beyond spelling is still an error', text: '---\nalow-delegation: false\n---\nb', reason: /unknown field "alow-delegation" \(did you mean "allow_delegation"\?\)/ },
+    { name: 'a field in two spellings', text: '---\nallow_delegation: true\nallow-delegation: false\n---\nb', reason: /"allow-delegation" and "allow_delegation" both set allow_delegation; keep one/ },
+    { name: 'two variants of one field', text: '---\nPriority: high\nPRIORITY: low\n---\nb', reason: /both set priority/ },
+    { name: 'an unknown value of an enum lists the allowed ones', text: '---\npriority: urgent\n---\nb', reason: /^frontmatter: priority must be high, normal or low, got "urgent"$/ },
+    { name: 'a variant with a bad value', text: '---\nAllow-Delegation: perhaps\n---\nb', reason: /allow_delegation must be true or false, got "perhaps"/ },
     { name: 'several problems are all named', text: '---\npriority: x\nmax_attempts: 0\n---\nb', reason: /priority.*; max_attempts/ },
   ];
   for (const c of cases) {
@@ -206,6 +226,13 @@ describe('setFrontmatterFields', () => {
   });
   it('throws on malformed frontmatter', () => {
     expect(() => setFrontmatterFields('---\na: [\n---\nb', { attempts: 1 })).toThrow(TaskParseError);
+  });
+  it('replaces a field written in a spelling variant instead of adding a second one', () => {
+    const out = setFrontmatterFields('---\nallow-delegation: true\nMax-Attempts: 2\n---\nb', { allow_delegation: false, attempts: 1 });
+    expect(out).not.toContain('allow-delegation');
+    expect(out).toContain('Max-Attempts: 2');
+    const p = parseFrontmatter(out);
+    expect(p.fields).toEqual({ allow_delegation: false, attempts: 1, max_attempts: 2 });
   });
 });
 

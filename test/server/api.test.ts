@@ -44,6 +44,8 @@ const PROTECTED: Route[] = [
   { method: 'POST', url: '/api/v1/reconcile' },
   { method: 'POST', url: '/api/v1/failover', payload: {} },
   { method: 'POST', url: '/api/v1/sessions/s1/restart' },
+  { method: 'GET', url: '/api/v1/manifests' },
+  { method: 'POST', url: '/api/v1/manifests/confirm', payload: {} },
   { method: 'POST', url: '/api/v1/sessions/s1/send', payload: { text: 'x' } },
   { method: 'POST', url: '/api/v1/tasks', payload: { project: 'p', text: 'x' } },
   { method: 'GET', url: '/api/v1/stream' },
@@ -68,6 +70,25 @@ describe('auth', () => {
     }
     // Nothing happened on the rejected POSTs.
     expect(events(h).filter((e) => ['FailoverRequested', 'RestartRequested', 'TextSent', 'TaskAdded'].includes(e.reason))).toEqual([]);
+  });
+
+  it('with anonymous-compat-read, only the two compat routes answer loopback clients without a token', async () => {
+    const h = await setup({ sessions: [{ name: 's1' }] }, { anonymousCompatRead: true });
+    for (const url of ['/watchdog/status', '/api/delegated/status']) {
+      const res = await h.app.inject({ url, remoteAddress: '127.0.0.1' });
+      expect(res.statusCode, url).toBe(200);
+      expect((await h.app.inject({ url, remoteAddress: '::1' })).statusCode, `${url} ::1`).toBe(200);
+      expect((await h.app.inject({ url, remoteAddress: '::ffff:127.0.0.1' })).statusCode, `${url} mapped`).toBe(200);
+      // Not from another host; not with a wrong token either.
+      expect((await h.app.inject({ url, remoteAddress: '10.1.2.3' })).statusCode, `${url} remote`).toBe(401);
+      expect((await h.app.inject({ url, remoteAddress: '127.0.0.1', headers: { authorization: 'Bearer wrong' } })).statusCode, `${url} wrong token`).toBe(401);
+    }
+    expect((await h.app.inject({ url: '/watchdog/status', remoteAddress: '127.0.0.1' })).json()).toMatchObject({ sessions: { s1: { project: 'p' } } });
+    // Every other protected route still needs the token, from loopback too.
+    for (const r of PROTECTED.filter((x) => x.url !== '/watchdog/status' && x.url !== '/api/delegated/status')) {
+      const res = await h.app.inject({ method: r.method, url: r.url, remoteAddress: '127.0.0.1', ...(r.payload !== undefined ? { payload: r.payload as object } : {}) });
+      expect(res.statusCode, `${r.method} ${r.url}`).toBe(401);
+    }
   });
 
   it('accepts the right token on every route', async () => {
@@ -297,6 +318,37 @@ describe('actions', () => {
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ error: { code: 'CF_API_CONFLICT' } });
     expect(h.tmux.sessions()).toContain('s2');
+  });
+});
+
+describe('manifests', () => {
+  it('GET /api/v1/manifests shows the set in force and a held set', async () => {
+    const h = await setup({ sessions: [{ name: 's1' }] });
+    const held = { id: '0123456789ab', fingerprint: 'f', reason: 'EmptySet', message: 'the manifest set is empty', removed: ['s1'], total: 1, since: '2026-11-22T10:00:00.000Z', applyAt: '2026-11-22T10:02:00.000Z' };
+    h.wired.manager.store.update((d) => {
+      d.status['Manifests/*'] = { observedGeneration: 'g', conditions: [{ type: 'DeletionHeld', status: 'True', reason: 'EmptySet', message: 'm', lastTransitionTime: '2026-11-22T10:00:00.000Z', observedGeneration: 'g' }], objects: 4, held };
+    });
+    const res = await h.app.inject({ url: '/api/v1/manifests', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ kind: 'ManifestSet', status: { objects: 4, held: { id: '0123456789ab', removed: ['s1'] }, conditions: [{ type: 'DeletionHeld', status: 'True' }] } });
+  });
+
+  it('POST /api/v1/manifests/confirm: 200 when applied, 409 when refused or not supported, 400 for a malformed id', async () => {
+    const calls: (string | undefined)[] = [];
+    let applied = true;
+    const h = await setup({ sessions: [{ name: 's1' }] }, { confirmManifests: async (id) => { calls.push(id); return applied ? { applied: true, message: `applied the held set ${id ?? '?'}` } : { applied: false, message: 'no manifest set is held' }; } });
+    const ok = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: { id: '0123456789ab' } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ applied: true, message: 'applied the held set 0123456789ab' });
+    applied = false;
+    const refused = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: {} });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual({ error: { code: 'CF_API_CONFLICT', message: 'no manifest set is held' } });
+    const bad = await h.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: { id: 'x' } });
+    expect(bad.statusCode).toBe(400);
+    expect(calls).toEqual(['0123456789ab', undefined]);
+    const plain = await setup({ sessions: [{ name: 's1' }] });
+    expect((await plain.app.inject({ method: 'POST', url: '/api/v1/manifests/confirm', headers: AUTH, payload: {} })).statusCode).toBe(409);
   });
 });
 

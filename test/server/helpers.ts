@@ -1,5 +1,5 @@
 /** A real controller (wiring, Manager, Store, private tmux, temp state dir) behind buildServer, for inject() tests. */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
@@ -7,7 +7,7 @@ import { failoverVia, restartSessionVia } from '../../src/runtime/control-plane.
 import { sendToSessionVia } from '../../src/runtime/session-send.js';
 import { wire, type Wired } from '../../src/runtime/wiring.js';
 import { buildServer, type ServerDeps } from '../../src/server/index.js';
-import { tempDir, writePool, type PoolOptions } from '../support/manifests.js';
+import { removeAgentTree, tempDir, writePool, type PoolOptions } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -60,7 +60,7 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
       await app.close();
       await wired.manager.stop(1000);
       tmux.kill();
-      rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      await removeAgentTree(root);
     },
   };
 }

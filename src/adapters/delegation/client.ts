@@ -268,6 +268,19 @@ export class DelegationClient {
     return this.#job(a.body, 'get');
   }
 
+  /**
+   * The jobs the API knows for a task id: `GET /v1/jobs?task_id=<id>` answering `{"jobs": [...]}` (or
+   * a bare list). Optional in the API (docs/delegation-api.md): used by `migrate --from-go` to find
+   * the job of a Go-era delegation whose marker did not record it. An API without it answers 404/405.
+   */
+  async findJobsByTask(taskId: string, opts: CallOptions = {}): Promise<JobView[]> {
+    const a = await this.#call('get', 'GET', `/v1/jobs?task_id=${encodeURIComponent(taskId)}`, {}, opts);
+    const body = a.body as { jobs?: unknown } | unknown[] | undefined;
+    const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { jobs?: unknown }).jobs) ? ((body as { jobs: unknown[] }).jobs) : undefined;
+    if (!list) throw new DelegationApiError('protocol', 'the job API answered the job lookup without a list of jobs');
+    return list.map((j) => this.#job(j, 'lookup')).filter((j) => j.taskId === undefined || j.taskId === taskId);
+  }
+
   /** Asks the API to cancel a job; returns the job as the API reports it afterwards. */
   async cancelJob(id: string, opts: CallOptions = {}): Promise<JobView> {
     const a = await this.#call('cancel', 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, { body: '{}', headers: { 'content-type': 'application/json' } }, opts);

@@ -16,6 +16,7 @@ import { decide, type RouteDecision, type RouterPolicy, type RouterProject } fro
 import { decodeTaskBytes, parseTask, TaskParseError, taskIdFromFileName, type Task } from '../../core/task.js';
 import { oneOf, parse } from '../args.js';
 import type { CliIO } from '../io.js';
+import { parseCompat, SECUTOOLS_KEY_ENV, SECUTOOLS_URL_ENV } from '../../core/compat.js';
 
 /** Exit codes of `delegate` (documented in --help and docs/delegation-api.md). */
 export const DELEGATE_EXIT = {
@@ -54,6 +55,8 @@ Endpoint and key:
   --policy NAME -f PATH   Use DelegationPolicy NAME of the manifests (endpoint, apiKey, retry settings)
   --endpoint URL          Or the API's base URL (default $CF_DELEGATION_ENDPOINT); the key is then
                           read from $CF_DELEGATION_API_KEY or --api-key-file FILE (never a flag value)
+  Go-era names: invoked as ccl-delegate (or with --compat ccl-delegate-env), $SECUTOOLS_API_URL and
+  $SECUTOOLS_API_KEY are read when the CF_DELEGATION_* variables are unset.
 
 Options:
   -f, --filename PATH   Manifest file or directory; repeatable (or CLAUDE_FAILOVER_MANIFESTS)
@@ -89,6 +92,9 @@ interface Values {
   providers?: string;
   'default-provider'?: string;
   'request-timeout'?: string;
+  compat?: string[];
+  /** Not a flag: read the Go-era SECUTOOLS_* variables (ccl-delegate, or --compat ccl-delegate-env). */
+  legacyEnv?: boolean;
 }
 
 const OPTIONS = {
@@ -108,11 +114,12 @@ const OPTIONS = {
   providers: { type: 'string' },
   'default-provider': { type: 'string' },
   'request-timeout': { type: 'string' },
+  compat: { type: 'string', multiple: true },
 } as const;
 
 const SUBCOMMANDS = ['submit', 'get', 'result', 'decide'] as const;
 
-export async function delegateCommand(args: string[], io: CliIO): Promise<number> {
+export async function delegateCommand(args: string[], io: CliIO, opts: { legacyEnv?: boolean } = {}): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     io.stdout.write(HELP);
@@ -126,6 +133,7 @@ export async function delegateCommand(args: string[], io: CliIO): Promise<number
     return 0;
   }
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
+  values.legacyEnv = opts.legacyEnv === true || parseCompat(values.compat, io.env).has('ccl-delegate-env');
   try {
     switch (sub) {
       case 'decide':
@@ -183,10 +191,13 @@ async function target(values: Values, io: CliIO): Promise<Target> {
     const policy = findPolicy(await loadDesired(values, io), values.policy);
     return { policy, client: new DelegationClient({ endpoint: policy.spec.endpoint, apiKey: policy.spec.apiKey, env: io.env, retry: retryPolicyFor(policy.spec), requestTimeoutMs }) };
   }
-  const endpoint = values.endpoint ?? io.env.CF_DELEGATION_ENDPOINT;
-  if (!endpoint) throw new UsageError('no job API: pass --policy NAME -f PATH, or --endpoint URL (or set CF_DELEGATION_ENDPOINT)');
+  // The Go-era names count when the new ones are unset (ccl-delegate, or --compat ccl-delegate-env).
+  const legacy = values.legacyEnv === true;
+  const endpoint = values.endpoint ?? (io.env.CF_DELEGATION_ENDPOINT || (legacy ? io.env[SECUTOOLS_URL_ENV] : undefined));
+  if (!endpoint) throw new UsageError(`no job API: pass --policy NAME -f PATH, or --endpoint URL (or set CF_DELEGATION_ENDPOINT${legacy ? ` or ${SECUTOOLS_URL_ENV}` : ''})`);
   const keyFile = values['api-key-file'];
-  const apiKey = keyFile ? { file: path.resolve(io.cwd, keyFile) } : { env: 'CF_DELEGATION_API_KEY' };
+  const keyEnv = !io.env.CF_DELEGATION_API_KEY && legacy && io.env[SECUTOOLS_KEY_ENV] ? SECUTOOLS_KEY_ENV : 'CF_DELEGATION_API_KEY';
+  const apiKey = keyFile ? { file: path.resolve(io.cwd, keyFile) } : { env: keyEnv };
   return { client: new DelegationClient({ endpoint, apiKey, env: io.env, requestTimeoutMs }) };
 }
 

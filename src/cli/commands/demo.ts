@@ -1,7 +1,7 @@
 import { parseDuration } from '../../api/duration.js';
 import { UsageError } from '../../core/errors.js';
-import { join } from 'node:path';
-import { runDemo } from '../../demo/run-demo.js';
+import { join, resolve } from 'node:path';
+import { demoHome, runDemo } from '../../demo/run-demo.js';
 import type { Daemon } from '../../runtime/daemon.js';
 import { sendToSessionVia } from '../../runtime/session-send.js';
 import { failoverVia, loadOrCreateToken, restartSessionVia, startControlPlane, TOKEN_FILE, type ControlPlane } from '../../runtime/control-plane.js';
@@ -10,7 +10,7 @@ import { createLogger } from '../../runtime/log.js';
 import { parse } from '../args.js';
 import type { CliIO } from '../io.js';
 
-const HELP = `Usage: claude-failover demo [--failover-after 40s] [--task-every 8s] [--exit-after-failover] [--log-level info]
+const HELP = `Usage: claude-failover demo [--failover-after 40s] [--task-every 8s] [--exit-after-failover] [--dir DIR] [--log-level info]
 
 Runs the bundled demo pool (examples/demo) on this machine, with no account, token or network:
 3 simulated accounts whose quota comes from a local stand-in of the usage endpoint, 2 projects,
@@ -18,11 +18,16 @@ Runs the bundled demo pool (examples/demo) on this machine, with no account, tok
 demo tasks. After --failover-after it drives the active account over its threshold and the
 whole pool fails over, resuming every conversation. Ctrl-C stops everything it started.
 
+The demo writes its manifests and run dir (accounts, projects, state) under a directory of your
+own, never into the install: --dir, default $XDG_STATE_HOME/claude-failover-demo (else
+~/.local/state/claude-failover-demo). Each start begins afresh there.
+
 Options:
       --failover-after DURATION  When to drive alpha over its threshold (default 40s)
       --task-every DURATION      How often a demo task is queued (default 8s)
       --exit-after-failover      Stop on its own once the failover completed (headless runs)
       --port PORT                Dashboard port on 127.0.0.1 (default 7777; a free one when busy)
+      --dir DIR                  The demo's directory (default $XDG_STATE_HOME/claude-failover-demo)
       --log-level LEVEL          Controller log level (default info)
 
 Example:
@@ -30,8 +35,9 @@ Example:
 `;
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse<{ help?: boolean; 'failover-after'?: string; 'task-every'?: string; 'exit-after-failover'?: boolean; 'log-level'?: string; port?: string }>(args, {
+  const { values } = parse<{ help?: boolean; 'failover-after'?: string; 'task-every'?: string; 'exit-after-failover'?: boolean; 'log-level'?: string; port?: string; dir?: string }>(args, {
     port: { type: 'string' },
+    dir: { type: 'string' },
     'failover-after': { type: 'string' },
     'task-every': { type: 'string' },
     'exit-after-failover': { type: 'boolean' },
@@ -84,7 +90,7 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
         await plane?.stop();
       },
     };
-    const r = await runDemo({ failoverAfterMs, taskEveryMs, log, say: (l) => io.stdout.write(`${l}\n`), exitAfterFailover: values['exit-after-failover'] ?? false, around }, stop);
+    const r = await runDemo({ dir: values.dir ? resolve(io.cwd, values.dir) : demoHome(io.env), failoverAfterMs, taskEveryMs, log, say: (l) => io.stdout.write(`${l}\n`), exitAfterFailover: values['exit-after-failover'] ?? false, around }, stop);
     return values['exit-after-failover'] && !r.failover ? 1 : 0;
   } finally {
     clearInterval(keepAlive);

@@ -322,9 +322,11 @@ Lists the tasks in the projects' queues (read from the queue directories). Proje
 the manifests (-f, or CLAUDE_FAILOVER_MANIFESTS), else from the controller's recorded status.
 
 STATE is inbox, dispatched, delegated, done, failed or archive (default: all but archive).
-Columns: PROJECT, STATE, ID, PRIORITY, SESSION, ATTEMPT, AGE, TITLE (AGE: since the file's mtime).
+Columns: PROJECT, STATE, ID, PRIORITY, SESSION, ATTEMPT, AGE, TITLE (AGE: since the file's mtime;
+a title marked "(!)" has frontmatter warnings, e.g. a field spelt allow-delegation read as
+allow_delegation: see them with -o json).
 -o json prints a list of {project, state, id, path, priority, title, mtime, settling, session,
-attempt, claimedAt, deliveredAt, error}.
+attempt, claimedAt, deliveredAt, warnings, error}.
 
 Examples:
   claude-failover get tasks
@@ -345,6 +347,8 @@ export interface TaskRow {
   attempt?: number;
   claimedAt?: string;
   deliveredAt?: string;
+  /** Frontmatter warnings (unknown fields kept, spelling variants read as a known field). */
+  warnings?: string[];
   error?: string;
 }
 
@@ -385,6 +389,7 @@ export async function getTasksCommand(args: string[], io: CliIO): Promise<number
         const t = await readTask(root, e.id, e.state, e.month ? { month: e.month } : {});
         row.priority = t.priority;
         row.title = t.title;
+        if (t.warnings.length > 0) row.warnings = t.warnings;
       } catch (err) {
         row.error = err instanceof Error ? err.message : String(err);
       }
@@ -405,7 +410,7 @@ export async function getTasksCommand(args: string[], io: CliIO): Promise<number
   }
   const now = Date.now();
   io.stdout.write(renderTable(['PROJECT', 'STATE', 'ID', 'PRIORITY', 'SESSION', 'ATTEMPT', 'AGE', 'TITLE'], rows.map((r) => [
-    r.project, r.settling ? 'inbox (settling)' : r.state, r.id, r.priority ?? '-', r.session ?? '-', r.attempt !== undefined ? String(r.attempt) : '-', age(r.mtime, now), r.error ? `(${r.error.slice(0, 60)})` : (r.title ?? '').slice(0, 60),
+    r.project, r.settling ? 'inbox (settling)' : r.state, r.id, r.priority ?? '-', r.session ?? '-', r.attempt !== undefined ? String(r.attempt) : '-', age(r.mtime, now), r.error ? `(${r.error.slice(0, 60)})` : `${r.warnings ? '(!) ' : ''}${(r.title ?? '').slice(0, 60)}`,
   ])));
   return 0;
 }

@@ -9,6 +9,8 @@ import { CfError } from '../../core/errors.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
+import { COMPAT_HELP, withCompat } from '../../core/compat.js';
+import { COMPAT_OPTION, compatFrom, tmuxSocketFor } from '../compat.js';
 
 const HELP = `Usage: claude-failover reconcile --once [--dry-run] [--detailed-exitcode] [-o text|json]
                                   -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--prune]
@@ -33,6 +35,7 @@ Options:
       --key KIND/NAME     (without --once) only this object, e.g. Session/ccl-1
 ${CONTROLLER_HELP}
 ${POOL_HELP}
+${COMPAT_HELP}
 
 Exit codes: 0 no changes (or all applied), 1 error (invalid manifests, failed changes),
             2 changes present (only with --detailed-exitcode).
@@ -56,6 +59,7 @@ interface Values {
   'min-dwell'?: string;
   'failover-grace'?: string;
   key?: string;
+  compat?: string[];
   server?: string;
   'token-file'?: string;
 }
@@ -71,6 +75,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     prune: { type: 'boolean' },
     key: { type: 'string' },
     ...CONTROLLER_OPTIONS,
+    ...COMPAT_OPTION,
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -88,7 +93,9 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     return 1;
   }
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
-  const w = wire({ stateDir, dryRun, pool: poolOptions(values), manifestPaths: files.map((f) => resolve(io.cwd, f)), ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}) });
+  const compat = compatFrom(values, io.env);
+  const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
+  const w = wire({ stateDir, dryRun, pool: poolOptions(values), manifestPaths: files.map((f) => resolve(io.cwd, f)), ...(tmuxSocket ? { tmuxSocket } : {}), compat });
   let lock: { release(): Promise<void> } | undefined;
   if (!dryRun) {
     await w.stateStore.ensure();
@@ -96,7 +103,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
   }
   try {
     await w.manager.loadState();
-    w.manager.setDesired(toDesired(loaded));
+    w.manager.setDesired(withCompat(toDesired(loaded), compat));
     const result = await w.manager.runOnce({ dryRun, prune: values.prune ?? false });
     const color = output === 'text' && (process.stdout as { isTTY?: boolean }).isTTY === true && !io.env.NO_COLOR;
     io.stdout.write(output === 'json' ? renderPlanJson(result.plan) : renderPlanText(result.plan, { color }));

@@ -11,16 +11,24 @@ import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
 import type { CliIO } from '../io.js';
+import { COMPAT_HELP } from '../../core/compat.js';
+import { COMPAT_OPTION, compatFrom, compatSummary, tmuxSocketFor } from '../compat.js';
 import type { Metrics } from '../../server/index.js';
 import { DEFAULT_API_RATE } from '../../server/admission.js';
 
 const HELP = `Usage: claude-failover run -f PATH... [--state-dir DIR] [--tmux-socket NAME] [--resync 15s]
-                            [--log-level info] [--log-format json|pretty] [--prune]
+                            [--log-level info] [--log-format json|pretty] [--prune] [--strict]
 
 Runs the controller: keeps the declared sessions running, watches the manifests (a change is
 validated as a whole and applied; an invalid set is rejected and the last good one stays),
 and reconciles on events and every --resync. SIGTERM/SIGINT stop intake and drain in-flight
 work (--drain-timeout). One controller per state dir: a second one exits at once.
+
+The last applied set is recorded in the state dir. If the set on disk is invalid at start-up,
+the controller starts on that recorded set (condition ManifestsInvalid, an event and a
+notification); --strict refuses to start instead (exit 1), as CI wants. A change that empties
+the manifests, or drops every Session or more than --max-delete-share of them, is held until it
+stays unchanged for --deletion-grace or is confirmed (claude-failover manifests confirm).
 
 Options:
   -f, --filename PATH      Manifest file or directory; repeatable (or CLAUDE_FAILOVER_MANIFESTS)
@@ -29,8 +37,16 @@ Options:
       --resync DURATION    Reconcile everything at least this often (default 15s)
       --drain-timeout DUR  How long SIGTERM waits for in-flight work (default 20s)
       --prune              Stop sessions whose manifests were removed
+      --strict             Refuse to start on an invalid manifest set (default: start on the last
+                           applied set recorded in the state dir)
+      --max-delete-share P A change dropping more than this share of the Sessions is held: 50% (default),
+                           a percentage or a fraction (0.25). An empty set, or one dropping every
+                           Session, is always held.
+      --deletion-grace DUR A held change is applied once the manifests stay unchanged this long
+                           (default 2m); confirm it sooner with \`claude-failover manifests confirm\`
       --workers N          Objects reconciled at once (default 32)
 ${POOL_HELP}
+${COMPAT_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
                            unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
       --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
@@ -62,6 +78,10 @@ interface Values {
   'token-file'?: string;
   workers?: string;
   'api-rate'?: string;
+  compat?: string[];
+  strict?: boolean;
+  'max-delete-share'?: string;
+  'deletion-grace'?: string;
 }
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
@@ -77,6 +97,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     listen: { type: 'string' },
     'token-file': { type: 'string' },
     'api-rate': { type: 'string' },
+    ...COMPAT_OPTION,
+    strict: { type: 'boolean' },
+    'max-delete-share': { type: 'string' },
+    'deletion-grace': { type: 'string' },
   });
   if (values.help) {
     io.stdout.write(HELP);
@@ -86,6 +110,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const drainMs = parseDuration(values['drain-timeout'] ?? '20s');
   if (resyncMs === undefined || resyncMs < 1000) throw new UsageError('--resync must be a duration of at least 1s, e.g. 15s');
   if (drainMs === undefined) throw new UsageError('--drain-timeout must be a duration, e.g. 20s');
+  const maxDeleteShare = parseShare(values['max-delete-share']);
+  const deletionGraceMs = values['deletion-grace'] === undefined ? undefined : parseDuration(values['deletion-grace']);
+  if (values['deletion-grace'] !== undefined && deletionGraceMs === undefined) throw new UsageError('--deletion-grace must be a duration, e.g. 2m (0 applies a held set at once, after its event)');
   const level = oneOf('--log-level', values['log-level'], ['trace', 'debug', 'info', 'warn', 'error'] as const, 'info');
   const isTTY = (process.stderr as { isTTY?: boolean }).isTTY === true;
   const format = oneOf('--log-format', values['log-format'], ['json', 'pretty'] as const, isTTY ? 'pretty' : 'json');
@@ -93,6 +120,9 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
+  const compat = compatFrom(values, io.env);
+  if (listen && compat.switches.has('anonymous-compat-read') && !isLoopback(listen)) throw new UsageError(`--compat anonymous-compat-read needs a loopback --listen (got ${listenSpec}): it lets clients read without a token`);
+  const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
   const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
   if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
   // Metrics exist before the controller starts, so the first reconciles are counted too.
@@ -107,8 +137,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     displayBase: io.cwd,
     pool: poolOptions(values),
     workers: positiveInt('--workers', values.workers, DEFAULT_WORKERS),
-    ...(values['tmux-socket'] ? { tmuxSocket: values['tmux-socket'] } : {}),
+    ...(tmuxSocket ? { tmuxSocket } : {}),
+    compat,
+    strict: values.strict ?? false,
+    ...(maxDeleteShare !== undefined ? { maxDeleteShare } : {}),
+    ...(deletionGraceMs !== undefined ? { deletionGraceMs } : {}),
   });
+  if (compat.switches.size > 0) log.warn({ compat: compatSummary(compat) }, 'Go-system compatibility switches are on (docs/migrating.md); turn them off once the transition is done');
   // Listen before starting: a SIGTERM during start-up still stops cleanly once start-up is done.
   // Persistent listeners (not `once`): execa's signal-exit re-raises a signal when it finds no
   // other listener left, which would kill the process before the drain. A second signal forces exit.
@@ -130,12 +165,12 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof ManifestError) {
       for (const d of err.diagnostics) io.stderr.write(`${formatDiagnostic({ ...d, severity: 'error', code: '' })}\n`);
-      io.stderr.write(`\n${err.diagnostics.length} problem(s) in the manifests; the controller did not start.\n`);
+      io.stderr.write(`\n${err.diagnostics.length} problem(s) in the manifests; the controller did not start${values.strict ? ' (--strict)' : ' (no last applied set is recorded in the state dir to start on)'}.\n`);
       return 1;
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate, compat.switches.has('anonymous-compat-read')) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -167,7 +202,7 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
@@ -181,8 +216,10 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     metrics: metrics ?? new MetricsClass({ version: VERSION }),
     failover: failoverVia({ manager, accounts }),
     restartSession: restartSessionVia({ manager, executor }),
+    confirmManifests: (id) => daemon.confirmHeld(id),
     sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }),
     apiRate,
+    ...(anonymousCompatRead ? { anonymousCompatRead } : {}),
   });
   try {
     return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
@@ -192,6 +229,15 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     await manager.event({ key: 'ControlPlane/*', type: 'Warning', reason: 'ControlPlaneUnavailable', message: `could not listen on ${urlOf(listen)}: ${errorMessage(err)}` });
     return undefined;
   }
+}
+
+/** `--max-delete-share`: `50%` or `0.5`, from 0 to 1. */
+function parseShare(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(v.trim());
+  const n = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError('--max-delete-share must be a percentage (50%) or a fraction (0.5) from 0 to 1');
+  return n;
 }
 
 function positiveInt(flag: string, v: string | undefined, def: number): number {

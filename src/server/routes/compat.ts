@@ -48,7 +48,8 @@ function delegationOf(ctx: ServerContext): { totals: DelegationTotals; policies:
 }
 
 export function compatRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get('/watchdog/status', async (request) => {
+  // `compatRead`: readable without a token from loopback when `anonymous-compat-read` is on (auth.ts).
+  app.get('/watchdog/status', { config: { compatRead: true } }, async (request) => {
     parseInput(emptyQuery, request.query, 'query');
     const state = ctx.manager.store.state;
     const { desired, status } = state;
@@ -78,7 +79,7 @@ export function compatRoutes(app: FastifyInstance, ctx: ServerContext): void {
     };
   });
 
-  app.get('/api/delegated/status', async (request) => {
+  app.get('/api/delegated/status', { config: { compatRead: true } }, async (request) => {
     parseInput(emptyQuery, request.query, 'query');
     const { desired } = ctx.manager.store.state;
     const d = delegationOf(ctx);
