@@ -61,7 +61,7 @@ describe('failover chaos', () => {
     }
     results.push({
       run: name, failovers: r.failovers, 'by reason': JSON.stringify(r.startedBy), 'busy at trigger (min)': Math.min(...r.busyAtTrigger), tasks: r.tasks, done: r.done,
-      deliveries: r.deliveries, continuations: r.continuations, 'to two sessions': r.deliveredToTwoSessions.length, 'more than twice': r.deliveredMoreThanTwice.length,
+      deliveries: r.deliveries, 'deliveries per task (n: tasks)': JSON.stringify(r.deliveriesPerTask), continuations: r.continuations, 'to two sessions': r.deliveredToTwoSessions.length, 'more than twice': r.deliveredMoreThanTwice.length,
       'more than 1 + failovers': r.deliveredMoreThanOncePerFailover.length, 'attempts used by failovers': r.attemptsUsedByFailovers, 'max attempts': r.maxAttemptsInFooters,
       'wall time (s)': Math.round(r.durationMs / 1000), seed: r.seed,
     });

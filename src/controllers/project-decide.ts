@@ -90,7 +90,8 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
  * latest prompt of the claim started (the claim, or the last continuation) → replay once it is
  * idle (one continuation per relaunch; no attempt is used); rate-limited → hold (stays
  * dispatched, failover replays it; requeued if not continued within the replay window); session
- * undeclared, suspended, moved or crash looping → requeue; its pane gone or dead → keep for
+ * undeclared, suspended, moved or crash looping → requeue; never delivered to a session not
+ * launched yet (a carried-over lease) → keep until stale; its pane gone or dead → keep for
  * RELAUNCH_WAIT_MS (a relaunch brings it back), then requeue; working on it → keep (stale after `staleMs`
  * without activity → requeue); never delivered and the session is idle → redeliver; delivered,
  * and the session went idle after the latest prompt started without finishing it (failed turn)

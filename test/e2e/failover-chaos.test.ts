@@ -9,11 +9,12 @@ import { runFailoverChaos } from '../support/failover-chaos.js';
 describe('failover chaos (short)', () => {
   it('every task is delivered to one session, at most once plus one continuation, and no failover uses an attempt', async () => {
     const r = await runFailoverChaos({ sessions: 3, failovers: 6, workMs: [2000, 5000], timeoutMs: 150_000, log: (s) => console.log(`[failover-chaos] ${s}`) });
-    console.log(`failover chaos: ${r.failovers} failovers (${JSON.stringify(r.startedBy)}), busy at trigger ${r.busyAtTrigger.join(',')}, ${r.done}/${r.tasks} done, ${r.deliveries} deliveries, ${r.continuations} continuations, ${(r.durationMs / 1000).toFixed(1)} s, seed ${r.seed}`);
+    console.log(`failover chaos: ${r.failovers} failovers (${JSON.stringify(r.startedBy)}), busy at trigger ${r.busyAtTrigger.join(',')}, ${r.done}/${r.tasks} done, ${r.deliveries} deliveries (per task: ${JSON.stringify(r.deliveriesPerTask)}), ${r.continuations} continuations, ${(r.durationMs / 1000).toFixed(1)} s, seed ${r.seed}`);
     for (const [id, lines] of Object.entries(r.timelines)) console.log(`${id}:\n  ${lines.join('\n  ')}`);
     expect(r.failovers).toBe(6);
     expect(r.deliveredToTwoSessions).toEqual([]);
     expect(r.deliveredMoreThanTwice).toEqual([]);
+    expect(Object.keys(r.deliveriesPerTask).every((n) => n === '1' || n === '2')).toBe(true);
     expect(r.deliveredMoreThanOncePerFailover).toEqual([]);
     expect(r.requeues).toEqual([]);
     expect(r.attemptsUsedByFailovers).toBe(0);

@@ -74,6 +74,8 @@ export interface FailoverChaosReport {
   failed: number;
   notDone: string[];
   deliveries: number;
+  /** How many tasks received n prompts (original + continuations), by n: `{ "1": 60, "2": 27 }`. */
+  deliveriesPerTask: Record<string, number>;
   continuations: number;
   replayedEvents: number;
   deliveredToTwoSessions: string[];
@@ -303,6 +305,11 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
       failed: failed.length,
       notDone: ids.filter((id) => !done.includes(id)),
       deliveries: perTask.reduce((n, t) => n + t.originals + t.continuations, 0),
+      deliveriesPerTask: perTask.reduce<Record<string, number>>((m, t) => {
+        const n = String(t.originals + t.continuations);
+        m[n] = (m[n] ?? 0) + 1;
+        return m;
+      }, {}),
       continuations: perTask.reduce((n, t) => n + t.continuations, 0),
       replayedEvents: ev.filter((e) => e.reason === 'TaskReplayed').length,
       deliveredToTwoSessions: perTask.filter((t) => t.sessions.length > 1).map((t) => `${t.taskId}: ${t.sessions.join(', ')}`),
