@@ -60,13 +60,15 @@ describe('failover chaos', () => {
       busy.stop();
     }
     results.push({
-      run: name, failovers: r.failovers, 'by reason': JSON.stringify(r.startedBy), 'busy at trigger (min)': Math.min(...r.busyAtTrigger), tasks: r.tasks, done: r.done,
+      run: name, failovers: r.failovers, 'by reason': JSON.stringify(r.startedBy), 'busy at trigger (min)': Math.min(...r.busyAtTrigger), 'failovers with busy sessions': r.busyAtTrigger.filter((n) => n > 0).length, tasks: r.tasks, done: r.done,
       deliveries: r.deliveries, 'deliveries per task (n: tasks)': JSON.stringify(r.deliveriesPerTask), continuations: r.continuations, 'to two sessions': r.deliveredToTwoSessions.length, 'more than twice': r.deliveredMoreThanTwice.length,
       'more than 1 + failovers': r.deliveredMoreThanOncePerFailover.length, 'attempts used by failovers': r.attemptsUsedByFailovers, 'max attempts': r.maxAttemptsInFooters,
       'wall time (s)': Math.round(r.durationMs / 1000), seed: r.seed,
     });
     for (const [id, lines] of Object.entries(r.timelines)) console.log(`[${name}] ${id}:\n  ${lines.join('\n  ')}`);
     expect(r.failovers).toBeGreaterThanOrEqual(FAILOVERS);
+    // The failovers meet work in flight (issue 19: ≥ 20 failovers with busy sessions).
+    expect(r.busyAtTrigger.filter((n) => n > 0).length).toBeGreaterThanOrEqual(Math.min(20, FAILOVERS));
     expect(r.deliveredToTwoSessions).toEqual([]);
     expect(r.deliveredMoreThanOncePerFailover).toEqual([]);
     if (!backToBack) expect(r.deliveredMoreThanTwice).toEqual([]);

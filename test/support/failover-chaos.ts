@@ -178,14 +178,21 @@ export async function runFailoverChaos(opts: FailoverChaosOptions): Promise<Fail
     const token = readFileSync(join(pool.stateDir, 'api-token'), 'utf8').trim();
 
     for (let i = 1; i <= opts.failovers; i++) {
-      // Enough ready work that every session is busy, then wait until each holds a task.
-      const ready = inState('inbox').length;
-      if (ready < names.length) await produce(names.length - ready + 1);
       if (opts.oneFailoverPerTask ?? true) {
         const previous = inFlight;
         await until(() => !inState('dispatched').some((id) => previous.has(id)), left(), `the tasks in flight at failover ${i - 1} ended`);
       }
-      await until(() => holding() === names.length, 60_000, 'every session holding a task').catch(() => log(`failover ${i}: not every session busy (${holding()}/${names.length})`));
+      // Enough ready work that every session is busy (topped up while waiting: the tasks are short),
+      // then wait until each holds a task.
+      const topUp = async () => {
+        const ready = inState('inbox').length;
+        if (ready < names.length) await produce(names.length - ready + 1);
+      };
+      await until(async () => {
+        if (holding() === names.length) return true;
+        await topUp();
+        return holding() === names.length;
+      }, 60_000, 'every session holding a task').catch(() => log(`failover ${i}: not every session busy (${holding()}/${names.length})`));
       await sleep(random() * (opts.maxDelayMs ?? 1500));
       const from = pool.active() as string;
       const to = from === 'a' ? 'b' : 'a';
