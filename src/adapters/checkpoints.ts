@@ -65,7 +65,8 @@ export async function listCheckpoints(stateDir: string): Promise<CheckpointFile[
 
 /**
  * The last tool call of each session, from the tail (last `tailBytes`) of the guard's audit log
- * `<state-dir>/audit/guard.jsonl`. Sessions without a recent record are absent.
+ * `<state-dir>/audit/guard.jsonl`. Sessions without a recent record are absent; the guard's own
+ * deployment probe (audited with `probe: true`) is never a session's last call.
  */
 export async function readLastToolCalls(stateDir: string, tailBytes = 256 * 1024): Promise<Record<string, CheckpointToolCall>> {
   const out: Record<string, CheckpointToolCall> = {};
@@ -85,8 +86,10 @@ export async function readLastToolCalls(stateDir: string, tailBytes = 256 * 1024
     for (const line of lines) {
       if (!line) continue;
       try {
-        const r = JSON.parse(line) as { session?: unknown; tool?: unknown; command?: unknown; time?: unknown };
+        const r = JSON.parse(line) as { session?: unknown; tool?: unknown; command?: unknown; time?: unknown; probe?: unknown };
         if (typeof r.session !== 'string' || typeof r.tool !== 'string' || typeof r.time !== 'string') continue;
+        // The guard's deployment self-check is not a call the agent made.
+        if (r.probe === true) continue;
         out[r.session] = { tool: r.tool, ...(typeof r.command === 'string' && r.command !== '' ? { command: r.command } : {}), at: r.time };
       } catch {
         // torn line

@@ -31,7 +31,7 @@ describe('deployGuard', () => {
     const text = await readFile(d.scriptPath, 'utf8');
     expect(text.startsWith('#!/bin/sh\n')).toBe(true);
     expect(text).toContain(`'${process.execPath}' '${HOOK_ENTRY}' --session 'ccl-3' --state-dir '${state}' --mode 'enforce' --project '${project}' --protect '/etc/cf/manifests'\n`);
-    expect(d.settings).toEqual({ hooks: { PreToolUse: [{ matcher: 'Bash|Write|Edit|MultiEdit|NotebookEdit', hooks: [{ type: 'command', command: d.scriptPath, timeout: 30 }] }] } });
+    expect(d.settings).toEqual({ hooks: { PreToolUse: [{ matcher: 'Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|NotebookRead', hooks: [{ type: 'command', command: d.scriptPath, timeout: 30 }] }] } });
   });
 
   it('rewrites the script on every call, atomically, even over a read-only file', async () => {

@@ -56,7 +56,7 @@ export interface DeployedGuard {
   scriptPath: string;
   /** The hook command string as registered in the settings. */
   command: string;
-  /** `{hooks:{PreToolUse:[{matcher:"Bash|Write|Edit|MultiEdit|NotebookEdit", hooks:[{type:"command", command, timeout:30}]}]}}` */
+  /** `{hooks:{PreToolUse:[{matcher:"Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|NotebookRead", hooks:[{type:"command", command, timeout:30}]}]}}` */
   settings: GuardSettingsFragment;
 }
 

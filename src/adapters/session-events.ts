@@ -45,8 +45,12 @@ export class SessionEventsReader {
     this.#stateDir = stateDir;
   }
 
-  /** New records of the session since the previous read (all of them on the first read). */
-  async readNew(session: string): Promise<HookEventRecord[]> {
+  /**
+   * New records of the session since the previous read (all of them on the first read). With
+   * `peek` the records stay new for the next read: a plan preview (`GET /api/v1/plan`, a dry-run
+   * inside the daemon) must not take hook events away from the reconcile that acts on them.
+   */
+  async readNew(session: string, opts: { peek?: boolean } = {}): Promise<HookEventRecord[]> {
     const file = sessionEventsPath(this.#stateDir, session);
     let st;
     try {
@@ -57,7 +61,7 @@ export class SessionEventsReader {
     let pos = this.#offsets.get(session);
     if (!pos || pos.ino !== st.ino || st.size < pos.offset) pos = { ino: st.ino, offset: 0, partial: '' };
     if (st.size === pos.offset) {
-      this.#offsets.set(session, pos);
+      if (!opts.peek) this.#offsets.set(session, pos);
       return [];
     }
     const fh = await open(file, 'r');
@@ -73,7 +77,7 @@ export class SessionEventsReader {
     }
     const lines = text.split('\n');
     pos.partial = lines.pop() ?? '';
-    this.#offsets.set(session, pos);
+    if (!opts.peek) this.#offsets.set(session, pos);
     const out: HookEventRecord[] = [];
     for (const line of lines) {
       if (!line) continue;

@@ -61,6 +61,54 @@ const KIND_INTRO: Record<Kind, string> = {
     'A channel that receives selected controller events (Telegram or a signed webhook). Delivery never blocks reconciliation; identical events are deduplicated. See docs/notifications.md.',
 };
 
+/** Sections after a kind's field table. */
+const KIND_NOTES: Partial<Record<Kind, string[]>> = {
+  Session: [
+    '### Worktrees',
+    '',
+    'Several sessions of one project edit the same checkout unless each gets its own git worktree:',
+    '',
+    '```yaml',
+    'spec:',
+    '  project: webapp',
+    '  worktree: true                 # branch ccl-0, at <project path>-worktrees/ccl-0',
+    '```',
+    '',
+    'or, to choose:',
+    '',
+    '```yaml',
+    'spec:',
+    '  project: webapp',
+    '  worktree:',
+    '    branch: feature/search       # default: the session\'s name',
+    '    path: ~/src/webapp-search    # default: <project path>-worktrees/<session name>',
+    '    base: origin/main            # where a new branch starts; default: the project\'s HEAD',
+    '```',
+    '',
+    '- The controller runs `git worktree add` before the first launch: it checks the branch out (creating it',
+    '  from `base` when it does not exist) and starts the agent there. A plan (`--dry-run`) shows it as',
+    '  `creating its git worktree PATH (branch B)` and the agent\'s `cwd`. When the project path is a',
+    '  subdirectory of its repository (a monorepo), the agent runs in the same subdirectory of the worktree.',
+    '- The worktree stays across relaunches, crashes and failovers: the agent always starts in the same',
+    '  directory, so its transcript (`projects/<encoded worktree path>/` in the shared conversation store)',
+    '  is found and `--resume` continues the conversation. Folder trust is pre-seeded for the worktree path.',
+    '- The agent may commit, switch branches, or reset inside its worktree: the controller only creates it',
+    '  when it is missing. Something else at the path (a plain directory with files, another repository)',
+    '  is never touched: the session is not launched and its `Ready` condition says why (`WorktreeConflict`,',
+    '  or `WorktreeUnavailable` when the project is not in a git repository or git is not installed).',
+    '- Tasks of the project still go to any of its sessions; the prompt names the task file in the',
+    '  project\'s queue by absolute path.',
+    '- Removing the Session from the manifests leaves the worktree alone. With `--prune` (or the annotation',
+    '  `claudefailover.io/prune: "true"`) the agent is stopped and the worktree removed with `git worktree',
+    '  remove`, never forced: while it has uncommitted changes (modified, staged or untracked files) it is',
+    '  kept, the Session\'s condition is `WorktreeDirty` with the files, and a `WorktreeKept` event is',
+    '  recorded. Commit or discard the changes and the next pass removes it. The branch is never deleted.',
+    '- Adding, removing or moving `worktree` on a running session relaunches it in the new directory with',
+    '  a new conversation (a conversation belongs to the directory it was started in). A worktree the',
+    '  session no longer uses stays until the Session is pruned.',
+  ],
+};
+
 /** A small, valid example per kind (test/docs checks that each one validates). */
 export const KIND_EXAMPLES: Record<Kind, string> = {
   Account: `apiVersion: ${API_VERSION}
@@ -205,6 +253,10 @@ export function fieldsOf(schema: JsonSchema, prefix: string, optionalParent?: st
     if (longEnum && longEnum.length > LONG_ENUM) row.values = longEnum.map(String);
     out.push(row);
     if (s.type === 'object' && s.properties) out.push(...fieldsOf(s, path, row.required && !optionalParent ? undefined : (optionalParent ?? path)));
+    // A union with an object form (`worktree: true | {branch, path}`): that object's fields too.
+    for (const form of s.anyOf ?? []) {
+      if (form.type === 'object' && form.properties && !isSecretRef(s)) out.push(...fieldsOf(form, path, row.required && !optionalParent ? undefined : (optionalParent ?? path)));
+    }
   }
   return out;
 }
@@ -327,7 +379,7 @@ export function renderManifestsDoc(): string {
     '  current directory, so a manifests repository can be checked out anywhere.',
     '',
     'The resolved fields are: `Account.spec.configDir`, `sharedStateDir`, `activeLink`;',
-    '`Project.spec.path`; `Session.spec.workdir`; the `file` of every [secret reference](#secret-references);',
+    '`Project.spec.path`; `Session.spec.workdir`, `worktree.path`; the `file` of every [secret reference](#secret-references);',
     'and `Session.spec.command[0]` when it starts with `./` or `../` (a bare command name such as `claude`',
     'is looked up in `PATH`). `Project.spec.queueDir` is relative to the project\'s `path`.',
     'Validation never checks that a path exists: a missing directory is a condition on the object',
@@ -373,7 +425,10 @@ export function renderManifestsDoc(): string {
     '- no two Accounts share a `configDir` (`CF_MANIFEST_CONFIGDIR_CONFLICT`), and all Accounts that set',
     '  `activeLink` set the same one;',
     '- `DelegationPolicy.spec.defaultProvider` is one of its `providers`;',
-    '- a Notifier of `type: telegram` has a `telegram` block, one of `type: webhook` a `webhook` block.',
+    '- a Notifier of `type: telegram` has a `telegram` block, one of `type: webhook` a `webhook` block;',
+    '- a Session sets `workdir` or `worktree`, not both; no two Sessions share a worktree path or (in one',
+    '  Project) a worktree branch, and no worktree path is the project checkout itself',
+    '  (`CF_MANIFEST_WORKTREE_CONFLICT`).',
     '',
     '`claude-failover run` applies a changed set only when all of it is valid; otherwise the last good set',
     'stays in force and the problems are logged and recorded as a `ManifestsRejected` event.',
@@ -383,6 +438,8 @@ export function renderManifestsDoc(): string {
     const spec = (jsonSchemaFor(kind) as JsonSchema).properties?.spec ?? {};
     p('', `## ${kind}`, '', KIND_INTRO[kind], '', '```yaml', `# yaml-language-server: $schema=../schemas/${schemaFileName(kind)}`, KIND_EXAMPLES[kind].trimEnd(), '```', '');
     p(table(fieldsOf(spec, 'spec')));
+    const notes = KIND_NOTES[kind];
+    if (notes) p('', ...notes);
   }
   return `${out.join('\n')}\n`;
 }

@@ -267,6 +267,10 @@ function resolvePaths(kind: Kind, spec: Record<string, unknown>, baseDir: string
       break;
     case 'Session': {
       fix(out, 'workdir');
+      if (out.worktree && typeof out.worktree === 'object') {
+        out.worktree = { ...(out.worktree as object) };
+        fix(out.worktree as Record<string, unknown>, 'path');
+      }
       // A command path written as ./x or ../x is relative to the manifest, like every other path.
       const cmd = out.command as string[] | undefined;
       if (cmd && cmd[0] !== undefined && /^\.\.?\//.test(cmd[0])) out.command = [r(cmd[0]) as string, ...cmd.slice(1)];

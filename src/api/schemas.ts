@@ -30,6 +30,9 @@ export const NOTIFIER_EVENTS = [
   'ManifestsInvalid',
   'ManifestsRejected',
   'DeletionHeld',
+  'SessionExited',
+  'SessionWaitingForInput',
+  'TaskStuck',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -101,6 +104,29 @@ export const accountSpecSchema = z
   })
   .describe('A Claude subscription account (a CLAUDE_CONFIG_DIR).');
 
+/** A git branch name the controller may create or check out (what `git check-ref-format --branch` accepts, a little stricter). */
+// eslint-disable-next-line no-control-regex -- control characters are what the branch rule excludes
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))(?!.*\/\.)(?!\.)[^\s~^:?*[\\\x00-\x1f\x7f]+(?<![./])$/;
+
+export const worktreeSchema = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      branch: z
+        .string()
+        .min(1)
+        .max(200)
+        .regex(BRANCH, 'not a usable git branch name (no spaces, `..`, `~^:?*[\\`, leading `-` or `.`, trailing `/`, `.` or `.lock`)')
+        .optional()
+        .describe('Branch checked out in the worktree: created from `base` when it does not exist, checked out as it is when it does. Default: the session\'s name.'),
+      path: path('Where the worktree goes. Default: `<project path>-worktrees/<session name>`, beside the project.').optional(),
+      base: z.string().min(1).optional().describe('Commit, branch or tag a new branch starts from. Default: the project checkout\'s `HEAD`. Ignored when the branch exists.'),
+    }),
+  ])
+  .describe(
+    'Run the session in its own git worktree of the project (`true`, or an object to choose the branch, path or base). The controller creates the worktree before the first launch (`git worktree add`), keeps it across relaunches and failovers (the same directory, so `--resume` finds the conversation), and removes it only when the Session is removed with `--prune` (or the prune annotation), never while it has uncommitted changes: the branch is always kept. Tasks of the project still go to any of its sessions. Needs the project path to be inside a git repository. Default: no worktree (the session runs in `workdir`).',
+  );
+
 export const sessionSpecSchema = z
   .strictObject({
     project: nameSchema.describe('The Project this session works for (reference by name).'),
@@ -125,6 +151,12 @@ export const sessionSpecSchema = z
     workdir: path('Working directory. Default: the project path.').optional(),
     resume: z.boolean().default(true).describe('Resume the conversation (`--resume <id>`) on relaunch. Default true.'),
     suspended: z.boolean().default(false).describe('Stop the session gracefully and keep it stopped. Default false.'),
+    worktree: worktreeSchema.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.worktree !== undefined && spec.worktree !== false && spec.workdir !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['workdir'], message: '`workdir` and `worktree` exclude each other: a session with a worktree runs in it (choose where with `worktree.path`)' });
+    }
   })
   .describe('A Claude Code agent running in its own tmux session.');
 
@@ -148,6 +180,12 @@ export const projectSpecSchema = z
       .prefault({})
       .describe('Housekeeping of the queue.'),
     maxAttempts: z.number().int().min(1).default(3).describe('Deliveries of a task before it goes to failed/. Default 3.'),
+    alerts: z
+      .strictObject({
+        stuckTaskAfter: duration('20m', 'Report a dispatched task whose session has shown no activity (no hook event, no status line) for this long: one `TaskStuck` event and notification per stuck spell. Well below `janitor.staleDispatchAfter`, which requeues the task.'),
+      })
+      .prefault({})
+      .describe('When the project calls for a person.'),
   })
   .describe('A project directory with a task queue.');
 

@@ -7,6 +7,7 @@ import type { AnyObject, Diagnostic, ManifestObject } from './objects.js';
 import { keyOf } from './objects.js';
 import type { Kind } from './schemas.js';
 import { closest } from './suggest.js';
+import { worktreeTarget } from './worktree.js';
 
 function diag(obj: AnyObject, field: string, code: string, message: string): Diagnostic {
   const pos = obj.source.fields?.[field] ?? { line: obj.source.line, col: obj.source.col };
@@ -71,6 +72,41 @@ export function validateSet(objects: readonly AnyObject[]): Diagnostic[] {
         break;
       }
     }
+  }
+  out.push(...worktreeConflicts(objects));
+  return out;
+}
+
+/**
+ * Sessions whose worktrees would collide: one path or one branch for two sessions (git checks a
+ * branch out in one worktree only), or a worktree at the project checkout itself.
+ */
+function worktreeConflicts(objects: readonly AnyObject[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const projects = new Map<string, ManifestObject<'Project'>>();
+  for (const o of objects) if (o.kind === 'Project') projects.set(o.metadata.name, o);
+  const paths = new Map<string, ManifestObject<'Session'>>();
+  const branches = new Map<string, ManifestObject<'Session'>>();
+  const at = (o: AnyObject) => `${o.source.file}:${o.source.line}:${o.source.col}`;
+  const field = (o: ManifestObject<'Session'>, f: string) => (o.source.fields?.[`spec.worktree.${f}`] ? `spec.worktree.${f}` : 'spec.worktree');
+  for (const o of objects) {
+    if (o.kind !== 'Session') continue;
+    const project = projects.get(o.spec.project);
+    const t = worktreeTarget(o, project);
+    if (!t || !project) continue;
+    const path = t.path.replace(/\/+$/, '');
+    const top = project.spec.path.replace(/\/+$/, '');
+    if (path === top || top.startsWith(`${path}/`)) {
+      out.push(diag(o, field(o, 'path'), 'CF_MANIFEST_WORKTREE_CONFLICT', `Session/${o.metadata.name}: the worktree path ${path} is the project checkout ${top} (or contains it); choose another worktree.path`));
+      continue;
+    }
+    const samePath = paths.get(path);
+    if (samePath) out.push(diag(o, field(o, 'path'), 'CF_MANIFEST_WORKTREE_CONFLICT', `Session/${o.metadata.name}: worktree path ${path} is already the worktree of Session/${samePath.metadata.name} (${at(samePath)}); each session needs its own`));
+    else paths.set(path, o);
+    const branchKey = `${o.spec.project}\u0000${t.branch}`;
+    const sameBranch = branches.get(branchKey);
+    if (sameBranch) out.push(diag(o, field(o, 'branch'), 'CF_MANIFEST_WORKTREE_CONFLICT', `Session/${o.metadata.name}: branch ${t.branch} is already the worktree branch of Session/${sameBranch.metadata.name} (${at(sameBranch)}); git checks a branch out in one worktree only`));
+    else branches.set(branchKey, o);
   }
   return out;
 }

@@ -29,6 +29,7 @@ import {
 } from '../core/task.js';
 import { delegatedSessionsView } from './delegation-policy.js';
 import { checkpointPath, nextCheckpoint, type CheckpointToolCall, type SessionCheckpoint } from './project-checkpoint.js';
+import { stuckTasks } from './project-alerts.js';
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
 import { continuationPrompt, taskPrompt } from './project-prompt.js';
 import type { SessionStatus } from './session.js';
@@ -142,6 +143,8 @@ export interface ProjectStatus extends ObjectStatus {
   waiting?: { taskId: string; reason: string }[];
   /** Task id → when it was first held for a rate limit (ISO). */
   holds?: Record<string, string>;
+  /** Dispatched tasks without activity for `alerts.stuckTaskAfter`: task id → the last activity (ISO) of the spell reported. */
+  stuck?: Record<string, string>;
   /** Fingerprint of the last status.json written. */
   published?: string;
   janitorAt?: string;
@@ -511,6 +514,15 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     }
   }
 
+  // -- alerts: dispatched tasks without activity (read only: the verdicts above decide their fate)
+  let stuck = prior?.stuck;
+  if (fresh) {
+    const alerts = stuckTasks({ key, nowMs, afterMs: durationMs(p.spec.alerts.stuckTaskAfter), staleMs, leases: o.leases, dispatched: dispatchedIds, touched, view, reported: prior?.stuck });
+    out.events.push(...alerts.events);
+    stuck = alerts.stuck;
+    if (alerts.recheckInMs !== undefined) requeue(alerts.recheckInMs + 10);
+  }
+
   // -- dispatch
   const pool = input.prior['Account/*'] as PoolStatus | undefined;
   const exhausted = new Set(pool?.exhausted ?? []);
@@ -653,7 +665,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       : undefined;
     const tool = input.observed.toolCalls[sname];
     const next = nextCheckpoint(rec?.checkpoint, {
-      session: sname, project: name, cwd: s.spec.workdir ?? p.spec.path,
+      session: sname, project: name, cwd: launchedCwd(input.prior[`Session/${sname}`]) ?? s.spec.workdir ?? p.spec.path,
       ...(v.account ? { account: v.account } : {}),
       ...(v.conversationId ? { conversationId: v.conversationId } : {}),
       ...(v.activity ? { activity: v.activity } : {}),
@@ -706,6 +718,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
     ...(awaitingDelegation.length > 0 ? { awaitingDelegation: awaitingDelegation.slice(0, 50) } : {}),
     ...(waiting.length > 0 ? { waiting: waiting.slice(0, 50) } : {}),
     ...(Object.keys(holds).length > 0 ? { holds } : {}),
+    ...(stuck && Object.keys(stuck).length > 0 ? { stuck } : {}),
   };
   out.status[key] = status;
   if (busy.size > 0) requeue(Math.min(out.requeueAfterMs[key] ?? Infinity, 30_000));
@@ -714,4 +727,10 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
 /** What status.json says, without its time: written again only when this changes. */
 export function publishedFingerprint(s: QueueStatus): string {
   return JSON.stringify({ counts: s.counts, sessions: s.sessions, delegated: s.delegated ?? [] });
+}
+
+/** Where a session's agent was launched (its worktree, when it has one), from its status. */
+function launchedCwd(st: ObjectStatus | undefined): string | undefined {
+  const cwd = (st as SessionStatus | undefined)?.launch?.cwd;
+  return typeof cwd === 'string' ? cwd : undefined;
 }

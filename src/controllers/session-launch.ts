@@ -45,6 +45,15 @@ export interface LaunchSpec {
   configDir: string | undefined;
   settingsPath: string;
   projectPath: string | undefined;
+  /** The session's git worktree, when it runs in one (`cwd` is in it). */
+  worktree?: { path: string; branch: string };
+}
+
+/** Where a session runs when it has a worktree: the directory in it, and the worktree itself. */
+export interface WorktreeLaunch {
+  cwd: string;
+  path: string;
+  branch: string;
 }
 
 export function shellQuote(s: string): string {
@@ -61,7 +70,12 @@ export function accountFor(session: ManifestObject<'Session'>, desired: DesiredS
   return activeAccount(desired, prior);
 }
 
-export function launchSpec(session: ManifestObject<'Session'>, desired: DesiredState, prior: StatusMap, ctx: LaunchContext, resolvedCommand?: string): LaunchSpec {
+/** The working directory of a session without a worktree: `workdir`, else the project path. */
+export function plainCwd(session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined): string {
+  return session.spec.workdir ?? project?.spec.path ?? '/';
+}
+
+export function launchSpec(session: ManifestObject<'Session'>, desired: DesiredState, prior: StatusMap, ctx: LaunchContext, resolvedCommand?: string, worktree?: WorktreeLaunch): LaunchSpec {
   const project = desired.projects.find((p) => p.metadata.name === session.spec.project);
   const account = accountFor(session, desired, prior);
   const name = session.metadata.name;
@@ -72,13 +86,14 @@ export function launchSpec(session: ManifestObject<'Session'>, desired: DesiredS
   const env: Record<string, string> = { ...session.spec.env };
   if (account) env.CLAUDE_CONFIG_DIR = account.spec.configDir;
   return {
-    cwd: session.spec.workdir ?? project?.spec.path ?? '/',
+    cwd: worktree?.cwd ?? plainCwd(session, project),
     baseArgv,
     env,
     account: account?.metadata.name,
     configDir: account?.spec.configDir,
     settingsPath,
     projectPath: project?.spec.path,
+    ...(worktree ? { worktree: { path: worktree.path, branch: worktree.branch } } : {}),
   };
 }
 
@@ -94,6 +109,7 @@ export function launchView(l: LaunchSpec, conversation?: { mode: 'new' | 'resume
     command: l.baseArgv.join(' '),
     account: l.account ?? null,
     env: l.env,
+    ...(l.worktree ? { worktree: `${l.worktree.path} (branch ${l.worktree.branch})` } : {}),
     ...(conversation ? { conversation: `${conversation.mode === 'resume' ? '--resume' : '--session-id'} ${conversation.id}` } : {}),
   };
 }

@@ -50,6 +50,15 @@ describe('SessionController.plan', () => {
     expect((adopted.status['Session/s1'] as Record<string, unknown>).launchedAt).toBe('2026-11-22T09:59:59.123Z');
   });
 
+  it('records each exit of the agent as a SessionExited event (not only a crash loop), and relaunches it', () => {
+    const dead = { ...tmux, paneDead: true, paneDeadStatus: 3 };
+    const part = controller.plan({ desired, observed: { ...observed([]), tmux: new Map([['s1', dead]]) }, prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect(part.events).toEqual([{ key: 'Session/s1', type: 'Warning', reason: 'SessionExited', message: 'tmux session "s1": the agent exited (status 3) after 6s', data: { exitStatus: 3, uptimeMs: 6000 } }]);
+    expect(part.changes.map((c) => c.action)).toEqual(['replace']);
+    const gone = controller.plan({ desired, observed: { ...observed([]), tmux: new Map() }, prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect(gone.events).toEqual([]); // a tmux session removed from outside is drift, not an agent's exit
+  });
+
   it('a pruned session keeps its conversation id, is not counted as a failure, and resumes when declared again', () => {
     const conv = '22222222-2222-4222-8222-222222222222';
     const running = { 'Session/s1': { ...prior['Session/s1'], conversationId: conv, panePid: 42, restarts: 0, failures: [] } };
@@ -73,5 +82,117 @@ describe('SessionController.plan', () => {
   it('keeps the current task while the turn goes on', () => {
     const part = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'StatusLine' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
     expect((part.status['Session/s1'] as Record<string, unknown>).currentTask).toBe('T-1');
+  });
+});
+
+describe('SessionController.plan with a worktree', () => {
+  const wtText = text.replace('spec: {project: p, command: [/bin/claude]}', 'spec: {project: p, command: [/bin/claude], worktree: true}');
+  const desired = desiredFromObjects(parseManifestText('/m/pool.yaml', wtText, { homeDir: '/h' }).objects);
+  const deps = { stateDir: '/state', selfCommand: ['/node', '/cli.js'] };
+  const controller = new SessionController({ ...deps, tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => '/bin/claude', newId: () => 'x' });
+  const repo = { topLevel: '/proj', commonDir: '/proj/.git', prefix: '' };
+  const target = { path: '/proj-worktrees/s1', branch: 's1' };
+  const there = { state: 'worktree' as const, commonDir: '/proj/.git', topLevel: '/proj-worktrees/s1', branch: 's1' };
+  const now = new Date('2026-11-22T10:00:06.000Z');
+  const observed = (o: Partial<SessionObserved>): SessionObserved => ({ tmux: new Map(), events: { s1: [] }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, ...o });
+  const plan = (o: Partial<SessionObserved>, prior: Record<string, unknown> = {}, opts = { dryRun: false, prune: false }, inventory = {}) =>
+    controller.plan({ desired, observed: observed(o), prior: prior as never, inventory, now, options: opts }, ['s1']);
+  const s1 = desired.sessions[0];
+  if (!s1) throw new Error('no session');
+  const running = (cwd: string): TmuxSessionInfo => ({
+    name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: false, paneDeadStatus: undefined,
+    options: { 'cf-generation': launchGeneration(launchSpec(s1, desired, {}, deps, '/bin/claude', { cwd, path: cwd, branch: 's1' })), 'cf-account': 'a' },
+  });
+
+  it('creates the worktree first, then launches the agent in it (trust seeded for that path)', () => {
+    const part = plan({ worktrees: { s1: { target, repo, at: { state: 'missing' } } } });
+    expect(part.changes).toHaveLength(1);
+    const c = part.changes[0];
+    expect(c?.reason).toBe('declared in the manifests; creating its git worktree /proj-worktrees/s1 (branch s1)');
+    expect(c?.effects[0]).toEqual({ type: 'git.addWorktree', repo: '/proj', path: '/proj-worktrees/s1', branch: 's1' });
+    expect(c?.effects.at(-1)).toMatchObject({ type: 'tmux.newSession', cwd: '/proj-worktrees/s1' });
+    expect(c?.effects).toContainEqual({ type: 'fs.mergeJson', path: '/acc/a/.claude.json', patch: { hasCompletedOnboarding: true, projects: { '/proj-worktrees/s1': { hasTrustDialogAccepted: true } } } });
+    expect(c?.diff).toContainEqual({ path: '/worktree', op: 'add', to: '/proj-worktrees/s1 (branch s1)' });
+    expect((part.status['Session/s1'] as Record<string, unknown>).worktree).toEqual({ path: '/proj-worktrees/s1', branch: 's1', repo: '/proj' });
+  });
+
+  it('leaves a running agent in its worktree alone, whatever branch it switched to', () => {
+    const part = plan({ tmux: new Map([['s1', running('/proj-worktrees/s1')]]), worktrees: { s1: { target, repo, at: { ...there, branch: 'fix/login' } } } });
+    expect(part.changes).toEqual([]);
+    expect((part.status['Session/s1'] as Record<string, unknown>).worktree).toEqual({ path: '/proj-worktrees/s1', branch: 'fix/login', repo: '/proj' });
+  });
+
+  it('relaunches a running agent whose worktree was removed by hand, in a new one, resuming', () => {
+    const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], activity: 'idle', conversationId: '22222222-2222-4222-8222-222222222222', launchedAt: '2026-11-22T10:00:00.000Z', turns: 1 } };
+    const part = plan({ tmux: new Map([['s1', running('/proj-worktrees/s1')]]), transcripts: { s1: true }, worktrees: { s1: { target, repo, at: { state: 'missing' } } } }, prior);
+    expect(part.changes).toHaveLength(1);
+    expect(part.changes[0]?.action).toBe('replace');
+    expect(part.changes[0]?.effects.map((e) => e.type)).toEqual(['tmux.stopSession', 'git.addWorktree', 'fs.writeJson', 'fs.mergeJson', 'fs.mergeJson', 'tmux.newSession']);
+    expect(part.changes[0]?.effects.at(-1)).toMatchObject({ cwd: '/proj-worktrees/s1', argv: expect.arrayContaining(['--resume', '22222222-2222-4222-8222-222222222222']) });
+  });
+
+  it('does not launch when the worktree cannot be used, says why once, and leaves a running agent alone', () => {
+    const blocked = { worktrees: { s1: { target, repo, at: { state: 'other' as const, what: 'a directory that is not a git checkout' } } } };
+    const part = plan(blocked);
+    expect(part.changes).toEqual([]);
+    const ready = (part.status['Session/s1'] as { conditions: { type: string; status: string; reason: string }[] }).conditions.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'WorktreeConflict' });
+    expect(part.events).toEqual([{ key: 'Session/s1', type: 'Warning', reason: 'WorktreeConflict', message: expect.stringContaining('/proj-worktrees/s1 exists and is a directory that is not a git checkout') }]);
+    expect(part.notes.some((n) => n.level === 'warning' && n.message.endsWith('the session is not launched'))).toBe(true);
+    const again = plan(blocked, { 'Session/s1': part.status['Session/s1'] });
+    expect(again.events).toEqual([]);
+    const notRepo = plan({ tmux: new Map([['s1', running('/proj')]]), worktrees: { s1: { target } } });
+    expect(notRepo.changes).toEqual([]);
+    expect(notRepo.notes.some((n) => n.message.includes('is not inside one') && n.message.endsWith('left as it is'))).toBe(true);
+  });
+
+  describe('a removed Session that owns a worktree', () => {
+    const none = desiredFromObjects(parseManifestText('/m/pool.yaml', text.split('---').slice(0, 2).join('---'), { homeDir: '/h' }).objects);
+    const inventory = { 'Session/s1': [{ type: 'git-worktree' as const, name: '/proj-worktrees/s1', repo: '/proj' }, { type: 'tmux-session' as const, name: 's1' }] };
+    const orphan = (changes: string[], tmux = true) => observed({ tmux: tmux ? new Map([['s1', running('/proj-worktrees/s1')]]) : new Map(), orphanWorktrees: { s1: [{ path: '/proj-worktrees/s1', repo: '/proj', at: there, changes }] } });
+    const planRemoved = (o: SessionObserved, prune: boolean, prior: Record<string, unknown> = {}) =>
+      controller.plan({ desired: none, observed: o, prior: prior as never, inventory, now, options: { dryRun: false, prune } }, ['s1']);
+
+    it('keeps it without --prune (drift says so)', () => {
+      const part = planRemoved(orphan([]), false);
+      expect(part.changes).toEqual([]);
+      expect(part.drift.map((d) => d.message)).toEqual([expect.stringContaining('is orphaned'), expect.stringMatching(/^git worktree \/proj-worktrees\/s1 is orphaned: .*it is kept \(use --prune/)]);
+    });
+
+    it('with --prune: stops the agent, then removes a clean worktree (branch kept)', () => {
+      const part = planRemoved(orphan([]), true);
+      expect(part.changes).toHaveLength(1);
+      expect(part.changes[0]?.effects).toEqual([
+        { type: 'tmux.stopSession', session: 's1', owner: 'Session/s1', graceMs: 10_000 },
+        { type: 'git.removeWorktree', repo: '/proj', path: '/proj-worktrees/s1' },
+      ]);
+      expect(part.changes[0]?.reason).toBe('removed from the manifests (--prune); removing its git worktree /proj-worktrees/s1 (its branch stays)');
+      // Like any pruned session: its conversation stays, the stop is not a failure.
+      const withConv = planRemoved(orphan([]), true, { 'Session/s1': { observedGeneration: 'g', conditions: [], conversationId: '22222222-2222-4222-8222-222222222222', launchedAt: '2026-11-22T10:00:00.000Z', restarts: 0 } });
+      const st = withConv.status['Session/s1'] as { conditions: { type: string; reason: string }[]; launchedAt?: string };
+      expect(st).toMatchObject({ conversationId: '22222222-2222-4222-8222-222222222222', activity: 'exited', restarts: 0 });
+      expect(st.launchedAt).toBeUndefined();
+      expect(st.conditions.find((c) => c.type === 'Ready')?.reason).toBe('Pruned');
+    });
+
+    it('with --prune and uncommitted changes: stops the agent, keeps the worktree, condition and one event', () => {
+      const part = planRemoved(orphan(['?? notes.md']), true, { 'Session/s1': { observedGeneration: 'g', conditions: [{ type: 'Ready', status: 'True', reason: 'Idle', message: 'x', lastTransitionTime: '2026-11-22T09:00:00.000Z' }] } });
+      expect(part.changes.map((c) => c.effects.map((e) => e.type))).toEqual([['tmux.stopSession']]);
+      const ready = (part.status['Session/s1'] as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions.find((c) => c.type === 'Ready');
+      expect(ready).toMatchObject({ status: 'False', reason: 'WorktreeDirty', message: expect.stringContaining('has uncommitted changes (1: ?? notes.md); it is kept') });
+      expect(part.events).toEqual([expect.objectContaining({ key: 'Session/s1', type: 'Warning', reason: 'WorktreeKept' })]);
+      expect(part.status['Session/s1']).toMatchObject({ activity: 'exited' }); // the agent is stopped all the same
+      const later = planRemoved(orphan(['?? notes.md'], false), true, { 'Session/s1': part.status['Session/s1'] });
+      expect(later.changes).toEqual([]);
+      expect(later.events).toEqual([]);
+      expect(later.notes.some((n) => n.message.includes('has uncommitted changes'))).toBe(true);
+    });
+
+    it('honours the prune annotation it recorded, once the tmux session is gone', () => {
+      const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], worktree: { path: '/proj-worktrees/s1', branch: 's1', repo: '/proj', prune: true } } };
+      const part = planRemoved(orphan([], false), false, prior);
+      expect(part.changes).toHaveLength(1);
+      expect(part.changes[0]).toMatchObject({ action: 'delete', resource: 'git worktree "/proj-worktrees/s1"', effects: [{ type: 'git.removeWorktree', repo: '/proj', path: '/proj-worktrees/s1' }] });
+    });
   });
 });

@@ -12,13 +12,19 @@ import { fieldDiff } from '../core/diff.js';
 import type { Effect } from '../core/effects.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
-import type { FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import type { FsReadPort, GitPort, GitRepoInfo, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import { worktreeTarget, type WorktreeTarget } from '../api/worktree.js';
 import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
+import { waitingForInputAlerts } from './session-alerts.js';
 import { crashLoopVerdict, DEFAULT_CRASH_LOOP, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
 import {
   conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
-  type LaunchContext, type LaunchSpec,
+  type LaunchContext, type LaunchSpec, type WorktreeLaunch,
 } from './session-launch.js';
+import {
+  decideWorktree, judgeOrphanWorktree, ownedWorktrees,
+  type OrphanWorktreeObserved, type WorktreeDecision, type WorktreeObserved, type WorktreeStatus,
+} from './session-worktree.js';
 
 export { UNSET_ENV, launchSpec, launchGeneration };
 export const PRUNE_ANNOTATION = 'claudefailover.io/prune';
@@ -47,6 +53,10 @@ export interface SessionObserved {
   freshIds: Record<string, string>;
   /** Pane text, captured only for sessions that send no hook events (the fallback). */
   panes: Record<string, string>;
+  /** Declared sessions with `spec.worktree`: their repository and what is at the worktree's path. */
+  worktrees?: Record<string, WorktreeObserved>;
+  /** Sessions no longer declared that own worktrees (inventory): each worktree and its changes. */
+  orphanWorktrees?: Record<string, OrphanWorktreeObserved[]>;
 }
 
 /** A session without any hook event this long after launch is read from its pane instead. */
@@ -55,12 +65,15 @@ export const PANE_FALLBACK_AFTER_MS = 20_000;
 export interface SessionControllerDeps extends LaunchContext {
   tmux: TmuxPort;
   fs: FsReadPort;
-  events: { readNew(session: string): Promise<HookEventRecord[]> };
+  /** Hook events appended since the last read; `peek` leaves them unread (dry-runs). */
+  events: { readNew(session: string, opts?: { peek?: boolean }): Promise<HookEventRecord[]> };
   resolveCommand(command: string): Promise<string | undefined>;
   newId(): string;
   crashLoop?: CrashLoopPolicy;
   /** How long a working session may finish its turn on failover (default 2 min). */
   failoverGraceMs?: number;
+  /** git, for sessions with `spec.worktree` (without it they are not launched, and say why). */
+  git?: GitPort;
   /** Builds the guard's PreToolUse hook entry for a session (undefined: guard disabled). */
   guardHook?: (session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined) => { settings: Record<string, unknown>; effect: Effect } | undefined;
 }
@@ -83,6 +96,8 @@ export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
   activitySource?: 'hooks' | 'pane';
   /** A limit message seen in the pane's status region (fallback); confirmed on a second sighting. */
   paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
+  /** The session's git worktree (`spec.worktree`). */
+  worktree?: WorktreeStatus;
 }
 
 export function ownerOf(name: string): string {
@@ -117,11 +132,25 @@ export class SessionController implements Controller<SessionObserved> {
       if (errorCode(err) !== 'CF_ERR_TMUX_MISSING') throw err;
       out.tmuxProblem = errorMessage(err);
     }
+    const repos = new Map<string, Promise<GitRepoInfo | undefined>>();
     for (const name of names) {
-      out.events[name] = await this.#deps.events.readNew(name);
+      out.events[name] = await this.#deps.events.readNew(name, ctx.dryRun ? { peek: true } : {});
       out.freshIds[name] = this.#deps.newId();
       const s = ctx.desired.sessions.find((x) => x.metadata.name === name);
-      if (!s) continue;
+      if (!s) {
+        const owned = ownedWorktrees(ctx.inventory?.[`Session/${name}`]);
+        if (owned.length > 0) (out.orphanWorktrees ??= {})[name] = await Promise.all(owned.map((w) => this.#observeOrphanWorktree(w)));
+        continue;
+      }
+      const project = ctx.desired.projects.find((p) => p.metadata.name === s.spec.project);
+      const target = worktreeTarget(s, project);
+      let worktree: WorktreeLaunch | undefined;
+      if (target && project) {
+        const w = await this.#observeWorktree(target, project.spec.path, repos);
+        (out.worktrees ??= {})[name] = w;
+        const d = decideWorktree(w, project.spec.path, false);
+        if (d.kind === 'ready') worktree = { cwd: d.cwd, path: target.path, branch: d.status.branch };
+      }
       const cmd = s.spec.command[0] as string;
       if (!(cmd in out.commands)) out.commands[cmd] = cmd.includes('/') ? cmd : await this.#deps.resolveCommand(cmd);
       const prior = ctx.prior[`Session/${name}`] as SessionStatus | undefined;
@@ -135,7 +164,7 @@ export class SessionController implements Controller<SessionObserved> {
           // the pane went away; the next observation sees it
         }
       }
-      const l = launchSpec(s, ctx.desired, ctx.prior, this.#deps);
+      const l = launchSpec(s, ctx.desired, ctx.prior, this.#deps, undefined, worktree);
       const id = prior?.conversationId;
       if (id && isConversationId(id) && l.configDir) {
         const info = await this.#deps.fs.inspect(transcriptPath(l.configDir, l.cwd, id));
@@ -143,6 +172,33 @@ export class SessionController implements Controller<SessionObserved> {
       }
     }
     return out;
+  }
+
+  async #observeWorktree(target: WorktreeTarget, projectPath: string, repos: Map<string, Promise<GitRepoInfo | undefined>>): Promise<WorktreeObserved> {
+    const git = this.#deps.git;
+    if (!git) return { target, problem: 'git is not available to this controller' };
+    try {
+      let repo = repos.get(projectPath);
+      if (!repo) {
+        repo = git.repoOf(projectPath);
+        repos.set(projectPath, repo);
+      }
+      const info = await repo;
+      return { target, ...(info ? { repo: info, at: await git.worktreeAt(target.path) } : {}) };
+    } catch (err) {
+      return { target, problem: errorMessage(err) };
+    }
+  }
+
+  async #observeOrphanWorktree(w: { path: string; repo: string }): Promise<OrphanWorktreeObserved> {
+    const git = this.#deps.git;
+    if (!git) return { ...w, changes: [], problem: 'git is not available to this controller' };
+    try {
+      const at = await git.worktreeAt(w.path);
+      return { ...w, at, changes: at.state === 'worktree' ? await git.changes(w.path) : [] };
+    } catch (err) {
+      return { ...w, changes: [], problem: errorMessage(err) };
+    }
   }
 
   plan(input: PlanInput<SessionObserved>, names: readonly string[]): PlanPart {
@@ -164,22 +220,35 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   const prior = input.prior[key] as SessionStatus | undefined;
 
   if (!session) {
-    if (!owned) return; // not ours, not declared: nothing to do (a foreign session is never touched)
-    const optIn = t.options['cf-prune'] === 'true';
+    const worktrees = input.observed.orphanWorktrees?.[name] ?? [];
+    if (!owned && worktrees.length === 0) return; // not ours, not declared: nothing to do (a foreign session is never touched)
+    const optIn = (owned && t.options['cf-prune'] === 'true') || prior?.worktree?.prune === true;
     if (input.options.prune || optIn) {
-      out.changes.push({
-        key, action: 'delete', resource,
-        reason: optIn ? `removed from the manifests (annotation ${PRUNE_ANNOTATION})` : 'removed from the manifests (--prune)',
-        effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }],
-      });
-      // The status stays with its conversation id: a Session declared again resumes it (when its
-      // transcript is still there). The stop is not a failure: it does not count as a restart.
-      if (prior) {
-        const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = prior;
-        out.status[key] = { ...kept, activity: 'exited', conditions: setCondition(prior.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, now, prior.observedGeneration) };
+      const reason = optIn ? `removed from the manifests (annotation ${PRUNE_ANNOTATION})` : 'removed from the manifests (--prune)';
+      const wt = removedWorktrees(key, worktrees, prior, now, out);
+      if (owned) {
+        out.changes.push({
+          key, action: 'delete', resource, reason: `${reason}${wt.said}`,
+          effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, ...wt.effects],
+        });
+        // The status stays with its conversation id: a Session declared again resumes it (when its
+        // transcript is still there). The stop is not a failure: it does not count as a restart.
+        // A worktree kept for its uncommitted changes keeps its own Ready condition (set above).
+        const base = (out.status[key] as SessionStatus | undefined) ?? prior;
+        if (base) {
+          const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = base;
+          const conditions = wt.keptWorktree ? kept.conditions : setCondition(base.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, now, base.observedGeneration);
+          out.status[key] = { ...kept, activity: 'exited', conditions };
+        }
+      } else if (wt.effects.length > 0) {
+        out.changes.push({ key, action: 'delete', resource: wt.resource, reason: `${reason}${wt.said}`, effects: wt.effects });
       }
     } else {
-      out.drift.push({ key, message: `${resource} is orphaned: its Session was removed from the manifests; it keeps running (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to stop it)` });
+      if (owned) out.drift.push({ key, message: `${resource} is orphaned: its Session was removed from the manifests; it keeps running (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to stop it)` });
+      for (const w of worktrees) {
+        if (w.at?.state === 'missing') continue;
+        out.drift.push({ key, message: `git worktree ${w.path} is orphaned: its Session was removed from the manifests; it is kept (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to remove it; a worktree with uncommitted changes is never removed, and its branch always stays)` });
+      }
     }
     return;
   }
@@ -192,6 +261,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   const sinceMs = Math.max(prior?.launchedAt ? Date.parse(prior.launchedAt) : 0, prior?.lastHeartbeat ? Date.parse(prior.lastHeartbeat) : 0);
   const activityBase: ActivityState = prior?.activity ? (prior as unknown as ActivityState) : initialActivity(nowMs);
   const activity = applyEvents(activityBase, input.observed.events[name] ?? [], sinceMs);
+  out.events.push(...waitingForInputAlerts(key, input.observed.events[name] ?? [], sinceMs, activityBase));
   const base: SessionStatus = {
     ...(prior ?? {}),
     ...pickActivity(activity),
@@ -240,7 +310,12 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 
   const command = session.spec.command[0] as string;
   const resolved = input.observed.commands[command];
-  const l = launchSpec(session, input.desired, input.prior, deps, resolved);
+  const wt = worktreeDecision(session, input);
+  if (wt?.kind === 'ready') base.worktree = wt.status;
+  else if (!wt) delete base.worktree;
+  const l = launchSpec(session, input.desired, input.prior, deps, resolved, wt?.kind === 'ready' ? { cwd: wt.cwd, path: wt.status.path, branch: wt.status.branch } : undefined);
+  const createWorktree: Effect[] = wt?.kind === 'ready' && wt.create ? [wt.create] : [];
+  const inWorktree = wt?.kind === 'ready' && wt.create ? `; creating its git worktree ${wt.create.path} (branch ${wt.create.branch})` : '';
   if (!command.includes('/') && resolved === undefined && command in input.observed.commands) {
     out.notes.push({ key, level: 'warning', message: `command "${command}" was not found in PATH; the launch will fail until it is installed or spec.command names it by absolute path` });
   }
@@ -253,8 +328,21 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs });
     base.restarts = (base.restarts ?? 0) + 1;
     delete base.launchedAt;
-    if (t) out.drift.push({ key, message: `${resource}: the process exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s` });
-    else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
+    if (t) {
+      const message = `${resource}: the agent exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s`;
+      out.drift.push({ key, message });
+      // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
+      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs } });
+    } else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
+  }
+
+  if (wt?.kind === 'blocked') {
+    // The worktree cannot be used: no launch (a running agent is left as it is).
+    out.notes.push({ key, level: 'warning', message: `${wt.message}; the session is ${gone ? 'not launched' : 'left as it is'}` });
+    const was = prior?.conditions?.find((c) => c.type === 'Ready');
+    if (was?.reason !== wt.reason || was.message !== wt.message) out.events.push({ key, type: 'Warning', reason: wt.reason, message: wt.message });
+    out.status[key] = { ...base, ...(gone ? { activity: 'exited' as const } : {}), conditions: ready(base.conditions, 'False', wt.reason, wt.message) };
+    return;
   }
 
   if (gone) {
@@ -272,14 +360,14 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
       return;
     }
     const conversation = chooseConversation(session, base, input.observed, name);
-    const effects: Effect[] = [...prepareLaunch(session, l, input, deps)];
+    const effects: Effect[] = [...createWorktree, ...prepareLaunch(session, l, input, deps)];
     if (t) effects.unshift({ type: 'tmux.killSession', session: name, owner: ownerOf(name) });
     effects.push(newSessionEffect(name, l, session, conversation, now));
     const change: Change = {
       key,
       action: t ? 'replace' : 'create',
       resource,
-      reason: t ? `its process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests',
+      reason: `${t ? `its process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests'}${inWorktree}`,
       diff: fieldDiff(t || prior?.launch ? prior?.launch ?? {} : {}, launchView(l, conversation)),
       effects,
     };
@@ -291,9 +379,11 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     return;
   }
 
-  // Alive and ours. Launch settings changed (e.g. another account): relaunch, resuming.
+  // Alive and ours. Launch settings changed (e.g. another account), or its worktree is gone (removed
+  // by hand: made again): relaunch, resuming.
   const want = launchGeneration(l);
-  if (t.options['cf-generation'] !== want) {
+  const lostWorktree = createWorktree.length > 0 && t.options['cf-generation'] === want;
+  if (lostWorktree || t.options['cf-generation'] !== want) {
     const from = t.options['cf-account'];
     const accountMove = from !== l.account;
     // Failover: a session whose account actually hit its limit stops now; one still working on
@@ -311,17 +401,19 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
       }
     }
     const conversation = chooseConversation(session, base, input.observed, name);
+    const why = accountMove ? `moving from account ${from ?? 'none'} to ${l.account ?? 'none'}` : lostWorktree ? 'its git worktree is missing' : 'launch settings changed';
     out.changes.push({
       key, action: 'replace', resource,
-      reason: l.account !== t.options['cf-account'] ? `moving from account ${t.options['cf-account'] ?? 'none'} to ${l.account ?? 'none'}` : 'launch settings changed',
+      reason: `${why}${inWorktree}`,
       diff: fieldDiff(prior?.launch ?? {}, launchView(l, conversation)),
       effects: [
         { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
+        ...createWorktree,
         ...prepareLaunch(session, l, input, deps, true),
         newSessionEffect(name, l, session, conversation, now),
       ],
     });
-    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', 'launch settings changed; relaunching') };
+    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', `${why}; relaunching`) };
     return;
   }
 
@@ -345,7 +437,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 }
 
 function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastError, turns, processStartedAt } = a;
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns, processStartedAt } = a;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -354,6 +446,7 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   if (currentTask !== undefined) out.currentTask = currentTask;
   if (lastCompletedTask !== undefined) out.lastCompletedTask = lastCompletedTask;
   if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
+  if (lastTurnEndedAt !== undefined) out.lastTurnEndedAt = lastTurnEndedAt;
   if (lastError !== undefined) out.lastError = lastError;
   if (processStartedAt !== undefined) out.processStartedAt = processStartedAt;
   return out;
@@ -409,4 +502,43 @@ function launchedStatus(l: LaunchSpec, conversation: { mode: 'new' | 'resume'; i
     since: now.toISOString(),
     panePid: null,
   };
+}
+
+/** The worktree decision of a declared session; undefined when it has none. Pure. */
+function worktreeDecision(session: ManifestObject<'Session'>, input: PlanInput<SessionObserved>): WorktreeDecision | undefined {
+  const project = input.desired.projects.find((p) => p.metadata.name === session.spec.project);
+  const target = worktreeTarget(session, project);
+  if (!target || !project) return undefined;
+  const o = input.observed.worktrees?.[session.metadata.name];
+  if (!o) return { kind: 'blocked', reason: 'WorktreeUnavailable', message: `the worktree ${target.path} was not observed` };
+  return decideWorktree(o, project.spec.path, session.metadata.annotations?.[PRUNE_ANNOTATION] === 'true');
+}
+
+/**
+ * The worktrees of a Session removed with --prune (or its annotation): the removals that can go,
+ * and, for those kept (uncommitted changes, something else at the path), a condition on the
+ * Session's status, a warning in the plan, and an event when the reason first appears.
+ */
+function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserved[], prior: SessionStatus | undefined, now: Date, out: PlanPart): { effects: Effect[]; said: string; resource: string; keptWorktree: boolean } {
+  const effects: Effect[] = [];
+  const removed: string[] = [];
+  const kept: { reason: string; message: string }[] = [];
+  for (const w of worktrees) {
+    const v = judgeOrphanWorktree(w);
+    if (v.action === 'keep') kept.push(v);
+    else {
+      effects.push(v.effect);
+      if (v.action === 'remove') removed.push(w.path);
+    }
+  }
+  const first = kept[0];
+  if (first) {
+    for (const k of kept) out.notes.push({ key, level: 'warning', message: k.message });
+    const was = prior?.conditions?.find((c) => c.type === 'Ready');
+    if (was?.reason !== first.reason) out.events.push({ key, type: 'Warning', reason: 'WorktreeKept', message: first.message, data: { reason: first.reason } });
+    const gen = prior?.observedGeneration ?? '';
+    out.status[key] = { ...(prior ?? {}), observedGeneration: gen, conditions: setCondition(prior?.conditions, { type: 'Ready', status: 'False', reason: first.reason, message: first.message }, now, gen) };
+  }
+  const said = removed.length > 0 ? `; removing its git worktree ${removed.join(', ')} (its branch stays)` : '';
+  return { effects, said, resource: `git worktree "${worktrees[0]?.path ?? ''}"`, keptWorktree: first !== undefined };
 }

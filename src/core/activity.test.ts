@@ -32,7 +32,7 @@ describe('applyEvents', () => {
       ev(3, 'StatusLine', { rateLimits: { five_hour: { used_percentage: 40, resets_at: 100 } } }),
       ev(4, 'Stop'),
     ]);
-    expect(s).toMatchObject({ claudeSessionId: 'c1', lastCompletedTask: 'T-1', turns: 1, rateLimits: { five_hour: { used_percentage: 40 } } });
+    expect(s).toMatchObject({ claudeSessionId: 'c1', lastCompletedTask: 'T-1', lastCompletedAt: new Date(4).toISOString(), lastTurnEndedAt: new Date(4).toISOString(), turns: 1, rateLimits: { five_hour: { used_percentage: 40 } } });
     expect(s.currentTask).toBeUndefined();
   });
 

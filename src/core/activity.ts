@@ -101,6 +101,8 @@ export interface ActivityState {
   /** The task of the last finished turn (for completion). */
   lastCompletedTask?: string;
   lastCompletedAt?: string;
+  /** ISO time the last turn ended (Stop); equal to `lastCompletedAt` when that turn was a task's. */
+  lastTurnEndedAt?: string;
   lastError?: { error: string; message?: string; at: string; account?: string };
   /** Number of turns that ended (Stop) since launch. */
   turns: number;
@@ -136,6 +138,7 @@ export function applyEvents(state: ActivityState, events: readonly HookEventReco
       case 'Stop':
         set('idle', e.t);
         s.turns += 1;
+        s.lastTurnEndedAt = at;
         if (s.currentTask) {
           s.lastCompletedTask = s.currentTask;
           s.lastCompletedAt = at;

@@ -19,14 +19,19 @@ export type StatusMap = Record<string, ObjectStatus>;
 
 /** What the controller created, per object key, so removed manifests can be pruned safely. */
 export interface OwnedResource {
-  type: 'tmux-session' | 'symlink' | 'file' | 'directory';
+  type: 'tmux-session' | 'symlink' | 'file' | 'directory' | 'git-worktree';
+  /** The session, link, file or directory name; for a git worktree its path. */
   name: string;
+  /** git-worktree: a directory of its repository (the project path it was created from). */
+  repo?: string;
 }
 export type Inventory = Record<string, OwnedResource[]>;
 
 export interface ObserveContext {
   desired: DesiredState;
   prior: StatusMap;
+  /** What each object owns (e.g. the worktrees of a removed Session, to check before pruning them). */
+  inventory?: Inventory;
   /** A dry-run observes the same things but must not consume one-shot requests. */
   dryRun?: boolean;
 }

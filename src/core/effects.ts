@@ -83,6 +83,31 @@ export interface GuardDeployEffect {
   failOpen?: boolean;
 }
 
+/**
+ * Creates a session's git worktree (`git worktree add`): checks `branch` out at `path`, creating
+ * the branch from `base` (default: the checkout's HEAD) when it does not exist. Idempotent: a
+ * worktree of `repo` already at `path` is left as it is (whatever it has checked out). Anything
+ * else at `path` is an error, never overwritten.
+ */
+export interface GitAddWorktreeEffect {
+  type: 'git.addWorktree';
+  /** A directory of the repository (the project path). */
+  repo: string;
+  path: string;
+  branch: string;
+  base?: string;
+}
+
+/**
+ * Removes a session's git worktree (`git worktree remove`, never forced): refused by git while it has
+ * uncommitted changes. The branch is kept. A worktree already gone is success.
+ */
+export interface GitRemoveWorktreeEffect {
+  type: 'git.removeWorktree';
+  repo: string;
+  path: string;
+}
+
 export type Effect =
   | TmuxNewSessionEffect
   | TmuxKillSessionEffect
@@ -93,6 +118,8 @@ export type Effect =
   | FsMkdirEffect
   | StateRecordEffect
   | GuardDeployEffect
+  | GitAddWorktreeEffect
+  | GitRemoveWorktreeEffect
   | QueueEffect
   | DelegationEffect;
 

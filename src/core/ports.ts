@@ -62,6 +62,37 @@ export interface TmuxPort {
   setOption(name: string, option: string, value: string): Promise<void>;
 }
 
+/** The git repository a directory belongs to (`git rev-parse`). */
+export interface GitRepoInfo {
+  /** Top level of the checkout holding the directory. */
+  topLevel: string;
+  /** The repository's common git dir (shared by all its worktrees), absolute. */
+  commonDir: string;
+  /** The directory's path inside the checkout, `''` at the top, else ending in `/` (`services/api/`). */
+  prefix: string;
+}
+
+/** What is at a worktree's path. */
+export type WorktreeState =
+  | { state: 'missing' }
+  /** A worktree (or the main checkout) of the repository whose common dir is `commonDir`. */
+  | { state: 'worktree'; commonDir: string; topLevel: string; branch?: string; head?: string }
+  /** Something else: a plain directory, a file, another repository's checkout. */
+  | { state: 'other'; what: string };
+
+/**
+ * git, for the worktrees of sessions (`Session.spec.worktree`). Reads only; creation and removal
+ * are effects (`git.addWorktree`, `git.removeWorktree`). A missing git binary is CF_ERR_GIT_MISSING.
+ */
+export interface GitPort {
+  /** The repository `dir` is in; undefined when `dir` is not inside a git checkout (or does not exist). */
+  repoOf(dir: string): Promise<GitRepoInfo | undefined>;
+  /** What is at `path`. */
+  worktreeAt(path: string): Promise<WorktreeState>;
+  /** Uncommitted changes of the checkout at `path` (`git status --porcelain`: modified, staged, untracked), at most `limit`. */
+  changes(path: string, limit?: number): Promise<string[]>;
+}
+
 export type PathKind = 'missing' | 'file' | 'directory' | 'symlink' | 'other';
 
 export interface PathInfo {

@@ -9,6 +9,15 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
  * not be read.
  */
 export function readGitBranch(dir: string): string | null | undefined {
+  const r = readGitRepo(dir);
+  return r === null || r === undefined ? r : r.branch;
+}
+
+/**
+ * The repository `dir` belongs to: its root (the directory holding `.git`) and current branch (null
+ * when HEAD is detached); null when `dir` is not in a repository; undefined when it cannot be read.
+ */
+export function readGitRepo(dir: string): { root: string; branch: string | null } | null | undefined {
   try {
     let d = resolve(dir);
     for (let i = 0; i < 64; i++) {
@@ -29,7 +38,7 @@ export function readGitBranch(dir: string): string | null | undefined {
         }
         const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
         const ref = /^ref:\s*refs\/heads\/(.+)$/.exec(head);
-        return ref === null ? null : (ref[1] as string);
+        return { root: d, branch: ref === null ? null : (ref[1] as string) };
       }
       const up = dirname(d);
       if (up === d) return null;

@@ -9,11 +9,12 @@
  * Kept free of the CLI: this module and its imports are all the standalone entry loads.
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from './audit.js';
 import type { ParserBackend } from './parser/tree-sitter.js';
 import { evaluateFileTool } from './policy/file-tools.js';
 import { auditText } from './policy/redact.js';
-import { DEFAULT_BUDGET_MS, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_SUDO_ALLOW, type PolicyOptions, type ToolCall, type Verdict } from './policy/types.js';
 
 export interface HookOptions {
   session: string | null;
@@ -21,6 +22,8 @@ export interface HookOptions {
   mode: GuardMode;
   projectDir: string | null;
   protectedPaths: string[];
+  /** Files agents may not read, beyond the state dir's token and control-plane record. */
+  readProtectedPaths: string[];
   sudoAllow: string[] | null;
   budgetMs: number;
   maxCommandLength: number | null;
@@ -46,24 +49,29 @@ denies the tool call; exit 0 allows it.
 
 Options:
   --session NAME        session name recorded in the audit log
-  --state-dir DIR       controller state dir: audit log at DIR/audit/guard.jsonl; DIR is protected
+  --state-dir DIR       controller state dir: audit log at DIR/audit/guard.jsonl; DIR is protected from
+                        writes, and its secrets (the control-plane token api-token, control-plane.json
+                        and the token file it names, applied-manifests.json) from reads
   --mode MODE           enforce (default) | warn (log only, never block) | off (allow, no log)
   --project DIR         project root (default: $CLAUDE_PROJECT_DIR, then the call's cwd)
   --protect PATH        extra protected path (repeatable): manifests, other state
-  --sudo-allow LIST     comma-separated commands sudo may run (default: systemctl,journalctl,cp,install,apt,apt-get)
-  --budget-ms N         evaluation time budget (default ${DEFAULT_BUDGET_MS}); over budget = deny
+  --protect-read PATH   extra file agents may not read (repeatable): secret files, another token
+  --sudo-allow LIST     comma-separated commands sudo may run, "name*" for a prefix
+                        (default: ${DEFAULT_SUDO_ALLOW.join(',')})
+  --budget-ms N         time budget of the evaluation in ms (default ${DEFAULT_BUDGET_MS}); over budget = deny
   --max-command N       longest Bash command accepted, in characters (default 262144)
   --audit-max-bytes N   rotate the audit log above N bytes (default 10485760)
   --audit-keep N        rotated audit files kept (default 3)
   --parser native|wasm  shell parser backend (default native, falls back to wasm)
   --config FILE         JSON file with any of: session, stateDir, mode, projectDir, protectedPaths,
-                        sudoAllow, budgetMs, maxCommandLength, auditMaxBytes, auditKeep, parser
+                        readProtectedPaths, sudoAllow, budgetMs, maxCommandLength, auditMaxBytes,
+                        auditKeep, parser
                         (flags given after --config override it)
 `;
 
 function defaults(): HookOptions {
   return {
-    session: null, stateDir: null, mode: 'enforce', projectDir: null, protectedPaths: [], sudoAllow: null, budgetMs: DEFAULT_BUDGET_MS,
+    session: null, stateDir: null, mode: 'enforce', projectDir: null, protectedPaths: [], readProtectedPaths: [], sudoAllow: null, budgetMs: DEFAULT_BUDGET_MS,
     maxCommandLength: null, maxStdinBytes: 64 * 1024 * 1024, parser: 'native', audit: {},
   };
 }
@@ -86,6 +94,7 @@ function applyConfig(o: HookOptions, cfg: Record<string, unknown>): void {
   if (cfg.mode !== undefined) o.mode = mode(cfg.mode);
   if (str('projectDir') !== undefined) o.projectDir = str('projectDir') as string;
   if (Array.isArray(cfg.protectedPaths)) o.protectedPaths.push(...cfg.protectedPaths.filter((x): x is string => typeof x === 'string'));
+  if (Array.isArray(cfg.readProtectedPaths)) o.readProtectedPaths.push(...cfg.readProtectedPaths.filter((x): x is string => typeof x === 'string'));
   if (Array.isArray(cfg.sudoAllow)) o.sudoAllow = cfg.sudoAllow.filter((x): x is string => typeof x === 'string');
   if (typeof cfg.budgetMs === 'number') o.budgetMs = cfg.budgetMs;
   if (typeof cfg.maxCommandLength === 'number') o.maxCommandLength = cfg.maxCommandLength;
@@ -114,6 +123,7 @@ export function parseHookArgs(argv: readonly string[]): HookOptions {
       case '--mode': o.mode = mode(value()); break;
       case '--project': o.projectDir = value(); break;
       case '--protect': o.protectedPaths.push(value()); break;
+      case '--protect-read': o.readProtectedPaths.push(value()); break;
       case '--sudo-allow': o.sudoAllow = value().split(',').map((s) => s.trim()).filter((s) => s !== ''); break;
       case '--budget-ms': o.budgetMs = num(flag, value()); break;
       case '--max-command': o.maxCommandLength = num(flag, value()); break;
@@ -188,8 +198,32 @@ interface HookInput {
   tool_use_id?: unknown;
 }
 
+/**
+ * The state dir's files that hold secrets (the guard does not import the runtime; a test checks these
+ * names against src/runtime): the control-plane token's default file, the discovery record, and the
+ * last applied manifests (their text, webhook header values included).
+ */
+export const STATE_SECRET_FILES = ['api-token', 'control-plane.json', 'applied-manifests.json'] as const;
+const CONTROL_PLANE_RECORD = 'control-plane.json';
+
+/**
+ * The state dir's secrets: {@link STATE_SECRET_FILES}, and the token file the running controller's
+ * record names when it was started with --token-file.
+ */
+export function stateSecrets(stateDir: string): string[] {
+  const dir = resolve(stateDir);
+  const out = STATE_SECRET_FILES.map((f) => join(dir, f));
+  try {
+    const rec = JSON.parse(readFileSync(join(dir, CONTROL_PLANE_RECORD), 'utf8')) as { tokenFile?: unknown };
+    if (typeof rec.tokenFile === 'string' && isAbsolute(rec.tokenFile)) out.push(resolve(rec.tokenFile));
+  } catch {
+    // no controller running, or no record: the defaults
+  }
+  return out;
+}
+
 function describeInput(tool: string, input: Record<string, unknown>): string {
-  const v = tool === 'Bash' ? input.command : (input.file_path ?? input.notebook_path ?? input.path);
+  const v = tool === 'Bash' ? input.command : (input.file_path ?? input.notebook_path ?? input.path ?? (tool === 'Grep' ? input.pattern : undefined));
   return typeof v === 'string' ? auditText(v) : '';
 }
 
@@ -197,7 +231,7 @@ function denyMessage(tool: string, v: Verdict): string {
   return `claude-failover safety guard blocked this ${tool} call [${v.rule}]: ${v.reason}\n`;
 }
 
-async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions, t0: number): Promise<Verdict> {
+async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOptions): Promise<Verdict> {
   const [{ loadShellParser }, { evaluate }] = await Promise.all([import('./parser/tree-sitter.js'), import('./policy/evaluate.js')]);
   let parse;
   try {
@@ -205,13 +239,10 @@ async function evaluateBash(call: ToolCall, policy: PolicyOptions, opts: HookOpt
   } catch (err) {
     throw new Error(`the shell parser could not be loaded (${err instanceof Error ? err.message : String(err)})`);
   }
-  const cmdText = typeof call.tool_input.command === 'string' ? call.tool_input.command : '';
-  let gitBranch: string | null | undefined;
-  if (cmdText.includes('reset')) {
-    const { readGitBranch } = await import('./git-head.js');
-    gitBranch = readGitBranch(call.cwd !== '' ? call.cwd : (opts.projectDir ?? '.'));
-  }
-  return evaluate(call, { ...policy, parse, gitBranch, budgetMs: Math.max(1, opts.budgetMs - (performance.now() - t0)) });
+  const { readGitRepo } = await import('./git-head.js');
+  // The budget is the evaluation's own: Node's start-up and loading the parser are not counted, so a
+  // slow start on a loaded machine never turns a plain command into a deny.
+  return evaluate(call, { ...policy, parse, readGit: readGitRepo, budgetMs: opts.budgetMs });
 }
 
 /**
@@ -233,7 +264,8 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
   let probe = false;
   let verdict: Verdict;
   try {
-    const text = await readStdin(io.stdin, opts.maxStdinBytes, opts.budgetMs);
+    // Claude Code writes the whole input at once; the limit only stops a writer that never finishes.
+    const text = await readStdin(io.stdin, opts.maxStdinBytes, Math.max(opts.budgetMs, 1000));
     let parsed: HookInput;
     try {
       parsed = JSON.parse(text) as HookInput;
@@ -249,10 +281,12 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     if (opts.session === null && typeof parsed.session_id === 'string') opts.session = parsed.session_id;
     const protectedPaths = [...opts.protectedPaths];
     if (opts.stateDir !== null) protectedPaths.push(opts.stateDir);
+    const secretPaths = [...opts.readProtectedPaths, ...(opts.stateDir === null ? [] : stateSecrets(opts.stateDir))];
     const call: ToolCall = { tool_name: tool, tool_input: input, cwd, env: io.env };
     const policy: PolicyOptions = {
       projectDir: opts.projectDir ?? undefined,
       protectedPaths,
+      secretPaths,
       sudoAllow: opts.sudoAllow ?? undefined,
       maxCommandLength: opts.maxCommandLength ?? undefined,
     };
@@ -260,7 +294,7 @@ export async function runPreToolUseHook(argv: readonly string[], io: HookIO): Pr
     const fileVerdict = evaluateFileTool(call, policy);
     if (fileVerdict !== null) verdict = fileVerdict;
     else if (tool !== 'Bash') verdict = { decision: 'allow', rule: 'not-guarded', reason: '' };
-    else verdict = await evaluateBash(call, policy, opts, t0);
+    else verdict = await evaluateBash(call, policy, opts);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     verdict = { decision: 'deny', rule: err instanceof StdinError ? 'invalid-input' : 'internal-error', reason: `${msg}; the guard fails closed` };

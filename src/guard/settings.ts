@@ -2,7 +2,10 @@
  * The Claude Code settings fragment that registers the guard, and a merge that adds it to existing
  * settings without clobbering other hooks or keys. Pure.
  */
-export const GUARD_MATCHER = 'Bash|Write|Edit|MultiEdit|NotebookEdit';
+import { GUARDED_TOOLS } from './policy/types.js';
+
+/** The tools the hook runs for: Bash, the file-writing tools, and the file-reading tools (for the controller's secrets). */
+export const GUARD_MATCHER = GUARDED_TOOLS.join('|');
 export const GUARD_HOOK_TIMEOUT_S = 30;
 
 export interface HookCommand {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import type { Inventory } from '../core/controller.js';
+import type { Inventory, OwnedResource } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { CfError } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
@@ -174,8 +174,8 @@ export class Executor {
 /** Keeps the inventory of what each object owns in step with applied effects. */
 export function trackOwnership(key: string, e: Effect, inventory: Inventory): void {
   const list = inventory[key] ?? [];
-  const add = (type: 'tmux-session' | 'symlink' | 'file' | 'directory', name: string) => {
-    if (!list.some((r) => r.type === type && r.name === name)) list.push({ type, name });
+  const add = (type: OwnedResource['type'], name: string, extra: Partial<OwnedResource> = {}) => {
+    if (!list.some((r) => r.type === type && r.name === name)) list.push({ type, name, ...extra });
   };
   const remove = (type: string, name: string) => {
     const i = list.findIndex((r) => r.type === type && r.name === name);
@@ -184,6 +184,8 @@ export function trackOwnership(key: string, e: Effect, inventory: Inventory): vo
   if (e.type === 'tmux.newSession') add('tmux-session', e.session);
   else if (e.type === 'tmux.killSession' || e.type === 'tmux.stopSession') remove('tmux-session', e.session);
   else if (e.type === 'fs.symlink') add('symlink', e.path);
+  else if (e.type === 'git.addWorktree') add('git-worktree', e.path, { repo: e.repo });
+  else if (e.type === 'git.removeWorktree') remove('git-worktree', e.path);
   if (list.length > 0) inventory[key] = list;
   else delete inventory[key];
 }

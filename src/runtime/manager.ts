@@ -104,7 +104,7 @@ export class Manager {
       let part: PlanPart;
       try {
         let names = controller.names(state.desired, state.inventory);
-        const observed = await controller.observe(names, { desired: state.desired, prior: state.status, dryRun: options.dryRun });
+        const observed = await controller.observe(names, { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: options.dryRun });
         if (controller.discovered) names = [...new Set([...names, ...controller.discovered(observed)])].sort();
         part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, names);
       } catch (err) {
@@ -158,7 +158,7 @@ export class Manager {
     if (!controller) return undefined;
     const state = this.store.state;
     const names = controller.names(state.desired, state.inventory);
-    const observed = await controller.observe(names, { desired: state.desired, prior: state.status, dryRun: true });
+    const observed = await controller.observe(names, { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: true });
     return controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options: { dryRun: true, prune: false } }, names);
   }
 
@@ -185,7 +185,7 @@ export class Manager {
     const controller = this.#deps.controllers[kind];
     if (!controller) return { part: emptyPlanPart(), failures: [] };
     const state = this.store.state;
-    const observed = await controller.observe([name], { desired: state.desired, prior: state.status, dryRun: options.dryRun });
+    const observed = await controller.observe([name], { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: options.dryRun });
     const part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, [name]);
     const failures = options.dryRun ? [] : await this.#applyAll(part.changes);
     if (!options.dryRun) {

@@ -5,6 +5,7 @@ import type { Controller } from '../core/controller.js';
 import { systemTimers, type Timers } from '../core/ports.js';
 import { FileStateStore } from '../adapters/state-store.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
+import { GitAdapter } from '../adapters/git.js';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SessionController } from '../controllers/session.js';
@@ -20,7 +21,7 @@ import type { CfEvent } from './events.js';
 import { join as joinPath } from 'node:path';
 import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
 import { guardSettingsFragment } from '../guard/settings.js';
-import type { GuardDeployEffect } from '../core/effects.js';
+import type { GitAddWorktreeEffect, GitRemoveWorktreeEffect, GuardDeployEffect } from '../core/effects.js';
 import { Executor } from './executor.js';
 import { Manager, type ManagerDeps } from './manager.js';
 import { ProjectController } from '../controllers/project.js';
@@ -95,6 +96,9 @@ export function wire(opts: WiringOptions): Wired {
   const stateStore = new FileStateStore(opts.stateDir, { readOnly: opts.dryRun });
   const executor = new Executor({ tmux, store: stateStore, timers });
   const fs = new NodeFsRead();
+  const git = new GitAdapter();
+  executor.register('git.addWorktree', (e) => git.addWorktree(e as GitAddWorktreeEffect));
+  executor.register('git.removeWorktree', (e) => git.removeWorktree(e as GitRemoveWorktreeEffect));
   const accounts = new AccountController({
     quota: new UsageQuotaPort(opts.usageDispatcher ? { dispatcher: opts.usageDispatcher } : {}),
     fs,
@@ -123,6 +127,7 @@ export function wire(opts: WiringOptions): Wired {
     Session: new SessionController({
       tmux,
       fs,
+      git,
       ...(opts.pool?.failoverGraceMs !== undefined ? { failoverGraceMs: opts.pool.failoverGraceMs } : {}),
       events: new SessionEventsReader(opts.stateDir),
       resolveCommand: (c) => resolveExecutable(c, process.env.PATH ?? ''),

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runPrintMode, SimApp } from './app.js';
 import { parseArgs, SimArgsError, USAGE } from './args.js';
-import { configDirFrom, findTranscript, latestTranscript, simPaths, transcriptPathFor } from './paths.js';
+import { configDirFrom, findTranscript, latestTranscript, resumableTranscript, simPaths, transcriptPathFor } from './paths.js';
 import { SIM_VERSION, SimLog, Transcript, transcriptTail } from './records.js';
 import { Screen } from './screen.js';
 import { loadSettings, SettingsFileNotFoundError } from './settings.js';
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   let resumed = false;
   if (args.resume !== undefined) {
     if (args.resume === true) fail('Error: --resume without a session ID opens an interactive picker, which the simulator does not implement');
-    const found = findTranscript(configDir, cwd, args.resume);
+    const found = resumableTranscript(configDir, cwd, args.resume);
     if (found === undefined) fail(`No conversation found with session ID: ${args.resume}`);
     resumed = true;
     resumedFrom = found;

@@ -39,7 +39,16 @@ export function transcriptPathFor(configDir: string, cwd: string, sessionId: str
   return join(configDir, 'projects', encodeCwd(cwd), `${sessionId}.jsonl`);
 }
 
-/** Finds `<config>/projects/<any>/<id>.jsonl`, preferring the current project's folder. */
+/**
+ * The transcript `--resume <id>` continues: only the cwd's project folder, like the real CLI
+ * (run from another directory it answers `No conversation found with session ID`).
+ */
+export function resumableTranscript(configDir: string, cwd: string, sessionId: string): string | undefined {
+  const own = transcriptPathFor(configDir, cwd, sessionId);
+  return existsSync(own) ? own : undefined;
+}
+
+/** Finds `<config>/projects/<any>/<id>.jsonl`, preferring the current project's folder (an id in use anywhere). */
 export function findTranscript(configDir: string, cwd: string, sessionId: string): string | undefined {
   const own = transcriptPathFor(configDir, cwd, sessionId);
   if (existsSync(own)) return own;

@@ -76,8 +76,9 @@ describe('docs/manifests.md', () => {
     expect(fields.length).toBeGreaterThan(2);
     const missing: string[] = [];
     for (const f of fields) {
-      // The forms of a secret reference (env, file) are documented once, under "Secret references".
-      const found = f.inUnion ? section('Secret references').includes(`\`{${f.name}: `) : text.includes(`| \`${f.path}\` |`);
+      // The forms of a secret reference (env, file) are documented once, under "Secret references";
+      // the fields of other unions' object forms (Session.spec.worktree) in the kind's table.
+      const found = text.includes(`| \`${f.path}\` |`) || (f.inUnion && section('Secret references').includes(`\`{${f.name}: `));
       if (!found) missing.push(f.path);
       if (f.description) {
         // The generator may drop boilerplate (path rules, "Default x."), never the substance: the first clause must appear.

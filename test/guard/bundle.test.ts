@@ -231,6 +231,23 @@ describe('default hook entry (pickHookEntry)', () => {
     expect(text).toContain(`'${process.execPath}' '${BUNDLED_HOOK_ENTRY}' --session 'flags'`);
   }, 60_000);
 
+  it('builds and trains its code cache where only the WASM parser loads (no native binding)', async () => {
+    // The WASM parser changes a V8 flag at run time; a cache made after it used to be rejected by the
+    // next process, which failed the build on a machine where the native binding cannot load.
+    const out = join(copy, 'dist-wasm', 'guard');
+    const built = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'bundle-guard.mjs'), '--out', out, '--parser', 'wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(built, built.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/code cache \d+ KiB/) });
+    await expectVerdicts(join(out, 'guard-hook.cjs'), join(dir, 'state-wasm'));
+  }, 240_000);
+
   it('refuses to deploy a hook that denies everything because it is broken', async () => {
     const broken = join(dir, 'broken.cjs');
     await writeFile(broken, "process.stderr.write('claude-failover safety guard: internal error (x); denying the call\\n'); process.exit(2);\n");

@@ -21,6 +21,11 @@ describe('claude-failover guard test', () => {
     [['test', 'git reset --hard', '--branch', 'feature'], 0, /allow/],
     [['test', 'rm -rf /srv/state/x', '--protect', '/srv/state'], 2, /rule: {5}protected-path\n.*safety guard protects/],
     [['test', 'rm -rf /home/bob/x', '--home', '/home/bob'], 0, /allow/],
+    [['test', 'cat /srv/state/api-token', '--protect-read', '/srv/state/api-token'], 2, /rule: {5}secret-read/],
+    [['test', '--tool', 'Read', '--path', '/srv/state/api-token', '--protect-read', '/srv/state/api-token'], 2, /secret-read/],
+    [['test', '--tool', 'Read', '--path', 'README.md'], 0, /allow/],
+    [['test', 'git -C /nonexistent/repo reset --hard', '--branch', 'feature'], 2, /git-reset-hard/],
+    [['test', 'git 2>/dev/null push -f origin main'], 2, /git-force-push/],
   ])('%j exits %i', async (args, code, pattern) => {
     const c = io();
     expect(await guardCommand(args, c)).toBe(code);

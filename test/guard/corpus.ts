@@ -6,7 +6,7 @@
 export interface CorpusCase {
   /** Bash command, or for file tools the path. */
   input: string;
-  tool?: 'Bash' | 'Write' | 'Edit' | 'MultiEdit' | 'NotebookEdit';
+  tool?: 'Bash' | 'Write' | 'Edit' | 'MultiEdit' | 'NotebookEdit' | 'Read' | 'Grep' | 'NotebookRead';
   expect: 'deny' | 'warn' | 'allow';
   /** Expected rule id (for deny/warn). */
   rule?: string;

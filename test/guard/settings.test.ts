@@ -5,6 +5,12 @@ const frag = guardSettingsFragment('/p/.claude/hooks/claude-failover-guard-a');
 const ours = frag.hooks.PreToolUse[0];
 const other = { matcher: 'Bash', hooks: [{ type: 'command', command: '/usr/local/bin/lint-hook', timeout: 5 }] };
 
+describe('guardSettingsFragment', () => {
+  it('registers the hook for Bash, the file-writing tools and the file-reading tools (secrets)', () => {
+    expect(ours?.matcher.split('|').sort()).toEqual(['Bash', 'Edit', 'Grep', 'MultiEdit', 'NotebookEdit', 'NotebookRead', 'Read', 'Write']);
+  });
+});
+
 describe('mergeGuardSettings', () => {
   it.each([
     ['empty', undefined, { hooks: { PreToolUse: [ours] } }],

@@ -68,6 +68,9 @@ const everyEvent: NotifyEvent[] = [
   ev('ManifestsInvalid', 'Manifests/*', '2 problem(s) in the manifests at start-up; running on the last applied set'),
   ev('ManifestsRejected', 'Manifests/*', '1 problem(s); keeping revision abc123'),
   ev('DeletionHeld', 'Manifests/*', 'not applied: the manifest set is empty (it had 5 objects)'),
+  ev('SessionExited', 'Session/ccl-4', 'the agent exited (status 1) after 42s'),
+  ev('SessionWaitingForInput', 'Session/ccl-5', 'waiting for a person: permission_prompt: Claude needs your permission to use Bash'),
+  ev('TaskStuck', 'Project/web', 'task fix-login on ccl-2: no activity for 20m'),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -204,6 +207,60 @@ describe('dedup and rate limits', () => {
     ]);
     expect(bodies[3]?.data).toEqual({ suppressed: 2 });
     expect(d.stats().wh).toMatchObject({ sent: 4, rateLimited: 2, deduplicated: 0 });
+  });
+});
+
+describe('rate limits of alerts', () => {
+  it('a burst of crashes of one session: one message, the next one after 10 minutes says how many were held back; other keys and reasons are not held', async () => {
+    const timers = testTimers();
+    const d = make({ notifiers: [webhook()], timers });
+    for (let i = 1; i <= 5; i++) {
+      d.notify(ev('SessionExited', 'Session/a', `the agent exited (status 1) after ${i}s`));
+      timers.advance(5_000);
+    }
+    d.notify(ev('SessionExited', 'Session/b', 'the agent exited (status 1) after 3s'));
+    d.notify(ev('SessionCrashLoop', 'Session/a', '4 quick failures in 10m'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'waiting for a person: permission_prompt'));
+    await hook.waitForDeliveries(4);
+    timers.advance(9 * 60_000);
+    d.notify(ev('SessionExited', 'Session/a', 'the agent exited (status 1) after 60s'));
+    timers.advance(60_000);
+    d.notify(ev('SessionExited', 'Session/a', 'the agent exited (status 1) after 61s'));
+    const got = await hook.waitForDeliveries(5);
+    await settle(d);
+    expect(got.map((h) => (h.json as NotifyEvent).message)).toEqual([
+      'the agent exited (status 1) after 1s',
+      'the agent exited (status 1) after 3s',
+      '4 quick failures in 10m',
+      'waiting for a person: permission_prompt',
+      'the agent exited (status 1) after 61s (5 more SessionExited for Session/a suppressed before this one)',
+    ]);
+    expect((got[4]?.json as NotifyEvent).data).toEqual({ suppressed: 5 });
+    expect(d.stats().wh).toMatchObject({ sent: 5, rateLimited: 5 });
+  });
+
+  it('waiting-for-input and stuck tasks: one per key per minute; the interval of each reason can be set', async () => {
+    const timers = testTimers();
+    const d = make({ notifiers: [webhook()], timers, rateLimits: { TaskStuck: 5_000 } });
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 1'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 2'));
+    d.notify(ev('TaskStuck', 'Project/p', 'task t1 stuck'));
+    d.notify(ev('TaskStuck', 'Project/p', 'task t2 stuck'));
+    await hook.waitForDeliveries(2);
+    timers.advance(6_000);
+    d.notify(ev('TaskStuck', 'Project/p', 'task t3 stuck'));
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 3'));
+    await hook.waitForDeliveries(3);
+    timers.advance(60_000);
+    d.notify(ev('SessionWaitingForInput', 'Session/a', 'asks 4'));
+    const got = await hook.waitForDeliveries(4);
+    await settle(d);
+    expect(got.map((h) => (h.json as NotifyEvent).message)).toEqual([
+      'asks 1',
+      'task t1 stuck',
+      'task t3 stuck (1 more TaskStuck for Project/p suppressed before this one)',
+      'asks 4 (2 more SessionWaitingForInput for Session/a suppressed before this one)',
+    ]);
   });
 });
 

@@ -138,6 +138,12 @@ describe('claude-sim in a private tmux server', () => {
     const again = await run(process.execPath, [SIM_JS, '--session-id', SID, '-p', 'x'], s.env(), s.work);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`Session ID ${SID} is already in use`);
+    // From another directory the conversation is not found, like the real CLI (transcripts live per cwd).
+    const elsewhere = join(s.work, 'elsewhere');
+    mkdirSync(elsewhere);
+    const moved = await run(process.execPath, [SIM_JS, '--resume', SID, '-p', 'x'], s.env(), elsewhere);
+    expect(moved.code).toBe(1);
+    expect(moved.stderr).toContain(`No conversation found with session ID: ${SID}`);
   });
 
   it('submits on a separate Enter; an Enter in the same write as the paste is swallowed', async () => {

@@ -13,9 +13,10 @@
  * 2. Dedup: an event identical to one accepted in the last `dedupWindowMs` (default 10 min) —
  *    same notifier, reason, key and message — is counted as `deduplicated` and not sent. A delivery
  *    that finally fails (or is dropped) releases its dedup entry, so the next identical event tries again.
- * 3. GuardDenied rate limit: at most one GuardDenied per key per `guardDeniedIntervalMs` (default
- *    1 min) per notifier; the others are counted as `rateLimited`, and the next one sent says how many
- *    were suppressed (`data.suppressed`, and a note at the end of the message).
+ * 3. Rate limit of the alerts that come in bursts (RATE_LIMITS: GuardDenied, SessionWaitingForInput,
+ *    TaskStuck one per minute, SessionExited one per 10 minutes): at most one event of such a reason
+ *    per key per interval per notifier; the others are counted as `rateLimited`, and the next one sent
+ *    says how many were suppressed (`data.suppressed`, and a note at the end of the message).
  * 4. Queue: each notifier has its own FIFO queue (bounded by `maxQueue`, default 100: when full the
  *    oldest waiting delivery is dropped and counted as `dropped`) and delivers one message at a time,
  *    so a slow or hung endpoint holds up only its own channel.
@@ -72,8 +73,10 @@ export interface NotificationDispatcherOptions {
   log?: NotifyLogger;
   /** Identical events within this window are sent once. Default 10 min. */
   dedupWindowMs?: number;
-  /** At most one GuardDenied per key per notifier in this interval. Default 60 s. */
+  /** At most one GuardDenied per key per notifier in this interval. Default 60 s (RATE_LIMITS). */
   guardDeniedIntervalMs?: number;
+  /** Per event reason: at most one such event per key per notifier in this interval. Default RATE_LIMITS. */
+  rateLimits?: Readonly<Record<string, number>>;
   /** Waiting deliveries per notifier; beyond it the oldest is dropped. Default 100. */
   maxQueue?: number;
   /** Attempts per delivery (the first included). Default 5. */
@@ -111,6 +114,19 @@ export interface NotifierStats {
 
 export const DEFAULT_DEDUP_WINDOW_MS = 10 * 60_000;
 export const DEFAULT_GUARD_DENIED_INTERVAL_MS = 60_000;
+
+/**
+ * Alerts that come in bursts, and the shortest time between two of one reason about one key (per
+ * notifier): a guard refusing an agent's commands in a loop, an agent asking again and again, tasks
+ * of a project stuck together, a session crashing repeatedly (its crash loop has its own event,
+ * SessionCrashLoop, which is not limited).
+ */
+export const RATE_LIMITS: Readonly<Record<string, number>> = {
+  GuardDenied: DEFAULT_GUARD_DENIED_INTERVAL_MS,
+  SessionWaitingForInput: 60_000,
+  TaskStuck: 60_000,
+  SessionExited: 10 * 60_000,
+};
 export const DEFAULT_MAX_QUEUE = 100;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
@@ -187,7 +203,8 @@ interface Channel {
   timer: unknown;
   abort: AbortController | undefined;
   dedup: Map<string, number>;
-  guard: Map<string, { at: number; suppressed: number }>;
+  /** Rate-limited alerts, by reason and key: when one was last let through, how many were held back since. */
+  limited: Map<string, { at: number; suppressed: number; interval: number }>;
   closed: boolean;
 }
 
@@ -201,7 +218,7 @@ export class NotificationDispatcher {
   readonly #timers: Timers;
   readonly #log: NotifyLogger | undefined;
   readonly #dedupWindowMs: number;
-  readonly #guardIntervalMs: number;
+  readonly #rateLimits: Readonly<Record<string, number>>;
   readonly #maxQueue: number;
   readonly #maxAttempts: number;
   readonly #baseMs: number;
@@ -222,7 +239,11 @@ export class NotificationDispatcher {
     this.#timers = options.timers ?? systemTimers;
     this.#log = options.log;
     this.#dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
-    this.#guardIntervalMs = options.guardDeniedIntervalMs ?? DEFAULT_GUARD_DENIED_INTERVAL_MS;
+    this.#rateLimits = {
+      ...RATE_LIMITS,
+      ...(options.guardDeniedIntervalMs !== undefined ? { GuardDenied: options.guardDeniedIntervalMs } : {}),
+      ...options.rateLimits,
+    };
     this.#maxQueue = Math.max(1, options.maxQueue ?? DEFAULT_MAX_QUEUE);
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.#baseMs = options.backoffBaseMs ?? 1000;
@@ -248,7 +269,7 @@ export class NotificationDispatcher {
       const ch = this.#channels.get(name);
       if (ch) ch.spec = spec;
       else {
-        this.#channels.set(name, { name, spec, queue: [], current: undefined, timer: undefined, abort: undefined, dedup: new Map(), guard: new Map(), closed: false });
+        this.#channels.set(name, { name, spec, queue: [], current: undefined, timer: undefined, abort: undefined, dedup: new Map(), limited: new Map(), closed: false });
         if (!this.#stats.has(name)) this.#stats.set(name, emptyStats());
       }
     }
@@ -321,9 +342,11 @@ export class NotificationDispatcher {
       return;
     }
     let event = original;
-    if (original.reason === 'GuardDenied') {
-      const g = ch.guard.get(original.key);
-      if (g && now - g.at < this.#guardIntervalMs) {
+    const interval = this.#rateLimits[original.reason];
+    if (interval !== undefined && interval > 0) {
+      const limitKey = `${original.reason}\u0000${original.key}`;
+      const g = ch.limited.get(limitKey);
+      if (g && now - g.at < interval) {
         g.suppressed += 1;
         stats.rateLimited += 1;
         this.#say('debug', { notifier: ch.name, reason: original.reason, key: original.key }, 'notification rate-limited');
@@ -332,13 +355,13 @@ export class NotificationDispatcher {
       if (g && g.suppressed > 0) {
         event = {
           ...original,
-          message: `${original.message} (${g.suppressed} more GuardDenied for ${original.key} suppressed before this one)`,
+          message: `${original.message} (${g.suppressed} more ${original.reason} for ${original.key} suppressed before this one)`,
           data: { ...(original.data ?? {}), suppressed: g.suppressed },
         };
       }
-      ch.guard.set(original.key, { at: now, suppressed: 0 });
-      for (const [k, v] of ch.guard) {
-        if (v.suppressed === 0 && now - v.at >= this.#guardIntervalMs) ch.guard.delete(k);
+      ch.limited.set(limitKey, { at: now, suppressed: 0, interval });
+      for (const [k, v] of ch.limited) {
+        if (v.suppressed === 0 && now - v.at >= v.interval) ch.limited.delete(k);
       }
     }
     ch.dedup.delete(dedupKey);

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { CliIO } from '../io.js';
 import { HOOK_USAGE, runPreToolUseHook } from '../../guard/hook.js';
-import { readGitBranch } from '../../guard/git-head.js';
+import { readGitRepo } from '../../guard/git-head.js';
 import { loadShellParser, type ParserBackend } from '../../guard/parser/tree-sitter.js';
 import { evaluate } from '../../guard/policy/evaluate.js';
 import { GUARDED_TOOLS } from '../../guard/policy/types.js';
@@ -17,13 +17,14 @@ Prints the safety guard's decision (allow, warn, deny), the rule and the reason 
 exactly as the PreToolUse hook would decide it.
 
 Options:
-  --tool NAME        Bash (default) | Write | Edit | MultiEdit | NotebookEdit
-  --path PATH        file path for Write/Edit/MultiEdit/NotebookEdit
+  --tool NAME        Bash (default) | Write | Edit | MultiEdit | NotebookEdit | Read | Grep | NotebookRead
+  --path PATH        file path for the file tools
   --cwd DIR          the agent's working directory (default: the current directory)
   --project DIR      project root (default: $CLAUDE_PROJECT_DIR, then --cwd)
   --home DIR         home directory to assume (default: $HOME)
   --branch NAME      current git branch to assume (default: read from --cwd's repository)
   --protect PATH     extra protected path, e.g. the state dir (repeatable)
+  --protect-read PATH  a file agents may not read, e.g. the control-plane token (repeatable)
   --parser KIND      native | wasm (default native, falls back to wasm)
   -o, --output FMT   text (default) | json
   -h, --help         this help
@@ -47,6 +48,7 @@ interface GuardTestArgs {
   home: string | null;
   branch: string | null;
   protect: string[];
+  protectRead: string[];
   parser: ParserBackend;
   output: 'text' | 'json';
 }
@@ -54,7 +56,7 @@ interface GuardTestArgs {
 class ArgError extends Error {}
 
 function parseTestArgs(args: string[]): GuardTestArgs | 'help' {
-  const out: GuardTestArgs = { command: null, tool: 'Bash', path: null, cwd: null, project: null, home: null, branch: null, protect: [], parser: 'native', output: 'text' };
+  const out: GuardTestArgs = { command: null, tool: 'Bash', path: null, cwd: null, project: null, home: null, branch: null, protect: [], protectRead: [], parser: 'native', output: 'text' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
@@ -75,6 +77,7 @@ function parseTestArgs(args: string[]): GuardTestArgs | 'help' {
       case '--home': out.home = val(); break;
       case '--branch': out.branch = val(); break;
       case '--protect': out.protect.push(val()); break;
+      case '--protect-read': out.protectRead.push(val()); break;
       case '--parser': {
         const p = val();
         if (p !== 'native' && p !== 'wasm') throw new ArgError('--parser must be native or wasm');
@@ -120,12 +123,16 @@ async function guardTest(args: string[], io: CliIO): Promise<number> {
   const env: Record<string, string | undefined> = { ...io.env };
   if (a.home !== null) env.HOME = resolve(io.cwd, a.home);
   const parser = a.tool === 'Bash' ? await loadShellParser(a.parser) : null;
-  const toolInput: Record<string, unknown> = a.tool === 'Bash' ? { command: a.command } : a.tool === 'NotebookEdit' ? { notebook_path: a.path } : { file_path: a.path };
-  const branch = a.branch ?? readGitBranch(cwd);
+  const toolInput: Record<string, unknown> = a.tool === 'Bash' ? { command: a.command } : a.tool === 'NotebookEdit' || a.tool === 'NotebookRead' ? { notebook_path: a.path } : a.tool === 'Grep' ? { path: a.path, pattern: '.' } : { file_path: a.path };
   const t0 = performance.now();
   const v = evaluate(
     { tool_name: a.tool, tool_input: toolInput, cwd, env },
-    { parse: parser?.parse, projectDir: a.project === null ? undefined : resolve(io.cwd, a.project), protectedPaths: a.protect.map((p) => resolve(io.cwd, p)), gitBranch: branch },
+    {
+      parse: parser?.parse, projectDir: a.project === null ? undefined : resolve(io.cwd, a.project), protectedPaths: a.protect.map((p) => resolve(io.cwd, p)),
+      secretPaths: a.protectRead.map((p) => resolve(io.cwd, p)),
+      // --branch: the working directory's branch as given (other repositories unknown); else read from disk
+      ...(a.branch !== null ? { gitBranch: a.branch } : { readGit: readGitRepo }),
+    },
   );
   const ms = Math.round((performance.now() - t0) * 100) / 100;
   if (a.output === 'json') {

@@ -9,13 +9,13 @@
  *   portable, ~40 ms to start. Used when the native binding cannot be loaded.
  *
  * Both trees are converted into plain SyntaxNode objects (iteratively, so deep input cannot
- * overflow the stack).
+ * overflow the stack), within the limits the policy passes (time, node count).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import { compileFunction } from 'node:vm';
-import type { SyntaxNode } from '../policy/syntax.js';
+import { ParseLimitError, type ParseLimits, type SyntaxNode } from '../policy/syntax.js';
 import type { ParseFn } from '../policy/types.js';
 
 export type ParserBackend = 'native' | 'wasm';
@@ -28,8 +28,10 @@ export interface ShellParser {
 /** The cursor API both bindings share. */
 interface Cursor {
   nodeType: string;
+  nodeTypeId: number;
   nodeIsNamed: boolean;
   nodeIsMissing: boolean;
+  currentFieldId: number;
   currentFieldName: string | null | undefined;
   startIndex: number;
   endIndex: number;
@@ -39,43 +41,79 @@ interface Cursor {
 }
 
 interface TreeLike {
-  rootNode: { walk(): Cursor };
+  rootNode: { walk(): Cursor; hasError: boolean; descendantCount: number };
   delete?: () => void;
 }
 
 interface ParserLike {
   setLanguage(lang: unknown): unknown;
-  parse(src: string): TreeLike | null;
+  parse(src: string, oldTree?: null, options?: { progressCallback?: () => boolean }): TreeLike | null | undefined;
+  setTimeoutMicros?(micros: number): unknown;
+  reset?(): void;
 }
 
 const require = createRequire(import.meta.url);
 
-/** Converts a tree-sitter tree into plain nodes, without recursion. */
-export function convertTree(cursor: Cursor, src: string): SyntaxNode {
-  const mk = (): SyntaxNode => ({
-    type: cursor.nodeType,
-    named: cursor.nodeIsNamed,
-    field: cursor.currentFieldName ?? null,
-    text: src.slice(cursor.startIndex, cursor.endIndex),
-    children: [],
-    missing: cursor.nodeIsMissing,
-  });
+/**
+ * Per-language facts about node kinds, learnt from the first node of each kind: its name, whether it
+ * is named, and field names by id. Each property read on a cursor is a call into the binding (~0.3–1
+ * µs); reading numbers and looking the strings up here halves the cost of converting a tree.
+ */
+interface KindTable {
+  type: string[];
+  named: boolean[];
+  field: (string | null)[];
+}
+
+function newKinds(): KindTable {
+  return { type: [], named: [], field: [] };
+}
+
+/**
+ * Converts a tree-sitter tree into plain nodes, without recursion. Reads four numbers per node from
+ * the cursor (kind id, field id, start and end); names are taken from `kinds`. The tree must be free
+ * of errors (callers check the root's `hasError` first): MISSING nodes are not looked for.
+ */
+export function convertTree(cursor: Cursor, src: string, kinds: KindTable = newKinds(), limits?: ParseLimits): SyntaxNode {
+  const mk = (): SyntaxNode => {
+    const id = cursor.nodeTypeId;
+    let type = kinds.type[id];
+    if (type === undefined) {
+      type = cursor.nodeType;
+      kinds.type[id] = type;
+      kinds.named[id] = cursor.nodeIsNamed;
+    }
+    const fid = cursor.currentFieldId;
+    let field: string | null = null;
+    if (fid > 0) {
+      field = kinds.field[fid] ?? null;
+      if (field === null) {
+        field = cursor.currentFieldName ?? null;
+        kinds.field[fid] = field;
+      }
+    }
+    return { type, named: kinds.named[id] as boolean, field, text: src.slice(cursor.startIndex, cursor.endIndex), children: [], missing: false };
+  };
   const root = mk();
   const stack: SyntaxNode[] = [root];
+  let count = 0;
+  const add = (): void => {
+    const c = mk();
+    (stack[stack.length - 1] as SyntaxNode).children.push(c);
+    stack.push(c);
+    // Converting is the costly part of parsing (calls into the binding): keep to the deadline.
+    if ((++count & 2047) === 0 && limits !== undefined && limits.now() > limits.deadline) throw new ParseLimitError('parsing the command exceeded the time budget');
+  };
   for (;;) {
     if (cursor.gotoFirstChild()) {
-      const c = mk();
-      (stack[stack.length - 1] as SyntaxNode).children.push(c);
-      stack.push(c);
+      add();
       continue;
     }
     for (;;) {
       stack.pop();
       if (stack.length === 0) return root;
       if (cursor.gotoNextSibling()) {
-        const c = mk();
-        (stack[stack.length - 1] as SyntaxNode).children.push(c);
-        stack.push(c);
+        add();
         break;
       }
       cursor.gotoParent();
@@ -83,12 +121,45 @@ export function convertTree(cursor: Cursor, src: string): SyntaxNode {
   }
 }
 
-function makeParse(parser: ParserLike): ParseFn {
-  return (src: string): SyntaxNode => {
-    const tree = parser.parse(src);
-    if (tree === null) throw new Error('the shell parser returned no tree');
+/**
+ * A ParseFn over a tree-sitter parser. Limits: the parse itself is bounded in time (tree-sitter's
+ * timeout for the native binding, its progress callback for WASM), and a tree with more nodes than
+ * allowed is refused before it is converted (tree-sitter knows the count in O(1)), as is a tree with
+ * errors (O(1) too: the root's hasError), which the policy denies without looking inside.
+ */
+function makeParse(parser: ParserLike, backend: ParserBackend): ParseFn {
+  const kinds = newKinds();
+  return (src: string, limits?: ParseLimits): SyntaxNode => {
+    let tree: TreeLike | null | undefined;
+    if (limits === undefined) {
+      parser.setTimeoutMicros?.(0);
+      tree = parser.parse(src);
+    } else {
+      const left = limits.deadline - limits.now();
+      if (left <= 0) throw new ParseLimitError('evaluation exceeded the time budget');
+      if (backend === 'native' && parser.setTimeoutMicros !== undefined) {
+        parser.setTimeoutMicros(Math.max(1, Math.min(0xffffffff, Math.ceil(left * 1000))));
+        tree = parser.parse(src);
+      } else {
+        tree = parser.parse(src, null, { progressCallback: () => limits.now() > limits.deadline });
+      }
+      if (tree === null || tree === undefined) {
+        // A cancelled parse would be resumed by the next call: start afresh.
+        parser.reset?.();
+        throw new ParseLimitError('parsing the command exceeded the time budget');
+      }
+    }
+    if (tree === null || tree === undefined) throw new Error('the shell parser returned no tree');
     try {
-      return convertTree(tree.rootNode.walk(), src);
+      const top = tree.rootNode;
+      if (top.hasError) return { type: 'program', named: true, field: null, text: src, children: [], missing: false, errors: true };
+      if (limits !== undefined) {
+        const count = top.descendantCount;
+        if (count > limits.maxNodes) throw new ParseLimitError(`command too complex (${count} syntax nodes, limit ${limits.maxNodes})`);
+      }
+      const root = convertTree(top.walk(), src, kinds, limits);
+      root.errors = false;
+      return root;
     } finally {
       tree.delete?.();
     }
@@ -161,7 +232,7 @@ export function loadNativeParser(): ShellParser | null {
     } catch {
       parser.setLanguage(require('tree-sitter-bash'));
     }
-    return { backend: 'native', parse: makeParse(parser) };
+    return { backend: 'native', parse: makeParse(parser, 'native') };
   } catch {
     return null;
   }
@@ -183,7 +254,7 @@ export async function loadWasmParser(): Promise<ShellParser> {
   const lang = await mod.Language.load(wasmPath);
   const parser = new mod.Parser();
   parser.setLanguage(lang);
-  return { backend: 'wasm', parse: makeParse(parser) };
+  return { backend: 'wasm', parse: makeParse(parser, 'wasm') };
 }
 
 /** Native when available, else WASM. `prefer: 'wasm'` forces the WASM backend (tests, diagnostics). */

@@ -58,8 +58,8 @@ const SHELL: Partial<Record<Lang, ApiSpec[]>> = {
     { re: /\b(system|exec)\b\s*\(?/g, api: 'system' },
     { re: /\bqx\s*[({[/|!]/g, api: 'qx' },
     { re: /`/g, api: 'backticks' },
-    { re: /\bopen\s*\(?[^;]*?["']\s*\|/g, api: 'open|' },
-    { re: /\bopen\s*\(?[^;]*?\|\s*["']/g, api: 'open|' },
+    { re: /\bopen\s*\(?[^;]{0,200}?["']\s*\|/g, api: 'open|' },
+    { re: /\bopen\s*\(?[^;]{0,200}?\|\s*["']/g, api: 'open|' },
   ],
   ruby: [
     { re: /\b(system|exec|spawn|syscall)\b\s*\(?/g, api: 'system' },
@@ -82,15 +82,15 @@ const SHELL: Partial<Record<Lang, ApiSpec[]>> = {
 
 const WRITE: Partial<Record<Lang, ApiSpec[]>> = {
   python: [
-    { re: /\bopen\s*\([^)]*?,\s*(mode\s*=\s*)?['"][^'"]*[wax+][^'"]*['"]/g, api: 'open(w)' },
+    { re: /\bopen\s*\([^)]{0,200}?,\s*(mode\s*=\s*)?['"][^'"]{0,8}[wax+][^'"]{0,8}['"]/g, api: 'open(w)' },
     { re: /\.\s*(write_text|write_bytes|symlink_to|hardlink_to|unlink|chmod|rename|replace|touch)\s*\(/g, api: 'Path.write' },
     { re: /\b(os\s*\.\s*(remove|unlink|rename|replace|symlink|link|chmod|truncate)|shutil\s*\.\s*(copy\w*|move))\s*\(/g, api: 'os.write' },
   ],
   node: [{ re: /\b(writeFile|appendFile|createWriteStream|copyFile|cp|rename|symlink|link|unlink|chmod|truncate|writeTextFile|outputFile)(Sync)?\s*\(/g, api: 'fs.writeFile' }, { re: /\bBun\s*\.\s*write\s*\(/g, api: 'Bun.write' }],
-  perl: [{ re: /\bopen\s*\(?[^;]*?['"]\s*\+?(>>?|\+<)/g, api: 'open(>)' }, { re: /\b(unlink|rename|symlink|link|chmod)\b\s*\(?/g, api: 'unlink' }],
+  perl: [{ re: /\bopen\s*\(?[^;]{0,200}?['"]\s*\+?(>>?|\+<)/g, api: 'open(>)' }, { re: /\b(unlink|rename|symlink|link|chmod)\b\s*\(?/g, api: 'unlink' }],
   ruby: [{ re: /\b(File\s*\.\s*(write|open|delete|unlink|rename|symlink|chmod)|FileUtils\s*\.\s*(cp|mv|ln_s|ln|touch|install|chmod))\b\s*\(?/g, api: 'File.write' }],
   php: [{ re: /\b(file_put_contents|fopen|unlink|rename|symlink|chmod|copy)\s*\(/g, api: 'file_put_contents' }],
-  lua: [{ re: /\bio\s*\.\s*open\s*\([^)]*['"][wa]/g, api: 'io.open' }],
+  lua: [{ re: /\bio\s*\.\s*open\s*\([^)]{0,200}?['"][wa]/g, api: 'io.open' }],
   awk: [{ re: />\s*"/g, api: 'print >' }],
 };
 
@@ -134,18 +134,21 @@ function argumentText(code: string, from: number): string {
     }
     return code.slice(i + 1, i + 20000);
   }
-  const end = code.slice(i).search(/[;\n]/);
-  return end < 0 ? code.slice(i) : code.slice(i, i + end);
+  const window = code.slice(i, i + 2000);
+  const end = window.search(/[;\n]/);
+  return end < 0 ? window : window.slice(0, end);
 }
 
-function calls(code: string, specs: ApiSpec[] | undefined, kind: 'delete' | 'shell' | 'write'): CodeCall[] {
+function calls(code: string, specs: ApiSpec[] | undefined, kind: 'delete' | 'shell' | 'write', check: () => void): CodeCall[] {
   const out: CodeCall[] = [];
   if (specs === undefined) return out;
   for (const spec of specs) {
+    check();
     spec.re.lastIndex = 0;
     let m: RegExpExecArray | null;
     let guard = 0;
     while ((m = spec.re.exec(code)) !== null && guard++ < 200) {
+      if ((guard & 15) === 0) check();
       const at = m.index + m[0].length;
       let args: string;
       if (spec.api === 'backticks' || spec.api === 'zx') {
@@ -179,17 +182,24 @@ function calls(code: string, specs: ApiSpec[] | undefined, kind: 'delete' | 'she
   return out;
 }
 
-export function analyzeCode(lang: Lang, code: string): CodeFacts {
-  const src = code.length > 200_000 ? code.slice(0, 200_000) : code;
+/** Longest inline program scanned; a longer one is not judged (the caller denies it). */
+export const MAX_CODE_LENGTH = 128 * 1024;
+
+/**
+ * Scans an inline program. `check` is called between the scans (and may throw to stop at a time
+ * budget). Programs longer than MAX_CODE_LENGTH are not scanned: the caller must not allow them.
+ */
+export function analyzeCode(lang: Lang, code: string, check: () => void = () => undefined): CodeFacts {
+  if (code.length > MAX_CODE_LENGTH) throw new RangeError(`an inline program longer than ${MAX_CODE_LENGTH} characters`);
+  const src = code;
   const forkBomb =
     /\bfork\s+while\s+fork\b/.test(src) ||
     /while\s*(\(\s*(1|true)\s*\)|\s+(True|1|true)\s*:?)[^]{0,80}?\bfork\s*\(/i.test(src) ||
-    /\bloop\s*\{[^}]*\bfork\b/.test(src) ||
+    /\bloop\s*\{[^}]{0,200}\bfork\b/.test(src) ||
     /(os\.fork\(\)[^]{0,40}){3,}/.test(src);
-  return {
-    deletes: calls(src, DELETE[lang], 'delete'),
-    shellOuts: calls(src, SHELL[lang], 'shell'),
-    writes: calls(src, WRITE[lang], 'write'),
-    forkBomb,
-  };
+  check();
+  const deletes = calls(src, DELETE[lang], 'delete', check);
+  const shellOuts = calls(src, SHELL[lang], 'shell', check);
+  const writes = calls(src, WRITE[lang], 'write', check);
+  return { deletes, shellOuts, writes, forkBomb };
 }

@@ -33,6 +33,8 @@ export interface PathEnv {
   project: string | null;
   configDir: string | null;
   extraProtected: readonly string[];
+  /** Files agents may not read (the control-plane token, the controller's secrets). Absolute. */
+  secrets: readonly string[];
 }
 
 /**
@@ -107,13 +109,18 @@ export function unknownChildCritical(dir: string, env: PathEnv): string | null {
 
 const RC_FILES = [
   '.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.bash_aliases', '.profile', '.zshrc', '.zshenv', '.zprofile',
-  '.zlogin', '.zlogout', '.kshrc', '.mkshrc', '.cshrc', '.tcshrc', '.config/fish/config.fish', '.config/fish/conf.d',
+  '.zlogin', '.zlogout', '.kshrc', '.mkshrc', '.cshrc', '.tcshrc', '.login', '.logout', '.xprofile', '.xsession', '.xinitrc', '.inputrc',
+  '.config/fish/config.fish', '.config/fish/conf.d', '.config/fish/functions', '.config/environment.d',
 ];
+/** Persistence points in every user's home (`~`, `/root`, `/home/<user>`, `/Users/<user>`). */
+const HOME_PROTECTED = [...RC_FILES, '.ssh/authorized_keys', '.ssh/authorized_keys2', '.ssh/rc', '.ssh/environment', '.config/systemd/user', '.config/autostart', '.local/share/systemd/user'];
 const SYSTEM_PROTECTED = [
   '/etc/sudoers', '/etc/sudoers.d', '/etc/systemd', '/etc/claude-code', '/etc/profile', '/etc/profile.d', '/etc/bash.bashrc',
-  '/etc/bashrc', '/etc/zsh', '/etc/zshrc', '/etc/zprofile', '/etc/zshenv', '/etc/environment', '/etc/ld.so.preload',
-  '/etc/crontab', '/etc/cron.d', '/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly',
-  '/var/spool/cron', '/etc/pam.d', '/etc/passwd', '/etc/shadow', '/etc/group',
+  '/etc/bashrc', '/etc/zsh', '/etc/zshrc', '/etc/zprofile', '/etc/zshenv', '/etc/environment', '/etc/ld.so.preload', '/etc/ld.so.conf', '/etc/ld.so.conf.d',
+  '/etc/crontab', '/etc/cron.d', '/etc/cron.hourly', '/etc/cron.daily', '/etc/cron.weekly', '/etc/cron.monthly', '/etc/anacrontab',
+  '/var/spool/cron', '/etc/pam.d', '/etc/security', '/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow', '/etc/ssh/sshd_config', '/etc/ssh/sshd_config.d',
+  '/etc/init.d', '/etc/rc.local', '/etc/xdg/autostart', '/etc/update-motd.d', '/etc/apt/apt.conf.d', '/etc/modprobe.d', '/etc/udev/rules.d',
+  '/lib/systemd/system', '/usr/lib/systemd/system', '/usr/lib/systemd/user', '/run/systemd/system', '/etc/polkit-1',
 ];
 
 /**
@@ -124,18 +131,32 @@ function wildMarker(s: string): boolean {
   return s.includes(MARK_EMPTYABLE) || s.includes(MARK_ANY);
 }
 
-function globToRegExp(seg: string): RegExp {
-  let re = '';
-  for (const ch of seg) {
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === MARK_EMPTYABLE || ch === MARK_ANY) re += '.*';
-    else if (ch === MARK_NONEMPTY) re += '\uE002';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
+/**
+ * A matcher for one path segment with wildcards (`*`, `?`, unknown markers as `*`; bracket expressions
+ * are replaced by `?` by the callers). Wildcard matching without backtracking (O(pattern × name)):
+ * a pattern crafted with many stars cannot make the guard slow.
+ */
+function globToRegExp(seg: string): { test(name: string): boolean } {
+  const p = seg.replace(/[\uE000\uE001]/g, '*');
   // A glob does not match a leading dot unless it spells one (bash without dotglob).
-  const noDot = /^[*?[]/.test(seg) ? '(?!\\.)' : '';
-  return new RegExp(`^${noDot}${re}$`);
+  const noDot = /^[*?[]/.test(seg);
+  return { test: (name: string): boolean => !(noDot && name.startsWith('.')) && wildcardMatch(p, name) };
+}
+
+/** `*` any run, `?` any one character, everything else literal. */
+export function wildcardMatch(p: string, t: string): boolean {
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < t.length) {
+    if (i < p.length && (p[i] === '?' || p[i] === t[j])) { i++; j++; }
+    else if (i < p.length && p[i] === '*') { star = i++; mark = j; }
+    else if (star >= 0) { i = star + 1; j = ++mark; }
+    else return false;
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 /** Segment-wise match of a (possibly globbed) path against a concrete protected path. */
@@ -166,11 +187,7 @@ export interface ProtectedHit {
 /** Concrete protected paths (absolute) for this environment. */
 export function protectedList(env: PathEnv): string[] {
   const out: string[] = [...SYSTEM_PROTECTED];
-  if (env.home !== null) {
-    out.push(`${env.home}/.ssh/authorized_keys`, `${env.home}/.ssh/authorized_keys2`, `${env.home}/.ssh/rc`, `${env.home}/.ssh/environment`);
-    for (const f of RC_FILES) out.push(`${env.home}/${f}`);
-    out.push(`${env.home}/.config/systemd/user`, `${env.home}/.config/autostart`);
-  }
+  if (env.home !== null) for (const f of HOME_PROTECTED) out.push(`${env.home}/${f}`);
   if (env.configDir !== null) {
     out.push(`${env.configDir}/settings.json`, `${env.configDir}/settings.local.json`, `${env.configDir}/hooks`);
   }
@@ -205,10 +222,14 @@ function claudeDirHit(pathSegs: string[], glob: boolean, includeAncestors: boole
  */
 export function protectedHit(p: string, env: PathEnv, glob: boolean, includeAncestors: boolean): ProtectedHit | null {
   const ps = segs(p);
-  const pattern = claudeDirHit(ps, glob, includeAncestors);
+  const pattern = claudeDirHit(ps, glob, includeAncestors) ?? sshDirHit(ps, glob, includeAncestors);
   if (pattern !== null) return { what: pattern };
   if (!p.startsWith('/')) return null;
   const wild = glob || wildMarker(p);
+  const home = otherHomeHit(ps, glob || wild, includeAncestors);
+  if (home !== null) return { what: home };
+  // /etc/sudoers*: any file whose name starts with sudoers
+  if (ps[0] === 'etc' && ps[1] !== undefined && /^sudoers/.test(ps[1])) return { what: '/etc/sudoers*' };
   for (const t of protectedList(env)) {
     const ts = segs(t);
     if (p === t || isUnder(p, t)) return { what: displayProtected(t, env) };
@@ -223,12 +244,71 @@ export function protectedHit(p: string, env: PathEnv, glob: boolean, includeAnce
   return null;
 }
 
+function segMatches(seg: string, name: string, glob: boolean): boolean {
+  if (seg === name) return true;
+  if ((glob && /[*?[]/.test(seg)) || wildMarker(seg)) return globToRegExp(seg.replace(/\[[^\]]*\]/g, '?')).test(name);
+  return false;
+}
+
+/** Any user's `.ssh/authorized_keys*`, `.ssh/rc`, `.ssh/environment`, wherever the home is. */
+function sshDirHit(ps: string[], glob: boolean, includeAncestors: boolean): string | null {
+  for (let i = 0; i < ps.length; i++) {
+    if (!segMatches(ps[i] as string, '.ssh', glob)) continue;
+    const next = ps[i + 1];
+    if (next === undefined) {
+      if (includeAncestors && ps[i] === '.ssh') return '.ssh (it holds authorized_keys)';
+      continue;
+    }
+    if (/^authorized_keys/.test(next) || next === 'rc' || next === 'environment') return `.ssh/${next}`;
+    if (segMatches(next, 'authorized_keys', glob) || segMatches(next, 'authorized_keys2', glob) || segMatches(next, 'rc', glob) || segMatches(next, 'environment', glob)) return '.ssh/authorized_keys';
+  }
+  return null;
+}
+
+/** Shell start-up files and user units in any user's home: /root, /home/<user>, /Users/<user>, /var/root. */
+function otherHomeHit(ps: string[], glob: boolean, includeAncestors: boolean): string | null {
+  let base = 0;
+  if (segMatches(ps[0] ?? '', 'root', glob) && ps[0] !== 'home') base = 1;
+  else if ((segMatches(ps[0] ?? '', 'home', glob) || segMatches(ps[0] ?? '', 'Users', glob)) && ps.length >= 2) base = 2;
+  else if (ps[0] === 'var' && segMatches(ps[1] ?? '', 'root', glob)) base = 2;
+  if (base === 0) return null;
+  const rest = ps.slice(base);
+  for (const item of HOME_PROTECTED) {
+    const is = item.split('/');
+    if (rest.length >= is.length && is.every((x, k) => segMatches(rest[k] as string, x, glob))) return `${item} of a user's home`;
+    if (includeAncestors && rest.length > 0 && rest.length < is.length && rest.every((x, k) => segMatches(x, is[k] as string, glob))) return `${item} of a user's home`;
+  }
+  return null;
+}
+
+/**
+ * Whether reading `p` may read a secret (the control-plane token, …): `p` is one, or a pattern that
+ * may match one, or — with `recursive` — a directory that holds one.
+ */
+export function secretHit(p: string, env: PathEnv, glob: boolean, recursive: boolean): string | null {
+  if (env.secrets.length === 0 || !p.startsWith('/')) return null;
+  const ps = segs(p);
+  const wild = glob || /[\uE000-\uE002]/.test(p);
+  for (const s of env.secrets) {
+    if (p === s) return s;
+    if (recursive && p !== '/' && isUnder(s, p)) return s;
+    if (recursive && p === '/') return s;
+    if (wild) {
+      const ss = segs(s);
+      const unknownLeaf = (x: string): boolean => /[\uE000-\uE002]/.test(x) || (glob && /[*?[]/.test(x));
+      if (ps.length === ss.length && ps.every((x, k) => x === ss[k] || (unknownLeaf(x) && globToRegExp(x.replace(/\[[^\]]*\]/g, '?').replace(/\uE002/g, '*')).test(ss[k] as string)))) return s;
+      if (recursive && ps.length < ss.length && ps.every((x, k) => x === ss[k] || unknownLeaf(x))) return s;
+    }
+  }
+  return null;
+}
+
 function displayProtected(t: string, env: PathEnv): string {
   if (env.home !== null && isUnder(t, env.home)) return `~${t.slice(env.home.length)}`;
   return t;
 }
 
-const BLOCK_DEVICE = /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|loop\d|dm-\d|md\d|sr\d|nbd\d|zd\d|mapper\/|disk\/|mem$|kmem$|port$)/;
+const BLOCK_DEVICE = /^\/dev\/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|loop\d|dm-\d|md\d|sr\d|nbd\d|zd\d|rbd\d|bcache\d|mapper\/|disk|rdisk\d|mem$|kmem$|port$)/;
 
 /** A block device or raw memory device: writing it destroys data. */
 export function isBlockDevice(p: string): boolean {

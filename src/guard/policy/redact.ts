@@ -30,6 +30,9 @@ export function redactSecrets(s: string): string {
 
 /** Redacts and shortens text for the audit log. */
 export function auditText(s: string, max = 512): string {
-  const r = redactSecrets(s);
-  return r.length > max ? `${r.slice(0, max)}…[${r.length - max} more chars]` : r;
+  // Only the head is kept: redact a bounded prefix (a secret cut at its end lies past what is kept).
+  const head = s.length > max + 4096 ? s.slice(0, max + 4096) : s;
+  const r = redactSecrets(head);
+  const more = r.length - max + (s.length - head.length);
+  return more > 0 ? `${r.slice(0, max)}…[${more} more chars]` : r;
 }

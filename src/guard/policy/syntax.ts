@@ -14,10 +14,31 @@ export interface SyntaxNode {
   children: SyntaxNode[];
   /** The parser inserted this node to recover from an error. */
   missing: boolean;
+  /**
+   * Set on a root by parsers that know it in O(1) (tree-sitter's `hasError`): the tree contains an
+   * ERROR or MISSING node. A root with `errors: true` may come without children (no need to convert
+   * a tree that is denied anyway).
+   */
+  errors?: boolean;
+}
+
+/** Limits for one parse: the parser stops (and throws ParseLimitError) past them. */
+export interface ParseLimits {
+  /** Clock reading (`now()`) after which parsing is abandoned. */
+  deadline: number;
+  now: () => number;
+  /** Most syntax nodes a tree may have; a bigger tree is not converted. */
+  maxNodes: number;
+}
+
+/** A parse stopped by its limits: the command is too big or too slow to check (the guard denies). */
+export class ParseLimitError extends Error {
+  readonly code = 'CF_ERR_GUARD_BUDGET';
 }
 
 /** True when the tree contains an ERROR or MISSING node (the source is not valid shell). */
 export function hasSyntaxError(root: SyntaxNode): boolean {
+  if (root.errors !== undefined) return root.errors;
   const stack: SyntaxNode[] = [root];
   while (stack.length > 0) {
     const n = stack.pop() as SyntaxNode;

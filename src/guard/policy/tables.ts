@@ -97,3 +97,164 @@ export const SQL_DANGER: readonly { re: RegExp; what: string }[] = [
   { re: /\bDELETE\s+FROM\s+[`"\w.]+\s*(;|$|\bWHERE\s+(1\s*=\s*1|TRUE|'1'\s*=\s*'1')\b)/im, what: 'DELETE FROM without a real WHERE clause' },
   { re: /\.drop\(\)|dropDatabase\(\)/, what: 'drop()' },
 ];
+
+/**
+ * Commands that run another command given to them: as their remaining arguments (`nice rm -rf /`),
+ * as shell source in an option (`su -c '…'`, `script -qc '…'`) or in their operands (`watch 'rm …'`).
+ * The guard analyses that command like any other; a new runner is one row here.
+ *
+ * - `kind`: what the operands after the options are: `argv` a command and its arguments, `script`
+ *   shell source (joined), `scripts` one shell command per operand, `none` no command;
+ * - `short`/`long`: options that take a value (so the value is not taken for the command);
+ * - `skip`: operands before the command (timeout's DURATION, chroot's NEWROOT, flock's lock file);
+ * - `scriptOpts`: options whose value is shell source (recognised wherever they stand);
+ * - `permute`: options may follow operands (`su user -c '…'`);
+ * - `privileged`: runs as another user or with privileges: the sudo rule applies;
+ * - `handler`: a dedicated part of the analyzer follows this one (it needs more than the above:
+ *   reading stdin, per-subcommand options, substituting `{}`); the row lists it so that this table is
+ *   the complete list.
+ */
+export interface Runner {
+  kind: 'argv' | 'script' | 'scripts' | 'none';
+  short?: string;
+  long?: readonly string[];
+  /** `nice -10 cmd`: a numeric option. */
+  numericOpt?: boolean;
+  skip?: number;
+  scriptOpts?: readonly string[];
+  permute?: boolean;
+  privileged?: boolean;
+  handler?: string;
+}
+
+export const RUNNERS: Readonly<Record<string, Runner>> = {
+  // privilege
+  sudo: { kind: 'argv', handler: 'sudo', privileged: true },
+  doas: { kind: 'argv', handler: 'sudo', privileged: true },
+  pkexec: { kind: 'argv', handler: 'sudo', privileged: true },
+  run0: { kind: 'argv', handler: 'sudo', privileged: true },
+  sudoedit: { kind: 'none', handler: 'sudo', privileged: true },
+  su: { kind: 'none', short: 'sgGw', long: ['--shell', '--group', '--supp-group', '--whitelist-environment'], scriptOpts: ['-c', '--command', '--session-command'], permute: true, privileged: true },
+  runuser: { kind: 'none', handler: 'runuser', short: 'sgGwu', long: ['--shell', '--group', '--supp-group', '--whitelist-environment', '--user'], scriptOpts: ['-c', '--command', '--session-command'], permute: true, privileged: true },
+  sg: { kind: 'script', skip: 1, scriptOpts: ['-c'], permute: true, privileged: true },
+  setpriv: { kind: 'argv', long: ['--reuid', '--regid', '--ruid', '--euid', '--rgid', '--egid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule'], privileged: true },
+  capsh: { kind: 'none', handler: 'capsh', privileged: true },
+  // wrappers: the rest of the line is the command
+  env: { kind: 'argv', handler: 'env' },
+  command: { kind: 'argv', handler: 'command' },
+  builtin: { kind: 'argv' },
+  exec: { kind: 'argv', short: 'a' },
+  nice: { kind: 'argv', short: 'n', long: ['--adjustment'], numericOpt: true },
+  ionice: { kind: 'argv', short: 'cnpPu', long: ['--class', '--classdata', '--pid', '--pgid', '--uid'] },
+  nohup: { kind: 'argv' },
+  setsid: { kind: 'argv' },
+  timeout: { kind: 'argv', short: 'ks', long: ['--kill-after', '--signal'], skip: 1 },
+  gtimeout: { kind: 'argv', short: 'ks', long: ['--kill-after', '--signal'], skip: 1 },
+  time: { kind: 'argv', short: 'fo', long: ['--format', '--output'] },
+  stdbuf: { kind: 'argv', short: 'ioe', long: ['--input', '--output', '--error'] },
+  taskset: { kind: 'argv', skip: 1 },
+  chrt: { kind: 'argv', skip: 1 },
+  chroot: { kind: 'argv', long: ['--userspec', '--groups'], skip: 1 },
+  flock: { kind: 'argv', short: 'wE', long: ['--wait', '--timeout', '--conflict-exit-code'], skip: 1, scriptOpts: ['-c', '--command'] },
+  strace: { kind: 'argv', short: 'oepsSEIuaPbX', long: ['--output', '--expression', '--attach', '--string-limit', '--user', '--env'] },
+  ltrace: { kind: 'argv', short: 'oepsSEIuaPbXnAlLuwx', long: ['--output'] },
+  valgrind: { kind: 'argv' },
+  busybox: { kind: 'argv' },
+  toybox: { kind: 'argv' },
+  unbuffer: { kind: 'argv' },
+  catchsegv: { kind: 'argv' },
+  caffeinate: { kind: 'argv', short: 'tw' },
+  chronic: { kind: 'argv' },
+  torsocks: { kind: 'argv' },
+  proxychains: { kind: 'argv', short: 'f' },
+  proxychains4: { kind: 'argv', short: 'f' },
+  firejail: { kind: 'argv' },
+  bwrap: { kind: 'argv', handler: 'bwrap' },
+  unshare: { kind: 'argv', long: ['--map-user', '--map-group', '--map-users', '--map-groups', '--setgroups', '--propagation', '--wd', '--root', '--setuid', '--setgid'] },
+  nsenter: { kind: 'argv', short: 'tSGrw', long: ['--target', '--setuid', '--setgid', '--root', '--wd'] },
+  fakeroot: { kind: 'argv', short: 'is', long: ['--lib', '--faked'] },
+  fakechroot: { kind: 'argv' },
+  'dbus-run-session': { kind: 'argv', long: ['--config-file', '--dbus-daemon'] },
+  'xvfb-run': { kind: 'argv', short: 'efnpsw', long: ['--error-file', '--server-num', '--xauth-protocol', '--server-args', '--wait', '--auth-file'] },
+  cgexec: { kind: 'argv', short: 'g' },
+  numactl: { kind: 'argv', short: 'CNmpiP', long: ['--physcpubind', '--cpunodebind', '--membind', '--preferred', '--interleave'] },
+  prlimit: { kind: 'argv', short: 'p', long: ['--pid'] },
+  rlwrap: { kind: 'argv', short: 'abcCDefFHiIlmnNoOpPqrRsStvwWz' },
+  nq: { kind: 'argv' },
+  ts: { kind: 'argv' },
+  'ssh-agent': { kind: 'argv', short: 'aEPt' },
+  'systemd-run': { kind: 'argv', short: 'upEMHd', long: ['--unit', '--property', '--setenv', '--description', '--slice', '--uid', '--gid', '--machine', '--host', '--working-directory', '--nice', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property', '--service-type', '--expand-environment'] },
+  dtach: { kind: 'argv', short: 'cAnNeEprz', skip: 0 },
+  abduco: { kind: 'argv', short: 'cAnNe', skip: 0 },
+  // shell source given as an option or as the operands
+  script: { kind: 'none', short: 'EIOBTt', long: ['--echo', '--log-in', '--log-out', '--log-io', '--log-timing', '--logging-format', '--output-limit'], scriptOpts: ['-c', '--command'], permute: true },
+  watch: { kind: 'script', handler: 'watch', short: 'nqd', long: ['--interval', '--equexit', '--differences'] },
+  entr: { kind: 'argv', scriptOpts: ['-s'] },
+  nodemon: { kind: 'none', long: ['--watch', '--ext', '--ignore', '--delay', '--signal', '--config'], scriptOpts: ['-x', '--exec'], permute: true },
+  concurrently: { kind: 'scripts', short: 'nNcpkPs', long: ['--names', '--name-separator', '--prefix', '--prefix-colors', '--kill-others-on-fail', '--success', '--restart-tries', '--restart-after', '--max-processes'] },
+  'nix-shell': { kind: 'none', short: 'pIA', long: ['--packages', '--attr', '--arg', '--argstr'], scriptOpts: ['--run', '--command'], permute: true },
+  npx: { kind: 'none', handler: 'computed', scriptOpts: ['-c', '--call'], permute: true },
+  trap: { kind: 'none', handler: 'trap' },
+  eval: { kind: 'script', handler: 'eval' },
+  at: { kind: 'none', handler: 'at' },
+  batch: { kind: 'none', handler: 'at' },
+  // runners with their own grammar
+  xargs: { kind: 'argv', handler: 'xargs' },
+  parallel: { kind: 'argv', handler: 'parallel' },
+  sem: { kind: 'argv', handler: 'parallel' },
+  find: { kind: 'argv', handler: 'find' },
+  tmux: { kind: 'script', handler: 'tmux' },
+  screen: { kind: 'argv', handler: 'screen' },
+  git: { kind: 'none', handler: 'git' },
+  sed: { kind: 'none', handler: 'sed' },
+  ssh: { kind: 'none', handler: 'ssh' },
+  // options of ordinary programs that run a shell command
+  tar: { kind: 'none', handler: 'tar', short: 'IF', long: ['--to-command', '--use-compress-program', '--rsh-command', '--info-script', '--new-volume-script'], scriptOpts: ['-I', '-F', '--to-command', '--use-compress-program', '--rsh-command', '--info-script', '--new-volume-script'], permute: true },
+  rsync: { kind: 'none', handler: 'copy', scriptOpts: ['-e', '--rsh', '--rsync-path'], permute: true },
+  scp: { kind: 'none', scriptOpts: ['-S'], permute: true },
+  zip: { kind: 'none', scriptOpts: ['-TT', '--unzip-command'], permute: true },
+  sort: { kind: 'none', handler: 'sort', scriptOpts: ['--compress-program'], permute: true },
+  split: { kind: 'none', scriptOpts: ['--filter'], permute: true },
+  man: { kind: 'none', short: 'MSsLmCe', scriptOpts: ['-P', '--pager', '-H', '--html'], permute: true },
+  less: { kind: 'none', handler: 'read' },
+  vim: { kind: 'none', handler: 'editor' },
+  vi: { kind: 'none', handler: 'editor' },
+  nvim: { kind: 'none', handler: 'editor' },
+  ex: { kind: 'none', handler: 'editor' },
+  view: { kind: 'none', handler: 'editor' },
+  ed: { kind: 'none', handler: 'editor' },
+};
+
+/**
+ * Environment variables whose value a program runs as a command (`GIT_SSH_COMMAND='…' git fetch`)
+ * or sources as a script (`BASH_ENV=x.sh bash y.sh`).
+ */
+export const COMMAND_ENV_VARS = new Set([
+  'GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'GIT_EXTERNAL_DIFF', 'GIT_ASKPASS', 'GIT_PROXY_COMMAND', 'PAGER', 'MANPAGER',
+  'EDITOR', 'VISUAL', 'SUDO_EDITOR', 'SYSTEMD_EDITOR', 'SUDO_ASKPASS', 'SSH_ASKPASS', 'LESSOPEN', 'LESSCLOSE', 'BROWSER', 'PROMPT_COMMAND', 'RSYNC_RSH',
+  'CVS_RSH', 'FCEDIT', 'TAR_COMPRESS_PROGRAM', 'SYSTEMD_PAGER',
+]);
+export const SOURCE_ENV_VARS = new Set(['BASH_ENV', 'ENV', 'ZDOTDIR', 'PERL5OPT', 'PYTHONSTARTUP', 'NODE_OPTIONS', 'LD_PRELOAD', 'LD_AUDIT', 'RUBYOPT']);
+
+/**
+ * Commands that only read their file operands (or print names): a protected or secret path among
+ * their arguments is not a write. Everything else is assumed to possibly write to any path it is given.
+ */
+export const READ_ONLY = new Set([
+  'cat', 'tac', 'less', 'more', 'most', 'head', 'tail', 'grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'wc', 'diff', 'cmp', 'comm', 'file', 'stat', 'ls', 'll', 'dir',
+  'tree', 'du', 'df', 'md5sum', 'sha1sum', 'sha224sum', 'sha256sum', 'sha384sum', 'sha512sum', 'b2sum', 'cksum', 'sum', 'od', 'hexdump', 'xxd', 'strings', 'nl',
+  'cut', 'column', 'fold', 'fmt', 'pr', 'paste', 'join', 'expand', 'unexpand', 'rev', 'jq', 'yq', 'bat', 'batcat', 'test', '[', 'realpath', 'readlink', 'dirname',
+  'basename', 'echo', 'printf', 'true', 'false', ':', 'type', 'which', 'whereis', 'command', 'lsattr', 'getfacl', 'namei', 'id', 'groups', 'getent', 'diff3',
+  'colordiff', 'zcat', 'zless', 'zgrep', 'bzcat', 'xzcat', 'tr', 'look', 'locate', 'lsof', 'fuser', 'tput', 'expr', 'seq', 'date', 'sleep', 'wait',
+  'exit', 'return', 'shift', 'source', '.',
+]);
+
+/**
+ * Commands that never read file contents (they show names, sizes, types, or change metadata, or
+ * delete): a secret among their operands is not a read. (Writes and deletes are judged on their own.)
+ */
+export const METADATA_ONLY = new Set([
+  'rm', 'rmdir', 'unlink', 'shred', 'srm', 'trash-put', 'mkdir', 'chattr', 'setfacl', 'truncate', 'cd', 'pushd', 'popd', 'kill', 'pkill',
+  'ls', 'll', 'dir', 'stat', 'file', 'du', 'df', 'test', '[', 'realpath', 'readlink', 'dirname', 'basename', 'namei', 'lsattr', 'getfacl', 'tree', 'find',
+  'locate', 'lsof', 'fuser', 'touch', 'chmod', 'chown', 'chgrp', 'echo', 'printf', 'wc', 'true', 'false', ':', 'type', 'which',
+]);
