@@ -4,7 +4,7 @@
  * Schemas (`claude-failover schema`) and docs/manifests.md are generated from these.
  */
 import { z } from 'zod';
-import { isDuration } from './duration.js';
+import { durationMs, isDuration } from './duration.js';
 
 export const API_GROUP = 'claudefailover.io';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
@@ -33,6 +33,8 @@ export const NOTIFIER_EVENTS = [
   'SessionExited',
   'SessionWaitingForInput',
   'TaskStuck',
+  'QuotaUnknown',
+  'QuotaRecovered',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -91,6 +93,22 @@ export const accountSpecSchema = z
         failbackBelow: optionalPercent('When set, move the pool back to this (higher-priority) account once its usage has reset below this percentage.'),
         pollInterval: duration('5m', 'How often to poll the usage endpoint (at most once per interval).'),
         usageEndpoint: z.url().default(DEFAULT_USAGE_ENDPOINT).describe(`Usage endpoint URL; override for proxies and tests. Default \`${DEFAULT_USAGE_ENDPOINT}\`.`),
+        unknownAfterFailures: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .optional()
+          .describe('After this many failed polls in a row (5xx, 429, timeout, a body of the wrong shape) with no session reporting usage meanwhile, the usage is Unknown (`QuotaAvailable=Unknown`, a `QuotaUnknown` event and notification). Default 3.'),
+        maxUsageAge: z
+          .string()
+          .refine(isDuration, { message: 'invalid duration: use a number and a unit (ms, s, m, h, d), e.g. 90s, 5m, 2h, 7d, 1h30m' })
+          .optional()
+          .describe('When the newest usage figure (any source) is older than this, the usage is Unknown (`QuotaAvailable=Unknown`, a `QuotaUnknown` event and notification). Must be longer than `pollInterval`; default 3 × `pollInterval`, at least 1m. Duration (`90s`, `5m`, `2h`, `7d`).'),
+      })
+      .superRefine((q, ctx) => {
+        if (q.maxUsageAge === undefined || !isDuration(q.maxUsageAge) || !isDuration(q.pollInterval)) return;
+        if (durationMs(q.maxUsageAge) <= durationMs(q.pollInterval)) ctx.addIssue({ code: 'custom', path: ['maxUsageAge'], message: `must be longer than pollInterval (${q.pollInterval}): figures would be stale between two polls` });
       })
       .prefault({})
       .describe('Quota thresholds and polling.'),

@@ -14,6 +14,10 @@
  * | `unknown`   | no usage data, or credentials not yet checked (`'unknown'`)          | fallback only    |
  * | `good`      | known usage below both thresholds, credentials valid                 | yes              |
  *
+ * An account whose figures are no longer current (`usageUnknown`: failing polls or stale data)
+ * keeps the tier of its last known figures, but claims no headroom (it ranks after accounts of the
+ * same priority with current figures, and its `why` says "usage unknown").
+ *
  * Candidates are ordered by `priority` (lower first), then headroom (most first; headroom =
  * min(5h threshold − 5h%, weekly threshold − 7d%)), then name.
  *
@@ -27,7 +31,7 @@
  * | current excluded / exhausted                               | at once, dwell ignored → best good, else best unknown (`Suspended`, `CredentialsInvalid`, `SharedStateDiverged`, `Exhausted`) |
  * | current over a threshold, dwell not elapsed                | stay (`DwellHold`, requeueAt = dwell end)                               |
  * | current over a threshold, dwell elapsed                    | → best good (`ThresholdCrossed`); never to an unknown account: with only unknown ones left, stay (`AwaitingUsageData`) |
- * | current good or unknown, a higher-priority account with `failbackBelow` set is good and its 5h% < failbackBelow | after dwell: switch (`Failback`); during dwell: stay (`DwellHold`) |
+ * | current good or unknown, a higher-priority account with `failbackBelow` set is good (current figures, not `usageUnknown`) and its 5h% < failbackBelow | after dwell: switch (`Failback`); during dwell: stay (`DwellHold`) |
  * | current good or unknown otherwise                          | stay (`StaySticky`): unknown usage is not a reason to leave             |
  * | nothing to switch to                                       | keep the current (no churn) (`AllExhausted` with requeueAt = earliest time an over/exhausted account becomes usable; `NoEligibleAccount` when every other account is excluded) |
  *
@@ -56,6 +60,12 @@ export interface AccountDecisionInput {
   thresholds: { fiveHourThreshold: number; weeklyThreshold: number; failbackBelow?: number };
   /** Merged usage (src/core/quota.ts mergeUsage), or unknown (never polled / failed polls only). */
   usage: UsageSnapshot | 'unknown';
+  /**
+   * Set when the figures in `usage` are no longer current (src/core/quota-health.ts: polls failing,
+   * or the newest figure too old), with a short why. The tier still follows the last known figures,
+   * but no headroom is claimed (nor used to rank) for such an account.
+   */
+  usageUnknown?: string;
   /** Hard evidence: out until this instant (ISO). */
   exhaustedUntil?: string;
   /** Short text of the evidence for the message, e.g. `transcript: You've hit your session limit`. */
@@ -193,6 +203,9 @@ function classify(a: AccountDecisionInput, nowMs: number): Classified {
   const h = headroomOf(usage, t, nowMs);
   if (a.credentialsValid === 'unknown') {
     return { ...base, eligible: true, tier: 'unknown', why: `credentials not verified yet; ${fig}`, headroom: h };
+  }
+  if (a.usageUnknown !== undefined) {
+    return { ...base, eligible: true, tier: 'good', why: `usage unknown (${a.usageUnknown}); last known ${fig}` };
   }
   return { ...base, eligible: true, tier: 'good', why: `ok: ${fig}, headroom ${Math.round(h * 10) / 10} pts`, headroom: h };
 }
@@ -340,7 +353,8 @@ export function decideActive(input: DecideActiveInput): ActiveDecision {
 
     // Current is good or unknown: sticky, unless failback applies.
     const failback = all
-      .filter((c) => c.name !== previous && c.tier === 'good' && c.input.priority < current.input.priority && c.input.thresholds.failbackBelow !== undefined)
+      // Never a voluntary move onto figures that are no longer current.
+      .filter((c) => c.name !== previous && c.tier === 'good' && c.input.usageUnknown === undefined && c.input.priority < current.input.priority && c.input.thresholds.failbackBelow !== undefined)
       .filter((c) => {
         const u = c.input.usage === 'unknown' ? undefined : c.input.usage;
         return effectiveUtilization(u?.fiveHour, nowMs) < (c.input.thresholds.failbackBelow ?? -Infinity);

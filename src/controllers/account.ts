@@ -11,9 +11,10 @@ import { setCondition, type Condition } from '../core/conditions.js';
 import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { parseStopFailureLimit } from '../core/limit-messages.js';
-import { initialPollState, mayPoll, nextPollAt, pollFreshness, recordPollOutcome, type PollOutcome, type PollState } from '../core/poll-schedule.js';
-import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch } from '../core/ports.js';
-import { evidenceFromLimit, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot } from '../core/quota.js';
+import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
+import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
+import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
+import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
 import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
 import { POOL_KEY } from './accounts-view.js';
 
@@ -21,6 +22,8 @@ export interface AccountObservation {
   credentials: CredentialsCheck;
   /** The result of a poll made during this observation, if one was due. */
   polled?: UsageFetch;
+  /** The result of a probe (no token) made during this observation while polls back off. */
+  probed?: UsageProbe;
   poll: PollState<UsageSnapshot>;
   /** `<configDir>/<dir>` for each shared dir. */
   links: Record<string, PathInfo>;
@@ -90,27 +93,43 @@ export class AccountController implements Controller<AccountObserved> {
       // A dry-run (a plan shown to someone) shows the pending request but leaves it for the real pass.
       if (!ctx.dryRun) this.#forced = undefined;
     }
-    for (const a of ctx.desired.accounts) {
-      const name = a.metadata.name;
-      const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
-      let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
-      const cfg = { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
-      let polled: UsageFetch | undefined;
-      if (credentials.ok && this.#o.poll !== false && mayPoll(poll, now)) {
+    // Accounts are observed concurrently: a usage endpoint that hangs costs one request timeout per
+    // pass, not one per account.
+    const observed = await Promise.all(ctx.desired.accounts.map((a) => this.#observeAccount(a, ctx, now)));
+    ctx.desired.accounts.forEach((a, i) => {
+      out.accounts[a.metadata.name] = observed[i] as AccountObservation;
+    });
+    return out;
+  }
+
+  async #observeAccount(a: ManifestObject<'Account'>, ctx: ObserveContext, now: number): Promise<AccountObservation> {
+    const name = a.metadata.name;
+    const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
+    let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
+    const cfg = pollConfigOf(a);
+    let polled: UsageFetch | undefined;
+    let probed: UsageProbe | undefined;
+    if (credentials.ok && this.#o.poll !== false) {
+      // While polls back off after server errors, a tokenless probe finds a recovery within one interval.
+      if (mayProbe(poll, now, cfg)) {
+        probed = await this.#o.quota.probeUsage(a.spec.quota.usageEndpoint);
+        poll = recordProbe(poll, { at: now, reachable: probed.reachable });
+      }
+      if (mayPoll(poll, now)) {
         polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
         poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
       }
-      this.#polls.set(name, poll);
-      const links: Record<string, PathInfo> = {};
-      if (a.spec.sharedStateDir) {
-        for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
-      }
-      const obs: AccountObservation = { credentials, poll, links };
-      if (polled) obs.polled = polled;
-      if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);
-      out.accounts[name] = obs;
     }
-    return out;
+    this.#polls.set(name, poll);
+    const links: Record<string, PathInfo> = {};
+    if (a.spec.sharedStateDir) {
+      for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
+    }
+    const obs: AccountObservation = { credentials, poll, links };
+    if (polled) obs.polled = polled;
+    if (probed) obs.probed = probed;
+    if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);
+    return obs;
   }
 
   plan(input: PlanInput<AccountObserved>, _names: readonly string[]): PlanPart {
@@ -120,9 +139,35 @@ export class AccountController implements Controller<AccountObserved> {
 
 function seedPoll(prior: ObjectStatus | undefined): PollState<UsageSnapshot> {
   const st = initialPollState<UsageSnapshot>();
-  const p = prior?.poll as { lastGood?: { value: UsageSnapshot; at: number }; lastAttemptAt?: number; nextAllowedAt?: number; consecutiveFailures?: number } | undefined;
+  const p = prior?.poll as (Partial<PollState<UsageSnapshot>> & { consecutiveFailures?: number }) | undefined;
   if (!p) return st;
-  return { ...st, ...(p.lastGood ? { lastGood: p.lastGood } : {}), ...(p.lastAttemptAt ? { lastAttemptAt: p.lastAttemptAt } : {}), ...(p.nextAllowedAt ? { nextAllowedAt: p.nextAllowedAt } : {}), consecutiveFailures: p.consecutiveFailures ?? 0 };
+  return {
+    ...st,
+    ...(p.lastGood ? { lastGood: p.lastGood } : {}),
+    ...(p.lastAttemptAt ? { lastAttemptAt: p.lastAttemptAt } : {}),
+    ...(p.lastOutcome ? { lastOutcome: p.lastOutcome } : {}),
+    ...(p.nextAllowedAt ? { nextAllowedAt: p.nextAllowedAt } : {}),
+    ...(p.lastProbeAt ? { lastProbeAt: p.lastProbeAt } : {}),
+    consecutiveFailures: p.consecutiveFailures ?? 0,
+  };
+}
+
+/** The usage poll schedule of an account (src/core/poll-schedule.ts). */
+export function pollConfigOf(a: ManifestObject<'Account'>): PollConfig {
+  return { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
+}
+
+/**
+ * When an account's usage counts as Unknown (src/core/quota-health.ts). Both fields are optional in
+ * the manifest, defaults applied here, so the canonical spec (and generation) of existing Accounts
+ * does not change.
+ */
+export function quotaHealthConfigOf(a: ManifestObject<'Account'>): QuotaHealthConfig {
+  const interval = durationMs(a.spec.quota.pollInterval);
+  return {
+    unknownAfterFailures: a.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
+    maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
+  };
 }
 
 function outcomeOf(r: UsageFetch, at: number): PollOutcome {
@@ -197,6 +242,7 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
   const pool = prior[POOL_KEY] as PoolStatus | undefined;
   const decisionInputs: AccountDecisionInput[] = [];
   const merged = new Map<string, MergedUsage>();
+  const health = new Map<string, QuotaHealth>();
   const links = new Map<string, ReturnType<typeof linkState>>();
   let nextWake = Infinity;
 
@@ -210,6 +256,10 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     inputs.push(...sessionInputs(name, prior));
     const m = mergeUsage(inputs, now);
     merged.set(name, m);
+    const pollError = lastError(obs, prior[`Account/${name}`]);
+    const h = quotaHealth({ usage: m, poll: obs.poll, ...(pollError ? { lastError: pollError } : {}) }, nowMs, quotaHealthConfigOf(a));
+    health.set(name, h);
+    const usageUnknown = QUOTA_UNKNOWN_REASONS.has(h.reason) ? h.reason : undefined;
     const l = linkState(a, obs);
     links.set(name, l);
     const rejected = obs.polled && !obs.polled.ok && (obs.polled.kind === 'CredentialsExpired' || obs.polled.kind === 'Forbidden') ? obs.polled : undefined;
@@ -223,11 +273,14 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       sharedStateLinked: l.linked,
       thresholds: { fiveHourThreshold: a.spec.quota.fiveHourThreshold, weeklyThreshold: a.spec.quota.weeklyThreshold, ...(a.spec.quota.failbackBelow !== undefined ? { failbackBelow: a.spec.quota.failbackBelow } : {}) },
       usage: hasData ? m : 'unknown',
+      ...(usageUnknown ? { usageUnknown: usageUnknown === 'UsageStale' ? `stale: newest figure ${formatAge(h.ageMs ?? 0)} old` : `${h.failures} failed polls` } : {}),
       ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}),
       ...(m.evidence[0] ? { exhaustedReason: `${m.evidence[0].source}: ${m.evidence[0].text ?? m.evidence[0].kind}` } : {}),
     });
-    const nextPoll = nextPollAt(obs.poll, nowMs);
-    if (obs.credentials.ok && Number.isFinite(nextPoll)) nextWake = Math.min(nextWake, nextPoll);
+    const nextRequest = nextRequestAt(obs.poll, nowMs, pollConfigOf(a));
+    if (obs.credentials.ok && Number.isFinite(nextRequest)) nextWake = Math.min(nextWake, nextRequest);
+    // Wake when the figures turn stale, so QuotaUnknown comes on time even when nothing is polled.
+    if (h.known && h.staleAt !== undefined) nextWake = Math.min(nextWake, h.staleAt + 1);
 
     // Shared-state links: all of an account's links are checked before any is changed.
     if (l.linked && l.missing.length > 0 && a.spec.sharedStateDir) {
@@ -278,11 +331,20 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     else set('SharedStateLinked', 'True', 'Linked', `${a.spec.sharedDirs.length} directories linked to ${a.spec.sharedStateDir}`);
 
     const verdict = decision.perAccount.find((v) => v.name === name);
-    const fresh = pollFreshness(obs.poll, nowMs, { pollIntervalMs: durationMs(a.spec.quota.pollInterval) });
+    const h = health.get(name);
+    const fresh = pollFreshness(obs.poll, nowMs, { ...pollConfigOf(a), staleAfterMs: quotaHealthConfigOf(a).maxUsageAgeMs });
+    const wasUnknown = isQuotaUnknownReason(st?.conditions?.find((c) => c.type === 'QuotaAvailable')?.reason);
+    const unknownNow = h !== undefined && QUOTA_UNKNOWN_REASONS.has(h.reason) && verdict?.tier !== 'exhausted' && verdict?.tier !== 'excluded';
     if (verdict?.tier === 'exhausted') set('QuotaAvailable', 'False', 'Exhausted', verdict.why);
+    else if (unknownNow && h) set('QuotaAvailable', 'Unknown', h.reason, `${h.message}; last known: ${lastKnown(m, nowMs)}`);
     else if (verdict?.tier === 'over') set('QuotaAvailable', 'False', 'ThresholdCrossed', verdict.why);
     else if (verdict?.tier === 'unknown') set('QuotaAvailable', 'Unknown', 'NoUsageData', verdict.why);
     else if (verdict?.tier === 'good') set('QuotaAvailable', 'True', 'BelowThresholds', verdict.why);
+    if (unknownNow && !wasUnknown && h) {
+      out.events.push({ key, type: 'Warning', reason: 'QuotaUnknown', message: `Account/${name}: ${h.message}; last known: ${lastKnown(m, nowMs)}`, data: { reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}), ...(lastError(obs, st) !== undefined ? { lastError: lastError(obs, st) } : {}) } });
+    } else if (!unknownNow && wasUnknown && h?.known) {
+      out.events.push({ key, type: 'Normal', reason: 'QuotaRecovered', message: `Account/${name}: usage figures again: ${lastKnown(m, nowMs)}`, data: { failures: h.failures } });
+    }
     const active = decision.active === name;
     set('Active', active ? 'True' : 'False', active ? 'ActiveAccount' : 'Standby', active ? decision.message : `active account is ${decision.active ?? 'none'}`);
     const problems = conds.filter((c) => ['CredentialsValid', 'SharedStateLinked'].includes(c.type) && c.status === 'False');
@@ -296,8 +358,11 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       tier: verdict?.tier ?? 'unknown',
       usage: { ...(m.fiveHour ? { fiveHour: m.fiveHour } : {}), ...(m.sevenDay ? { sevenDay: m.sevenDay } : {}), scoped: m.scoped, exhausted: m.exhausted, ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}), evidence: m.evidence },
       freshness: { state: fresh.state, ...(fresh.ageMs !== undefined ? { ageMs: fresh.ageMs } : {}) },
+      ...(h ? { quotaHealth: { known: h.known, reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}) } } : {}),
       poll: { ...obs.poll },
       ...(lastPollError ? { lastPollError } : {}),
+      // The last tokenless probe while polls backed off: did the endpoint's server answer?
+      ...(obs.probed ? { lastProbe: { at: now.toISOString(), ...obs.probed } } : st?.lastProbe ? { lastProbe: st.lastProbe } : {}),
     };
     if (polled && !polled.ok && polled.kind === 'RateLimited') out.notes.push({ key, level: 'info', message: `usage endpoint throttled (429); next poll ${new Date(nextPollAt(obs.poll, nowMs)).toISOString()}; last good value ${fresh.ageMs !== undefined ? `${Math.round(fresh.ageMs / 1000)}s old` : 'none'}` });
     if (polled && !polled.ok && polled.kind === 'Unavailable') out.notes.push({ key, level: 'warning', message: `usage endpoint unavailable: ${polled.message}; quota is Unknown, not exhausted` });
@@ -356,6 +421,21 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
   out.status[POOL_KEY] = poolStatus;
   if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - nowMs);
   return out;
+}
+
+function isQuotaUnknownReason(reason: string | undefined): boolean {
+  return reason !== undefined && QUOTA_UNKNOWN_REASONS.has(reason as QuotaHealthReason);
+}
+
+function lastError(obs: AccountObservation, st: ObjectStatus | undefined): string | undefined {
+  if (obs.polled && !obs.polled.ok) return obs.polled.message;
+  return (st?.lastPollError as { message?: string } | undefined)?.message;
+}
+
+/** `5h 40% (usage-api, 22m ago), 7d 20% (usage-api, 22m ago)` — the figures kept while usage is unknown. */
+function lastKnown(m: MergedUsage, nowMs: number): string {
+  const w = (label: string, x: UsageWindow | undefined) => (x ? `${label} ${formatPercent(x.utilization)} (${x.source}, ${formatAge(nowMs - Date.parse(x.observedAt))} ago)` : `${label} n/a`);
+  return m.fiveHour || m.sevenDay ? `${w('5h', m.fiveHour)}, ${w('7d', m.sevenDay)}` : 'none';
 }
 
 function usageFigures(m: MergedUsage | undefined): Record<string, unknown> {

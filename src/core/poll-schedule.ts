@@ -1,12 +1,18 @@
 /**
  * Pure poller state for the usage endpoint, one per account.
  *
- * Rules (issue 4 §1; CLAUDE-CODE.md: the endpoint throttles per token, sometimes for an hour):
+ * Rules (issue 4 §1, issue 14 §4; CLAUDE-CODE.md: the endpoint throttles per token, sometimes for an hour):
  * - at most one request per `pollIntervalMs` (measured from the last ATTEMPT, success or not);
  * - after a throttle (429), a server error (5xx) or a network error: exponential backoff,
  *   `min(maxBackoffMs, pollIntervalMs × 2^(n−1))` for the n-th consecutive failure, stretched by an
  *   upward jitter of up to `jitterRatio` (never shorter than the plain exponential, so a jittered
  *   schedule can never exceed one request per interval), and never earlier than `Retry-After`;
+ *   the cap is a small multiple of the interval (default {@link DEFAULT_BACKOFF_CAP_INTERVALS} ×);
+ * - while backing off after a server-side failure (5xx, timeout, network, unreadable body), a cheap
+ *   PROBE (a request without the token, which the per-token throttle does not count) is due one
+ *   interval after the last request; when it finds the server up, the poll is due at once. So a
+ *   recovery is noticed within one interval, and the token is never used more than once per
+ *   interval. A 429 is about the token itself: no probe, the backoff (and Retry-After) rule;
  * - after a credential rejection (401/403): one interval (the token in the file will not change
  *   until someone logs in; the caller resets the state when the credentials file changes);
  * - the last good value is kept with the time it was observed, so callers can show its age;
@@ -26,7 +32,7 @@ export type PollOutcome =
 
 export interface PollConfig {
   pollIntervalMs: number;
-  /** Upper bound of the exponential part (Retry-After may exceed it). Default 1 h. */
+  /** Upper bound of the exponential part (Retry-After may exceed it). Default 2 × pollIntervalMs. */
   maxBackoffMs?: number;
   /** Upward jitter ratio, 0–1. Default 0.2. */
   jitterRatio?: number;
@@ -43,9 +49,12 @@ export interface PollState<T = unknown> {
   nextAllowedAt?: number;
   /** The last successful value and when it was observed. */
   lastGood?: { value: T; at: number };
+  /** When the last probe (a request without the token, while backing off) was sent. */
+  lastProbeAt?: number;
 }
 
-export const DEFAULT_MAX_BACKOFF_MS = 60 * 60 * 1000;
+/** The backoff cap, in poll intervals, unless `maxBackoffMs` is given. */
+export const DEFAULT_BACKOFF_CAP_INTERVALS = 2;
 export const DEFAULT_JITTER_RATIO = 0.2;
 
 export function initialPollState<T = unknown>(): PollState<T> {
@@ -54,7 +63,7 @@ export function initialPollState<T = unknown>(): PollState<T> {
 
 /** The delay after the n-th (≥ 1) consecutive failure, before Retry-After. */
 export function backoffDelayMs(failures: number, config: PollConfig, random: () => number): number {
-  const cap = Math.max(config.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS, config.pollIntervalMs);
+  const cap = Math.max(config.maxBackoffMs ?? DEFAULT_BACKOFF_CAP_INTERVALS * config.pollIntervalMs, config.pollIntervalMs);
   const exp = Math.min(cap, config.pollIntervalMs * 2 ** Math.max(0, failures - 1));
   const jitter = Math.min(1, Math.max(0, config.jitterRatio ?? DEFAULT_JITTER_RATIO));
   const r = Math.min(1, Math.max(0, random()));
@@ -105,6 +114,35 @@ export function nextPollAt(state: PollState<unknown>, now: number): number {
 /** Whether a request may be sent at `now`. */
 export function mayPoll(state: PollState<unknown>, now: number): boolean {
   return state.nextAllowedAt === undefined || now >= state.nextAllowedAt;
+}
+
+/**
+ * When the next probe is due (epoch ms), or undefined when none is: only while backing off after
+ * a server-side failure, one interval after the last request (poll or probe), and only if that is
+ * before the next poll.
+ */
+export function nextProbeAt(state: PollState<unknown>, config: PollConfig): number | undefined {
+  if (state.consecutiveFailures === 0 || state.lastOutcome !== 'unavailable' || state.nextAllowedAt === undefined || state.lastAttemptAt === undefined) return undefined;
+  const at = Math.max(state.lastAttemptAt, state.lastProbeAt ?? -Infinity) + config.pollIntervalMs;
+  return at < state.nextAllowedAt ? at : undefined;
+}
+
+/** Whether a probe is due at `now` (and a poll is not). */
+export function mayProbe(state: PollState<unknown>, now: number, config: PollConfig): boolean {
+  const at = nextProbeAt(state, config);
+  return at !== undefined && now >= at && !mayPoll(state, now);
+}
+
+/** The state after a probe at `at`: when the server is up again, the poll is due at once. Pure. */
+export function recordProbe<T>(state: PollState<T>, probe: { at: number; reachable: boolean }): PollState<T> {
+  return { ...state, lastProbeAt: probe.at, ...(probe.reachable ? { nextAllowedAt: probe.at } : {}) };
+}
+
+/** Earliest time a request (poll or probe) is due (epoch ms). */
+export function nextRequestAt(state: PollState<unknown>, now: number, config: PollConfig): number {
+  const probe = nextProbeAt(state, config);
+  const poll = nextPollAt(state, now);
+  return probe === undefined ? poll : Math.max(now, Math.min(poll, probe));
 }
 
 export interface PollFreshness<T> {

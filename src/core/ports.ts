@@ -144,8 +144,16 @@ export type UsageFetch =
   | { ok: true; snapshot: UsageSnapshot; observedAt: string }
   | { ok: false; kind: 'CredentialsExpired' | 'Forbidden' | 'RateLimited' | 'Unavailable' | 'NoCredentials'; retryAfterMs?: number; message: string };
 
+/** A probe of the usage endpoint without a token: is its server up? */
+export interface UsageProbe {
+  reachable: boolean;
+  message: string;
+}
+
 /** Quota of an account: the usage endpoint, read with the account's own token (never refreshed). */
 export interface QuotaPort {
   readCredentials(configDir: string, now: number): Promise<CredentialsCheck>;
   fetchUsage(configDir: string, endpoint: string): Promise<UsageFetch>;
+  /** A tokenless request while polls back off after server errors (costs nothing against the per-token throttle). */
+  probeUsage(endpoint: string): Promise<UsageProbe>;
 }

@@ -28,6 +28,8 @@
  *    or fiveHour/sevenDay utilization ≥ 100.
  */
 
+import { z } from 'zod';
+
 export type UsageSource = 'usage-api' | 'statusline' | 'stop-failure' | 'transcript' | 'pane';
 
 export interface UsageWindow {
@@ -312,43 +314,103 @@ function scopeName(v: unknown): string | undefined {
   return undefined;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The usage endpoint's response, validated like a manifest (zod; a path and a message per problem)
+
+const percentSchema = z.number().min(0, 'must be a percentage ≥ 0 (it may exceed 100)');
+const RESETS_AT = 'must be an ISO-8601 time, epoch seconds or null';
+const resetsAtSchema = z.union([z.iso.datetime({ offset: true, error: RESETS_AT }), z.number().min(0), z.null()], { error: RESETS_AT });
+/** `{utilization, resets_at}`; `utilization: null` is a window without a figure (treated as missing). */
+const usageWindowSchema = z.looseObject({ utilization: percentSchema.nullable(), resets_at: resetsAtSchema.optional() });
+const limitSchema = z.looseObject({
+  kind: z.string(),
+  percent: percentSchema.nullable().optional(),
+  utilization: percentSchema.nullable().optional(),
+  resets_at: resetsAtSchema.optional(),
+  scope: z.union([z.string(), z.looseObject({}), z.null()]).optional(),
+});
+const SCOPED_KEY = /^seven_day_(.+)$/;
+/** Sibling keys of the scoped windows that are not usage windows. */
+const NOT_A_WINDOW = new Set(['seven_day_oauth_apps']);
+
 /**
- * Parses a usage-endpoint response body. Tolerates null/missing windows, utilization > 100,
- * numeric strings, epoch or ISO `resets_at`, and the newer `limits[]` array:
- * `session` → fiveHour, `weekly_all` → sevenDay, `weekly_scoped` → scoped (by `scope`).
- * The classic keys (`five_hour`, `seven_day`, `seven_day_<scope>`) win over `limits[]` for the
- * same window; `limits[]` fills gaps. Returns undefined when the body is not a JSON object.
+ * The documented response (CLAUDE-CODE.md, "Quota"): windows `five_hour`, `seven_day` and
+ * `seven_day_<scope>` are `{utilization, resets_at}` or null or missing; `utilization` is a number
+ * ≥ 0 that may exceed 100; the newer `limits[]` holds `{kind, percent, resets_at, scope}`. Other
+ * fields (`extra_usage`, …) are not checked. A body with none of `five_hour`, `seven_day`, `limits`
+ * is not a usage response.
  */
-export function parseUsageResponse(body: unknown, observedAt: string): UsageSnapshot | undefined {
-  if (!isRecord(body)) return undefined;
+export const usageResponseSchema = z
+  .looseObject({
+    five_hour: usageWindowSchema.nullable().optional(),
+    seven_day: usageWindowSchema.nullable().optional(),
+    limits: z.array(limitSchema).optional(),
+  })
+  .superRefine((body, ctx) => {
+    for (const [key, value] of Object.entries(body)) {
+      if (!SCOPED_KEY.test(key) || NOT_A_WINDOW.has(key)) continue;
+      const r = usageWindowSchema.nullable().safeParse(value);
+      if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: i.message, path: [key, ...i.path] });
+    }
+    if (!('five_hour' in body) && !('seven_day' in body) && !('limits' in body)) ctx.addIssue({ code: 'custom', message: 'no five_hour, seven_day or limits field: not a usage response', path: [] });
+  });
+
+export type UsageResponseParse = { ok: true; snapshot: UsageSnapshot } | { ok: false; problems: string[] };
+
+function issueText(i: { path: readonly PropertyKey[]; message: string }): string {
+  const where = i.path.map(String).join('.');
+  const message = i.message.replace(/^Invalid input: /, '');
+  return where ? `${where}: ${message}` : message;
+}
+
+function validWindow(v: unknown, valueKey: 'utilization' | 'percent', observedAt: string): UsageWindow | undefined {
+  if (!isRecord(v)) return undefined;
+  const u = v[valueKey];
+  if (typeof u !== 'number') return undefined;
+  const w: UsageWindow = { utilization: u, source: 'usage-api', observedAt };
+  const r = normalizeTime(v.resets_at);
+  if (r) w.resetsAt = r;
+  return w;
+}
+
+/**
+ * Validates a usage-endpoint response body ({@link usageResponseSchema}) and maps it to a snapshot.
+ * A wrong shape is refused with one problem per field (`five_hour.utilization: expected number,
+ * received string`): the caller counts it as a failed poll and keeps its last good figures.
+ * Null/missing windows, utilization over 100, ISO or epoch `resets_at`, and `limits[]`
+ * (`session` → fiveHour, `weekly_all` → sevenDay, `weekly_scoped` → scoped by `scope`) are valid.
+ * The classic keys win over `limits[]` for the same window; `limits[]` fills gaps.
+ */
+export function parseUsageResponse(body: unknown, observedAt: string): UsageResponseParse {
+  if (!isRecord(body)) return { ok: false, problems: [`the body is ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}, not a JSON object`] };
+  const checked = usageResponseSchema.safeParse(body);
+  if (!checked.success) return { ok: false, problems: checked.error.issues.map(issueText) };
   const snap: UsageSnapshot = { scoped: [] };
-  const five = windowFrom(body.five_hour, 'utilization', 'usage-api', observedAt);
-  const seven = windowFrom(body.seven_day, 'utilization', 'usage-api', observedAt);
+  const five = validWindow(body.five_hour, 'utilization', observedAt);
+  const seven = validWindow(body.seven_day, 'utilization', observedAt);
   if (five) snap.fiveHour = five;
   if (seven) snap.sevenDay = seven;
   const scoped = new Map<string, ScopedUsageWindow>();
   for (const [key, value] of Object.entries(body)) {
-    const m = /^seven_day_(.+)$/.exec(key);
-    if (!m?.[1] || m[1] === 'oauth_apps') continue;
-    const w = windowFrom(value, 'utilization', 'usage-api', observedAt);
+    const m = SCOPED_KEY.exec(key);
+    if (!m?.[1] || NOT_A_WINDOW.has(key)) continue;
+    const w = validWindow(value, 'utilization', observedAt);
     if (w) scoped.set(m[1].toLowerCase(), { ...w, scope: m[1].toLowerCase() });
   }
-  if (Array.isArray(body.limits)) {
-    for (const item of body.limits) {
-      if (!isRecord(item)) continue;
-      const w = windowFrom(item, 'percent', 'usage-api', observedAt) ?? windowFrom(item, 'utilization', 'usage-api', observedAt);
-      if (!w) continue;
-      const kind = typeof item.kind === 'string' ? item.kind : '';
-      if (kind === 'session') snap.fiveHour ??= w;
-      else if (kind === 'weekly_all') snap.sevenDay ??= w;
-      else if (kind === 'weekly_scoped') {
-        const scope = scopeName(item.scope);
-        if (scope && !scoped.has(scope)) scoped.set(scope, { ...w, scope });
-      }
+  for (const item of Array.isArray(body.limits) ? body.limits : []) {
+    if (!isRecord(item)) continue;
+    const w = validWindow(item, 'percent', observedAt) ?? validWindow(item, 'utilization', observedAt);
+    if (!w) continue;
+    const kind = typeof item.kind === 'string' ? item.kind : '';
+    if (kind === 'session') snap.fiveHour ??= w;
+    else if (kind === 'weekly_all') snap.sevenDay ??= w;
+    else if (kind === 'weekly_scoped') {
+      const scope = scopeName(item.scope);
+      if (scope && !scoped.has(scope)) scoped.set(scope, { ...w, scope });
     }
   }
   snap.scoped = [...scoped.values()].sort((a, b) => a.scope.localeCompare(b.scope));
-  return snap;
+  return { ok: true, snapshot: snap };
 }
 
 /**

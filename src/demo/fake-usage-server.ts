@@ -6,12 +6,15 @@
  *   GET /api/oauth/usage   Authorization: Bearer <token>   anthropic-beta: oauth-2025-04-20
  *     → 200 {"five_hour":{"utilization":…,"resets_at":…},"seven_day":{…},…}  (per-token body)
  *     → 401 for a token it does not know, 400 without the beta header
- *     → a scripted failure (429 + Retry-After, 401, 403, 500, …) while one is active
+ *     → a scripted failure (429 + Retry-After, 401, 403, 500, …, or no answer at all) while one is
+ *       active; a failure for `*` is a server-wide outage: it also answers requests without a token
+ *       (the controller's probes)
  *
  * Control, in-process ({@link FakeUsageServer}) or over HTTP for a standalone process:
  *   PUT    /__fake/usage/<token>     body: raw response JSON for that token
  *   PUT    /__fake/windows/<token>   body: {"fiveHour":92,"sevenDay":40,"fiveHourResetsAt":…}
  *   POST   /__fake/fail/<token>      body: {"status":429,"retryAfter":"120","durationMs":600000,"times":3}
+ *                                     ({"status":0,"hang":true}: accept the request, never answer)
  *   DELETE /__fake/fail/<token>
  *   GET    /__fake/requests          → {"<token>":<count>,…} (usage requests per token)
  *   (`*` as <token> in /fail applies to every token)
@@ -40,7 +43,10 @@ export interface FakeWindows {
 }
 
 export interface FakeFailure {
+  /** The status answered (ignored with `hang`). */
   status: number;
+  /** Never answer (the connection stays open until the failure is cleared or the server closes). */
+  hang?: boolean;
   /** Sent verbatim as `Retry-After` (seconds or an HTTP date). */
   retryAfter?: string | number;
   /** Fail for this long (server clock); default: until cleared. */
@@ -51,8 +57,10 @@ export interface FakeFailure {
 }
 
 export interface FakeUsageRequest {
+  /** undefined for a request without a token (the controller's probe). */
   token: string | undefined;
   at: number;
+  /** 0 for a request held by a `hang` failure. */
   status: number;
   beta: string | undefined;
 }
@@ -70,9 +78,11 @@ export interface FakeUsageServer {
   /** Makes `token` (or `*`) fail as described until the duration/count runs out or cleared. */
   failFor(token: string, failure: FakeFailure): void;
   clearFailures(token?: string): void;
-  /** Usage requests received for `token` (all tokens when omitted). */
+  /** Usage requests received for `token` (all tokens, and tokenless probes, when omitted). */
   requestCount(token?: string): number;
   readonly requests: readonly FakeUsageRequest[];
+  /** Requests held by a `hang` failure right now (their client has not given up yet). */
+  heldCount(): number;
   close(): Promise<void>;
 }
 
@@ -141,6 +151,12 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
   const bodies = new Map<string, unknown>();
   const failures = new Map<string, ActiveFailure>();
   const requests: FakeUsageRequest[] = [];
+  /** Requests held by a `hang` failure; answered 503 when their failure is cleared. */
+  const hung = new Set<ServerResponse>();
+  const releaseHung = (): void => {
+    for (const res of hung) send(res, 503, { type: 'error', error: { type: 'api_error', message: 'fake hang released' } });
+    hung.clear();
+  };
 
   const setFailure = (token: string, f: FakeFailure): void => {
     const a: ActiveFailure = { ...f };
@@ -173,9 +189,16 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
       send(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'missing anthropic-beta: oauth-2025-04-20' } });
       return;
     }
-    const failure = token !== undefined ? activeFailure(token) : undefined;
+    // A tokenless request (a probe) meets only a server-wide (`*`) failure.
+    const failure = activeFailure(token ?? '*');
     if (failure) {
       if (failure.remaining !== undefined) failure.remaining -= 1;
+      if (failure.hang) {
+        record(0);
+        hung.add(res);
+        res.on('close', () => hung.delete(res));
+        return;
+      }
       record(failure.status);
       const headers: Record<string, string> = {};
       if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
@@ -208,6 +231,7 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     }
     if (what === 'fail' && req.method === 'DELETE') {
       failures.delete(token);
+      releaseHung();
       send(res, 200, { ok: true });
       return;
     }
@@ -246,9 +270,14 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     setUsage: (token, body) => bodies.set(token, body),
     setWindows: (token, windows) => bodies.set(token, usageBody(windows, clock())),
     failFor: setFailure,
-    clearFailures: (token) => (token === undefined ? failures.clear() : void failures.delete(token)),
+    clearFailures: (token) => {
+      if (token === undefined) failures.clear();
+      else failures.delete(token);
+      releaseHung();
+    },
     requestCount: (token) => (token === undefined ? requests.length : requests.filter((r) => r.token === token).length),
     requests,
+    heldCount: () => hung.size,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -50,11 +50,25 @@ export function isLoopback(addr: ListenAddress): boolean {
   return false;
 }
 
-/** Refuses to expose the API beyond this host without a token. */
-export function checkBind(addr: ListenAddress, token: string | null): void {
-  if (token === null && !isLoopback(addr)) {
-    throw new ControlPlaneError('CF_ERR_LISTEN_INSECURE', `refusing to listen on ${addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path} without a token: a non-loopback address needs --token-file (not "none")`);
+/**
+ * Refuses to expose the API beyond this host unless asked to (`allowRemote`, from --allow-remote),
+ * and never without a token.
+ */
+export function checkBind(addr: ListenAddress, token: string | null, allowRemote = false): void {
+  if (isLoopback(addr)) return;
+  const where = addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path;
+  if (!allowRemote) {
+    throw new ControlPlaneError('CF_ERR_LISTEN_REMOTE', `refusing to listen on ${where}: it is not a loopback address, and the API is plain HTTP; pass --allow-remote to serve it beyond this host (put a TLS reverse proxy in front, see docs/security.md)`);
   }
+  if (token === null) {
+    throw new ControlPlaneError('CF_ERR_LISTEN_INSECURE', `refusing to listen on ${where} without a token: a non-loopback address needs --token-file (not "none")`);
+  }
+}
+
+/** The warning printed when the API listens beyond loopback (plain HTTP: the token travels in clear). */
+export function remoteListenWarning(addr: ListenAddress, url: string = urlOf(addr)): string | undefined {
+  if (isLoopback(addr)) return undefined;
+  return `the control plane listens on ${url} beyond this host in plain HTTP: the bearer token and every answer cross the network unencrypted; serve it through a TLS reverse proxy (docs/security.md) or listen on 127.0.0.1`;
 }
 
 export function urlOf(addr: ListenAddress, boundPort?: number): string {
@@ -137,9 +151,9 @@ async function removeStaleSocket(path: string): Promise<void> {
 }
 
 /** Listens, records the address for the CLI, and returns a handle that stops listening. */
-export async function startControlPlane(opts: { app: Listenable; listen: ListenAddress; token: string | null; tokenFile?: string; stateDir: string; log: Logger }): Promise<ControlPlane> {
+export async function startControlPlane(opts: { app: Listenable; listen: ListenAddress; token: string | null; tokenFile?: string; stateDir: string; log: Logger; allowRemote?: boolean }): Promise<ControlPlane> {
   const { app, listen, log } = opts;
-  checkBind(listen, opts.token);
+  checkBind(listen, opts.token, opts.allowRemote ?? false);
   if (listen.kind === 'unix') {
     await mkdir(dirname(listen.path), { recursive: true, mode: 0o700 });
     await removeStaleSocket(listen.path);
@@ -153,7 +167,9 @@ export async function startControlPlane(opts: { app: Listenable; listen: ListenA
   const recordPath = join(opts.stateDir, CONTROL_PLANE_RECORD);
   const record: ControlPlaneRecord = { url, pid: process.pid, ...(opts.tokenFile && opts.token !== null ? { tokenFile: opts.tokenFile } : {}), startedAt: new Date().toISOString() };
   await writeJsonAtomic(recordPath, record, { mode: 0o600 });
-  log.info({ url, tokenFile: record.tokenFile ?? null, auth: opts.token !== null }, 'control plane listening');
+  log.info({ url, tokenFile: record.tokenFile ?? null, auth: opts.token !== null, remote: !isLoopback(listen) }, 'control plane listening');
+  const warning = remoteListenWarning(listen, url);
+  if (warning) log.warn({ url }, warning);
   return {
     url,
     stop: async () => {

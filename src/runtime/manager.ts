@@ -245,6 +245,7 @@ export class Manager {
 
   async event(e: Omit<CfEvent, 'time'>): Promise<void> {
     const full: CfEvent = { time: new Date(this.#timers.now()).toISOString(), ...e };
+    // Warning events (a quota fault, a dead letter, a failover) are warn lines, for log filters and alerts.
     const fields = { key: e.key, reason: e.reason, ...(e.data ? { data: e.data } : {}) };
     if (e.type === 'Warning') this.#deps.log?.warn(fields, e.message);
     else this.#deps.log?.info(fields, e.message);

@@ -108,7 +108,13 @@ export function wire(opts: WiringOptions): Wired {
   });
   const queues = new QueueRegistry();
   registerProjectEffects(executor, { tmux, queues, ...(opts.log ? { log: opts.log } : {}) });
-  const delegation = new DelegationService({ queueFor: (root) => queues.get(root), now: () => timers.now(), ...(opts.log ? { log: opts.log } : {}) });
+  const delegation = new DelegationService({
+    queueFor: (root) => queues.get(root),
+    now: () => timers.now(),
+    ...(opts.log ? { log: opts.log } : {}),
+    // A refused job is a dead letter found while applying a change: recorded like a planned event.
+    event: (e) => manager.event(e),
+  });
   for (const [type, handler] of Object.entries(delegation.handlers())) executor.register(type, handler);
   const controllers: Partial<Record<Kind, Controller>> = {
     Project: new ProjectController({

@@ -9,10 +9,11 @@ import { Admission } from './admission.js';
 import { installAuth } from './auth.js';
 import type { ServerContext } from './context.js';
 import type { ServerDeps } from './deps.js';
-import { installErrorHandlers } from './errors.js';
+import { ApiError, handleClientError, installErrorHandlers, MAX_URL_LENGTH, sendApiError } from './errors.js';
 import { EventLog } from './event-log.js';
 import { Metrics } from './metrics.js';
 import { QueueReader } from './queues.js';
+import { RouteTable } from './route-table.js';
 import { compatRoutes } from './routes/compat.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
@@ -29,8 +30,11 @@ import { streamRoutes } from './routes/stream.js';
 import { taskAddRoutes } from './routes/task-add.js';
 import { taskRoutes } from './routes/tasks.js';
 import { StreamHub } from './stream-hub.js';
+import { isPublic } from './auth.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** Longest path segment (object names are at most 253 characters, task ids 200). */
+export const MAX_PARAM_LENGTH = 256;
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const logger: FastifyBaseLogger | undefined = deps.log?.child({ component: 'control-plane' });
@@ -43,7 +47,16 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // Bound slow clients: headers within 10 s, a whole request within 30 s.
     requestTimeout: 30_000,
     connectionTimeout: 0,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised before routing (a malformed or over-long path) and by Node's HTTP parser
+    // (oversized request line or headers) answer in the error envelope too.
+    frameworkErrors: (err, _request, reply) => sendApiError(err, reply),
+    clientErrorHandler: handleClientError,
   });
+  // JSON only: fastify's default text/plain parser would hand a string to the routes (415 instead).
+  app.removeContentTypeParser('text/plain');
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => routes.add(route.method, route.url));
   const metrics = deps.metrics ?? new Metrics({ ...(deps.version ? { version: deps.version } : {}) });
   const events = new EventLog({ stateDir: deps.stateDir, ...(deps.eventsPollMs ? { pollMs: deps.eventsPollMs } : {}) });
   const queues = new QueueReader({ ...(deps.queueCacheMs !== undefined ? { ttlMs: deps.queueCacheMs } : {}) });
@@ -83,11 +96,22 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     request.log.debug({ method: request.method, url: request.routeOptions.url ?? request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
 
-  installErrorHandlers(app);
-  // Before auth: a flood of unauthenticated requests is bounded too.
+  installErrorHandlers(app, (path) => routes.allowed(path));
+  app.addHook('onRequest', async (request) => {
+    if (request.url.length > MAX_URL_LENGTH) throw new ApiError('CF_API_URI_TOO_LONG', `the URL is longer than ${MAX_URL_LENGTH} characters`);
+  });
+  // Authentication first: a request without the right token is answered 401 at once and never
+  // takes a place in the admission queue, so a flood of them cannot delay authenticated clients.
+  installAuth(app, deps.token, { anonymousCompatRead: deps.anonymousCompatRead === true });
   const admission = typeof deps.apiRate === 'number' ? (deps.apiRate > 0 ? { ratePerSecond: deps.apiRate } : undefined) : deps.apiRate;
   if (admission) installAdmission(app, new Admission(admission), metrics);
-  installAuth(app, deps.token, { anonymousCompatRead: deps.anonymousCompatRead === true });
+  // Every body is a JSON object: `null`, an array, a string or a number is 400 on every route.
+  app.addHook('preValidation', async (request) => {
+    const b: unknown = request.body;
+    if (b !== undefined && (b === null || typeof b !== 'object' || Array.isArray(b))) {
+      throw new ApiError('CF_API_BAD_REQUEST', `the body must be a JSON object, not ${b === null ? 'null' : Array.isArray(b) ? 'an array' : `a ${typeof b}`}`);
+    }
+  });
 
   healthRoutes(app, ctx);
   objectRoutes(app, ctx);
@@ -110,9 +134,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 /** Health probes are never queued: a liveness check that waits behind API traffic would fail. */
 const UNTHROTTLED = new Set(['/healthz', '/readyz']);
 
+/**
+ * Admission runs after authentication, for authenticated requests only: the public static files
+ * (no data, answered from memory) and health probes are never queued.
+ */
 function installAdmission(app: FastifyInstance, admission: Admission, metrics: Metrics): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (UNTHROTTLED.has(request.routeOptions.url ?? '')) return;
+    if (UNTHROTTLED.has(request.routeOptions.url ?? '') || isPublic(request)) return;
     let wait;
     try {
       wait = admission.acquire();

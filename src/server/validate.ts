@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { ApiError } from './errors.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+  // Only an absent body counts as `{}`; a JSON `null` is a body, and not an object.
+  if (value === null) throw new ApiError('CF_API_BAD_REQUEST', `${where} must be a JSON object, not null`);
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => {

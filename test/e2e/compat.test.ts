@@ -79,9 +79,11 @@ describe('refused switches', () => {
     const r = await runCli(['reconcile', '--once', '--dry-run', '-f', join(REPO, 'manifests'), '--compat', 'default-tmx']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown compatibility switch "default-tmx" (did you mean "default-tmux"?); the switches are secutools-key, ccl-delegate-env, status-delegated, anonymous-compat-read, default-tmux');
-    const a = await runCli(['run', '-f', join(REPO, 'manifests'), '--listen', '0.0.0.0:0', '--compat', 'anonymous-compat-read', '--state-dir', join(tmpdir(), 'cf-never-used')]);
+    // Even with --allow-remote (without it, a non-loopback --listen is refused first).
+    const a = await runCli(['run', '-f', join(REPO, 'manifests'), '--listen', '0.0.0.0:0', '--allow-remote', '--compat', 'anonymous-compat-read', '--state-dir', join(tmpdir(), 'cf-never-used')]);
     expect(a.code).toBe(1);
     expect(a.stderr).toContain('--compat anonymous-compat-read needs a loopback --listen (got 0.0.0.0:0)');
+    expect(a.stderr).not.toContain('warning');
     const s = await runCli(['reconcile', '--once', '--dry-run', '-f', join(REPO, 'manifests'), '--compat', 'secutools-key'], { env: { SECUTOOLS_API_KEY: 'k', SECUTOOLS_API_URL: '' } });
     expect(s.code).toBe(1);
     expect(s.stderr).toContain('SECUTOOLS_API_KEY is set but SECUTOOLS_API_URL is not');

@@ -1,8 +1,10 @@
 /**
  * The control plane of a real controller (`run`) with simulator agents: the CLI talks to it
  * through the API and falls back to the state dir when it is gone; restart of one session
- * through the API; a unix-socket listener; the non-loopback rule; and a controller restart
- * while agents work, which every tmux session survives (what the systemd unit relies on).
+ * through the API; a unix-socket listener; the non-loopback rule (--allow-remote, a token, a
+ * warning), a JSON null body, 405/415/414 in the error envelope and a flood of unauthenticated
+ * requests that never reaches admission control; and a controller restart while agents work, which every tmux
+ * session survives (what the systemd unit relies on).
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -136,13 +138,54 @@ describe('control plane of a running controller', () => {
     expect((JSON.parse(get.stdout) as { metadata: { name: string } }[]).map((o) => o.metadata.name)).toEqual(['a', 'b']);
   }, 120_000);
 
-  it('refuses to expose the API beyond loopback without a token', async () => {
+  it('refuses a non-loopback --listen without --allow-remote or without a token; with both it warns; a JSON null body starts no failover; 405/415/414 in the envelope; unauthenticated requests never queue', async () => {
     const p = await pool(['s1']);
-    const r = await runCli(['run', '-f', p.manifests, '--state-dir', p.stateDir, '--tmux-socket', p.tmux.socket, '--listen', '0.0.0.0:0', '--token-file', 'none']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--listen 0\.0\.0\.0:0 is not a loopback address: it needs a token/);
+    const base = ['run', '-f', p.manifests, '--state-dir', p.stateDir, '--tmux-socket', p.tmux.socket];
+    const noFlag = await runCli([...base, '--listen', '0.0.0.0:0']);
+    expect(noFlag.code).toBe(1);
+    expect(noFlag.stderr).toMatch(/--listen 0\.0\.0\.0:0 is not a loopback address: the API is plain HTTP, so serving it beyond this host needs --allow-remote \(and a TLS reverse proxy in front, see docs\/security\.md\)/);
+    const noToken = await runCli([...base, '--listen', '0.0.0.0:0', '--allow-remote', '--token-file', 'none']);
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toMatch(/--listen 0\.0\.0\.0:0 is not a loopback address: it needs a token/);
     expect(p.tmux.serverRunning()).toBe(false);
-  }, 60_000);
+
+    const d = p.start(['--listen', '0.0.0.0:0', '--allow-remote']);
+    const listening = await d.waitForLog((l) => l.msg === 'control plane listening', 30_000);
+    expect(listening).toMatchObject({ remote: true, auth: true });
+    const url = String(listening.url);
+    const warning = await d.waitForLog((l) => l.level === 40 && String(l.msg).includes('plain HTTP'));
+    expect(warning.msg).toBe(`the control plane listens on ${url} beyond this host in plain HTTP: the bearer token and every answer cross the network unencrypted; serve it through a TLS reverse proxy (docs/security.md) or listen on 127.0.0.1`);
+    expect(d.stderr).toContain('claude-failover run: warning: the control plane listens on http://0.0.0.0:0 beyond this host in plain HTTP');
+    const token = (await import('node:fs')).readFileSync(join(p.stateDir, 'api-token'), 'utf8').trim();
+    const local = url.replace('0.0.0.0', '127.0.0.1');
+    const res = await fetch(`${local}/api/v1/failover`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: 'null' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'CF_API_BAD_REQUEST', message: 'the body must be a JSON object, not null' } });
+    const put = await fetch(`${local}/api/v1/failover`, { method: 'PUT', headers: { authorization: `Bearer ${token}` } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST');
+    expect(await put.json()).toMatchObject({ error: { code: 'CF_API_METHOD_NOT_ALLOWED' } });
+    const text = await fetch(`${local}/api/v1/failover`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body: '{"to":"b"}' });
+    expect(text.status).toBe(415);
+    expect(await text.json()).toMatchObject({ error: { code: 'CF_API_UNSUPPORTED_MEDIA_TYPE' } });
+    const long = await fetch(`${local}/api/v1/sessions?x=${'a'.repeat(9000)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(long.status).toBe(414);
+    expect(await long.json()).toMatchObject({ error: { code: 'CF_API_URI_TOO_LONG' } });
+
+    // 300 requests without the token at once (6 seconds' worth of the default --api-rate 50): every
+    // one is 401 at once and none takes a place in the admission queue, so an authenticated call
+    // after them is neither held nor refused.
+    const flood = await Promise.all(Array.from({ length: 300 }, () => fetch(`${local}/api/v1/sessions`).then(async (r) => (await r.arrayBuffer(), r.status))));
+    expect(new Set(flood)).toEqual(new Set([401]));
+    const authed = await fetch(`${local}/api/v1/sessions`, { headers: { authorization: `Bearer ${token}` } });
+    expect(authed.status).toBe(200);
+    const metrics = await (await fetch(`${local}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(metrics).not.toContain('claude_failover_http_requests_throttled_total{outcome="rejected"}');
+    expect(Number(/claude_failover_http_requests_throttled_total\{outcome="queued"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBe(0);
+    // A request is recorded (FailoverRequested) before it is answered: nothing was.
+    expect(p.events().filter((e) => e.reason === 'FailoverRequested' || e.reason === 'FailoverStarted')).toEqual([]);
+    expect(p.active()).toBe('a');
+  }, 90_000);
 });
 
 describe('controller restart', () => {

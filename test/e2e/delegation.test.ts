@@ -11,6 +11,7 @@ import { ensureQueueDirs } from '../../src/adapters/queue/index.js';
 import { decide, type RouterPolicy, type RouterProject } from '../../src/core/router.js';
 import { parseTask } from '../../src/core/task.js';
 import { startFakeJobServer, type FakeProvider } from '../../src/demo/fake-job-server.js';
+import { startFakeWebhookServer } from '../../src/demo/fake-webhook-server.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { DaemonProcess, until } from '../support/daemon.js';
 import { tempDir } from '../support/manifests.js';
@@ -30,7 +31,7 @@ interface PolicyOpts {
   jobTimeout?: string;
 }
 
-async function setup(opts: { policy?: PolicyOpts; providers?: Record<string, FakeProvider> } = {}) {
+async function setup(opts: { policy?: PolicyOpts; providers?: Record<string, FakeProvider>; webhookUrl?: string } = {}) {
   const server = await startFakeJobServer({ apiKey: KEY, providers: opts.providers ?? { gemini: { durationMs: 20, cost: 0.01 } } });
   const root = tempDir('deleg');
   const tmux = new PrivateTmuxServer();
@@ -66,7 +67,7 @@ spec:
   jobTimeout: ${p.jobTimeout ?? '1h'}
   fallbackToLocal: ${p.fallbackToLocal ?? false}
   retry: ${p.retry ?? '{maxAttempts: 3, baseDelay: 20ms, maxDelay: 100ms}'}
-${p.budget !== undefined ? `  budget:\n    maxCostPerDay: ${p.budget}\n` : ''}`,
+${p.budget !== undefined ? `  budget:\n    maxCostPerDay: ${p.budget}\n` : ''}${opts.webhookUrl ? `---\napiVersion: claudefailover.io/v1alpha1\nkind: Notifier\nmetadata:\n  name: ops\nspec:\n  type: webhook\n  webhook:\n    url: ${opts.webhookUrl}\n` : ''}`,
   );
   const stateDir = join(root, 'state');
   const env = { CF_TEST_DELEGATION_KEY: KEY };
@@ -170,6 +171,36 @@ describe('delegation e2e (fake job server)', () => {
     expect(t.server.submitsFor(idempotencyKeyFor(failedId, 1))).toBe(1);
     expect(t.record(failedId)).toMatchObject({ state: 'failed' });
     expect(t.status()).toMatchObject({ counters: { failed: 1, succeeded: 1 } });
+    // A dead letter is loud: one TaskFailed, like a local failure.
+    const failed = t.events().filter((e) => e.reason === 'TaskFailed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ key: 'DelegationPolicy/sec', type: 'Warning', data: { taskId: failedId, project: 'web', provider: 'gemini', status: 400, refused: true } });
+    expect(failed[0]?.message).toMatch(new RegExp(`^task ${failedId} of project web: the job API refused the job for provider gemini: .*answered 400 content_policy: prompt rejected by the content filter; moved to failed/`));
+  });
+
+  it('a 422 under `run`: TaskFailed and a webhook notification, as for a local dead letter', async () => {
+    const hook = await startFakeWebhookServer();
+    cleanups.push(() => hook.close());
+    const t = await setup({ webhookUrl: `${hook.url}/hooks/cf` });
+    t.server.failFor({ status: 422, on: 'submit', code: 'unprocessable_entity', message: 'prompt too long for provider gemini' });
+    const d = new DaemonProcess([...t.args, '--resync', '1s'], t.env);
+    cleanups.push(() => d.stop('SIGKILL'));
+    await d.waitForLog((l) => l.msg === 'first reconcile done; controller running', 30_000);
+    t.addTask('refused', 'preferred_ai: gemini');
+    // A local dead letter beside it: a task whose frontmatter is not YAML.
+    t.addTask('broken', 'priority: [unclosed');
+    const [first, second] = await hook.waitForDeliveries(2, 30_000);
+    const sent = [first, second].map((r) => r?.json as { event: string; key: string; message: string; data: Record<string, unknown> });
+    const remote = sent.find((n) => n.key === 'DelegationPolicy/sec');
+    const local = sent.find((n) => n.key === 'Project/web');
+    expect(local).toMatchObject({ event: 'TaskFailed', data: { taskId: 'broken' } });
+    expect(remote).toMatchObject({ event: 'TaskFailed', data: { taskId: 'refused', project: 'web', provider: 'gemini', status: 422, refused: true } });
+    expect(remote?.message).toMatch(/^task refused of project web: the job API refused the job for provider gemini: .*answered 422 unprocessable_entity: prompt too long for provider gemini; moved to failed\//);
+    expect(t.where('refused')).toEqual(['failed']);
+    expect(t.read('failed', 'refused')).toMatch(/reason: the job API refused the job for provider gemini: .*422/);
+    expect(t.server.submitsFor(idempotencyKeyFor('refused', 1))).toBe(1);
+    expect(t.events().filter((e) => e.reason === 'TaskFailed')).toHaveLength(2);
+    expect(await d.stop('SIGTERM')).toBe(0);
   });
 
   it('budget cap: once reached, further tasks go local (marked allow_delegation: false) and the event is emitted once', async () => {

@@ -71,6 +71,8 @@ const everyEvent: NotifyEvent[] = [
   ev('SessionExited', 'Session/ccl-4', 'the agent exited (status 1) after 42s'),
   ev('SessionWaitingForInput', 'Session/ccl-5', 'waiting for a person: permission_prompt: Claude needs your permission to use Bash'),
   ev('TaskStuck', 'Project/web', 'task fix-login on ccl-2: no activity for 20m'),
+  ev('QuotaUnknown', 'Account/beta', 'the usage endpoint failed 3 times in a row (last: 500) and no session reported usage since'),
+  ev('QuotaRecovered', 'Account/beta', 'usage figures again: 5h 40% (usage-api, 0s ago), 7d 20% (usage-api, 0s ago)', { type: 'Normal' }),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -133,6 +135,8 @@ describe('routing', () => {
       'AllAccountsExhausted Account/*',
       'CredentialsExpired Account/beta',
       'GuardDenied Session/ccl-3',
+      'QuotaUnknown Account/beta',
+      'QuotaRecovered Account/beta',
     ]);
   });
 

@@ -18,6 +18,8 @@ interface Opts {
   linked?: boolean;
   failbackBelow?: number;
   exhaustedUntil?: number;
+  /** The figures are no longer current (quota health Unknown). */
+  stale?: boolean;
 }
 
 function acct(name: string, o: Opts = {}): AccountDecisionInput {
@@ -39,6 +41,7 @@ function acct(name: string, o: Opts = {}): AccountDecisionInput {
     usage,
   };
   if (o.failbackBelow !== undefined) a.thresholds.failbackBelow = o.failbackBelow;
+  if (o.stale) a.usageUnknown = 'stale: newest figure 22m old';
   if (o.exhaustedUntil !== undefined) {
     a.exhaustedUntil = T(o.exhaustedUntil);
     a.exhaustedReason = "transcript: You've hit your session limit";
@@ -145,6 +148,11 @@ const CASES: Case[] = [
   { name: 'forced: invalid-credentials target rejected', accounts: [acct('a', { p: 1 }), acct('b', { p: 2, creds: false })], current: 'a', forced: { to: 'b' }, active: 'a', reason: 'ForcedTargetInvalid', forcedRejected: /credentials invalid/ },
   { name: 'forced: unknown name rejected', accounts: [acct('a')], current: 'a', forced: { to: 'zz' }, active: 'a', reason: 'ForcedTargetInvalid', forcedRejected: /no account named zz/ },
   { name: 'forced: rejected, but the normal rules still switch', accounts: [acct('a', { p: 1, exhaustedUntil: 30 }), acct('b', { p: 2, linked: false }), acct('c', { p: 3 })], current: 'a', forced: { to: 'b' }, active: 'c', reason: 'Exhausted', forcedRejected: /shared state diverged/ },
+  // Figures that are no longer current (issue 14 §4): the tier follows them, no headroom is claimed.
+  { name: 'stale figures: still a threshold target (backups barely move), after a current one of the same priority', accounts: [acct('a', { p: 1, u5: 93 }), acct('b', { p: 2, u5: 5, stale: true }), acct('c', { p: 2, u5: 60 })], current: 'a', active: 'c', reason: 'ThresholdCrossed' },
+  { name: 'stale figures: the only target left', accounts: [acct('a', { p: 1, u5: 93 }), acct('b', { p: 2, u5: 5, stale: true })], current: 'a', active: 'b', reason: 'ThresholdCrossed', message: [/switching to b \(priority 2, 5h 5%/] },
+  { name: 'stale figures: no voluntary failback onto them', accounts: [acct('a', { p: 1, u5: 5, failbackBelow: 20, stale: true }), acct('b', { p: 2 })], current: 'b', active: 'b', reason: 'StaySticky' },
+  { name: 'stale figures on the current account: no headroom claimed', accounts: [acct('a', { p: 1, u5: 40, stale: true }), acct('b', { p: 2 })], current: 'a', active: 'a', reason: 'StaySticky', message: [/staying on a: usage unknown \(stale: newest figure 22m old\); last known 5h 40%/] },
 ];
 
 describe('decideActive (table)', () => {
@@ -163,6 +171,11 @@ describe('decideActive (table)', () => {
     if (c.forcedRejected) expect(d.forcedRejected).toMatch(c.forcedRejected);
     else expect(d.forcedRejected).toBeUndefined();
     if (c.tiers) expect(Object.fromEntries(d.perAccount.map((p) => [p.name, p.tier]))).toEqual(c.tiers);
+    for (const v of d.perAccount) {
+      if (c.accounts.find((a) => a.name === v.name)?.usageUnknown === undefined) continue;
+      expect(v.why, v.name).not.toMatch(/headroom/);
+      expect(v.headroom, v.name).toBeUndefined();
+    }
     expect(d.perAccount.map((p) => p.name)).toEqual(c.accounts.map((a) => a.name));
     for (const p of d.perAccount) {
       expect(p.eligible).toBe(p.tier === 'good' || p.tier === 'unknown');

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelayMs,
+  DEFAULT_BACKOFF_CAP_INTERVALS,
   initialPollState,
   mayPoll,
+  mayProbe,
   nextPollAt,
+  nextProbeAt,
+  nextRequestAt,
+  recordProbe,
   parseRetryAfter,
   pollFreshness,
   recordPollOutcome,
@@ -128,6 +133,91 @@ describe('mayPoll / nextPollAt', () => {
     }
     expect(sent.length).toBeLessThanOrEqual(2);
     expect(nextPollAt(s, 10 * MIN)).toBeGreaterThan(10 * MIN);
+  });
+});
+
+describe('the default backoff cap is a small multiple of the interval (issue 14 §4)', () => {
+  const DEF: PollConfig = { pollIntervalMs: 5 * MIN };
+  it.each([
+    [1, 5 * MIN],
+    [2, 10 * MIN],
+    [3, 10 * MIN],
+    [20, 10 * MIN],
+  ] as const)('failure %d → %d ms (no jitter)', (n, expected) => {
+    expect(backoffDelayMs(n, DEF, zero)).toBe(expected);
+  });
+
+  it('the worst gap between two polls is the cap plus its jitter: 12 min with the default 5 min, not 72', () => {
+    let s = initialPollState<number>();
+    const polls: number[] = [];
+    for (let t = 0; t < 3 * 60 * MIN; t += 1000) {
+      if (mayPoll(s, t)) {
+        polls.push(t);
+        s = recordPollOutcome(s, { kind: 'unavailable', at: t }, DEF, one);
+      }
+    }
+    const gaps = polls.slice(1).map((p, i) => p - (polls[i] as number));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(DEFAULT_BACKOFF_CAP_INTERVALS * 5 * MIN * 1.2 + 1000);
+  });
+});
+
+describe('probes while backing off (issue 14 §4)', () => {
+  const DEF: PollConfig = { pollIntervalMs: 5 * MIN };
+  const failing = (kind: 'unavailable' | 'rateLimited', times: number): PollState<number> => {
+    let s = recordPollOutcome(initialPollState<number>(), { kind: 'ok', at: 0 }, DEF, zero, 1);
+    let t = 5 * MIN;
+    for (let i = 0; i < times; i++) {
+      s = recordPollOutcome(s, { kind, at: t }, DEF, zero);
+      t = s.nextAllowedAt as number;
+    }
+    return s;
+  };
+
+  it('none while polls succeed, after a single failure (the next poll is one interval away anyway), or after a 429', () => {
+    expect(nextProbeAt(recordPollOutcome(initialPollState<number>(), { kind: 'ok', at: 0 }, DEF, zero, 1), DEF)).toBeUndefined();
+    expect(nextProbeAt(failing('unavailable', 1), DEF)).toBeUndefined();
+    expect(nextProbeAt(failing('rateLimited', 3), DEF)).toBeUndefined();
+  });
+
+  it('one interval after the last request while the poll is further away; a reachable server makes the poll due at once', () => {
+    const s = failing('unavailable', 2); // polls at 5 and 10 min failed; next poll at 20 min
+    expect(s.lastAttemptAt).toBe(10 * MIN);
+    expect(s.nextAllowedAt).toBe(20 * MIN);
+    expect(nextProbeAt(s, DEF)).toBe(15 * MIN);
+    expect(mayProbe(s, 15 * MIN - 1, DEF)).toBe(false);
+    expect(mayProbe(s, 15 * MIN, DEF)).toBe(true);
+    expect(nextRequestAt(s, 11 * MIN, DEF)).toBe(15 * MIN);
+    const down = recordProbe(s, { at: 15 * MIN, reachable: false });
+    expect(mayPoll(down, 15 * MIN)).toBe(false);
+    expect(nextProbeAt(down, DEF)).toBeUndefined(); // the next one would not come before the poll at 20 min
+    expect(nextRequestAt(down, 15 * MIN, DEF)).toBe(20 * MIN);
+    const up = recordProbe(s, { at: 15 * MIN, reachable: true });
+    expect(mayPoll(up, 15 * MIN)).toBe(true);
+  });
+
+  it('an outage from 0 to 37 min is noticed within one interval, and the token is used at most once per interval', () => {
+    const outageEnds = 37 * MIN;
+    let s = recordPollOutcome(initialPollState<number>(), { kind: 'ok', at: -5 * MIN }, DEF, zero, 1);
+    const polls: number[] = [];
+    const probes: number[] = [];
+    let recoveredAt: number | undefined;
+    for (let t = 0; t < 90 * MIN && recoveredAt === undefined; t += 1000) {
+      const up = t >= outageEnds;
+      if (mayProbe(s, t, DEF)) {
+        probes.push(t);
+        s = recordProbe(s, { at: t, reachable: up });
+      }
+      if (mayPoll(s, t)) {
+        polls.push(t);
+        s = recordPollOutcome(s, { kind: up ? 'ok' : 'unavailable', at: t }, DEF, one, up ? 2 : undefined);
+        if (up) recoveredAt = t;
+      }
+    }
+    expect(recoveredAt).toBeDefined();
+    expect((recoveredAt as number) - outageEnds).toBeLessThanOrEqual(5 * MIN);
+    const gaps = polls.slice(1).map((p, i) => p - (polls[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(5 * MIN);
+    expect(probes.length).toBeGreaterThan(0);
   });
 });
 

@@ -214,64 +214,76 @@ describe('thresholds and headroom', () => {
 
 describe('parseUsageResponse', () => {
   const at = NOW;
+  const snap = (body: unknown): UsageSnapshot => {
+    const r = parseUsageResponse(body, at);
+    if (!r.ok) throw new Error(`refused: ${r.problems.join('; ')}`);
+    return r.snapshot;
+  };
   it('the documented shape', () => {
-    const s = parseUsageResponse(
-      {
-        five_hour: { utilization: 24.0, resets_at: '2026-01-02T19:59:59.600956+00:00' },
-        seven_day: { utilization: 51, resets_at: '2026-01-07T10:00:00+00:00' },
-        seven_day_opus: { utilization: 12, resets_at: null },
-        seven_day_sonnet: null,
-        extra_usage: { is_enabled: false, utilization: null },
-      },
-      at,
-    );
-    expect(s?.fiveHour).toEqual({ utilization: 24, resetsAt: '2026-01-02T19:59:59.600Z', source: 'usage-api', observedAt: at });
-    expect(s?.sevenDay?.utilization).toBe(51);
-    expect(s?.scoped).toEqual([{ scope: 'opus', utilization: 12, source: 'usage-api', observedAt: at }]);
+    const s = snap({
+      five_hour: { utilization: 24.0, resets_at: '2026-01-02T19:59:59.600956+00:00' },
+      seven_day: { utilization: 51, resets_at: '2026-01-07T10:00:00+00:00' },
+      seven_day_opus: { utilization: 12, resets_at: null },
+      seven_day_sonnet: null,
+      seven_day_oauth_apps: 'not a window, not checked',
+      extra_usage: { is_enabled: false, utilization: null },
+    });
+    expect(s.fiveHour).toEqual({ utilization: 24, resetsAt: '2026-01-02T19:59:59.600Z', source: 'usage-api', observedAt: at });
+    expect(s.sevenDay?.utilization).toBe(51);
+    expect(s.scoped).toEqual([{ scope: 'opus', utilization: 12, source: 'usage-api', observedAt: at }]);
   });
 
   it.each([
     ['null windows', { five_hour: null, seven_day: null }, undefined, undefined],
-    ['missing windows', {}, undefined, undefined],
+    ['one window missing', { seven_day: { utilization: 3 } }, undefined, 3],
     ['over 100', { five_hour: { utilization: 112.5, resets_at: null } }, 112.5, undefined],
-    ['numeric string', { five_hour: { utilization: '33.5' } }, 33.5, undefined],
-    ['garbage utilization', { five_hour: { utilization: 'lots' }, seven_day: { utilization: 3 } }, undefined, 3],
-    ['negative clamps to 0', { five_hour: { utilization: -4 } }, 0, undefined],
-  ])('%s', (_n, body, five, seven) => {
-    const s = parseUsageResponse(body, at);
-    expect(s?.fiveHour?.utilization).toBe(five);
-    expect(s?.sevenDay?.utilization).toBe(seven);
+    ['a window without a figure', { five_hour: { utilization: null, resets_at: null }, seven_day: { utilization: 0 } }, undefined, 0],
+    ['epoch resets_at', { five_hour: { utilization: 7, resets_at: 1767380400 } }, 7, undefined],
+  ])('valid: %s', (_n, body, five, seven) => {
+    const s = snap(body);
+    expect(s.fiveHour?.utilization).toBe(five);
+    expect(s.sevenDay?.utilization).toBe(seven);
+  });
+
+  // A wrong shape is a failed poll (the last good figures are kept), with the field and the problem.
+  it.each<[string, unknown, string[]]>([
+    ['a window that is a string', { five_hour: 'lots', seven_day: { utilization: 20 } }, ['five_hour: expected object, received string']],
+    ['utilization "NaN"', { five_hour: { utilization: 'NaN', resets_at: null }, seven_day: { utilization: 20 } }, ['five_hour.utilization: expected number, received string']],
+    ['a numeric string', { five_hour: { utilization: '33.5' } }, ['five_hour.utilization: expected number, received string']],
+    ['a negative figure', { five_hour: { utilization: -5 }, seven_day: { utilization: -5 } }, ['five_hour.utilization: must be a percentage ≥ 0 (it may exceed 100)', 'seven_day.utilization: must be a percentage ≥ 0 (it may exceed 100)']],
+    ['a window without utilization', { five_hour: { resets_at: null } }, ['five_hour.utilization: expected number, received undefined']],
+    ['a bad reset time', { five_hour: { utilization: 3, resets_at: 'tomorrow' } }, ['five_hour.resets_at: must be an ISO-8601 time, epoch seconds or null']],
+    ['a scoped window of the wrong shape', { five_hour: { utilization: 3 }, seven_day_opus: { utilization: 'x' } }, ['seven_day_opus.utilization: expected number, received string']],
+    ['limits that are not objects', { limits: ['junk'] }, ['limits.0: expected object, received string']],
+    ['a limit with a string percent', { limits: [{ kind: 'session', percent: 'high' }] }, ['limits.0.percent: expected number, received string']],
+    ['no usage field at all', {}, ['no five_hour, seven_day or limits field: not a usage response']],
+    ['an error object answered with 200', { error: { type: 'overloaded_error' } }, ['no five_hour, seven_day or limits field: not a usage response']],
+    ['null', null, ['the body is null, not a JSON object']],
+    ['an array', [1], ['the body is an array, not a JSON object']],
+    ['a string', 'x', ['the body is a string, not a JSON object']],
+  ])('refused: %s', (_n, body, problems) => {
+    expect(parseUsageResponse(body, at)).toEqual({ ok: false, problems });
   });
 
   it('limits[] fills gaps and maps scoped windows', () => {
-    const s = parseUsageResponse(
-      {
-        five_hour: { utilization: 40, resets_at: 1767380400 },
-        limits: [
-          { kind: 'session', percent: 86, resets_at: 1767380400, is_active: true },
-          { kind: 'weekly_all', percent: 61, resets_at: '2026-01-07T10:00:00Z', is_active: true },
-          { kind: 'weekly_scoped', percent: 97, resets_at: '2026-01-07T10:00:00Z', scope: 'Opus', is_active: true },
-          { kind: 'weekly_scoped', percent: 5, scope: { model: 'sonnet' } },
-          { kind: 'weekly_scoped', percent: 5 },
-          { kind: 'mystery', percent: 1 },
-          'junk',
-        ],
-      },
-      at,
-    );
-    expect(s?.fiveHour?.utilization).toBe(40); // classic key wins
-    expect(s?.fiveHour?.resetsAt).toBe(new Date(1767380400 * 1000).toISOString());
-    expect(s?.sevenDay?.utilization).toBe(61);
-    expect(s?.scoped.map((x) => [x.scope, x.utilization])).toEqual([
+    const s = snap({
+      five_hour: { utilization: 40, resets_at: 1767380400 },
+      limits: [
+        { kind: 'session', percent: 86, resets_at: 1767380400, is_active: true },
+        { kind: 'weekly_all', percent: 61, resets_at: '2026-01-07T10:00:00Z', is_active: true },
+        { kind: 'weekly_scoped', percent: 97, resets_at: '2026-01-07T10:00:00Z', scope: 'Opus', is_active: true },
+        { kind: 'weekly_scoped', percent: 5, scope: { model: 'sonnet' } },
+        { kind: 'weekly_scoped', percent: 5 },
+        { kind: 'mystery', percent: 1 },
+      ],
+    });
+    expect(s.fiveHour?.utilization).toBe(40); // classic key wins
+    expect(s.fiveHour?.resetsAt).toBe(new Date(1767380400 * 1000).toISOString());
+    expect(s.sevenDay?.utilization).toBe(61);
+    expect(s.scoped.map((x) => [x.scope, x.utilization])).toEqual([
       ['opus', 97],
       ['sonnet', 5],
     ]);
-  });
-
-  it('non-objects → undefined', () => {
-    expect(parseUsageResponse(null, at)).toBeUndefined();
-    expect(parseUsageResponse([1], at)).toBeUndefined();
-    expect(parseUsageResponse('x', at)).toBeUndefined();
   });
 });
 

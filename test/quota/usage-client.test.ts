@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, MockAgent } from 'undici';
-import { fetchUsage, pollOutcomeOf, describeEndpoint, type UsageFetchResult } from '../../src/adapters/quota/usage-client.js';
+import { fetchUsage, pollOutcomeOf, describeEndpoint, probeUsageEndpoint, type UsageFetchResult } from '../../src/adapters/quota/usage-client.js';
 import { startFakeUsageServer, type FakeUsageServer } from '../support/fake-usage-server.js';
 
 const TOKEN = 'sk-ant-oat01-test-SECRET-aaaa';
@@ -106,6 +106,47 @@ describe('fetchUsage against the fake usage server on loopback', () => {
     expect(kinds).toEqual([false, false, true]);
     server.failFor('*', { status: 503 });
     expect(await fetchUsage({ endpoint: server.endpoint, accessToken: TOKEN, dispatcher: agent })).toMatchObject({ kind: 'Unavailable', status: 503 });
+  });
+
+  it('a 200 of the wrong shape is a failed poll (BadResponse) naming each field, never a figure', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ five_hour: 'lots', seven_day: { utilization: 20 } }, /answered 200 with a body that is not a usage response \(five_hour: expected object, received string\)$/],
+      [{ five_hour: { utilization: 'NaN' }, seven_day: { utilization: 20 } }, /\(five_hour\.utilization: expected number, received string\)$/],
+      [{ five_hour: { utilization: -5 }, seven_day: { utilization: -5 } }, /\(five_hour\.utilization: must be a percentage ≥ 0 \(it may exceed 100\); seven_day\.utilization: must be a percentage ≥ 0 \(it may exceed 100\)\)$/],
+      [{ status: 'ok' }, /\(no five_hour, seven_day or limits field: not a usage response\)$/],
+    ];
+    for (const [body, message] of cases) {
+      server.setUsage(TOKEN, body);
+      const r = await fetchUsage({ endpoint: server.endpoint, accessToken: TOKEN, dispatcher: agent });
+      expect(r).toMatchObject({ ok: false, kind: 'Unavailable', cause: 'BadResponse', status: 200 });
+      expect(!r.ok && r.message, JSON.stringify(body)).toMatch(message);
+      expect(pollOutcomeOf(r, 1)).toEqual({ kind: 'unavailable', at: 1 });
+      noToken(r);
+    }
+  });
+
+  it('a probe sends no token; a server that answers (401) is up, an outage (`*`: 5xx, hang) is not', async () => {
+    server.setWindows(TOKEN, { fiveHour: 5, sevenDay: 5 });
+    const before = server.requests.length;
+    expect(await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent })).toMatchObject({ reachable: true, status: 401 });
+    expect(server.requests.slice(before)).toEqual([expect.objectContaining({ token: undefined, status: 401, beta: 'oauth-2025-04-20' })]);
+    // A failure for one token is not an outage of the server.
+    server.failFor(TOKEN, { status: 500 });
+    expect((await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent })).reachable).toBe(true);
+    server.clearFailures(TOKEN);
+    server.failFor('*', { status: 503 });
+    expect(await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent })).toMatchObject({ reachable: false, status: 503 });
+    server.failFor('*', { status: 429 });
+    expect((await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent })).reachable).toBe(false);
+    server.failFor('*', { status: 0, hang: true });
+    const hung = await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent, timeoutMs: 300 });
+    expect(hung.reachable).toBe(false);
+    expect(hung.message).toMatch(/^probe of http:\/\/127\.0\.0\.1:\d+\/api\/oauth\/usage failed: /);
+    // A hung token poll times out the same way, and clearing the failure answers the held request.
+    const poll = await fetchUsage({ endpoint: server.endpoint, accessToken: TOKEN, dispatcher: agent, timeoutMs: 300 });
+    expect(poll).toMatchObject({ ok: false, kind: 'Unavailable', cause: 'Timeout' });
+    server.clearFailures();
+    expect((await probeUsageEndpoint({ endpoint: server.endpoint, dispatcher: agent })).reachable).toBe(true);
   });
 
   it('wrong path → UnexpectedStatus 404', async () => {

@@ -139,7 +139,6 @@ describe('validation and errors', () => {
     const h = await setup({ sessions: [{ name: 's1' }] });
     const cases: [string, 'GET' | 'POST', string][] = [
       ['/api/v1/nothing', 'GET', 'CF_API_NOT_FOUND'],
-      ['/api/v1/sessions', 'POST', 'CF_API_NOT_FOUND'],
       ['/api/v1/sessions/ghost', 'GET', 'CF_API_OBJECT_NOT_FOUND'],
       ['/api/v1/accounts/ghost', 'GET', 'CF_API_OBJECT_NOT_FOUND'],
       ['/api/v1/projects/ghost', 'GET', 'CF_API_OBJECT_NOT_FOUND'],

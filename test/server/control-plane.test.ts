@@ -7,7 +7,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, stat
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkBind, CONTROL_PLANE_RECORD, isLoopback, loadOrCreateToken, parseListen, startControlPlane, urlOf, type ControlPlane } from '../../src/runtime/control-plane.js';
+import { checkBind, CONTROL_PLANE_RECORD, isLoopback, loadOrCreateToken, parseListen, remoteListenWarning, startControlPlane, urlOf, type ControlPlane } from '../../src/runtime/control-plane.js';
 import { tokensEqual } from '../../src/server/auth.js';
 import { ApiClient, connectController, findController } from '../../src/server/client.js';
 import { tempDir } from '../support/manifests.js';
@@ -47,9 +47,18 @@ describe('listen addresses', () => {
     const a = parseListen(spec);
     expect(a).toEqual(parsed);
     expect(isLoopback(a)).toBe(loopback);
-    if (loopback) expect(() => checkBind(a, null)).not.toThrow();
-    else expect(() => checkBind(a, null)).toThrow(/refusing to listen .* without a token/);
-    expect(() => checkBind(a, 'token')).not.toThrow();
+    if (loopback) {
+      expect(() => checkBind(a, null)).not.toThrow();
+      expect(() => checkBind(a, 'token')).not.toThrow();
+      expect(remoteListenWarning(a)).toBeUndefined();
+    } else {
+      // Beyond loopback: only with --allow-remote, and then only with a token; always a warning.
+      expect(() => checkBind(a, 'token')).toThrow(/refusing to listen .*: it is not a loopback address, and the API is plain HTTP; pass --allow-remote/);
+      expect(() => checkBind(a, null)).toThrow(/--allow-remote/);
+      expect(() => checkBind(a, null, true)).toThrow(/refusing to listen .* without a token/);
+      expect(() => checkBind(a, 'token', true)).not.toThrow();
+      expect(remoteListenWarning(a)).toMatch(/plain HTTP: the bearer token and every answer cross the network unencrypted; serve it through a TLS reverse proxy/);
+    }
   });
 
   it.each(['7777', 'host:', 'host:99999', 'unix:relative.sock', '[::1:7777', 'a:b:c'])('rejects %s', (spec) => {
@@ -118,12 +127,13 @@ describe('startControlPlane', () => {
     expect(existsSync(join(h.stateDir, CONTROL_PLANE_RECORD))).toBe(false);
   });
 
-  it('refuses a socket path that is a regular file, and a non-loopback address without a token', async () => {
+  it('refuses a socket path that is a regular file, a non-loopback address without --allow-remote, and one without a token', async () => {
     const h = await withHarness();
     const file = join(h.root, 'not-a-socket');
     writeFileSync(file, 'x');
     await expect(startControlPlane({ app: h.app, listen: parseListen(`unix:${file}`), token: TOKEN, stateDir: h.stateDir, log: silent })).rejects.toThrow(/is not a socket/);
-    await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: null, stateDir: h.stateDir, log: silent })).rejects.toThrow(/without a token/);
+    await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: TOKEN, stateDir: h.stateDir, log: silent })).rejects.toThrow(/pass --allow-remote/);
+    await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: null, stateDir: h.stateDir, log: silent, allowRemote: true })).rejects.toThrow(/without a token/);
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 });

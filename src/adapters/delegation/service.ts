@@ -8,14 +8,16 @@
  *   [delegate.before] pending record written durably (with the Idempotency-Key) [delegate.recorded]
  *   → rename inbox/ → delegated/ [delegate.moved] → POST /v1/jobs [delegate.submitted]
  *   → record gets the job id [delegate.after].
- * A refused submit (non-retryable 4xx) fails the task right away with the API's message: retrying
- * the same request cannot succeed. An unavailable API leaves the task in delegated/ with its pending
- * record; the next pass submits again with the same key.
+ * A refused submit (non-retryable 4xx: 400, 422, …) fails the task right away with the API's
+ * message — retrying the same request cannot succeed — and is as loud as a local dead letter: a
+ * `TaskFailed` Warning event (hence a notification) through `event`. An unavailable API leaves the
+ * task in delegated/ with its pending record; the next pass submits again with the same key.
  */
 import path from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ManifestObject } from '../../api/objects.js';
 import { durationMs } from '../../api/duration.js';
+import type { PlannedEvent } from '../../core/controller.js';
 import type { DelegationJobRecord, Effect } from '../../core/effects.js';
 import { RetryableError, errorMessage } from '../../core/errors.js';
 import { TaskNotFoundError, type TaskQueue } from '../../core/task.js';
@@ -54,6 +56,8 @@ export interface DelegationServiceOptions {
   /** Breaker settings; by default derived from the policy's retry settings (see `circuitConfigFor`). */
   circuit?: Partial<CircuitConfig>;
   onAttempt?: (policy: string, a: AttemptInfo) => void;
+  /** Records an event (the controller's event log, which feeds the notifiers): a refused submit's `TaskFailed`. */
+  event?: (e: PlannedEvent) => Promise<void> | void;
 }
 
 /** The client retry policy of a DelegationPolicy (deadline: enough for every attempt at the cap, at most 5 min). */
@@ -273,6 +277,13 @@ export class DelegationService {
         await writeJobRecord(e.root, { ...rec, state: 'failed', finishedAt: new Date(now).toISOString(), error: reason }, { durable });
         await q.fail(e.taskId, { from: 'delegated', reason, now });
         this.#opts.log?.warn({ taskId: e.taskId, status: err.status, err: err.message }, 'job refused; task failed');
+        await this.#opts.event?.({
+          key: `DelegationPolicy/${e.policy}`,
+          type: 'Warning',
+          reason: 'TaskFailed',
+          message: `task ${e.taskId} of project ${rec.project}: ${reason}; moved to failed/ (not retried: the API refused the request itself)`,
+          data: { taskId: e.taskId, project: rec.project, provider: rec.provider, attempt: rec.attempt, refused: true, ...(err.status !== undefined ? { status: err.status } : {}) },
+        });
         return;
       }
       const failures = (rec.submitFailures ?? 0) + 1;

@@ -1,8 +1,8 @@
 /** QuotaPort over the credentials reader and the usage client: the token stays in here. */
 import type { Dispatcher } from 'undici';
-import type { CredentialsCheck, QuotaPort, UsageFetch } from '../../core/ports.js';
+import type { CredentialsCheck, QuotaPort, UsageFetch, UsageProbe } from '../../core/ports.js';
 import { readCredentials } from './credentials.js';
-import { fetchUsage } from './usage-client.js';
+import { fetchUsage, probeUsageEndpoint } from './usage-client.js';
 
 export class UsageQuotaPort implements QuotaPort {
   readonly #dispatcher: Dispatcher | undefined;
@@ -23,5 +23,10 @@ export class UsageQuotaPort implements QuotaPort {
     const r = await fetchUsage({ endpoint, accessToken: c.credentials.accessToken, ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}) });
     if (r.ok) return { ok: true, snapshot: r.snapshot, observedAt: r.observedAt };
     return { ok: false, kind: r.kind, message: r.message, ...('retryAfterMs' in r && r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
+  }
+
+  async probeUsage(endpoint: string): Promise<UsageProbe> {
+    const r = await probeUsageEndpoint({ endpoint, ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}) });
+    return { reachable: r.reachable, message: r.message };
   }
 }

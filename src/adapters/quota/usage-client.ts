@@ -41,8 +41,14 @@ export type UsageFetchResult =
   | { ok: false; kind: 'Unavailable'; cause: UnavailableCause; status?: number; message: string };
 
 let defaultAgent: Agent | undefined;
+/**
+ * Connections per origin: accounts are polled at once (one origin for all of them), so a usage
+ * endpoint that hangs must hold every account's request together, not queue the fifth one behind
+ * the first four's timeouts.
+ */
+const USAGE_CONNECTIONS = 32;
 function privateAgent(): Agent {
-  defaultAgent ??= new Agent({ connections: 4, keepAliveTimeout: 10_000 });
+  defaultAgent ??= new Agent({ connections: USAGE_CONNECTIONS, keepAliveTimeout: 10_000 });
   return defaultAgent;
 }
 
@@ -131,9 +137,57 @@ export async function fetchUsage(options: FetchUsageOptions): Promise<UsageFetch
     return fail(isSyntax ? 'BadResponse' : 'Network', isSyntax ? `${where} answered ${status} with a body that is not JSON` : `reading the response of ${where} failed`, status);
   }
   const observedAt = new Date(now()).toISOString();
-  const snapshot = parseUsageResponse(body, observedAt);
-  if (!snapshot) return fail('BadResponse', `${where} answered ${status} with JSON that is not an object`, status);
-  return { ok: true, status, snapshot, observedAt };
+  const parsed = parseUsageResponse(body, observedAt);
+  if (!parsed.ok) {
+    const shown = parsed.problems.slice(0, 3).join('; ');
+    return fail('BadResponse', `${where} answered ${status} with a body that is not a usage response (${shown}${parsed.problems.length > 3 ? `; and ${parsed.problems.length - 3} more` : ''})`, status);
+  }
+  return { ok: true, status, snapshot: parsed.snapshot, observedAt };
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+
+export interface ProbeUsageOptions {
+  endpoint: string;
+  dispatcher?: Dispatcher;
+  /** Default 5 s. */
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+/** Whether the endpoint's server answers at all, and what it said (for the log). */
+export interface ProbeResult {
+  reachable: boolean;
+  status?: number;
+  message: string;
+}
+
+/**
+ * A cheap probe of the usage endpoint while polls back off after server errors: the same GET
+ * WITHOUT a token, so it costs nothing against the per-token throttle. Any answer below 500 other
+ * than 429 (typically 401) means the server is up again; 5xx, 429, a timeout or a network error
+ * mean it is not. Never throws.
+ */
+export async function probeUsageEndpoint(options: ProbeUsageOptions): Promise<ProbeResult> {
+  const where = describeEndpoint(options.endpoint);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  try {
+    const res = await request(options.endpoint, {
+      method: 'GET',
+      dispatcher: options.dispatcher ?? privateAgent(),
+      signal: AbortSignal.timeout(timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      headers: { 'anthropic-beta': USAGE_BETA_HEADER, accept: 'application/json', 'user-agent': options.userAgent ?? 'claude-failover' },
+    });
+    await res.body.dump().catch(() => undefined);
+    const status = res.statusCode;
+    const reachable = status < 500 && status !== 429;
+    return { reachable, status, message: `${where} answered ${status} to a probe without a token${reachable ? ': the server is up' : ''}` };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.name : 'error');
+    return { reachable: false, message: `probe of ${where} failed: ${code}` };
+  }
 }
 
 /** Maps a fetch result to the poll schedule's outcome (src/core/poll-schedule.ts). */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Daemon, DEFAULT_WORKERS } from '../../runtime/daemon.js';
 import { sendToSessionVia } from '../../runtime/session-send.js';
-import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
+import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, remoteListenWarning, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
 import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
@@ -48,7 +48,10 @@ Options:
 ${POOL_HELP}
 ${COMPAT_HELP}
       --listen ADDR        Control plane (HTTP API, /metrics, dashboard): HOST:PORT (default 127.0.0.1:7777),
-                           unix:/path (socket mode 0600), or none. A non-loopback address needs a token.
+                           unix:/path (socket mode 0600), or none. A non-loopback address needs
+                           --allow-remote and a token.
+      --allow-remote       Allow a non-loopback --listen address. The API is plain HTTP: put a TLS
+                           reverse proxy in front of it (docs/security.md). Prints a warning.
       --token-file PATH    Bearer token of the API (default <state-dir>/api-token, created 0600 on first
                            run); "none" disables auth (loopback or unix socket only)
       --api-rate N         Requests per second the API admits (default 50; 0 = no limit). Requests over
@@ -78,6 +81,7 @@ interface Values {
   'token-file'?: string;
   workers?: string;
   'api-rate'?: string;
+  'allow-remote'?: boolean;
   compat?: string[];
   strict?: boolean;
   'max-delete-share'?: string;
@@ -97,6 +101,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     listen: { type: 'string' },
     'token-file': { type: 'string' },
     'api-rate': { type: 'string' },
+    'allow-remote': { type: 'boolean' },
     ...COMPAT_OPTION,
     strict: { type: 'boolean' },
     'max-delete-share': { type: 'string' },
@@ -119,9 +124,14 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const log = createLogger({ level, format, isTTY, stream: process.stdout });
   const listenSpec = values.listen ?? io.env.CLAUDE_FAILOVER_LISTEN ?? DEFAULT_LISTEN;
   const listen = listenSpec === 'none' ? undefined : parseListenArg(listenSpec);
+  const allowRemote = values['allow-remote'] ?? false;
+  if (listen && !isLoopback(listen) && !allowRemote) throw new UsageError(`--listen ${listenSpec} is not a loopback address: the API is plain HTTP, so serving it beyond this host needs --allow-remote (and a TLS reverse proxy in front, see docs/security.md)`);
   if (listen && values['token-file'] === 'none' && !isLoopback(listen)) throw new UsageError(`--listen ${listenSpec} is not a loopback address: it needs a token (drop --token-file none)`);
   const compat = compatFrom(values, io.env);
   if (listen && compat.switches.has('anonymous-compat-read') && !isLoopback(listen)) throw new UsageError(`--compat anonymous-compat-read needs a loopback --listen (got ${listenSpec}): it lets clients read without a token`);
+  // Warned once every refusal of the listen address is behind us.
+  const remoteWarning = listen ? remoteListenWarning(listen) : undefined;
+  if (remoteWarning) io.stderr.write(`claude-failover run: warning: ${remoteWarning}\n`);
   const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
   const apiRate = values['api-rate'] === undefined ? DEFAULT_API_RATE : Number(values['api-rate']);
   if (!Number.isFinite(apiRate) || apiRate < 0 || apiRate > 100_000) throw new UsageError('--api-rate must be a number of requests per second from 0 (no limit) to 100000');
@@ -170,7 +180,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     throw err;
   }
-  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate, compat.switches.has('anonymous-compat-read')) : undefined;
+  const controlPlane = listen && auth ? await startApi(daemon, listen, auth, log, metrics, apiRate, allowRemote, compat.switches.has('anonymous-compat-read')) : undefined;
   // Signal listeners do not keep the event loop alive; this timer does, until a signal arrives.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await stopSignal;
@@ -202,7 +212,7 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, allowRemote: boolean, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
   const { token, tokenFile } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
@@ -222,7 +232,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     ...(anonymousCompatRead ? { anonymousCompatRead } : {}),
   });
   try {
-    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log });
+    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log, allowRemote });
   } catch (err) {
     log.error({ err: errorMessage(err), listen: urlOf(listen) }, 'control plane could not listen; the controller runs without its API');
     await app.close().catch(() => {});

@@ -73,6 +73,7 @@ tr.active td { background: #eef4ff; }
 tr.active td:first-child { border-left: 4px solid var(--accent); font-weight: 600; }
 .pill { padding: 2px 8px; border-radius: 10px; background: #ececf0; font-size: 12px; }
 .pill-active { background: #dbe7ff; color: #1e40af; }
+.pill-warn { background: #fff1d6; color: #92400e; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 9px; font-size: 12px; background: #ececf0; }
 .badge.idle { background: #dcfce7; color: #166534; } .badge.working { background: #dbeafe; color: #1e40af; }
 .badge.starting { background: #fef9c3; color: #854d0e; } .badge.rateLimited, .badge.exited { background: #fee2e2; color: #991b1b; }

@@ -204,6 +204,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
       var nameCell = el('td', { text: a.metadata.name });
       if (isActive) nameCell.appendChild(el('span', { cls: 'pill pill-active', text: 'active' }));
       if (a.spec && a.spec.suspended) nameCell.appendChild(el('span', { cls: 'pill', text: 'suspended' }));
+      var quota = (st.conditions || []).filter(function (c) { return c.type === 'QuotaAvailable'; })[0];
+      if (quota && quota.status === 'Unknown' && (quota.reason === 'UsagePollsFailing' || quota.reason === 'UsageStale')) {
+        nameCell.appendChild(el('span', { cls: 'pill pill-warn', text: 'usage unknown', title: quota.message, data: { testid: 'usage-unknown' } }));
+      }
       return el('tr', { cls: isActive ? 'active' : '', data: { testid: 'account-row', name: a.metadata.name, active: isActive } }, [
         nameCell, td(a.spec ? a.spec.priority : ''), quotaCell(usage.fiveHour), quotaCell(usage.sevenDay),
         el('td', {}, [el('span', { cls: 'badge ' + r.status, text: r.status + (r.reason ? ' · ' + r.reason : ''), title: r.message })]),
