@@ -42,6 +42,15 @@ describe('SessionController.plan', () => {
     expect(part.changes).toEqual([]);
   });
 
+  it('records when the agent process started, and adopts a session without recorded status with the launch time tmux holds', () => {
+    const started = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'SessionStart', source: 'resume' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((started.status['Session/s1'] as Record<string, unknown>).processStartedAt).toBe('2026-11-22T10:00:05.000Z');
+    // status.json lost: the launch time comes from the tmux session (the Project compares the two).
+    const withOption: SessionObserved = { ...observed([]), tmux: new Map([['s1', { ...tmux, options: { ...tmux.options, 'cf-launched-at': '2026-11-22T09:59:59.123Z' } }]]) };
+    const adopted = controller.plan({ desired, observed: withOption, prior: {}, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((adopted.status['Session/s1'] as Record<string, unknown>).launchedAt).toBe('2026-11-22T09:59:59.123Z');
+  });
+
   it('records each exit of the agent as a SessionExited event (not only a crash loop), and relaunches it', () => {
     const dead = { ...tmux, paneDead: true, paneDeadStatus: 3 };
     const part = controller.plan({ desired, observed: { ...observed([]), tmux: new Map([['s1', dead]]) }, prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);

@@ -455,7 +455,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     return;
   }
 
-  const adoptedLaunch = base.launchedAt ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+  const adoptedLaunch = base.launchedAt ?? t.options['cf-launched-at'] ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
   if (session.spec.account && accountHitLimit(input.prior, session.spec.account)) {
     out.status[key] = {
       ...base, launchedAt: adoptedLaunch, panePid: t.panePid ?? null,
@@ -475,7 +475,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 }
 
 function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns } = a;
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns, processStartedAt } = a;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -486,6 +486,7 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
   if (lastTurnEndedAt !== undefined) out.lastTurnEndedAt = lastTurnEndedAt;
   if (lastError !== undefined) out.lastError = lastError;
+  if (processStartedAt !== undefined) out.processStartedAt = processStartedAt;
   return out;
 }
 
