@@ -74,7 +74,7 @@ async function setup() {
   mkdirSync(join(root, 'manifests'), { recursive: true });
   writeFileSync(join(root, 'manifests', 'pool.yaml'), docs.join('---\n'));
 
-  daemon = spawn(process.execPath, [CLI, 'run', '-f', join(root, 'manifests'), '--state-dir', stateDir, '--tmux-socket', socket, '--resync', '5s', '--min-dwell', '1s', '--failover-grace', '2s', '--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn', '--api-rate', values['api-rate']], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TMUX: '' } });
+  daemon = spawn(process.execPath, [CLI, 'run', '-f', join(root, 'manifests'), '--state-dir', stateDir, '--tmux-socket', socket, '--resync', '5s', '--listen', '127.0.0.1:0', '--log-format', 'json', '--log-level', 'warn', '--api-rate', values['api-rate']], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TMUX: '' } });
   await until(() => readJson(join(stateDir, 'control-plane.json'), undefined) !== undefined, 60_000, 'control plane listening');
   await until(() => idleOn('a'), 60_000, 'sessions idle on a');
   return { url: readJson(join(stateDir, 'control-plane.json')).url, apiToken: readFileSync(join(stateDir, 'api-token'), 'utf8').trim() };

@@ -14,6 +14,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTree, snapshotBuild } from './lib/chaos.mjs';
+import { loginAccount } from './lib/login.mjs';
 
 const args = process.argv.slice(2);
 const num = (name, def) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -57,6 +58,7 @@ async function withPool(sessions, workMs, fn) {
     `apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata:\n  name: p\nspec:\n  path: ${root}/projects/p\n`,
     ...names.map((n) => `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${n}\nspec:\n  project: p\n  command: ${JSON.stringify([build.sim, '--dangerously-skip-permissions'])}\n  env:\n    CLAUDE_SIM_WORK_MS: "${workMs}"\n    CLAUDE_SIM_READ_TASK_FILES: "0"\n    CLAUDE_SIM_IDLE_NOTIFY_MS: "0"\n`),
   ].join('---\n'));
+  loginAccount(join(root, 'accounts', 'a'));
   const logFile = join(root, 'daemon.log');
   const out = createWriteStream(logFile);
   const child = spawn(process.execPath, [build.cli, 'run', '-f', manifests, '--state-dir', stateDir, '--tmux-socket', socket, '--resync', '15s', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 // Generates a fleet of manifests and queued task files for benchmarks.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loginAccount } from './lib/login.mjs';
 
 /** accounts, sessions, projects, tasks: counts. Returns the manifests dir. */
 export function generateFleet(root, { accounts, sessions, projects, tasks }) {
@@ -8,6 +9,7 @@ export function generateFleet(root, { accounts, sessions, projects, tasks }) {
   mkdirSync(m, { recursive: true });
   const docs = [];
   for (let i = 0; i < accounts; i++) {
+    loginAccount(join(root, 'accounts', `acct-${i}`));
     docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata:\n  name: acct-${i}\nspec:\n  configDir: ${root}/accounts/acct-${i}\n  priority: ${i * 10}\n  sharedStateDir: ${root}/shared\n  quota:\n    usageEndpoint: http://127.0.0.1:9/api/oauth/usage\n`);
   }
   writeFileSync(join(m, 'accounts.yaml'), docs.join('---\n'));

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { loginAccount } from './lib/login.mjs';
 
 const REPO = resolve(import.meta.dirname, '..');
 const CLI = join(REPO, 'dist/cli/main.js');
@@ -42,6 +43,7 @@ try {
   const m = join(root, 'manifests');
   mkdirSync(m);
   writeFileSync(join(m, 'pool.yaml'), `apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: a}\nspec: {configDir: ${root}/acc}\n---\napiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata: {name: p}\nspec: {path: ${root}/proj}\n---\napiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata: {name: s}\nspec: {project: p, command: ["${join(REPO, 'src/sim/bin/claude')}"]}\n`);
+  loginAccount(join(root, 'acc'));
   daemon = spawn(process.execPath, [CLI, 'run', '-f', m, '--state-dir', state, '--tmux-socket', socket, '--listen', 'none', '--log-format', 'json', '--log-level', 'warn'], { stdio: 'ignore' });
   const readStatus = () => { try { return JSON.parse(readFileSync(join(state, 'status.json'), 'utf8'))['Session/s']; } catch { return undefined; } };
   const waitFor = async (pred, ms) => { const end = Date.now() + ms; while (Date.now() < end) { const s = readStatus(); if (s && pred(s)) return true; await new Promise((r) => setTimeout(r, 1)); } return false; };

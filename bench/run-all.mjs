@@ -18,9 +18,10 @@ for (const s of scripts) {
   }
 }
 // The benchmarks that drive the real controller through the test helpers are vitest files.
-if (only.length === 0 || only.some((o) => 'failover.bench.test.ts'.includes(o))) {
-  console.log('\n=== bench/*.bench.test.ts (vitest)');
-  const r = spawnSync(process.execPath, [join(dir, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(dir, 'vitest.config.ts')], { stdio: 'inherit', cwd: join(dir, '..') });
+const vitestFiles = readdirSync(dir).filter((f) => f.endsWith('.bench.test.ts') && (only.length === 0 || only.some((o) => f.includes(o)))).sort();
+if (vitestFiles.length > 0) {
+  console.log(`\n=== bench/${vitestFiles.length === 1 ? vitestFiles[0] : '*.bench.test.ts'} (vitest)`);
+  const r = spawnSync(process.execPath, [join(dir, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(dir, 'vitest.config.ts'), ...vitestFiles.map((f) => join('bench', f))], { stdio: 'inherit', cwd: join(dir, '..') });
   if (r.status !== 0) {
     failed += 1;
     console.log(`bench/*.bench.test.ts exited ${r.status}`);

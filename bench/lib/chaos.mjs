@@ -11,6 +11,7 @@ import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFil
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loginAccount } from './login.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -97,6 +98,7 @@ function readJsonLines(file) {
 /**
  * @param {{ tasks: number, kills: number, sessions: number, workMs?: number, minKillGapMs?: number, maxKillGapMs?: number, timeoutMs?: number, log?: (s: string) => void, keep?: boolean, seed?: number }} opts
  */
+
 export async function runChaos(opts) {
   const log = opts.log ?? (() => {});
   const build = snapshotBuild();
@@ -124,6 +126,7 @@ export async function runChaos(opts) {
     ...names.map((n) => `apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${n}\nspec:\n  project: p\n  command: ${JSON.stringify([SIM, '--dangerously-skip-permissions'])}\n  env:\n    CLAUDE_SIM_LOG: ${JSON.stringify(simLog(n))}\n    CLAUDE_SIM_WORK_MS: "${opts.workMs ?? 50}"\n    CLAUDE_SIM_READ_TASK_FILES: "0"\n    CLAUDE_SIM_IDLE_NOTIFY_MS: "0"\n`),
   ];
   writeFileSync(join(manifests, 'pool.yaml'), docs.join('---\n'));
+  loginAccount(join(root, 'accounts', 'a'));
 
   const kills = [];
   const incarnations = [];

@@ -10,7 +10,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { DesiredState } from '../api/objects.js';
-import { ADOPTABLE_SHARED_DIRS, goMarkerOf, keyOf, parseGoMarker, type JobLookup, type MigrationInput, type MigrationProject, type MigrationStep, type ObservedMarker, type ObservedTaskFile, type QueuePlace } from '../core/go-migration.js';
+import { goMarkerOf, keyOf, parseGoMarker, type JobLookup, type MigrationInput, type MigrationProject, type MigrationStep, type ObservedMarker, type ObservedTaskFile, type QueuePlace } from '../core/go-migration.js';
+import { ADOPTABLE_DIRS } from '../core/shared-state.js';
 import { DelegationApiError, DelegationClient } from './delegation/client.js';
 import { readJobRecord, writeJobRecord } from './delegation/job-records.js';
 import { guardScriptName } from './guard-deploy.js';
@@ -234,8 +235,8 @@ export async function sharedDirNotes(desired: DesiredState, manifestArgs: string
       if (st?.isDirectory()) real.push(d);
     }
     if (real.length === 0) continue;
-    const adoptable = real.filter((d) => ADOPTABLE_SHARED_DIRS.includes(d));
-    const manual = real.filter((d) => !ADOPTABLE_SHARED_DIRS.includes(d));
+    const adoptable = real.filter((d) => ADOPTABLE_DIRS.includes(d));
+    const manual = real.filter((d) => !ADOPTABLE_DIRS.includes(d));
     if (adoptable.length > 0) {
       notes.push({
         what: `account ${a.metadata.name}: ${adoptable.map((d) => `${d}/`).join(', ')} in ${a.spec.configDir} ${adoptable.length === 1 ? 'is a real directory' : 'are real directories'} (the Go system's agents wrote there), so the account is not a failover target (SharedStateLinked=False)`,

@@ -152,10 +152,10 @@ describe('TmuxAdapter', () => {
     await tmux.newSession({ name: 'd', cwd: '/tmp', argv: ['sh', '-c', 'exit 7'], env: {}, unsetEnv: [], owner: 'Session/d', options: {} });
     // tmux marks the pane dead when its pty closes and records the status when it reaps the child:
     // either can come first, so a listing may briefly show a dead pane without its status.
-    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead && s.paneDeadStatus !== undefined));
+    await until(async () => (await tmux.listSessions()).some((s) => s.paneDead && s.paneDeadStatus !== undefined), 15_000);
     const d = (await tmux.listSessions())[0];
     expect(d?.paneDeadStatus).toBe(7);
-  });
+  }, 20_000);
 
   it('refuses to paste into a dead pane instead of crashing the tmux server', async () => {
     const { server, tmux } = setup();

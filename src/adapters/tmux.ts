@@ -138,7 +138,19 @@ export class TmuxAdapter implements TmuxPort {
   }
 
   async #listSessions(): Promise<TmuxSessionInfo[]> {
-    const fields = ['#{session_name}', '#{session_created}', '#{pane_pid}', '#{pane_dead}', '#{pane_dead_status}', '#{pane_index}', '#{window_index}', ...CF_OPTIONS.map((o) => `#{@${o}}`)];
+    // tmux marks a pane dead when its pty closes and records the exit status when it reaps the
+    // child; a listing in between shows a dead pane without its status (seen for a few hundred ms
+    // on a busy machine). The status is what tells the operator why an agent exited: list again
+    // for it, for up to a second. A pane killed by a signal has no status, only a signal.
+    for (let attempt = 0; ; attempt++) {
+      const listed = await this.#listPanes();
+      if (attempt >= 10 || !listed.some((s) => s.paneDead && s.paneDeadStatus === undefined && s.paneDeadSignal === undefined)) return listed;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async #listPanes(): Promise<TmuxSessionInfo[]> {
+    const fields = ['#{session_name}', '#{session_created}', '#{pane_pid}', '#{pane_dead}', '#{pane_dead_status}', '#{pane_dead_signal}', '#{pane_index}', '#{window_index}', ...CF_OPTIONS.map((o) => `#{@${o}}`)];
     // One line per pane; the controller's sessions have one pane. Fields are tab-separated and
     // session names cannot contain tabs or newlines (tmux replaces them).
     const r = await this.#tmux(['list-panes', '-a', '-F', fields.join('\t')]);
@@ -155,11 +167,12 @@ export class TmuxAdapter implements TmuxPort {
       if (bySession.has(name)) continue; // first pane of the session's first window
       const options: Record<string, string> = {};
       CF_OPTIONS.forEach((o, i) => {
-        const v = parts[7 + i];
+        const v = parts[8 + i];
         if (v) options[o] = v;
       });
       const pid = Number.parseInt(parts[2] ?? '', 10);
       const deadStatus = Number.parseInt(parts[4] ?? '', 10);
+      const deadSignal = Number.parseInt(parts[5] ?? '', 10);
       bySession.set(name, {
         name,
         owner: options['cf-owner'],
@@ -167,6 +180,7 @@ export class TmuxAdapter implements TmuxPort {
         panePid: Number.isFinite(pid) ? pid : undefined,
         paneDead: parts[3] === '1',
         paneDeadStatus: Number.isFinite(deadStatus) ? deadStatus : undefined,
+        ...(Number.isFinite(deadSignal) ? { paneDeadSignal: deadSignal } : {}),
         options,
       });
     }

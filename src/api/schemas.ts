@@ -35,6 +35,9 @@ export const NOTIFIER_EVENTS = [
   'TaskStuck',
   'QuotaUnknown',
   'QuotaRecovered',
+  'NoEligibleAccount',
+  'SharedStateDiverged',
+  'UsageDataStale',
 ] as const;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -154,7 +157,7 @@ export const sessionSpecSchema = z
       .array(z.string())
       .min(1)
       .default([...DEFAULT_COMMAND])
-      .describe(`argv of Claude Code. The controller adds \`--session-id\`/\`--resume\`, \`--settings\` and \`--model\`. Default \`${DEFAULT_COMMAND.join(' ')}\`.`),
+      .describe(`argv of Claude Code, or of a wrapper that runs it. The controller appends \`--settings\`, \`--model\` and \`--session-id\`/\`--resume\` after these arguments, so a wrapper must pass its arguments on to claude, e.g. \`["bash", "-lc", "exec claude \\"$@\\"", "claude", "--dangerously-skip-permissions"]\` or \`["node", "/opt/agent.js"]\`. Default \`${DEFAULT_COMMAND.join(' ')}\`.`),
     model: z.string().min(1).optional().describe('Passed as `--model`.'),
     env: z
       .record(

@@ -3,6 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { closest } from '../api/suggest.js';
 import { parseDuration } from '../api/duration.js';
+import { resolve } from 'node:path';
+import { defaultStateDir } from '../adapters/state-store.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -40,6 +42,15 @@ export function requireFiles(files: string[] | undefined, io: { env: NodeJS.Proc
   throw new UsageError('no manifests given: pass -f PATH (a file or directory; repeatable) or set CLAUDE_FAILOVER_MANIFESTS');
 }
 
+/**
+ * The state directory: `--state-dir`, else CLAUDE_FAILOVER_STATE_DIR or the default, always made
+ * absolute against the command's working directory before anything is planned (it ends up in
+ * every session's `--settings` path and hook commands, which run in the project directory).
+ */
+export function stateDirOf(value: string | undefined, io: { env: NodeJS.ProcessEnv; cwd: string }): string {
+  return resolve(io.cwd, value ?? defaultStateDir(io.env));
+}
+
 /** Common manifest/state/tmux options. */
 export const COMMON = {
   filename: { type: 'string', short: 'f', multiple: true },
@@ -53,7 +64,9 @@ export const POOL = {
   'failover-grace': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const POOL_HELP = `      --min-dwell DURATION     Minimum time on an account before a voluntary switch (threshold, failback); default 10m
+export const POOL_HELP = `      --min-dwell DURATION     Minimum time on an account before a discretionary switch (failback to a
+                               preferred account); default 10m. Leaving an account over its threshold,
+                               exhausted, suspended or invalid is never held by it
       --failover-grace DURATION How long a working session may finish its turn before failover moves it; default 2m`;
 
 export function poolOptions(values: { 'min-dwell'?: string; 'failover-grace'?: string }): { minDwellMs?: number; failoverGraceMs?: number } {

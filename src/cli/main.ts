@@ -31,7 +31,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   mcp: { summary: 'MCP server on stdio for a conductor agent (claude mcp add … -- claude-failover mcp)', load: async () => (await import('./commands/mcp.js')).mcpCommand },
   task: { summary: 'Enqueue a task: task add --queue DIR --file F', load: async () => (await import('./commands/task.js')).taskCommand },
   delegate: { summary: 'Job API for scripts: delegate submit|get|result|decide (alias ccl-delegate)', load: async () => (await import('./commands/delegate.js')).delegateCommand },
-  account: { summary: 'Onboard accounts: account add|login|check', load: async () => (await import('./commands/account.js')).accountCommand },
+  account: { summary: 'Accounts: account add|login|check|link (onboarding, credentials, shared-state links)', load: async () => (await import('./commands/account.js')).accountCommand },
   migrate: { summary: 'Carry the Go system\'s work in flight over: migrate --from-go [--apply]', load: async () => (await import('./commands/migrate.js')).migrateCommand },
   demo: { summary: 'Run the bundled demo pool with a live failover (no account needed)', load: async () => (await import('./commands/demo.js')).demoCommand },
   version: { summary: 'Print the version', load: async () => async (_a, io) => { io.stdout.write(`claude-failover ${VERSION}\n`); return 0; } },

@@ -8,20 +8,29 @@
  * ## Per-account classification (at `now`), first match wins
  * | tier        | when                                                                  | target?          |
  * |-------------|-----------------------------------------------------------------------|------------------|
- * | `excluded`  | suspended; credentials invalid (`false`); shared state not linked     | never            |
+ * | `excluded`  | suspended; credentials invalid or missing (`false`); shared state not linked | never      |
  * | `exhausted` | `exhaustedUntil` > now (hard evidence); or 5h/7d utilization ≥ 100    | never            |
  * | `over`      | 5h ≥ fiveHourThreshold or 7d ≥ weeklyThreshold (reset windows count 0)| never            |
- * | `unknown`   | no usage data, or credentials not yet checked (`'unknown'`)          | fallback only    |
+ * | `unknown`   | no usage data (never polled, failed polls only, or an expired access token that claude refreshes at launch), or credentials not yet checked (`'unknown'`) | fallback only |
  * | `good`      | known usage below both thresholds, credentials valid                 | yes              |
  *
  * An account whose figures are no longer current (`usageUnknown`: failing polls or stale data)
  * keeps the tier of its last known figures, but claims no headroom (it ranks after accounts of the
  * same priority with current figures, and its `why` says "usage unknown").
+ * An expired access token is not invalid credentials: with a refresh token present the CLI
+ * refreshes it when a session starts there, so the account stays a target (`unknown` until its
+ * usage is observed). The controller itself never refreshes tokens, so it cannot poll such an
+ * account; the Account controller warns when an account has had no fresh usage data for long.
  *
  * Candidates are ordered by `priority` (lower first), then headroom (most first; headroom =
  * min(5h threshold − 5h%, weekly threshold − 7d%)), then name.
  *
  * ## Rules
+ * Leaving an account that must not be used (over a threshold, exhausted, suspended, invalid,
+ * diverged, removed) happens at once; the minimum dwell only delays discretionary switches
+ * (failback to a preferred account). A session in the middle of a turn still gets the failover
+ * grace (the Session controller), but the pool decision is never held.
+ *
  * | situation                                                  | result (reason)                                                        |
  * |------------------------------------------------------------|------------------------------------------------------------------------|
  * | forced target, valid (exists, not excluded, not exhausted) | switch at once, dwell ignored (`Forced`)                                |
@@ -29,11 +38,16 @@
  * | no current                                                 | best good, else best unknown (`Initial`)                                |
  * | current removed from the manifests                         | at once → best good, else best unknown (`CurrentRemoved`)               |
  * | current excluded / exhausted                               | at once, dwell ignored → best good, else best unknown (`Suspended`, `CredentialsInvalid`, `SharedStateDiverged`, `Exhausted`) |
- * | current over a threshold, dwell not elapsed                | stay (`DwellHold`, requeueAt = dwell end)                               |
- * | current over a threshold, dwell elapsed                    | → best good (`ThresholdCrossed`); never to an unknown account: with only unknown ones left, stay (`AwaitingUsageData`) |
- * | current good or unknown, a higher-priority account with `failbackBelow` set is good (current figures, not `usageUnknown`) and its 5h% < failbackBelow | after dwell: switch (`Failback`); during dwell: stay (`DwellHold`) |
+ * | current over a threshold                                   | at once, dwell ignored → best good, else best unknown (`ThresholdCrossed`) |
+ * | current good or unknown, a higher-priority account with `failbackBelow` set is good (current figures, not `usageUnknown`) and its 5h% < failbackBelow | after the dwell: switch (`Failback`); during the dwell: stay (`DwellHold`, requeueAt = dwell end) |
  * | current good or unknown otherwise                          | stay (`StaySticky`): unknown usage is not a reason to leave             |
  * | nothing to switch to                                       | keep the current (no churn) (`AllExhausted` with requeueAt = earliest time an over/exhausted account becomes usable; `NoEligibleAccount` when every other account is excluded) |
+ *
+ * Over a threshold with only accounts of unknown usage left, the pool moves to the best of them
+ * rather than staying: staying runs the current account into its hard limit (turns cut off by
+ * 429s), while moving is recoverable — if the unknown account turns out to be near its limit,
+ * its first status line, poll or limit message makes it `over`/`exhausted` and the rules above
+ * move on. Accounts with known usage below their thresholds are always preferred.
  *
  * Failback compares the 5-hour utilization with `failbackBelow` (the weekly window must be below
  * its threshold as for any candidate). Because the target must be below `failbackBelow` and the
@@ -55,8 +69,14 @@ export interface AccountDecisionInput {
   priority: number;
   suspended: boolean;
   credentialsValid: boolean | 'unknown';
+  /** Why the credentials are invalid (shown in the verdict), when `credentialsValid` is false. */
+  credentialsProblem?: string;
+  /** The access token has expired but a refresh token is present: claude refreshes it at launch. */
+  accessTokenExpired?: boolean;
   /** False when a shared directory diverged (not a failover target). */
   sharedStateLinked: boolean;
+  /** Which shared directories diverged (shown in the verdict), when `sharedStateLinked` is false. */
+  sharedStateProblem?: string;
   thresholds: { fiveHourThreshold: number; weeklyThreshold: number; failbackBelow?: number };
   /** Merged usage (src/core/quota.ts mergeUsage), or unknown (never polled / failed polls only). */
   usage: UsageSnapshot | 'unknown';
@@ -78,7 +98,7 @@ export interface DecideActiveInput {
   current: string | null;
   /** When `current` became active (ISO). Missing = dwell already elapsed. */
   currentSince?: string;
-  /** Minimum time on an account before a voluntary switch (threshold, failback). */
+  /** Minimum time on an account before a discretionary switch (failback). Never holds a threshold failover. */
   minDwellMs: number;
   now: Date | string;
   /** An operator's `failover --to`. */
@@ -96,7 +116,6 @@ export type DecisionReason =
   | 'CurrentRemoved'
   | 'Failback'
   | 'DwellHold'
-  | 'AwaitingUsageData'
   | 'AllExhausted'
   | 'NoEligibleAccount'
   | 'Forced'
@@ -125,7 +144,7 @@ export interface ActiveDecision {
   /** Human: what happened, with the figures and sources that triggered it. */
   message: string;
   perAccount: AccountVerdict[];
-  /** When to decide again: the earliest reset (AllExhausted) or the end of the dwell (DwellHold). */
+  /** When to decide again: the earliest reset (AllExhausted) or the end of the dwell before a failback (DwellHold). */
   requeueAt?: string;
   /** Why a forced target was refused. */
   forcedRejected?: string;
@@ -157,8 +176,8 @@ interface Classified extends AccountVerdict {
 function classify(a: AccountDecisionInput, nowMs: number): Classified {
   const base = { name: a.name, input: a };
   if (a.suspended) return { ...base, eligible: false, tier: 'excluded', why: 'suspended' };
-  if (a.credentialsValid === false) return { ...base, eligible: false, tier: 'excluded', why: 'credentials invalid (CredentialsValid=False)' };
-  if (!a.sharedStateLinked) return { ...base, eligible: false, tier: 'excluded', why: 'shared state diverged (SharedStateLinked=False)' };
+  if (a.credentialsValid === false) return { ...base, eligible: false, tier: 'excluded', why: `credentials invalid (CredentialsValid=False)${a.credentialsProblem ? `: ${a.credentialsProblem}` : ''}` };
+  if (!a.sharedStateLinked) return { ...base, eligible: false, tier: 'excluded', why: `shared state diverged (SharedStateLinked=False)${a.sharedStateProblem ? `: ${a.sharedStateProblem}` : ''}` };
   const until = toMs(a.exhaustedUntil);
   if (until !== undefined && until > nowMs) {
     return {
@@ -171,7 +190,8 @@ function classify(a: AccountDecisionInput, nowMs: number): Classified {
   }
   const usage = a.usage === 'unknown' ? undefined : a.usage;
   if (!hasUsageData(usage)) {
-    return { ...base, eligible: true, tier: 'unknown', why: 'usage unknown (a target only when no account with known usage qualifies)' };
+    const token = a.accessTokenExpired ? '; access token expired (claude refreshes it at launch)' : '';
+    return { ...base, eligible: true, tier: 'unknown', why: `usage unknown${token} (a target only when no account with known usage qualifies)` };
   }
   const t = a.thresholds;
   const u5 = effectiveUtilization(usage.fiveHour, nowMs);
@@ -323,33 +343,18 @@ export function decideActive(input: DecideActiveInput): ActiveDecision {
     }
     if (!current) return nothingToSwitchTo(null, ''); // unreachable: covered by `hard`
 
+    if (current.tier === 'over') {
+      // Never held by the dwell: staying runs the account into its hard limit.
+      const pool = others(previous);
+      const target = best(pool, 'good') ?? best(pool, 'unknown');
+      if (!target) return nothingToSwitchTo(previous, `${current.name} is ${current.why}; `);
+      const recoverable = target.tier === 'unknown' ? ' (no account with known usage below its thresholds; a limit there moves the pool on)' : '';
+      return result({ active: target.name, reason: 'ThresholdCrossed', message: `${current.name} crossed a threshold: ${current.why}; switching to ${describeTarget(target, nowMs)}${recoverable}` });
+    }
+
     const since = toMs(input.currentSince);
     const dwellEnds = since !== undefined ? since + input.minDwellMs : undefined;
     const dwelling = dwellEnds !== undefined && nowMs < dwellEnds;
-
-    if (current.tier === 'over') {
-      const target = best(others(previous), 'good');
-      if (!target) {
-        const unknown = others(previous).filter((c) => c.tier === 'unknown');
-        if (unknown.length > 0) {
-          return result({
-            active: previous,
-            reason: 'AwaitingUsageData',
-            message: `${current.name} is ${current.why}; no account with known usage below its thresholds (usage unknown: ${unknown.map((c) => c.name).join(', ')}); staying on ${current.name} until data arrives or it is exhausted`,
-          });
-        }
-        return nothingToSwitchTo(previous, `${current.name} is ${current.why}; `);
-      }
-      if (dwelling && dwellEnds !== undefined) {
-        return result({
-          active: previous,
-          reason: 'DwellHold',
-          message: `${current.name} is ${current.why}; switch to ${target.name} pending until the minimum dwell ends at ${new Date(dwellEnds).toISOString()}`,
-          requeueAt: new Date(dwellEnds).toISOString(),
-        });
-      }
-      return result({ active: target.name, reason: 'ThresholdCrossed', message: `${current.name} crossed a threshold: ${current.why}; switching to ${describeTarget(target, nowMs)}` });
-    }
 
     // Current is good or unknown: sticky, unless failback applies.
     const failback = all

@@ -15,6 +15,7 @@ import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFre
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
 import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
+import { linkState, type LinkState } from '../core/shared-state.js';
 import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
 import { POOL_KEY } from './accounts-view.js';
 
@@ -30,15 +31,22 @@ export interface AccountObservation {
   activeLink?: PathInfo;
 }
 
+/** An operator's `failover --to`, consumed by the next reconcile; `id` lets the requester find its outcome. */
+export interface ForcedRequest {
+  to: string;
+  reason?: string;
+  id?: string;
+}
+
 export interface AccountObserved {
   accounts: Record<string, AccountObservation>;
-  forced?: { to: string; reason?: string };
+  forced?: ForcedRequest;
 }
 
 export interface AccountControllerOptions {
   quota: QuotaPort;
   fs: FsReadPort;
-  /** Minimum time on an account before a voluntary switch (threshold, failback). */
+  /** Minimum time on an account before a discretionary switch (failback). Never holds a threshold failover. */
   minDwellMs: number;
   /** Observation only: whether usage may be polled (false in tests that want no HTTP). */
   poll?: boolean;
@@ -54,6 +62,18 @@ export interface PoolStatus extends ObjectStatus {
   exhausted: string[];
   requeueAt?: string;
   failover?: { from: string | null; to: string; reason: string; startedAt: string; completedAt?: string };
+  /** Set while no account can take the pool (every account excluded): sessions are not launched. */
+  noEligibleAccount?: { since: string; message: string; accounts: { name: string; why: string }[] };
+  /** The outcome of the last forced request (`failover --to`), by its id. */
+  forced?: { id?: string; to: string; accepted: boolean; message: string; at: string };
+}
+
+/**
+ * An account whose freshest usage figure (poll, status line) is older than this warns
+ * (`UsageDataFresh=False`, event `UsageDataStale`): at least an hour, or three poll intervals.
+ */
+export function staleUsageAfterMs(pollIntervalMs: number): number {
+  return Math.max(60 * 60_000, 3 * pollIntervalMs);
 }
 
 const SESSION_PREFIX = 'Session/';
@@ -62,23 +82,32 @@ export class AccountController implements Controller<AccountObserved> {
   readonly kind = 'Account' as const;
   readonly #o: AccountControllerOptions;
   readonly #polls = new Map<string, PollState<UsageSnapshot>>();
-  #forced: { to: string; reason?: string } | undefined;
+  #forced: ForcedRequest | undefined;
+  #requests = 0;
+  /** The credentials' `expiresAt` last seen per account (null: none in the file). */
+  readonly #expiries = new Map<string, number | null>();
 
   constructor(o: AccountControllerOptions) {
     this.#o = o;
   }
 
-  /** An operator's `failover [--to X]`: consumed by the next reconcile. */
-  requestFailover(to: string | undefined, reason?: string, desired?: DesiredState, prior?: StatusMap): { to: string } {
+  /**
+   * An operator's `failover [--to X]`: consumed by the next reconcile, whose outcome is recorded
+   * in the pool status (`forced`, with this request's id). Without a target: the preferred account
+   * other than the active one that the last decision found eligible (else by priority).
+   */
+  requestFailover(to: string | undefined, reason?: string, desired?: DesiredState, prior?: StatusMap): { to: string; id: string } {
     let target = to;
     if (!target && desired) {
       const current = (prior?.[POOL_KEY] as PoolStatus | undefined)?.activeAccount ?? null;
-      const next = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority)[0];
-      target = next?.metadata.name;
+      const eligible = (name: string) => ['good', 'unknown', undefined].includes(prior?.[`Account/${name}`]?.tier as string | undefined);
+      const candidates = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority || a.metadata.name.localeCompare(b.metadata.name));
+      target = (candidates.find((a) => eligible(a.metadata.name)) ?? candidates[0])?.metadata.name;
     }
     if (!target) throw new Error('no account to fail over to');
-    this.#forced = { to: target, ...(reason ? { reason } : {}) };
-    return { to: target };
+    const id = `${Date.now().toString(36)}-${(++this.#requests).toString(36)}`;
+    this.#forced = { to: target, id, ...(reason ? { reason } : {}) };
+    return { to: target, id };
   }
 
   names(_desired: DesiredState, _inventory: Inventory): string[] {
@@ -107,9 +136,19 @@ export class AccountController implements Controller<AccountObserved> {
     const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
     let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
     const cfg = pollConfigOf(a);
+    // New credentials (a login, or claude refreshed an expired token): the old token's rejection
+    // or back-off no longer applies; poll now.
+    const expiry = credentials.ok ? (credentials.expiresAt ?? null) : undefined;
+    const seen = this.#expiries.get(name);
+    if (seen !== undefined && expiry !== undefined && expiry !== seen) {
+      const { nextAllowedAt: _next, lastOutcome: _last, ...rest } = poll;
+      poll = { ...rest, consecutiveFailures: 0 };
+    }
+    if (!ctx.dryRun && expiry !== undefined) this.#expiries.set(name, expiry);
     let polled: UsageFetch | undefined;
     let probed: UsageProbe | undefined;
-    if (credentials.ok && this.#o.poll !== false) {
+    // An expired access token cannot be used (the controller never refreshes it): not polled.
+    if (credentials.ok && !credentials.accessTokenExpired && this.#o.poll !== false) {
       // While polls back off after server errors, a tokenless probe finds a recovery within one interval.
       if (mayProbe(poll, now, cfg)) {
         probed = await this.#o.quota.probeUsage(a.spec.quota.usageEndpoint);
@@ -218,22 +257,6 @@ export function sessionInputs(account: string, prior: StatusMap): UsageInput[] {
   return inputs;
 }
 
-function linkState(a: ManifestObject<'Account'>, obs: AccountObservation): { linked: boolean; diverged: string[]; missing: string[] } {
-  const diverged: string[] = [];
-  const missing: string[] = [];
-  if (!a.spec.sharedStateDir) return { linked: true, diverged, missing };
-  for (const dir of a.spec.sharedDirs) {
-    const info = obs.links[dir] ?? { kind: 'missing' };
-    const path = posix.join(a.spec.configDir, dir);
-    const target = posix.join(a.spec.sharedStateDir, dir);
-    if (info.kind === 'missing') missing.push(dir);
-    else if (info.kind === 'symlink' && posix.resolve(posix.dirname(path), info.target ?? '') === target) continue;
-    else if (info.kind === 'symlink') diverged.push(`${path} links to ${info.target}, not ${target}`);
-    else diverged.push(`${path} is a real ${info.kind} (expected a link to ${target}); move its contents into ${target} and remove it`);
-  }
-  return { linked: diverged.length === 0, diverged, missing };
-}
-
 export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: number): PlanPart {
   const out = emptyPlanPart();
   const now = input.now;
@@ -243,7 +266,7 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
   const decisionInputs: AccountDecisionInput[] = [];
   const merged = new Map<string, MergedUsage>();
   const health = new Map<string, QuotaHealth>();
-  const links = new Map<string, ReturnType<typeof linkState>>();
+  const links = new Map<string, LinkState>();
   let nextWake = Infinity;
 
   for (const a of input.desired.accounts) {
@@ -260,9 +283,9 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     const h = quotaHealth({ usage: m, poll: obs.poll, ...(pollError ? { lastError: pollError } : {}) }, nowMs, quotaHealthConfigOf(a));
     health.set(name, h);
     const usageUnknown = QUOTA_UNKNOWN_REASONS.has(h.reason) ? h.reason : undefined;
-    const l = linkState(a, obs);
+    const l = linkState(name, a.spec.configDir, a.spec.sharedStateDir, a.spec.sharedDirs, obs.links);
     links.set(name, l);
-    const rejected = obs.polled && !obs.polled.ok && (obs.polled.kind === 'CredentialsExpired' || obs.polled.kind === 'Forbidden') ? obs.polled : undefined;
+    const rejected = credentialsRejection(obs);
     const credentialsValid = !obs.credentials.ok ? false : rejected ? false : true;
     const hasData = !!(m.fiveHour || m.sevenDay || m.evidence.length > 0);
     decisionInputs.push({
@@ -270,7 +293,10 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       priority: a.spec.priority,
       suspended: a.spec.suspended,
       credentialsValid,
+      ...(!obs.credentials.ok ? { credentialsProblem: obs.credentials.message } : rejected ? { credentialsProblem: rejected } : {}),
+      ...(obs.credentials.ok && obs.credentials.accessTokenExpired ? { accessTokenExpired: true } : {}),
       sharedStateLinked: l.linked,
+      ...(!l.linked ? { sharedStateProblem: l.diverged.join('; ') } : {}),
       thresholds: { fiveHourThreshold: a.spec.quota.fiveHourThreshold, weeklyThreshold: a.spec.quota.weeklyThreshold, ...(a.spec.quota.failbackBelow !== undefined ? { failbackBelow: a.spec.quota.failbackBelow } : {}) },
       usage: hasData ? m : 'unknown',
       ...(usageUnknown ? { usageUnknown: usageUnknown === 'UsageStale' ? `stale: newest figure ${formatAge(h.ageMs ?? 0)} old` : `${h.failures} failed polls` } : {}),
@@ -278,7 +304,7 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       ...(m.evidence[0] ? { exhaustedReason: `${m.evidence[0].source}: ${m.evidence[0].text ?? m.evidence[0].kind}` } : {}),
     });
     const nextRequest = nextRequestAt(obs.poll, nowMs, pollConfigOf(a));
-    if (obs.credentials.ok && Number.isFinite(nextRequest)) nextWake = Math.min(nextWake, nextRequest);
+    if (obs.credentials.ok && !obs.credentials.accessTokenExpired && Number.isFinite(nextRequest)) nextWake = Math.min(nextWake, nextRequest);
     // Wake when the figures turn stale, so QuotaUnknown comes on time even when nothing is polled.
     if (h.known && h.staleAt !== undefined) nextWake = Math.min(nextWake, h.staleAt + 1);
 
@@ -318,15 +344,24 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       conds = setCondition(conds, { type, status, reason, message }, now, a.generation);
     };
     const polled = obs.polled;
+    const rejection = credentialsRejection(obs);
+    const kept = st?.conditions?.find((c) => c.type === 'CredentialsValid');
     if (!obs.credentials.ok) set('CredentialsValid', 'False', obs.credentials.reason, obs.credentials.message);
     else if (polled && !polled.ok && (polled.kind === 'CredentialsExpired' || polled.kind === 'Forbidden')) set('CredentialsValid', 'False', polled.kind, polled.message);
+    else if (rejection && kept?.status === 'False') set('CredentialsValid', 'False', kept.reason, kept.message); // the last poll's rejection stands until a poll succeeds
+    else if (rejection) set('CredentialsValid', 'False', 'CredentialsExpired', rejection);
+    else if (obs.credentials.accessTokenExpired) set('CredentialsValid', 'True', 'AccessTokenExpired', `access token expired${obs.credentials.expiresAt ? ` at ${new Date(obs.credentials.expiresAt).toISOString()}` : ''}; a refresh token is present: claude refreshes it when a session starts on this account (its usage cannot be polled until then)`);
     else set('CredentialsValid', 'True', 'CredentialsPresent', obs.credentials.expiresAt ? `expires ${new Date(obs.credentials.expiresAt).toISOString()}` : 'credentials present');
     const credCond = conds.find((c) => c.type === 'CredentialsValid');
     const wasValid = st?.conditions?.find((c) => c.type === 'CredentialsValid')?.status !== 'False';
     if (credCond?.status === 'False' && wasValid) out.events.push({ key, type: 'Warning', reason: 'CredentialsExpired', message: `Account/${name}: ${credCond.message}; the account leaves rotation (run \`claude /login\` with CLAUDE_CONFIG_DIR=${a.spec.configDir})` });
 
+    const wasDiverged = st?.conditions?.find((c) => c.type === 'SharedStateLinked')?.reason === 'Diverged';
     if (!a.spec.sharedStateDir) set('SharedStateLinked', 'Unknown', 'NotConfigured', 'spec.sharedStateDir is not set: conversations cannot be resumed under another account');
-    else if (!l.linked) set('SharedStateLinked', 'False', 'Diverged', l.diverged.join('; '));
+    else if (!l.linked) {
+      set('SharedStateLinked', 'False', 'Diverged', l.diverged.join('; '));
+      if (!wasDiverged) out.events.push({ key, type: 'Warning', reason: 'SharedStateDiverged', message: `Account/${name} is not a failover target: ${l.diverged.join('; ')}`, data: { diverged: l.diverged } });
+    }
     else if (l.missing.length > 0) set('SharedStateLinked', 'False', 'Linking', `creating links for ${l.missing.join(', ')}`);
     else set('SharedStateLinked', 'True', 'Linked', `${a.spec.sharedDirs.length} directories linked to ${a.spec.sharedStateDir}`);
 
@@ -347,6 +382,25 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     }
     const active = decision.active === name;
     set('Active', active ? 'True' : 'False', active ? 'ActiveAccount' : 'Standby', active ? decision.message : `active account is ${decision.active ?? 'none'}`);
+
+    // Usage visibility: an account nobody has seen figures for in a long time is a blind target.
+    const seenSince = typeof st?.observingSince === 'string' ? st.observingSince : now.toISOString();
+    const lastSeen = Math.max(obs.poll.lastGood?.at ?? -Infinity, ...[m.fiveHour, m.sevenDay].map((w) => (w ? Date.parse(w.observedAt) : -Infinity)).filter((t) => !Number.isNaN(t)));
+    const staleAfter = staleUsageAfterMs(durationMs(a.spec.quota.pollInterval));
+    const blindFor = nowMs - (Number.isFinite(lastSeen) ? lastSeen : Date.parse(seenSince));
+    if (blindFor > staleAfter) {
+      const why = obs.credentials.ok && obs.credentials.accessTokenExpired
+        ? 'its access token has expired and the controller never refreshes tokens; a session started on it refreshes the token'
+        : !obs.credentials.ok || rejection ? 'its credentials are not usable'
+          : obs.poll.consecutiveFailures > 0 ? `the usage endpoint keeps failing (${String((st?.lastPollError as { kind?: string } | undefined)?.kind ?? obs.poll.lastOutcome ?? 'error')})`
+            : 'no poll or session has reported its usage';
+      const msg = `no fresh usage data for ${formatAge(blindFor)}${Number.isFinite(lastSeen) ? ` (last figures ${new Date(lastSeen).toISOString()})` : ' (never observed)'}: ${why}`;
+      const wasFresh = st?.conditions?.find((c) => c.type === 'UsageDataFresh')?.status !== 'False';
+      set('UsageDataFresh', 'False', 'NoFreshUsageData', msg);
+      if (wasFresh && !active) out.events.push({ key, type: 'Warning', reason: 'UsageDataStale', message: `backup Account/${name}: ${msg}; it stays a failover target, with usage unknown until observed`, data: { ageMs: blindFor, ...(Number.isFinite(lastSeen) ? { lastObservedAt: new Date(lastSeen).toISOString() } : {}) } });
+    } else {
+      set('UsageDataFresh', Number.isFinite(lastSeen) ? 'True' : 'Unknown', Number.isFinite(lastSeen) ? 'Observed' : 'NotYetObserved', Number.isFinite(lastSeen) ? `last figures ${new Date(lastSeen).toISOString()}` : 'no usage figures yet');
+    }
     const problems = conds.filter((c) => ['CredentialsValid', 'SharedStateLinked'].includes(c.type) && c.status === 'False');
     if (problems.length > 0) set('Ready', 'False', problems[0]?.reason ?? 'NotReady', problems.map((c) => c.message).join('; '));
     else set('Ready', 'True', active ? 'Active' : 'Standby', verdict?.why ?? '');
@@ -360,6 +414,7 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       freshness: { state: fresh.state, ...(fresh.ageMs !== undefined ? { ageMs: fresh.ageMs } : {}) },
       ...(h ? { quotaHealth: { known: h.known, reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}) } } : {}),
       poll: { ...obs.poll },
+      observingSince: seenSince,
       ...(lastPollError ? { lastPollError } : {}),
       // The last tokenless probe while polls backed off: did the endpoint's server answer?
       ...(obs.probed ? { lastProbe: { at: now.toISOString(), ...obs.probed } } : st?.lastProbe ? { lastProbe: st.lastProbe } : {}),
@@ -396,8 +451,28 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
       out.changes.push({ key: POOL_KEY, action: 'create', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'add', to: decision.active }], effects: [] });
       out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'ActiveAccountSelected', message: `active account: ${decision.active} (${decision.message})`, data: { to: decision.active, reason: decision.reason, figures } });
     }
+  } else if (input.options.dryRun && excludedAllOf(decision)) {
+    out.notes.push({ key: POOL_KEY, level: 'warning', message: `no account can take the pool, so no session is launched: ${decision.perAccount.map((v) => `${v.name}: ${v.why}`).join('; ')}` });
   } else if (input.options.dryRun && decision.reason !== 'StaySticky' && decision.reason !== 'Initial') {
     out.notes.push({ key: POOL_KEY, level: 'info', message: `active account stays ${decision.active ?? 'none'}: ${decision.reason}: ${decision.message}` });
+  }
+  // No account can take the pool: sessions are not launched (the Session controller reads this).
+  const excludedAll = excludedAllOf(decision);
+  let noEligible: PoolStatus['noEligibleAccount'];
+  if (excludedAll) {
+    const accounts = decision.perAccount.map((v) => ({ name: v.name, why: v.why }));
+    const message = `no account can take the pool; sessions are not launched until one can: ${accounts.map((x) => `${x.name}: ${x.why}`).join('; ')}`;
+    noEligible = { since: pool?.noEligibleAccount?.since ?? now.toISOString(), message, accounts };
+    if (!pool?.noEligibleAccount) out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'NoEligibleAccount', message, data: { accounts } });
+  } else if (pool?.noEligibleAccount) {
+    out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'EligibleAccountAvailable', message: `an account can take the pool again: ${decision.active ?? 'none'} (${decision.message})` });
+  }
+  let forced = pool?.forced;
+  const request = input.observed.forced;
+  if (request && !input.options.dryRun) {
+    const accepted = decision.forcedRejected === undefined;
+    forced = { ...(request.id ? { id: request.id } : {}), to: request.to, accepted, message: accepted ? decision.message : `forced failover to ${request.to} rejected: ${decision.forcedRejected}`, at: now.toISOString() };
+    if (!accepted) out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverRejected', message: `${forced.message}; the pool stays on ${decision.active ?? 'none'}`, data: { to: request.to, ...(request.reason ? { reason: request.reason } : {}), rejected: decision.forcedRejected } });
   }
   if (allExhausted && !pool?.allExhausted) {
     out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'AllAccountsExhausted', message: `every account is over its threshold or out; staying on ${decision.active ?? 'none'}, dispatch paused${decision.requeueAt ? ` until ${decision.requeueAt}` : ''}`, data: { figures } });
@@ -406,7 +481,15 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     failover = { ...failover, completedAt: now.toISOString() };
     out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'FailoverCompleted', message: `every session now runs on ${failover.to} (from ${failover.from ?? 'none'}, ${Math.round((nowMs - Date.parse(failover.startedAt)) / 100) / 10}s)`, data: { ...failover } });
   }
-  const poolConds = setCondition(pool?.conditions, allExhausted ? { type: 'Ready', status: 'False', reason: 'AllAccountsExhausted', message: decision.message } : decision.active ? { type: 'Ready', status: 'True', reason: decision.reason, message: decision.message } : { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message }, now, 'pool');
+  const poolConds = setCondition(
+    pool?.conditions,
+    noEligible ? { type: 'Ready', status: 'False', reason: 'NoEligibleAccount', message: noEligible.message }
+      : allExhausted ? { type: 'Ready', status: 'False', reason: 'AllAccountsExhausted', message: decision.message }
+        : decision.active ? { type: 'Ready', status: 'True', reason: decision.reason, message: decision.message }
+          : { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message },
+    now,
+    'pool',
+  );
   const poolStatus: PoolStatus = {
     observedGeneration: 'pool',
     conditions: poolConds,
@@ -417,6 +500,8 @@ export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: numb
     exhausted,
     ...(decision.requeueAt ? { requeueAt: decision.requeueAt } : {}),
     ...(failover ? { failover } : {}),
+    ...(noEligible ? { noEligibleAccount: noEligible } : {}),
+    ...(forced ? { forced } : {}),
   };
   out.status[POOL_KEY] = poolStatus;
   if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - nowMs);
@@ -436,6 +521,19 @@ function lastError(obs: AccountObservation, st: ObjectStatus | undefined): strin
 function lastKnown(m: MergedUsage, nowMs: number): string {
   const w = (label: string, x: UsageWindow | undefined) => (x ? `${label} ${formatPercent(x.utilization)} (${x.source}, ${formatAge(nowMs - Date.parse(x.observedAt))} ago)` : `${label} n/a`);
   return m.fiveHour || m.sevenDay ? `${w('5h', m.fiveHour)}, ${w('7d', m.sevenDay)}` : 'none';
+}
+
+/** Every account is excluded (suspended, credentials unusable, shared state diverged): none can take the pool. */
+function excludedAllOf(decision: ActiveDecision): boolean {
+  return decision.perAccount.length > 0 && decision.perAccount.every((v) => v.tier === 'excluded');
+}
+
+/** Why the account's last poll was rejected (401/403), until a poll succeeds; undefined otherwise. */
+function credentialsRejection(obs: AccountObservation): string | undefined {
+  const p = obs.polled;
+  if (p && !p.ok && (p.kind === 'CredentialsExpired' || p.kind === 'Forbidden')) return p.message;
+  if (!p && obs.poll.lastOutcome === 'rejected') return 'the usage endpoint rejected the access token (401/403) at the last poll';
+  return undefined;
 }
 
 function usageFigures(m: MergedUsage | undefined): Record<string, unknown> {

@@ -6,6 +6,8 @@ export interface FailureRecord {
   exitStatus?: number | null;
   /** How long the process had run. */
   uptimeMs: number;
+  /** The last lines the process left in its pane (at most a few, each shortened), oldest first. */
+  lastOutput?: string[];
 }
 
 export interface CrashLoopPolicy {
@@ -36,7 +38,36 @@ export function crashLoopVerdict(failures: readonly FailureRecord[], now: number
   return { looping: true, quickFailures: recent.length, nextLaunchAt: last + delay };
 }
 
-/** Keeps the failure list bounded. */
-export function recordFailure(failures: readonly FailureRecord[], f: FailureRecord, keep = 20): FailureRecord[] {
-  return [...failures, f].slice(-keep);
+/** Keeps the failure list bounded; only the latest few keep their pane output. */
+export function recordFailure(failures: readonly FailureRecord[], f: FailureRecord, keep = 20, keepOutput = 3): FailureRecord[] {
+  const all = [...failures, f].slice(-keep);
+  return all.map((x, i) => {
+    if (i >= all.length - keepOutput || x.lastOutput === undefined) return x;
+    const { lastOutput: _drop, ...rest } = x;
+    return rest;
+  });
+}
+
+/** Lines kept from a dead pane, and the width each is cut to. */
+export const EXIT_OUTPUT_LINES = 8;
+const EXIT_OUTPUT_WIDTH = 300;
+
+/**
+ * The last non-empty lines of a dead pane's text (capture-pane), without tmux's own
+ * "Pane is dead (status N, ...)" line, each cut to a readable width. Pure.
+ */
+export function exitOutput(pane: string, lines = EXIT_OUTPUT_LINES): string[] {
+  return pane
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''))
+    .filter((l) => l.trim() !== '' && !/^Pane is dead \(/.test(l))
+    .slice(-lines)
+    .map((l) => (l.length > EXIT_OUTPUT_WIDTH ? `${l.slice(0, EXIT_OUTPUT_WIDTH - 1)}…` : l));
+}
+
+/** One line for messages: the last lines of the output, joined (at most ~300 characters). */
+export function exitSummary(lines: readonly string[] | undefined, max = 3): string | undefined {
+  if (!lines || lines.length === 0) return undefined;
+  const text = lines.slice(-max).map((l) => l.trim()).join(' ⏎ ');
+  return text.length > EXIT_OUTPUT_WIDTH ? `…${text.slice(-(EXIT_OUTPUT_WIDTH - 1))}` : text;
 }

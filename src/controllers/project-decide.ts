@@ -33,6 +33,16 @@ export interface SessionView {
   launchedAtMs?: number;
   /** The current launch resumed the session's conversation (`--resume`). */
   resumed?: boolean;
+  /** When the controller last found the session's process gone (a crash, a kill): epoch ms. */
+  lastFailureMs?: number;
+  /** When the agent process last started, as its SessionStart hook reported (epoch ms). */
+  processStartedMs?: number;
+  /**
+   * When the tmux session itself says it was launched (its `cf-launched-at` option, read fresh from
+   * tmux). Differs from `launchedAtMs` while the Session controller is relaunching it and has not
+   * recorded the new launch in its status yet.
+   */
+  tmuxLaunchedMs?: number;
 }
 
 export type LeaseVerdict =
@@ -49,7 +59,7 @@ export type LeaseVerdict =
    * failover, a healed crash): paste a continuation prompt (same claim) so the task goes on
    * where it stopped instead of starting over.
    */
-  | { action: 'replay'; reason: string }
+  | { action: 'replay'; reason: string; newConversation?: boolean }
   /** The delivery ended without completion: back to inbox (attempt + 1) or failed/ at max. */
   | { action: 'requeue'; reason: string };
 
@@ -75,12 +85,24 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
 /**
  * Decides what happens to a dispatched task, from its lease and its session. In order:
  * completed (lastCompletedTask is the task, after the claim) → complete; first pass after a start
- * (session status not fresh) → keep; rate-limited → hold (stays dispatched, failover replays it;
- * requeued if not continued within the replay window); session gone, suspended, moved or crash
- * looping → requeue; working on it → keep (stale after `staleMs` without activity → requeue);
- * never delivered and the session is idle → redeliver; delivered, and the session went idle
- * after the claim without finishing it (failed turn, relaunch) → requeue; otherwise keep until
- * `staleMs` without activity.
+ * (session status not fresh) → keep; tmux shows a launch the Session status does not know yet →
+ * keep (for up to RELAUNCH_WAIT_MS); relaunched with `--resume` of its conversation after the
+ * latest prompt of the claim started (the claim, or the last continuation) → replay once it is
+ * idle (one continuation per relaunch; no attempt is used); rate-limited → hold (stays
+ * dispatched, failover replays it; requeued if not continued within the replay window); session
+ * undeclared, suspended, moved or crash looping → requeue; never delivered to a session not
+ * launched yet (a carried-over lease) → keep until stale; its pane gone or dead → keep for
+ * RELAUNCH_WAIT_MS (a relaunch brings it back), then requeue; working on it → keep (stale after `staleMs`
+ * without activity → requeue); never delivered and the session is idle → redeliver; delivered,
+ * and the session went idle after the latest prompt started without finishing it (failed turn)
+ * → requeue; relaunched without its conversation → requeue after a crash, else (a failover) replay
+ * in the new conversation from the task file; unless the agent process started after the
+ * prompt and is idle since (the prompt raced with a relaunch): keep until `pickupMs`, then replay
+ * (resumed) or requeue; otherwise keep until the prompt's turn starts (`pickupMs`) or `staleMs`
+ * without activity.
+ *
+ * The latest prompt matters: after a continuation, the session is still idle (since its relaunch)
+ * until the continued turn starts, which must not read as "idle without finishing".
  */
 export function judgeLease(lease: Lease, project: string, s: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
   const marker = taskMarkerId(lease.taskId);
@@ -89,18 +111,38 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     return { action: 'complete', finishedAtMs: s.lastCompletedAtMs, reason: `session ${s.name} finished its turn on the task` };
   }
   if (!ctx.fresh) return { action: 'keep', reason: 'waiting for fresh session status after start', recheckInMs: 250 };
-  const lastActivity = Math.max(claimedMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
+  // When the latest prompt of this claim was pasted: the delivery (its paste start; the claim until
+  // it is recorded) or the last continuation. A turn of that prompt starts after it; a relaunch
+  // decided after it cut that prompt's turn.
+  // Measured from the delivery, not the claim: a claim older than the session (a lease carried
+  // over by `migrate --from-go`, delivered once the session was up) is not taken for a relaunch.
+  // An unreadable time counts as the claim.
+  const msOf = (iso: string | undefined) => {
+    const ms = iso !== undefined ? Date.parse(iso) : NaN;
+    return Number.isFinite(ms) ? ms : undefined;
+  };
+  const continuedMs = msOf(lease.continuedAt);
+  const promptMs = Math.max(claimedMs, msOf(lease.deliveredAt) ?? claimedMs, continuedMs ?? claimedMs);
+  const lastActivity = Math.max(promptMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
   const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
   const stale = (): LeaseVerdict | undefined =>
     staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
 
-  // Relaunched with --resume after the prompt was delivered: continue in the same conversation.
-  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > Date.parse(lease.deliveredAt)
+  // tmux shows a newer launch than the Session status: the relaunch is not recorded yet, and the
+  // status (idle, Ready) is the old process's. Decide nothing on it for now.
+  if (s && s.alive && s.tmuxLaunchedMs !== undefined && s.launchedAtMs !== undefined && s.tmuxLaunchedMs > s.launchedAtMs && ctx.nowMs - s.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
+    return { action: 'keep', reason: `session ${s.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
+  }
+  // Relaunched with --resume after the latest prompt started: continue in the same conversation.
+  // A continuation moves promptMs past this launch, so one relaunch gets one continuation.
+  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > promptMs
     && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
     if (s.activity === 'idle' && s.ready) {
       return { action: 'replay', reason: `session ${s.name} was relaunched${s.account ? ` on account ${s.account}` : ''} and resumed its conversation; continuing the task there` };
     }
-    if (s.activity === 'starting' || s.activity === undefined) return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle`, recheckInMs: 1_000 };
+    if (s.activity === 'starting' || s.activity === undefined || s.activity === 'idle') {
+      return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle and Ready`, recheckInMs: 1_000 };
+    }
   }
   if (s?.activity === 'rateLimited' && s.alive) {
     return { action: 'hold', reason: `session ${s.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
@@ -125,10 +167,11 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
       return stale() ?? { action: 'keep', reason: `session ${s.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
     }
     // The Session controller relaunches a declared session that stopped (failover, healing) and
-    // resumes its conversation; the task then continues there (replay). Wait for that a while.
+    // resumes its conversation; the task then continues there (replay), or, if its prompt never
+    // got through (claimed as the session was being stopped), is delivered there. Wait for that.
     const downFor = ctx.nowMs - lastActivity;
-    if (lease.deliveredAt !== undefined && downFor < RELAUNCH_WAIT_MS) {
-      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched and resumed`, recheckInMs: 1_000 };
+    if (downFor < RELAUNCH_WAIT_MS) {
+      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched${lease.deliveredAt !== undefined ? ' and resumed' : ''}`, recheckInMs: 1_000 };
     }
     return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
   }
@@ -140,18 +183,37 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
     if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  // Idle, relaunched or failed after the prompt reached the session: measured from the delivery
-  // (not the claim), so a claim older than the session — a lease carried over by
-  // `migrate --from-go`, delivered once the session was up — is not taken for a relaunch.
-  const deliveredMs = Date.parse(lease.deliveredAt);
-  const sentMs = Number.isFinite(deliveredMs) ? Math.max(claimedMs, deliveredMs) : claimedMs;
-  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > sentMs) {
-    if (s.launchedAtMs !== undefined && s.launchedAtMs > sentMs) return { action: 'requeue', reason: `session ${s.name} was relaunched while the task was delivered to it` };
-    if (s.lastError && s.lastError.atMs >= sentMs) {
+  // Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
+  // process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
+  // the task's doing: the task continues in the new conversation, from its file.
+  const lostConversation = (why: string): LeaseVerdict => {
+    if (s.lastFailureMs !== undefined && s.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
+    if (!s.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
+    return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
+  };
+  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
+    // The agent process started after the prompt was pasted, and has been idle since it started,
+    // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
+    // process being stopped, or one still starting). That is not a turn that ended. The prompt may
+    // still be submitted; if no turn starts within the pickup time it was lost, and the task
+    // continues (no attempt used).
+    const relaunchedAfterPrompt = s.launchedAtMs !== undefined && s.launchedAtMs > promptMs;
+    if (!relaunchedAfterPrompt && s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
+      const left = promptMs + ctx.pickupMs - ctx.nowMs;
+      if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
+      if (!s.resumed || (lease.conversationId !== undefined && lease.conversationId !== s.conversationId)) {
+        return lostConversation(`the prompt did not survive the restart of session ${s.name}, which started a new conversation`);
+      }
+      if (!s.ready) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
+      return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
+    }
+    if (relaunchedAfterPrompt) return lostConversation(`session ${s.name} was relaunched without its conversation`);
+    if (s.lastError && s.lastError.atMs >= promptMs) {
       return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
     }
-    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task` };
+    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task${continuedMs !== undefined ? ' (after its continuation)' : ''}` };
   }
+  const deliveredMs = promptMs;
   if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
     return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }

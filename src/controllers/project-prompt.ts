@@ -97,12 +97,23 @@ export function taskPrompt(task: PromptTask, taskPath: string): string {
 /**
  * The prompt that continues a task after an interruption (a usage limit, a failover relaunch
  * with `--resume`). It carries the same task marker, so finishing the turn completes the task.
+ * `newConversation`: the relaunch could not resume the conversation (it had no transcript yet),
+ * so the agent is told to start from the task file.
  */
-export function continuationPrompt(task: { id: string; path: string }): string {
+export function continuationPrompt(task: { id: string; path: string; newConversation?: boolean }): string {
+  const why = task.newConversation
+    ? [
+      'Your session was restarted in a new conversation while it worked on this task (account failover), so your earlier',
+      'work on it is not in this conversation. Read the task file and do the task; check what was already done (files,',
+      'commits) before repeating work. When you are done, end your turn: the controller marks the task done.',
+    ]
+    : [
+      'Your previous turn on it was interrupted (usage limit or account failover). Pick up where you left off;',
+      'read the task file again if you need it. When you are done, end your turn: the controller marks the task done.',
+    ];
   return [
     `[cf-task:${taskMarkerId(task.id)}] Continue task ${task.id} from the claude-failover queue.`,
     `Task file: ${task.path}`,
-    'Your previous turn on it was interrupted (usage limit or account failover). Pick up where you left off;',
-    'read the task file again if you need it. When you are done, end your turn: the controller marks the task done.',
+    ...why,
   ].join('\n');
 }

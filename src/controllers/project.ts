@@ -33,6 +33,7 @@ import { stuckTasks } from './project-alerts.js';
 import { assignTasks, judgeLease, type FreeSession, type LeaseVerdict, type SessionView } from './project-decide.js';
 import { continuationPrompt, taskPrompt } from './project-prompt.js';
 import type { SessionStatus } from './session.js';
+import { accountFor } from './session-launch.js';
 
 export { taskPrompt, continuationPrompt, taskMarkerId } from './project-prompt.js';
 
@@ -298,6 +299,12 @@ export function sessionView(name: string, desired: DesiredState, prior: PlanInpu
   const launched = msOf(st?.launchedAt);
   if (launched !== undefined) v.launchedAtMs = launched;
   if (st?.launchMode === 'resume') v.resumed = true;
+  const failed = msOf(st?.failures?.at(-1)?.at);
+  if (failed !== undefined) v.lastFailureMs = failed;
+  const started = msOf(st?.processStartedAt);
+  if (started !== undefined) v.processStartedMs = started;
+  const tmuxLaunched = t?.owner === `Session/${name}` ? msOf(t.options['cf-launched-at']) : undefined;
+  if (tmuxLaunched !== undefined) v.tmuxLaunchedMs = tmuxLaunched;
   return v;
 }
 
@@ -455,6 +462,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
           taskId: id, session: lease.session, account: lease.account,
           ...(conversationId !== undefined ? { conversationId } : {}),
           startedAt, finishedAt: verdict.finishedAtMs, attempts: lease.attempt,
+          ...(lease.continuations ? { continuations: lease.continuations, ...(s.account ? { finishedOnAccount: s.account } : {}) } : {}),
         });
         out.changes.push(taskChange(id, `done: ${verdict.reason} (attempt ${lease.attempt}, ${sinceText(verdict.finishedAtMs - startedAt)})`, [{ type: 'queue.complete', root, taskId: id, footer, expectClaimId: lease.claimId }]));
         out.events.push({ key, type: 'Normal', reason: 'TaskCompleted', message: `task ${id} done by ${lease.session} (attempt ${lease.attempt})`, data: { taskId: id, session: lease.session, account: lease.account, attempt: lease.attempt } });
@@ -486,9 +494,11 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       case 'replay': {
         busy.set(lease.session, { task: id, since: lease.claimedAt });
         touched.add(id);
-        const text = continuationPrompt({ id, path: dispatchedPath(root, id) });
-        out.changes.push(taskChange(id, `continue on ${lease.session}: ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id } }]));
-        out.events.push({ key, type: 'Normal', reason: 'TaskReplayed', message: `task ${id}: ${verdict.reason}`, data: { taskId: id, session: lease.session, attempt: lease.attempt } });
+        const text = continuationPrompt({ id, path: dispatchedPath(root, id), ...(verdict.newConversation ? { newConversation: true } : {}) });
+        const continuation = { claimId: lease.claimId, ...(lease.continuedAt !== undefined ? { previous: lease.continuedAt } : {}) };
+        const n = (lease.continuations ?? 0) + 1;
+        out.changes.push(taskChange(id, `continue on ${lease.session} (continuation ${n} of attempt ${lease.attempt}): ${verdict.reason}`, [{ type: 'tmux.deliver', session: lease.session, text, task: { root, taskId: id, continuation } }]));
+        out.events.push({ key, type: 'Normal', reason: 'TaskReplayed', message: `task ${id}: ${verdict.reason}`, data: { taskId: id, session: lease.session, attempt: lease.attempt, continuation: n } });
         break;
       }
       case 'hold':
@@ -562,10 +572,25 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       if (a.spec.maxSessions !== undefined) slots.set(a.metadata.name, Math.max(0, a.spec.maxSessions - (busyByAccount.get(a.metadata.name)?.size ?? 0)));
     }
     const free: FreeSession[] = [];
+    let moving = 0;
     for (const sname of projectSessions) {
       const v = view(sname);
       if (busy.has(sname) || !v.declared || v.suspended || !v.alive || !v.ready || v.activity !== 'idle') continue;
       if (v.account && exhausted.has(v.account)) continue;
+      // tmux shows a newer launch than the Session status: it is being relaunched, and "idle" is the
+      // old process's. A prompt pasted now would meet a process that is stopping or starting.
+      if (v.tmuxLaunchedMs !== undefined && v.launchedAtMs !== undefined && v.tmuxLaunchedMs > v.launchedAtMs) {
+        moving += 1;
+        continue;
+      }
+      // About to be relaunched under another account (failover): its status still reads idle and
+      // Ready until the Session controller has stopped it, so a task pasted now would be cut at once.
+      const manifest = input.desired.sessions.find((x) => x.metadata.name === sname);
+      const target = manifest ? accountFor(manifest, input.desired, input.prior)?.metadata.name : undefined;
+      if (v.account !== undefined && target !== undefined && v.account !== target) {
+        moving += 1;
+        continue;
+      }
       const settleLeft = (v.sinceMs ?? 0) + tuning.idleSettleMs - nowMs;
       if (settleLeft > 0) {
         requeue(settleLeft + 10);
@@ -573,6 +598,7 @@ export function planProject(p: ManifestObject<'Project'>, o: ProjectQueueObserve
       }
       free.push({ name: sname, mode: v.mode, account: v.account ?? '', sinceMs: v.sinceMs ?? 0 });
     }
+    if (moving > 0 && local.length > 0) out.notes.push({ key, level: 'info', message: `${moving} idle session(s) get no task while they are relaunched (moving to another account)` });
     const { assignments, waiting: wait } = assignTasks(local, free, slots, new Set(projectSessions));
     for (const { task, session } of assignments) {
       touched.add(task.id);

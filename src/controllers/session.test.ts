@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseManifestText } from '../api/parse.js';
 import { desiredFromObjects } from '../api/objects.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
+import type { TmuxNewSessionEffect } from '../core/effects.js';
 import { launchGeneration, launchSpec, SessionController, type SessionObserved } from './session.js';
 
 const text = `apiVersion: claudefailover.io/v1alpha1
@@ -29,7 +30,7 @@ describe('SessionController.plan', () => {
   const tmux: TmuxSessionInfo = { name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: false, paneDeadStatus: undefined, options: { 'cf-generation': launchGeneration(l), 'cf-account': 'a' } };
   // plan() is pure: the ports are never touched (null makes any use fail loudly).
   const controller = new SessionController({ ...deps, tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => '/bin/claude', newId: () => 'x' });
-  const observed = (events: SessionObserved['events']['x']): SessionObserved => ({ tmux: new Map([['s1', tmux]]), events: { s1: events }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {} });
+  const observed = (events: SessionObserved['events']['x']): SessionObserved => ({ tmux: new Map([['s1', tmux]]), events: { s1: events }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, exitPanes: {} });
   const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], activity: 'working', currentTask: 'T-1', launchedAt: '2026-11-22T10:00:00.000Z', lastHeartbeat: '2026-11-22T10:00:01.000Z', turns: 0 } };
 
   it('clears the current task when the turn ends (it does not come back from the prior status)', () => {
@@ -39,6 +40,15 @@ describe('SessionController.plan', () => {
     expect(st.currentTask).toBeUndefined();
     expect(st.lastCompletedTask).toBe('T-1');
     expect(part.changes).toEqual([]);
+  });
+
+  it('records when the agent process started, and adopts a session without recorded status with the launch time tmux holds', () => {
+    const started = controller.plan({ desired, observed: observed([{ t: Date.parse('2026-11-22T10:00:05.000Z'), event: 'SessionStart', source: 'resume' }]), prior, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((started.status['Session/s1'] as Record<string, unknown>).processStartedAt).toBe('2026-11-22T10:00:05.000Z');
+    // status.json lost: the launch time comes from the tmux session (the Project compares the two).
+    const withOption: SessionObserved = { ...observed([]), tmux: new Map([['s1', { ...tmux, options: { ...tmux.options, 'cf-launched-at': '2026-11-22T09:59:59.123Z' } }]]) };
+    const adopted = controller.plan({ desired, observed: withOption, prior: {}, inventory: {}, now: new Date('2026-11-22T10:00:06.000Z'), options: { dryRun: false, prune: false } }, ['s1']);
+    expect((adopted.status['Session/s1'] as Record<string, unknown>).launchedAt).toBe('2026-11-22T09:59:59.123Z');
   });
 
   it('records each exit of the agent as a SessionExited event (not only a crash loop), and relaunches it', () => {
@@ -76,6 +86,91 @@ describe('SessionController.plan', () => {
   });
 });
 
+describe('SessionController.plan: launches', () => {
+  const manifests = (command: string, extra = '') => `apiVersion: claudefailover.io/v1alpha1
+kind: Account
+metadata: {name: a}
+spec: {configDir: /acc/a}
+---
+apiVersion: claudefailover.io/v1alpha1
+kind: Account
+metadata: {name: b}
+spec: {configDir: /acc/b}
+---
+apiVersion: claudefailover.io/v1alpha1
+kind: Project
+metadata: {name: p}
+spec: {path: /proj}
+---
+apiVersion: claudefailover.io/v1alpha1
+kind: Session
+metadata: {name: s1}
+spec: {project: p, model: opus, command: ${command}${extra}}
+`;
+  const deps = { stateDir: '/state', selfCommand: ['/node', '/cli.js'] };
+  const controller = new SessionController({ ...deps, tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => undefined, newId: () => 'x' });
+  const id = '11111111-1111-4111-8111-111111111111';
+  const now = new Date('2026-11-22T10:00:00.000Z');
+  const plan = (command: string, observed: Partial<SessionObserved>, prior: Record<string, unknown> = {}, extra = '') => {
+    const desired = desiredFromObjects(parseManifestText('/m/pool.yaml', manifests(command, extra), { homeDir: '/h' }).objects);
+    const obs: SessionObserved = { tmux: new Map(), events: { s1: [] }, commands: {}, transcripts: {}, freshIds: { s1: id }, panes: {}, exitPanes: {}, ...observed };
+    return controller.plan({ desired, observed: obs, prior: prior as never, inventory: {}, now, options: { dryRun: false, prune: false } }, ['s1']);
+  };
+  const argvOf = (part: ReturnType<typeof plan>) => (part.changes[0]?.effects.find((e) => e.type === 'tmux.newSession') as TmuxNewSessionEffect | undefined)?.argv;
+
+  // The conversation flags come last, with the other flags: a wrapper passes them on ("$@").
+  it.each<[string, string, string[]]>([
+    ['claude itself', '[/usr/bin/claude, --dangerously-skip-permissions]', ['/usr/bin/claude', '--dangerously-skip-permissions']],
+    ['an interpreter and a script', '[/usr/bin/node, /x/agent.js]', ['/usr/bin/node', '/x/agent.js']],
+    ['a bash -lc wrapper', '[/bin/bash, -lc, \'exec claude "$@"\', claude]', ['/bin/bash', '-lc', 'exec claude "$@"', 'claude']],
+  ])('%s: the user argv first, then --settings, --model and --session-id', (_n, command, user) => {
+    expect(argvOf(plan(command, {}))).toEqual([...user, '--settings', '/state/sessions/s1/settings.json', '--model', 'opus', '--session-id', id]);
+  });
+
+  it('resumes with --resume appended as well', () => {
+    const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], conversationId: id, tmuxSession: 's1' } };
+    expect(argvOf(plan('[/bin/bash, -lc, \'exec claude "$@"\', claude]', { transcripts: { s1: true } }, prior))?.slice(-2)).toEqual(['--resume', id]);
+  });
+
+  it('does not launch while no account can take the pool: NoEligibleAccount with the reasons', () => {
+    const message = 'no account can take the pool; sessions are not launched until one can: a: credentials invalid (CredentialsValid=False): no credentials at /acc/a/.credentials.json; b: suspended';
+    const part = plan('[/usr/bin/claude]', {}, { 'Account/*': { observedGeneration: 'pool', conditions: [], activeAccount: null, noEligibleAccount: { since: now.toISOString(), message, accounts: [] } } });
+    expect(part.changes).toEqual([]);
+    const ready = (part.status['Session/s1']?.conditions ?? []).find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'NoEligibleAccount', message });
+    expect(part.notes.map((n) => n.message).join('\n')).toMatch(/tmux session "s1" is not launched: no account can take the pool \(the reasons: Account\/\*\)/);
+  });
+
+  it('a session pinned to an account does not follow the pool: it is launched', () => {
+    const part = plan('[/usr/bin/claude]', {}, { 'Account/*': { observedGeneration: 'pool', conditions: [], activeAccount: null, noEligibleAccount: { since: now.toISOString(), message: 'none', accounts: [] } } }, ', account: b');
+    expect(part.changes.map((c) => c.action)).toEqual(['create']);
+    expect(part.status['Session/s1']?.account).toBe('b');
+  });
+
+  it('a running agent is not relaunched onto an excluded account while no account can take the pool', () => {
+    const running = { name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: false, paneDeadStatus: undefined, options: { 'cf-generation': 'older', 'cf-account': 'b' } };
+    const part = plan('[/usr/bin/claude]', { tmux: new Map([['s1', running]]) }, { 'Account/*': { observedGeneration: 'pool', conditions: [], activeAccount: null, noEligibleAccount: { since: now.toISOString(), message: 'no account can take the pool', accounts: [] } } });
+    expect(part.changes).toEqual([]);
+    expect(part.notes.map((n) => n.message).join('\n')).toMatch(/is not relaunched \(it stays on account b\)/);
+  });
+
+  it('keeps the last lines of an exited agent: condition, event, failures, lastExit', () => {
+    const launch = plan('[/usr/bin/claude, --dangerously-skip-permissions]', {});
+    const gen = (launch.changes[0]?.effects.find((e) => e.type === 'tmux.newSession') as TmuxNewSessionEffect).options['cf-generation'] as string;
+    const dead = { name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: true, paneDeadStatus: 1, options: { 'cf-generation': gen, 'cf-account': 'a' } };
+    const pane = 'Welcome\n\n--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n\nPane is dead (status 1, Thu Dec  3 13:19:07 2026)\n\n';
+    const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], launchedAt: '2026-11-22T09:59:58.000Z', tmuxSession: 's1', account: 'a' } };
+    const part = plan('[/usr/bin/claude, --dangerously-skip-permissions]', { tmux: new Map([['s1', dead]]), exitPanes: { s1: pane } }, prior);
+    const st = part.status['Session/s1'] as unknown as Record<string, unknown> & { failures: { lastOutput?: string[] }[]; lastExit: { output: string[] } };
+    const why = '--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons';
+    expect(st.lastExit).toMatchObject({ exitStatus: 1, uptimeMs: 2000, output: ['Welcome', why] });
+    expect(st.failures.at(-1)?.lastOutput).toEqual(['Welcome', why]);
+    expect(part.events.find((e) => e.reason === 'SessionExited')?.message).toBe(`tmux session "s1": the agent exited (status 1) after 2s: Welcome ⏎ ${why}`);
+    expect((st.conditions as { type: string; message: string }[]).find((c) => c.type === 'Ready')?.message).toContain(why);
+    expect(part.changes[0]?.reason).toContain(why);
+  });
+});
+
 describe('SessionController.plan with a worktree', () => {
   const wtText = text.replace('spec: {project: p, command: [/bin/claude]}', 'spec: {project: p, command: [/bin/claude], worktree: true}');
   const desired = desiredFromObjects(parseManifestText('/m/pool.yaml', wtText, { homeDir: '/h' }).objects);
@@ -85,7 +180,7 @@ describe('SessionController.plan with a worktree', () => {
   const target = { path: '/proj-worktrees/s1', branch: 's1' };
   const there = { state: 'worktree' as const, commonDir: '/proj/.git', topLevel: '/proj-worktrees/s1', branch: 's1' };
   const now = new Date('2026-11-22T10:00:06.000Z');
-  const observed = (o: Partial<SessionObserved>): SessionObserved => ({ tmux: new Map(), events: { s1: [] }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, ...o });
+  const observed = (o: Partial<SessionObserved>): SessionObserved => ({ tmux: new Map(), events: { s1: [] }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, exitPanes: {}, ...o });
   const plan = (o: Partial<SessionObserved>, prior: Record<string, unknown> = {}, opts = { dryRun: false, prune: false }, inventory = {}) =>
     controller.plan({ desired, observed: observed(o), prior: prior as never, inventory, now, options: opts }, ['s1']);
   const s1 = desired.sessions[0];

@@ -16,7 +16,8 @@ import type { FsReadPort, GitPort, GitRepoInfo, TmuxPort, TmuxSessionInfo } from
 import { worktreeTarget, type WorktreeTarget } from '../api/worktree.js';
 import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
 import { waitingForInputAlerts } from './session-alerts.js';
-import { crashLoopVerdict, DEFAULT_CRASH_LOOP, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
+import { crashLoopVerdict, DEFAULT_CRASH_LOOP, exitOutput, exitSummary, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
+import { POOL_KEY } from './accounts-view.js';
 import {
   conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
   type LaunchContext, type LaunchSpec, type WorktreeLaunch,
@@ -53,6 +54,8 @@ export interface SessionObserved {
   freshIds: Record<string, string>;
   /** Pane text, captured only for sessions that send no hook events (the fallback). */
   panes: Record<string, string>;
+  /** Text left in the pane of a process that exited (captured once per exit, before the relaunch). */
+  exitPanes: Record<string, string>;
   /** Declared sessions with `spec.worktree`: their repository and what is at the worktree's path. */
   worktrees?: Record<string, WorktreeObserved>;
   /** Sessions no longer declared that own worktrees (inventory): each worktree and its changes. */
@@ -98,6 +101,14 @@ export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
   paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
   /** The session's git worktree (`spec.worktree`). */
   worktree?: WorktreeStatus;
+  /** The last exit of the agent's process: status, uptime and the last lines of its pane. */
+  lastExit?: { at: string; exitStatus: number | null; uptimeMs: number; output: string[] };
+}
+
+/** What the Session controller needs of the pool's status (src/controllers/account.ts PoolStatus). */
+interface PoolView {
+  activeSince?: string;
+  noEligibleAccount?: { since: string; message: string };
 }
 
 export function ownerOf(name: string): string {
@@ -123,7 +134,7 @@ export class SessionController implements Controller<SessionObserved> {
   }
 
   async observe(names: readonly string[], ctx: ObserveContext): Promise<SessionObserved> {
-    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {} };
+    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {}, exitPanes: {} };
     try {
       const list = await this.#deps.tmux.listSessions();
       out.tmux = new Map(list.map((s) => [s.name, s]));
@@ -155,6 +166,14 @@ export class SessionController implements Controller<SessionObserved> {
       if (!(cmd in out.commands)) out.commands[cmd] = cmd.includes('/') ? cmd : await this.#deps.resolveCommand(cmd);
       const prior = ctx.prior[`Session/${name}`] as SessionStatus | undefined;
       const t = out.tmux.get(name);
+      if (t && t.owner === ownerOf(name) && t.paneDead && prior?.launchedAt) {
+        // Why did it exit? The pane stays after the process (remain-on-exit): keep its last lines.
+        try {
+          out.exitPanes[name] = await this.#deps.tmux.capturePane(name, 200);
+        } catch {
+          // gone meanwhile: the failure is recorded without output
+        }
+      }
       const silent = !prior?.lastHeartbeat || (prior.launchedAt !== undefined && prior.lastHeartbeat < prior.launchedAt);
       const launchedLongAgo = prior?.launchedAt !== undefined && Date.now() - Date.parse(prior.launchedAt) > PANE_FALLBACK_AFTER_MS;
       if (t && t.owner === ownerOf(name) && !t.paneDead && silent && launchedLongAgo && (out.events[name] ?? []).length === 0) {
@@ -325,14 +344,18 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   const gone = !t || t.paneDead;
   if (gone && prior?.launchedAt) {
     const uptimeMs = Math.max(0, nowMs - Date.parse(prior.launchedAt));
-    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs });
+    const pane = input.observed.exitPanes[name];
+    const output = t && pane !== undefined ? exitOutput(pane) : undefined;
+    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs, ...(output && output.length > 0 ? { lastOutput: output } : {}) });
     base.restarts = (base.restarts ?? 0) + 1;
     delete base.launchedAt;
     if (t) {
-      const message = `${resource}: the agent exited (status ${t.paneDeadStatus ?? 'unknown'}) after ${Math.round(uptimeMs / 1000)}s`;
+      base.lastExit = { at: now.toISOString(), exitStatus: t.paneDeadStatus ?? null, uptimeMs, output: output ?? [] };
+      const said = exitSummary(output);
+      const message = `${resource}: the agent exited (${exitOf(t)}) after ${Math.round(uptimeMs / 1000)}s${said ? `: ${said}` : output !== undefined ? ' (its pane was empty)' : ''}`;
       out.drift.push({ key, message });
       // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
-      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs } });
+      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs, ...(output !== undefined ? { output } : {}) } });
     } else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
   }
 
@@ -352,29 +375,39 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
       const wait = verdict.nextLaunchAt - nowMs;
       const wasLooping = prior?.conditions?.find((c) => c.type === 'Ready')?.reason === 'CrashLoopBackOff';
       const last = (base.failures ?? []).at(-1);
-      const msg = `${verdict.quickFailures} quick failures in ${Math.round(policy.windowMs / 60000)}m (last: ${last?.reason ?? 'unknown'}${last?.exitStatus != null ? `, status ${last.exitStatus}` : ''}); next launch in ${Math.ceil(wait / 1000)}s`;
+      const said = exitSummary(last?.lastOutput);
+      const msg = `${verdict.quickFailures} quick failures in ${Math.round(policy.windowMs / 60000)}m (last: ${last?.reason ?? 'unknown'}${last?.exitStatus != null ? `, status ${last.exitStatus}` : ''}${said ? `: ${said}` : ''}); next launch in ${Math.ceil(wait / 1000)}s`;
       out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'CrashLoopBackOff', msg) };
       out.requeueAfterMs[key] = wait;
       out.notes.push({ key, level: 'warning', message: `CrashLoopBackOff: ${msg}` });
-      if (!wasLooping) out.events.push({ key, type: 'Warning', reason: 'SessionCrashLoop', message: `${resource}: ${msg}`, data: { failures: base.failures } });
+      if (!wasLooping) out.events.push({ key, type: 'Warning', reason: 'SessionCrashLoop', message: `${resource}: ${msg}`, data: { failures: base.failures, ...(last?.lastOutput ? { lastOutput: last.lastOutput } : {}) } });
+      return;
+    }
+    const pool = input.prior[POOL_KEY] as PoolView | undefined;
+    if (!session.spec.account && pool?.noEligibleAccount) {
+      // No account can take the pool: launching would run the agent on an excluded account.
+      const msg = pool.noEligibleAccount.message;
+      out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'NoEligibleAccount', msg) };
+      out.notes.push({ key, level: 'warning', message: `${resource} is not ${prior?.tmuxSession ? 'relaunched' : 'launched'}: no account can take the pool (the reasons: Account/*)` });
       return;
     }
     const conversation = chooseConversation(session, base, input.observed, name);
     const effects: Effect[] = [...createWorktree, ...prepareLaunch(session, l, input, deps)];
     if (t) effects.unshift({ type: 'tmux.killSession', session: name, owner: ownerOf(name) });
     effects.push(newSessionEffect(name, l, session, conversation, now));
+    const said = t ? exitSummary(base.lastExit?.output) : undefined;
     const change: Change = {
       key,
       action: t ? 'replace' : 'create',
       resource,
-      reason: `${t ? `its process exited (status ${t.paneDeadStatus ?? 'unknown'}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests'}${inWorktree}`,
+      reason: `${t ? `its process exited (${exitOf(t)}${said ? `: ${said}` : ''}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests'}${inWorktree}`,
       diff: fieldDiff(t || prior?.launch ? prior?.launch ?? {} : {}, launchView(l, conversation)),
       effects,
     };
     out.changes.push(change);
     out.status[key] = {
       ...base, ...launchedStatus(l, conversation, now, base),
-      conditions: ready(base.conditions, 'False', 'Launching', `launching ${resource}${conversation.mode === 'resume' ? ` (resuming ${conversation.id})` : ''}`),
+      conditions: ready(base.conditions, 'False', 'Launching', `${t ? 'relaunching' : 'launching'} ${resource}${conversation.mode === 'resume' ? ` (resuming ${conversation.id})` : ''}${said ? `; the agent exited (${t ? exitOf(t) : 'status unknown'}): ${said}` : ''}`),
     };
     return;
   }
@@ -382,15 +415,20 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
   // Alive and ours. Launch settings changed (e.g. another account), or its worktree is gone (removed
   // by hand: made again): relaunch, resuming.
   const want = launchGeneration(l);
+  const poolView = input.prior[POOL_KEY] as PoolView | undefined;
   const lostWorktree = createWorktree.length > 0 && t.options['cf-generation'] === want;
-  if (lostWorktree || t.options['cf-generation'] !== want) {
+  const stranded = !session.spec.account && poolView?.noEligibleAccount !== undefined && t.options['cf-generation'] !== want;
+  if (stranded) {
+    // No account can take the pool: a running agent is left as it is rather than relaunched onto an excluded account.
+    out.notes.push({ key, level: 'warning', message: `${resource} is not relaunched (it stays on account ${t.options['cf-account'] ?? 'none'}): no account can take the pool (the reasons: Account/*)` });
+  }
+  if (!stranded && (lostWorktree || t.options['cf-generation'] !== want)) {
     const from = t.options['cf-account'];
     const accountMove = from !== l.account;
     // Failover: a session whose account actually hit its limit stops now; one still working on
     // an account that merely crossed its threshold may finish its turn, up to the grace period.
     if (accountMove && activity.activity === 'working' && !accountHitLimit(input.prior, from)) {
-      const pool = input.prior['Account/*'] as { activeSince?: string } | undefined;
-      const waited = pool?.activeSince ? nowMs - Date.parse(pool.activeSince) : Infinity;
+      const waited = poolView?.activeSince ? nowMs - Date.parse(poolView.activeSince) : Infinity;
       const grace = deps.failoverGraceMs ?? DEFAULT_FAILOVER_GRACE_MS;
       if (waited < grace) {
         const left = grace - waited;
@@ -417,7 +455,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     return;
   }
 
-  const adoptedLaunch = base.launchedAt ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+  const adoptedLaunch = base.launchedAt ?? t.options['cf-launched-at'] ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
   if (session.spec.account && accountHitLimit(input.prior, session.spec.account)) {
     out.status[key] = {
       ...base, launchedAt: adoptedLaunch, panePid: t.panePid ?? null,
@@ -437,7 +475,7 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
 }
 
 function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns } = a;
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns, processStartedAt } = a;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -448,6 +486,7 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   if (lastCompletedAt !== undefined) out.lastCompletedAt = lastCompletedAt;
   if (lastTurnEndedAt !== undefined) out.lastTurnEndedAt = lastTurnEndedAt;
   if (lastError !== undefined) out.lastError = lastError;
+  if (processStartedAt !== undefined) out.processStartedAt = processStartedAt;
   return out;
 }
 
@@ -484,8 +523,9 @@ function newSessionEffect(name: string, l: LaunchSpec, s: ManifestObject<'Sessio
   if (l.account) options['cf-account'] = l.account;
   if (l.configDir) options['cf-config-dir'] = l.configDir;
   if (s.metadata.annotations?.[PRUNE_ANNOTATION] === 'true') options['cf-prune'] = 'true';
-  const [cmd, ...rest] = l.baseArgv;
-  const argv = [cmd as string, ...conversationArgs(conversation.mode, conversation.id), ...rest];
+  // Appended after the user's argv with the other flags, so a wrapper (`bash -lc 'exec claude "$@"' claude`,
+  // `node agent.js`) passes them on instead of its interpreter choking on them.
+  const argv = [...l.baseArgv, ...conversationArgs(conversation.mode, conversation.id)];
   return { type: 'tmux.newSession', session: name, cwd: l.cwd, argv, env: l.env, unsetEnv: UNSET_ENV, owner: ownerOf(name), options };
 }
 
@@ -540,4 +580,11 @@ function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserve
   }
   const said = removed.length > 0 ? `; removing its git worktree ${removed.join(', ')} (its branch stays)` : '';
   return { effects, said, resource: `git worktree "${worktrees[0]?.path ?? ''}"`, keptWorktree: first !== undefined };
+}
+
+/** `status 1`, `killed by signal 9`, or `status unknown` (tmux has not reaped the process yet). */
+function exitOf(t: { paneDeadStatus: number | undefined; paneDeadSignal?: number }): string {
+  if (t.paneDeadStatus !== undefined) return `status ${t.paneDeadStatus}`;
+  if (t.paneDeadSignal !== undefined) return `killed by signal ${t.paneDeadSignal}`;
+  return 'status unknown';
 }

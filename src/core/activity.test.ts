@@ -36,6 +36,13 @@ describe('applyEvents', () => {
     expect(s.currentTask).toBeUndefined();
   });
 
+  it('records when the agent process started (startup or resume), not a cleared or compacted context', () => {
+    const s = applyEvents(initialActivity(0), [ev(1, 'SessionStart', { source: 'startup' }), ev(2, 'UserPromptSubmit'), ev(3, 'SessionEnd'), ev(4, 'SessionStart', { source: 'resume' })]);
+    expect(s.processStartedAt).toBe(new Date(4).toISOString());
+    const c = applyEvents(s, [ev(5, 'SessionStart', { source: 'clear' }), ev(6, 'SessionStart', { source: 'compact' })]);
+    expect(c.processStartedAt).toBe(new Date(4).toISOString());
+  });
+
   it('keeps `since` when the activity does not change', () => {
     const s = applyEvents(initialActivity(0), [ev(1, 'SessionStart'), ev(2, 'Stop'), ev(3, 'Notification', { notificationType: 'idle_prompt' })]);
     expect(s.since).toBe(new Date(1).toISOString());

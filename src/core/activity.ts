@@ -1,7 +1,7 @@
 /**
  * Session activity, derived from Claude Code hook events (the primary signal). Pure.
  *
- *   SessionStart           -> idle (the TUI waits for input)
+ *   SessionStart           -> idle (the TUI waits for input); startup/resume: the process started
  *   UserPromptSubmit       -> working (and the task id, when the prompt names one)
  *   Stop                   -> idle
  *   StopFailure rate_limit -> rateLimited (other errors -> idle, with lastError)
@@ -107,6 +107,8 @@ export interface ActivityState {
   lastError?: { error: string; message?: string; at: string; account?: string };
   /** Number of turns that ended (Stop) since launch. */
   turns: number;
+  /** ISO time the agent process last started (SessionStart with source startup or resume). */
+  processStartedAt?: string;
 }
 
 export function initialActivity(now: number): ActivityState {
@@ -127,6 +129,8 @@ export function applyEvents(state: ActivityState, events: readonly HookEventReco
     switch (e.event) {
       case 'SessionStart':
         set('idle', e.t);
+        // `clear` and `compact` start a new context in the same process.
+        if (e.source === undefined || e.source === 'startup' || e.source === 'resume') s.processStartedAt = at;
         break;
       case 'UserPromptSubmit':
         set('working', e.t);

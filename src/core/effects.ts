@@ -152,13 +152,17 @@ export interface QueueClaimEffect {
 /**
  * Delivers a prompt into a session's pane: paste (load-buffer + paste-buffer), a separate Enter
  * after a short delay, verify the pane changed (one more Enter if not). With `task`, records
- * `deliveredAt` on the task's lease afterwards (only when the lease belongs to `session`).
+ * `deliveredAt` (when the paste started) on the task's lease afterwards (only when the lease
+ * belongs to `session`). With
+ * `task.continuation`, the prompt continues the task after a relaunch: it is pasted only while
+ * the lease is still that claim with that last continuation (so one relaunch gets at most one
+ * continuation), and `continuedAt` (the paste's start) and `continuations` are recorded instead.
  */
 export interface TmuxDeliverEffect {
   type: 'tmux.deliver';
   session: string;
   text: string;
-  task?: { root: string; taskId: string };
+  task?: { root: string; taskId: string; continuation?: { claimId: string; previous?: string } };
 }
 
 /** dispatched/ → done/ with the footer appended (finish intent, footer, rename). */

@@ -26,13 +26,6 @@ import { invalidTaskIdReason, parseFrontmatter, setFrontmatterFields, type Lease
 
 export type GoMarkerKind = 'delegated' | 'dispatched';
 
-/**
- * Shared dirs whose files have unique names (per session), so that an account's real directory can
- * be merged into the shared store: `claude-failover account link NAME --adopt`. The others
- * (projects/, file-history/, session-env/) are never merged automatically.
- */
-export const ADOPTABLE_SHARED_DIRS: readonly string[] = ['todos', 'shell-snapshots', 'plans', 'tasks'];
-
 /** `<id>.md.delegated`, `<id>.delegated`, `<id>.md.dispatched`, `<id>.dispatched` → kind and task id. */
 export function goMarkerOf(name: string): { kind: GoMarkerKind; taskId: string } | undefined {
   if (name.startsWith('.')) return undefined;

@@ -22,6 +22,8 @@ export interface TmuxSessionInfo {
   panePid: number | undefined;
   paneDead: boolean;
   paneDeadStatus: number | undefined;
+  /** The signal that killed the pane's process (a dead pane has a status or a signal, not both). */
+  paneDeadSignal?: number;
   /** All `@cf-*` user options of the session (without the `@`). */
   options: Record<string, string>;
 }
@@ -137,7 +139,11 @@ export const systemTimers: Timers = {
 
 /** Credentials as the controllers may see them: validity only, never the token. */
 export type CredentialsCheck =
-  | { ok: true; expiresAt?: number; subscriptionType?: string }
+  /**
+   * `accessTokenExpired`: the access token's `expiresAt` passed but a refresh token is present.
+   * Claude Code refreshes it at launch, so the account is usable; its usage cannot be polled.
+   */
+  | { ok: true; expiresAt?: number; subscriptionType?: string; accessTokenExpired?: boolean }
   | { ok: false; reason: string; message: string };
 
 export type UsageFetch =

@@ -536,6 +536,10 @@ export interface DoneFooter {
   startedAt: number;
   finishedAt: number;
   attempts: number;
+  /** Continuation prompts of the finishing attempt (relaunches with `--resume` that cut its turn). */
+  continuations?: number;
+  /** The account the task finished on, when not the one it was claimed on (a failover). */
+  finishedOnAccount?: string;
 }
 
 export interface FailedFooter {
@@ -599,6 +603,7 @@ export function formatDoneFooter(f: DoneFooter): string {
     ['started', iso(f.startedAt)],
     ['finished', iso(f.finishedAt)],
     ['duration', formatDuration(f.finishedAt - f.startedAt)],
+    ['continued', f.continuations ? `${f.continuations} time(s) after a relaunch${f.finishedOnAccount && f.finishedOnAccount !== f.account ? `; finished on account ${oneLine(f.finishedOnAccount)}` : ''}` : undefined],
     ['attempts', String(f.attempts)],
   ]);
 }
@@ -664,10 +669,22 @@ export const LeaseSchema = z.object({
   attempt: z.number().int().min(1),
   /** ISO time. */
   claimedAt: z.string(),
+  /** ISO time the paste of the task's prompt started, recorded once it was submitted (Enter confirmed). */
   deliveredAt: z.string().optional(),
   conversationId: z.string().optional(),
+  /**
+   * ISO time the latest continuation prompt was pasted (a session relaunched with `--resume`
+   * after the delivery, e.g. by a failover, continues the task in the same conversation). The
+   * continuation's turn is judged from this time on, as the first delivery's is from `claimedAt`.
+   */
+  continuedAt: z.string().optional(),
+  /** Continuation prompts delivered under this claim (one per relaunch that cut the task's turn). */
+  continuations: z.number().int().min(0).optional(),
 });
 export type Lease = z.infer<typeof LeaseSchema>;
+
+/** What `updateLease` may record on a lease: delivery facts, never who holds it. */
+export type LeasePatch = Partial<Pick<Lease, 'deliveredAt' | 'conversationId' | 'continuedAt' | 'continuations'>>;
 
 /**
  * Finish intent: `<queue>/intents/<id>.json`, written durably before a multi-step finishing
@@ -874,7 +891,7 @@ export interface TaskQueue {
   claim(id: string, input: ClaimInput): Promise<ClaimResult>;
   readLease(id: string): Promise<Lease | undefined>;
   listLeases(): Promise<LeaseRecord[]>;
-  updateLease(id: string, patch: { deliveredAt?: string; conversationId?: string }, expectClaimId?: string): Promise<Lease>;
+  updateLease(id: string, patch: LeasePatch, expectClaimId?: string): Promise<Lease>;
   complete(id: string, footer: string, opts?: { from?: 'dispatched' | 'delegated'; now?: number; expectClaimId?: string }): Promise<MoveOutcome>;
   fail(id: string, opts: { from: 'inbox' | 'dispatched' | 'delegated'; reason: string; now?: number; attempts?: number; session?: string; account?: string; expectClaimId?: string }): Promise<MoveOutcome>;
   requeue(id: string, opts: { reason: string; maxAttempts?: number; now?: number; expectClaimId?: string }): Promise<RequeueResult>;

@@ -190,7 +190,6 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
       resyncMs: 5_000,
       prune: true,
       log: opts.log,
-      pool: { minDwellMs: 5_000, failoverGraceMs: 8_000 },
       onEvent: (e) => events.push(e),
     });
     opts.say(real

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { createConnection, isIP } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { writeJsonAtomic } from '../adapters/atomic-fs.js';
 import { ownerOf } from '../controllers/session.js';
@@ -150,8 +150,12 @@ async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Listens, records the address for the CLI, and returns a handle that stops listening. */
-export async function startControlPlane(opts: { app: Listenable; listen: ListenAddress; token: string | null; tokenFile?: string; stateDir: string; log: Logger; allowRemote?: boolean }): Promise<ControlPlane> {
+/**
+ * Listens, records the address for the CLI, and returns a handle that stops listening. With a
+ * token, `tokenFile` is required: the record always says where the token is, so that `get`,
+ * `events` and `failover` find it from the state dir. A listener off loopback needs `allowRemote`.
+ */
+export async function startControlPlane(opts: { app: Listenable; listen: ListenAddress; stateDir: string; log: Logger; allowRemote?: boolean } & ({ token: null; tokenFile?: undefined } | { token: string; tokenFile: string })): Promise<ControlPlane> {
   const { app, listen, log } = opts;
   checkBind(listen, opts.token, opts.allowRemote ?? false);
   if (listen.kind === 'unix') {
@@ -165,7 +169,7 @@ export async function startControlPlane(opts: { app: Listenable; listen: ListenA
   const bound = app.server.address();
   const url = urlOf(listen, typeof bound === 'object' && bound ? bound.port : undefined);
   const recordPath = join(opts.stateDir, CONTROL_PLANE_RECORD);
-  const record: ControlPlaneRecord = { url, pid: process.pid, ...(opts.tokenFile && opts.token !== null ? { tokenFile: opts.tokenFile } : {}), startedAt: new Date().toISOString() };
+  const record: ControlPlaneRecord = { url, pid: process.pid, ...(opts.token !== null ? { tokenFile: resolve(opts.tokenFile) } : {}), startedAt: new Date().toISOString() };
   await writeJsonAtomic(recordPath, record, { mode: 0o600 });
   log.info({ url, tokenFile: record.tokenFile ?? null, auth: opts.token !== null, remote: !isLoopback(listen) }, 'control plane listening');
   const warning = remoteListenWarning(listen, url);
@@ -187,27 +191,68 @@ export async function startControlPlane(opts: { app: Listenable; listen: ListenA
 
 /** A failover request, handed to the Account controller (structurally the server's FailoverFn). */
 export interface FailoverTarget {
-  requestFailover(to: string | undefined, reason?: string, desired?: Manager['store']['state']['desired'], prior?: Manager['store']['state']['status']): { to: string };
+  requestFailover(to: string | undefined, reason?: string, desired?: Manager['store']['state']['desired'], prior?: Manager['store']['state']['status']): { to: string; id?: string };
+}
+
+/** How long `POST /api/v1/failover` waits for the Account controller's decision on the request. */
+export const FAILOVER_DECISION_WAIT_MS = 20_000;
+
+interface ForcedOutcome {
+  id?: string;
+  accepted: boolean;
+  message: string;
+}
+
+/** Resolves with the pool's recorded outcome of request `id`, or undefined after `ms`. */
+function outcomeOf(manager: Manager, id: string, ms: number): Promise<ForcedOutcome | undefined> {
+  const read = (): ForcedOutcome | undefined => {
+    const f = manager.store.state.status['Account/*']?.forced as ForcedOutcome | undefined;
+    return f?.id === id ? f : undefined;
+  };
+  return new Promise((resolve) => {
+    const now = read();
+    if (now) {
+      resolve(now);
+      return;
+    }
+    const timer = setTimeout(() => {
+      stop();
+      resolve(undefined);
+    }, ms);
+    const stop = manager.store.subscribe(() => {
+      const f = read();
+      if (!f) return;
+      clearTimeout(timer);
+      stop();
+      resolve(f);
+    });
+  });
 }
 
 /**
  * `POST /api/v1/failover` for the daemon: records the request as an event, hands it to the
- * Account controller (consumed by its next reconcile, which decides and moves the pool) and
- * enqueues the pool key so that happens now.
+ * Account controller and enqueues the pool key, then waits (up to `waitMs`) for the decision on
+ * it. A target the controller refuses (excluded, exhausted) is a ControlPlaneTerminal (HTTP 409)
+ * carrying the controller's reason; the refusal is also in the event log (`FailoverRejected`).
  */
-export function failoverVia(deps: { manager: Manager; accounts: FailoverTarget }) {
-  return async (to: string | undefined, reason: string | undefined): Promise<{ accepted: boolean; message: string; to: string; active: string | null }> => {
+export function failoverVia(deps: { manager: Manager; accounts: FailoverTarget; waitMs?: number }) {
+  return async (to: string | undefined, reason: string | undefined): Promise<{ accepted: boolean; message: string; to: string; active: string | null; pending?: boolean }> => {
     const { desired, status } = deps.manager.store.state;
-    let target: { to: string };
+    let target: { to: string; id?: string };
     try {
       target = deps.accounts.requestFailover(to, reason, desired, status);
     } catch (err) {
       throw new ControlPlaneTerminal(errorMessage(err));
     }
-    const active = status['Account/*']?.activeAccount;
     await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target.to}${reason ? `: ${reason}` : ''}`, data: { to: target.to, ...(reason ? { reason } : {}), requestedVia: 'api' } });
+    const decided = target.id !== undefined ? outcomeOf(deps.manager, target.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS) : Promise.resolve(undefined);
     deps.manager.enqueue('Account/*', 'failover-requested');
-    return { accepted: true, message: `failover to ${target.to} requested; the Account controller decides on its next reconcile (now enqueued)`, to: target.to, active: typeof active === 'string' ? active : null };
+    const outcome = await decided;
+    const activeNow = deps.manager.store.state.status['Account/*']?.activeAccount;
+    const active = typeof activeNow === 'string' ? activeNow : null;
+    if (outcome && !outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
+    if (!outcome) return { accepted: true, pending: true, message: `failover to ${target.to} requested; the Account controller has not decided yet (see \`claude-failover events --for 'Account/*'\`)`, to: target.to, active };
+    return { accepted: true, message: `failover to ${target.to} requested and accepted: ${outcome.message}`, to: target.to, active };
   };
 }
 

@@ -94,7 +94,8 @@ export class Daemon {
   /** The hold id an operator confirmed; applied by the next reload if the set is still that one. */
   #confirmed: string | undefined;
 
-  constructor(opts: DaemonOptions) {
+  constructor(input: DaemonOptions) {
+    const opts: DaemonOptions = { ...input, stateDir: resolvePath(input.stateDir) };
     this.opts = opts;
     this.notifications = new NotificationDispatcher({ notifiers: [], log: opts.log.child({ component: 'notify' }) });
     const notifications = this.notifications;
@@ -394,28 +395,34 @@ export class Daemon {
   }
 
   /**
-   * Refuses to start while the active account's shared state has diverged: launching agents there
-   * would fork conversation history. The message says what to move where.
+   * Validates every configured account before the first pass (credentials, shared-state links)
+   * and logs each one that cannot take the pool, with what to do. The controller starts anyway:
+   * a diverged or logged-out account is simply not a target (and while no account can take the
+   * pool, sessions are not launched — condition NoEligibleAccount); the same checks run on every
+   * reconcile of `Account/*`, so a fix (`claude-failover account link NAME --adopt`, a login) is
+   * picked up without a restart.
    */
   async #preflight(): Promise<void> {
     const part = await this.manager.previewKind('Account');
     if (!part) return;
-    const pool = part.status['Account/*'] as { activeAccount?: string | null } | undefined;
-    const active = pool?.activeAccount;
-    if (!active) return;
-    const cond = part.status[`Account/${active}`]?.conditions.find((c) => c.type === 'SharedStateLinked');
-    if (cond?.status === 'False' && cond.reason === 'Diverged') {
-      const { CfError } = await import('../core/errors.js');
-      throw new CfError('CF_ERR_SHARED_STATE_DIVERGED', `the active account ${active} has diverged shared state: ${cond.message}. Refusing to start (agents would fork their conversation history); see docs/operations.md, "Diverged shared state".`);
+    const { log } = this.opts;
+    for (const a of this.manager.store.state.desired.accounts) {
+      const conds = part.status[`Account/${a.metadata.name}`]?.conditions ?? [];
+      for (const type of ['CredentialsValid', 'SharedStateLinked']) {
+        const c = conds.find((x) => x.type === type);
+        if (c?.status === 'False' && c.reason !== 'Linking') log.warn({ key: `Account/${a.metadata.name}`, condition: type, reason: c.reason }, `account ${a.metadata.name} cannot take the pool: ${c.message}`);
+      }
     }
+    const pool = part.status['Account/*'] as { noEligibleAccount?: { message: string } } | undefined;
+    if (pool?.noEligibleAccount) log.error({ key: 'Account/*' }, `${pool.noEligibleAccount.message}. See docs/operations.md, "No eligible account".`);
   }
 
   /** Level-triggered fan-out: keys whose plans read another object's status are woken when it changes. */
   #followDependencies(): void {
     this.manager.store.subscribe((next, prev) => {
-      const poolNext = next.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean } | undefined;
-      const poolPrev = prev.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean } | undefined;
-      if (poolNext?.activeAccount !== poolPrev?.activeAccount || poolNext?.allExhausted !== poolPrev?.allExhausted) {
+      const poolNext = next.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean; noEligibleAccount?: unknown } | undefined;
+      const poolPrev = prev.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean; noEligibleAccount?: unknown } | undefined;
+      if (poolNext?.activeAccount !== poolPrev?.activeAccount || poolNext?.allExhausted !== poolPrev?.allExhausted || (poolNext?.noEligibleAccount === undefined) !== (poolPrev?.noEligibleAccount === undefined)) {
         for (const s of next.desired.sessions) this.manager.enqueue(`Session/${s.metadata.name}`, 'active-account-changed');
       }
       for (const [key, st] of Object.entries(next.status)) {

@@ -108,18 +108,30 @@ export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, H
     'tmux.deliver': async (e) => {
       if (e.type !== 'tmux.deliver') return;
       let claimId: string | undefined;
+      let continuations = 0;
+      const cont = e.task?.continuation;
       if (e.task) {
         const lease = await queues.get(e.task.root).readLease(e.task.taskId);
         if (!lease || lease.session !== e.session) throw new ClaimLostError(e.task.taskId, `not delivering to ${e.session}: the lease is ${lease ? `held by ${lease.session}` : 'gone'}`);
+        if (cont && lease.claimId !== cont.claimId) throw new ClaimLostError(e.task.taskId, `not continuing on ${e.session}: the task was claimed again (attempt ${lease.attempt})`);
+        if (cont && lease.continuedAt !== cont.previous) {
+          // Another continuation was delivered since this one was planned: never paste two for one relaunch.
+          log?.info({ session: e.session, taskId: e.task.taskId, continuedAt: lease.continuedAt }, 'continuation already delivered');
+          return;
+        }
         claimId = lease.claimId;
+        continuations = lease.continuations ?? 0;
       }
       const r = await deliverPrompt(tmux, e.session, e.text, {
         ...deps.delivery,
         onStep: (step) => crashPoint(step === 'pasted' ? 'deliver.pasted' : 'deliver.entered'),
       });
-      log?.info({ session: e.session, taskId: e.task?.taskId, pasteStartedAt: r.pasteStartedAt, enters: r.enters, bytes: Buffer.byteLength(e.text) }, 'prompt delivered');
+      log?.info({ session: e.session, taskId: e.task?.taskId, continuation: cont !== undefined, pasteStartedAt: r.pasteStartedAt, enters: r.enters, bytes: Buffer.byteLength(e.text) }, 'prompt delivered');
       if (e.task) {
-        await queues.get(e.task.root).updateLease(e.task.taskId, { deliveredAt: new Date().toISOString() }, claimId);
+        // The paste's start: a turn of this prompt starts after it, and a relaunch decided after it cut it.
+        const pasted = new Date(r.pasteStartedAt).toISOString();
+        const patch = cont ? { continuedAt: pasted, continuations: continuations + 1 } : { deliveredAt: pasted };
+        await queues.get(e.task.root).updateLease(e.task.taskId, patch, claimId);
         crashPoint('deliver.recorded');
       }
     },

@@ -18,7 +18,7 @@ import type { Dispatcher } from 'undici';
 import { NotifierController, type NotifierControllerDeps } from '../controllers/notifier.js';
 import { checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 import type { CfEvent } from './events.js';
-import { join as joinPath } from 'node:path';
+import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
 import { guardSettingsFragment } from '../guard/settings.js';
 import type { GitAddWorktreeEffect, GitRemoveWorktreeEffect, GuardDeployEffect } from '../core/effects.js';
@@ -57,7 +57,7 @@ export interface WiringOptions {
 }
 
 export interface PoolOptions {
-  /** Minimum time on an account before a voluntary switch (threshold crossed, failback). Default 10 min. */
+  /** Minimum time on an account before a discretionary switch (failback). Never holds a threshold failover. Default 10 min. */
   minDwellMs?: number;
   /** How long a working session may finish its turn before failover stops it. Default 2 min. */
   failoverGraceMs?: number;
@@ -90,7 +90,9 @@ export function tmuxFor(socket: string | undefined): TmuxAdapter {
   return new TmuxAdapter(s.includes('/') ? { socketPath: s } : { socketName: s });
 }
 
-export function wire(opts: WiringOptions): Wired {
+export function wire(input: WiringOptions): Wired {
+  // Absolute before anything is planned: it goes into every session's --settings and hook commands.
+  const opts: WiringOptions = { ...input, stateDir: resolvePath(input.stateDir) };
   const timers = opts.timers ?? systemTimers;
   const tmux = tmuxFor(opts.tmuxSocket);
   const stateStore = new FileStateStore(opts.stateDir, { readOnly: opts.dryRun });

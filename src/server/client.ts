@@ -78,7 +78,8 @@ export async function findController(opts: { server?: string | undefined; tokenF
     return undefined;
   }
   if (typeof record.url !== 'string' || typeof record.pid !== 'number' || !pidAlive(record.pid)) return undefined;
-  const token = explicitToken ?? (typeof record.tokenFile === 'string' ? await readToken(record.tokenFile) : undefined);
+  // A record without tokenFile (written by an older version): the state dir's default token file, if any.
+  const token = explicitToken ?? (await readToken(typeof record.tokenFile === 'string' ? record.tokenFile : join(opts.stateDir, DEFAULT_TOKEN_FILE_NAME)));
   return { url: record.url, token, source: 'state-dir' };
 }
 

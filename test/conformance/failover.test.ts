@@ -25,10 +25,7 @@ function conversationTexts(r: FakeApiRequest): string[] {
 describe('real Claude Code: failover', () => {
   it('c: the usage endpoint crosses the threshold: every session resumes its own conversation under the next account, whose token carries the earlier turns', async () => {
     const sessions = ['s1', 's2'];
-    // The one flag besides the defaults: today the default minimum dwell (10m) holds a threshold
-    // failover for 10 minutes after the pool became active (a product defect, issue 19 item 1,
-    // fixed on its own branch). Drop this flag once that fix is on main.
-    const p = await pool({ accounts: AB, sessions, daemonArgs: ['--min-dwell', '1s'] });
+    const p = await pool({ accounts: AB, sessions });
     const d = p.start();
     await p.waitReady(sessions, 'a', 90_000);
     // One turn per session on a, each in its own conversation.

@@ -97,14 +97,19 @@ describe('account add', () => {
     const dir = join(home, 'old-acct');
     mkdirSync(join(dir, 'todos'), { recursive: true, mode: 0o755 });
     writeFileSync(join(dir, 'todos', 'a.json'), '[]');
+    mkdirSync(join(dir, 'projects'), { recursive: true, mode: 0o755 });
     const r = await runCli(['account', 'add', 'old', '--config-dir', dir, '-f', manifests], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`~ mode of ${dir}: 0755 -> 0700`);
-    expect(r.stdout).toContain(`! ${join(dir, 'todos')} is a real directory: left alone; move its contents into ${join(home, '.claude-accounts', 'shared', 'todos')} and remove it (docs/migrating.md), or adopt it: claude-failover account link old --adopt`);
-    expect(r.stdout).toContain('1 item(s) marked "!" need you');
+    // todos/ holds uniquely named files: adoptable. projects/ is never merged automatically.
+    expect(r.stdout).toContain(`! ${join(dir, 'todos')} is a real directory: left alone; adopt it (moves its files into ${join(home, '.claude-accounts', 'shared', 'todos')}, never overwriting, then links): claude-failover account link old --adopt`);
+    expect(r.stdout).toContain(`! ${join(dir, 'projects')} is a real directory: left alone; move its contents into ${join(home, '.claude-accounts', 'shared', 'projects')} by hand and remove it (docs/migrating.md): it is never merged automatically`);
+    expect(r.stdout).not.toMatch(/projects is a real directory.*--adopt/);
+    expect(r.stdout).toContain('2 item(s) marked "!" need you');
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(readFileSync(join(dir, 'todos', 'a.json'), 'utf8')).toBe('[]');
-    expect(lstatSync(join(dir, 'projects')).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(dir, 'projects')).isDirectory()).toBe(true);
+    expect(lstatSync(join(dir, 'file-history')).isSymbolicLink()).toBe(true);
   }, 90_000);
 
   it('refuses a bad name and a config dir another account has, writing nothing', async () => {
@@ -167,6 +172,12 @@ describe('account check', () => {
     expect(bad.stdout).toContain('main: not logged in: claude-failover account login main');
     expect(bad.stdout).toMatch(/^backup +20 +expired \(max\) +passed /m);
     expect(bad.stdout).toContain('backup: access token expired; log in again: claude-failover account login backup');
+  }, 90_000);
+  it('resolves a relative --state-dir against the working directory (as every command does)', async () => {
+    credentials(join(home, '.claude-accounts', 'main'), Date.now() + 3_600_000);
+    mkdirSync(join(work, 'rel-state'));
+    const r = await runCli(['account', 'check', '-f', manifests, '--state-dir', 'rel-state', '-o', 'json'], { env: env(), cwd: work });
+    expect((JSON.parse(r.stdout) as { stateDir: string }).stateDir).toBe(join(work, 'rel-state'));
   }, 90_000);
 });
 

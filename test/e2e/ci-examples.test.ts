@@ -60,15 +60,18 @@ describe('examples/ci/plan.sh', () => {
     const r = bash(PLAN_SH, ['--detailed-exitcode', 'manifests'], repo, { ...env, GITHUB_STEP_SUMMARY: summaryFile });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toMatch(/^valid: 13 objects/m);
-    expect(r.stdout).toMatch(/# Session\/ccl-0: tmux session "ccl-0" will be created/);
-    expect(r.stdout).toMatch(/^Plan: 11 to add, 0 to change, 0 to destroy\.$/m);
+    // No account is logged in on a CI runner: the sessions are not planned, and the notes say why.
+    expect(r.stdout).toMatch(/! Session\/ccl-0: tmux session "ccl-0" is not launched: no account can take the pool/);
+    expect(r.stdout).toMatch(/^Plan: 5 to add, 0 to change, 0 to destroy\.$/m);
     const out = join(repo, 'claude-failover-plan');
     const plan = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as Plan;
-    expect(plan.summary).toEqual({ add: 11, change: 0, destroy: 0 });
+    expect(plan.summary).toEqual({ add: 5, change: 0, destroy: 0 });
     const summary = readFileSync(join(out, 'summary.md'), 'utf8');
     expect(summary).toContain('## claude-failover plan: `manifests`');
-    expect(summary).toContain('**Plan: 11 to add, 0 to change, 0 to destroy.**');
-    expect(summary).toContain('| `+` | Session/reviewer | tmux session "reviewer" | declared in the manifests |');
+    expect(summary).toContain('**Plan: 5 to add, 0 to change, 0 to destroy.**');
+    expect(summary).toContain('| `+` | Project/webapp |');
+    expect(summary).toContain('- ⚠️ **Session/reviewer**: tmux session "reviewer" is not launched: no account can take the pool (the reasons: Account/*)');
+    expect(summary).toMatch(/- ⚠️ \*\*Account\/\*\*\*: no account can take the pool, so no session is launched: .*main: credentials invalid/);
     expect(summary).toMatch(/<details><summary>Text plan<\/summary>\n\n```text\nclaude-failover would perform the following actions:/);
     expect(readFileSync(summaryFile, 'utf8')).toBe(summary);
     // The dry-run touched nothing.
@@ -146,10 +149,10 @@ describe('examples/ci/claude-failover-plan.yml', () => {
     expect(ws.output()).toBe('changes=true\n');
     const summary = ws.summary();
     expect(summary).toContain('## claude-failover plan: `manifests`');
-    expect(summary).toContain('**Plan: 11 to add, 0 to change, 0 to destroy.**');
-    expect(summary).toContain('| `+` | Session/ccl-0 | tmux session "ccl-0" | declared in the manifests |');
-    expect(summary).toMatch(/```text\nclaude-failover would perform the following actions:[\s\S]*Plan: 11 to add/);
-    expect(JSON.parse(readFileSync(join(ws.repo, 'plan.json'), 'utf8')).summary).toEqual({ add: 11, change: 0, destroy: 0 });
+    expect(summary).toContain('**Plan: 5 to add, 0 to change, 0 to destroy.**');
+    expect(summary).toContain('- ⚠️ **Session/ccl-0**: tmux session "ccl-0" is not launched: no account can take the pool (the reasons: Account/*)');
+    expect(summary).toMatch(/```text\nclaude-failover would perform the following actions:[\s\S]*Plan: 5 to add/);
+    expect(JSON.parse(readFileSync(join(ws.repo, 'plan.json'), 'utf8')).summary).toEqual({ add: 5, change: 0, destroy: 0 });
     // No tmux server was started: no socket in TMUX_TMPDIR/tmux-<uid>/ (a tmux client creates the directory).
     const sockets = readdirSync(ws.tmuxDir).flatMap((d) => readdirSync(join(ws.tmuxDir, d)));
     expect(sockets).toEqual([]);

@@ -22,8 +22,8 @@ afterEach(async () => {
   }
 });
 
-async function pool(sessions: string[], simEnv: Record<string, string> = { CLAUDE_SIM_WORK_MS: '300' }): Promise<SimPool> {
-  const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions, simEnv, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '2s'] });
+async function pool(sessions: string[], simEnv: Record<string, string> = { CLAUDE_SIM_WORK_MS: '300' }, more: SimPool['spec']['accounts'] = []): Promise<SimPool> {
+  const p = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }, ...more], sessions, simEnv });
   pools.push(p);
   await p.setup({ a: { fiveHour: 20, sevenDay: 10 }, b: { fiveHour: 5, sevenDay: 5 } });
   return p;
@@ -38,7 +38,7 @@ function requestCount(metrics: string, route: string): number {
 
 describe('control plane of a running controller', () => {
   it('serves the CLI (get, describe, events, reconcile, failover) and the CLI falls back to the state dir when it stops', async () => {
-    const p = await pool(['s1', 's2']);
+    const p = await pool(['s1', 's2'], undefined, [{ name: 'c', priority: 30, credentials: 'none' }]);
     const d = p.start(['--listen', '127.0.0.1:0']);
     const listening = await d.waitForLog((l) => l.msg === 'control plane listening', 30_000);
     const url = listening.url as string;
@@ -79,12 +79,20 @@ describe('control plane of a running controller', () => {
 
     const fo = await runCli(['failover', '--to', 'b', '--reason', 'cli test'], { env });
     expect(fo.code, fo.stderr).toBe(0);
-    expect(fo.stdout).toMatch(/failover to b requested/);
+    expect(fo.stdout).toMatch(/^failover to b requested and accepted: forced failover from a to b/);
     await until(() => p.active() === 'b', 20_000, 'b active after `failover --to b`');
     expect(p.events().find((e) => e.reason === 'FailoverRequested')?.data).toMatchObject({ to: 'b', reason: 'cli test' });
     const bad = await runCli(['failover', '--to', 'zz'], { env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/CF_API_OBJECT_NOT_FOUND: Account "zz" not found/);
+    // The controller refuses c (not logged in): the command says why and exits 1; it is an event.
+    const refused = await runCli(['failover', '--to', 'c', '--reason', 'try c'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^claude-failover failover: refused by the controller: forced failover to c rejected: c cannot take the pool: credentials invalid \(CredentialsValid=False\): no credentials at \S+\/accounts\/c\/\.credentials\.json/);
+    const rejected = p.events().find((e) => e.reason === 'FailoverRejected');
+    expect(rejected).toMatchObject({ key: 'Account/*', type: 'Warning', data: { to: 'c', reason: 'try c' } });
+    expect(rejected?.message).toMatch(/the pool stays on b$/);
+    expect(p.active()).toBe('b');
 
     await api.close();
     expect(await d.stop('SIGTERM')).toBe(0);

@@ -37,7 +37,7 @@ async function closePool(p: SimPool): Promise<void> {
 }
 
 async function startPool(): Promise<{ pool: SimPool; url: string; token: string }> {
-  const pool = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions: ['s1', 's2'], simEnv: { CLAUDE_SIM_WORK_MS: '300' }, daemonArgs: ['--min-dwell', '1s', '--failover-grace', '3s', '--listen', '127.0.0.1:0'] });
+  const pool = new SimPool({ accounts: [{ name: 'a', priority: 10 }, { name: 'b', priority: 20 }], sessions: ['s1', 's2'], simEnv: { CLAUDE_SIM_WORK_MS: '300' }, daemonArgs: ['--listen', '127.0.0.1:0'] });
   pools.push(pool);
   await pool.setup({ a: { fiveHour: 35, sevenDay: 20 }, b: { fiveHour: 5, sevenDay: 12 } });
   const d = pool.start();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findRealClaude } from '../../src/demo/real-claude.js';
-import { CLI, REPO } from '../support/cli.js';
+import { CLI, REPO, runCli } from '../support/cli.js';
 
 /** The pinned real CLI (the test fails, never skips, when it is not installed). */
 const REAL_CLAUDE = findRealClaude().path;
@@ -122,6 +122,15 @@ describe('make demo (headless)', () => {
     const deadline = Date.now() + 60_000;
     while (!d.output().includes('Ctrl-C stops everything') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(d.output()).toContain('claude-failover demo is running');
+    // The command the demo prints works: the control plane's record names the token file.
+    const printed = /sessions: +node (\S+) (get sessions --state-dir \S+)/.exec(d.output());
+    expect(printed, d.output()).not.toBeNull();
+    const record = JSON.parse(readFileSync(join(RUN_DIR, 'state', 'control-plane.json'), 'utf8')) as { tokenFile?: string };
+    expect(record.tokenFile).toBe(join(RUN_DIR, 'state', 'api-token'));
+    const sessions = await runCli((printed?.[2] ?? '').split(' '), { env: { CLAUDE_FAILOVER_TOKEN: '' } });
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(sessions.stdout).toMatch(/^NAME\s+PROJECT\s+ACCOUNT/);
+    expect(sessions.stderr).not.toMatch(/CF_API_UNAUTHORIZED/);
     d.child.kill('SIGINT');
     const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000))]);
     expect(code, d.output()).toBe(0);

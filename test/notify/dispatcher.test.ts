@@ -73,6 +73,9 @@ const everyEvent: NotifyEvent[] = [
   ev('TaskStuck', 'Project/web', 'task fix-login on ccl-2: no activity for 20m'),
   ev('QuotaUnknown', 'Account/beta', 'the usage endpoint failed 3 times in a row (last: 500) and no session reported usage since'),
   ev('QuotaRecovered', 'Account/beta', 'usage figures again: 5h 40% (usage-api, 0s ago), 7d 20% (usage-api, 0s ago)', { type: 'Normal' }),
+  ev('NoEligibleAccount', 'Account/*', 'no account can take the pool; sessions are not launched until one can: alpha: suspended'),
+  ev('SharedStateDiverged', 'Account/gamma', 'Account/gamma is not a failover target: /acc/gamma/todos is a real directory'),
+  ev('UsageDataStale', 'Account/gamma', 'backup Account/gamma: no fresh usage data for 1h'),
 ];
 const neverSent: NotifyEvent[] = [ev('SessionStarted', 'Session/ccl-1', 'started'), ev('ApplyFailed', 'Session/ccl-1', 'boom')];
 
@@ -137,6 +140,7 @@ describe('routing', () => {
       'GuardDenied Session/ccl-3',
       'QuotaUnknown Account/beta',
       'QuotaRecovered Account/beta',
+      'NoEligibleAccount Account/*',
     ]);
   });
 

@@ -54,6 +54,47 @@ describe('project effect handlers', () => {
     expect(existsSync(join(root, 'leases', `${b}.json`))).toBe(false);
   });
 
+  it('deliver records deliveredAt; a continuation records continuedAt (the paste start) and counts, and is pasted once per planned relaunch', async () => {
+    const root = join(tempDir('fx'), 'q');
+    dirs.push(root);
+    // A pane that changes after each Enter: the port the delivery talks to.
+    const pasted: string[] = [];
+    let screen = '';
+    const pane = new Proxy({}, {
+      get: (_t, prop) => {
+        if (prop === 'pasteText') return (_s: string, text: string) => (pasted.push(text), Promise.resolve());
+        if (prop === 'sendKeys') return () => ((screen += '.'), Promise.resolve());
+        if (prop === 'capturePane') return () => Promise.resolve(screen);
+        return () => Promise.reject(new Error(`tmux.${String(prop)} not expected`));
+      },
+    }) as TmuxPort;
+    const h = projectEffectHandlers({ tmux: pane, queues: new QueueRegistry({ durable: false }), delivery: { enterDelayMs: 0, pollMs: 1 } });
+    const run = (e: Effect) => (h[e.type] as (e: Effect) => Promise<void>)(e);
+    await run({ type: 'queue.ensureDirs', root });
+    const { id } = await enqueueTask(root, { body: 'x\n' }, { durable: false });
+    await run({ type: 'queue.claim', root, taskId: id, session: 's1', account: 'a' });
+    await run({ type: 'tmux.deliver', session: 's1', text: 'original', task: { root, taskId: id } });
+    const first = await readLease(root, id);
+    expect(first?.deliveredAt).toBeDefined();
+    expect(first?.continuedAt).toBeUndefined();
+
+    const before = Date.now();
+    const cont = { claimId: first?.claimId as string };
+    await run({ type: 'tmux.deliver', session: 's1', text: 'continue 1', task: { root, taskId: id, continuation: cont } });
+    const second = await readLease(root, id);
+    expect(second).toMatchObject({ deliveredAt: first?.deliveredAt, continuations: 1 });
+    expect(Date.parse(second?.continuedAt as string)).toBeGreaterThanOrEqual(before - 1);
+    // The same planned continuation again (a stale plan): nothing is pasted, nothing changes.
+    await run({ type: 'tmux.deliver', session: 's1', text: 'continue 1 again', task: { root, taskId: id, continuation: cont } });
+    expect(await readLease(root, id)).toEqual(second);
+    // Another relaunch: planned after the first continuation, so it names it.
+    await run({ type: 'tmux.deliver', session: 's1', text: 'continue 2', task: { root, taskId: id, continuation: { ...cont, previous: second?.continuedAt as string } } });
+    expect((await readLease(root, id))?.continuations).toBe(2);
+    // A continuation planned for an earlier claim of the task is refused.
+    await expect(run({ type: 'tmux.deliver', session: 's1', text: 'old claim', task: { root, taskId: id, continuation: { claimId: 'earlier' } } })).rejects.toBeInstanceOf(ClaimLostError);
+    expect(pasted).toEqual(['original', 'continue 1', 'continue 2']);
+  });
+
   it('cleanupTemp removes only temp files of the queue; checkpoint.remove only .json; writeStatus and archive', async () => {
     const { root, run } = await setup();
     const tmp = join(root, '.tmp', 'left.md.123.abcd');

@@ -13,7 +13,8 @@ const NOW = new Date('2026-05-01T12:00:00.000Z');
 const T = NOW.getTime();
 const ROOT = '/srv/p/.agent-queue';
 
-function desired(extra = '', sessions: { name: string; mode?: string; account?: string; project?: string }[] = [{ name: 's1' }, { name: 's2' }]): DesiredState {
+// s2 is pinned to account b (tmuxOf runs it there); unpinned sessions run under the active account, a.
+function desired(extra = '', sessions: { name: string; mode?: string; account?: string; project?: string }[] = [{ name: 's1' }, { name: 's2', account: 'b' }]): DesiredState {
   const docs = [
     'apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: a}\nspec: {configDir: /acc/a}\n',
     'apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata: {name: b}\nspec: {configDir: /acc/b, maxSessions: 1}\n',
@@ -138,7 +139,7 @@ describe('Project plan', () => {
 
   it('respects Account.maxSessions across busy sessions', () => {
     // s2 and s3 run under b (maxSessions 1); s3 is working elsewhere → s2 may not start.
-    const d = desired('', [{ name: 's1' }, { name: 's2' }, { name: 's3', project: 'p' }]);
+    const d = desired('', [{ name: 's1' }, { name: 's2', account: 'b' }, { name: 's3', project: 'p' }]);
     const ready = [task('t1', 'x\n'), task('t2', 'y\n')];
     const tmux = tmuxOf(['s1', 's2', 's3']);
     tmux.set('s3', { ...(tmux.get('s3') as TmuxSessionInfo), options: { 'cf-account': 'b' } });
@@ -184,6 +185,61 @@ describe('Project plan', () => {
     expect(d).toHaveLength(1);
     expect(d[0]?.session).toBe('s1');
     expect(d[0]?.text).toMatch(/delivery attempt 2/);
+  });
+
+  it('continues a task on its session after a relaunch with --resume: one continuation, the session stays busy', () => {
+    const ready = [task('t2', 'next\n')];
+    const relaunched = new Date(T - 5_000).toISOString();
+    const prior: StatusMap = { ...idleBoth, 'Session/s1': sessionStatus('idle', { currentTask: 't1', since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'resume', conversationId: 'conv-1' }) };
+    const q = queue({ scan: { ready, settling: [], malformed: [], conflicts: [] }, leases: [lease('t1')], dispatched: [entry('t1', 'dispatched')] });
+    const r = plan(desired(), q, prior);
+    const d = r.ofType('tmux.deliver').filter((e) => e.session === 's1');
+    expect(d).toHaveLength(1);
+    expect(d[0]?.text).toMatch(/^\[cf-task:t1\] Continue task t1 /);
+    expect(d[0]?.task).toEqual({ root: ROOT, taskId: 't1', continuation: { claimId: 'c-t1' } });
+    expect(r.part.events.find((e) => e.reason === 'TaskReplayed')?.data).toMatchObject({ taskId: 't1', session: 's1', attempt: 1, continuation: 1 });
+    expect(r.ofType('queue.claim').map((c) => c.session)).toEqual(['s2']); // s1 is busy with its continuation
+
+    // The next pass: the continuation is recorded, the session still reads idle since its relaunch.
+    const after = queue({ leases: [lease('t1', { continuedAt: new Date(T - 100).toISOString(), continuations: 1 })], dispatched: [entry('t1', 'dispatched')] });
+    const r2 = plan(desired(), after, prior);
+    expect(r2.ofType('tmux.deliver')).toEqual([]);
+    expect(r2.ofType('queue.requeue')).toEqual([]);
+    expect(r2.status.sessions.s1).toMatchObject({ state: 'working', task: 't1' });
+    // A second relaunch later (another failover) gets its own continuation, naming the first.
+    const again = plan(desired(), queue({ leases: [lease('t1', { continuedAt: new Date(T - 20_000).toISOString(), continuations: 1 })], dispatched: [entry('t1', 'dispatched')] }), prior);
+    expect(again.ofType('tmux.deliver')[0]?.task?.continuation).toEqual({ claimId: 'c-t1', previous: new Date(T - 20_000).toISOString() });
+    // A failover relaunch that could not resume (no transcript yet): the task goes on from its file.
+    const fresh = plan(desired(), q, { ...prior, 'Session/s1': sessionStatus('idle', { since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'new' }) });
+    expect(fresh.ofType('tmux.deliver').find((e) => e.session === 's1')?.text).toMatch(/^\[cf-task:t1\] Continue task t1 [\s\S]*new conversation/);
+    // After a crash it is a new attempt.
+    const crashed = plan(desired(), q, { ...prior, 'Session/s1': sessionStatus('idle', { since: new Date(T - 4_000).toISOString(), launchedAt: relaunched, launchMode: 'new', failures: [{ at: new Date(T - 6_000).toISOString(), reason: 'Exited', exitStatus: 1, uptimeMs: 30_000 }] }) });
+    expect(crashed.ofType('queue.requeue').map((e) => e.taskId)).toEqual(['t1']);
+  });
+
+  it('gives no task to an idle session that is about to move to another account (failover in progress)', () => {
+    const ready = [task('t1', 'x\n'), task('t2', 'y\n')];
+    const pool = { observedGeneration: 'x', conditions: [], activeAccount: 'b', exhausted: [] };
+    // s1 is not pinned and still runs under a; the pool's active account is b now. s2 is pinned to b.
+    const r = plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), { ...idleBoth, 'Account/*': pool });
+    expect(r.ofType('queue.claim').map((c) => `${c.taskId}->${c.session}`)).toEqual(['t1->s2']);
+    expect(r.notes).toMatch(/1 idle session\(s\) get no task while they are relaunched/);
+    // Once relaunched under b, it takes work again.
+    const moved = tmuxOf(['s1', 's2']);
+    moved.set('s1', { ...(moved.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'b' } });
+    const r2 = plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), { ...idleBoth, 'Account/*': pool }, { tmux: moved });
+    expect(r2.ofType('queue.claim').map((c) => c.session)).toContain('s1'); // (b's maxSessions 1 leaves s2 without)
+  });
+
+  it('gives no task to a session whose tmux launch is newer than its status (a relaunch not yet recorded)', () => {
+    const ready = [task('t1', 'x\n')];
+    const launched = new Date(T - 60_000).toISOString();
+    const prior: StatusMap = { ...idleBoth, 'Session/s1': sessionStatus('idle', { launchedAt: launched }), 'Session/s2': sessionStatus('working', { launchedAt: launched }) };
+    const tmux = tmuxOf(['s1', 's2']);
+    tmux.set('s1', { ...(tmux.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'a', 'cf-launched-at': new Date(T - 1_000).toISOString() } });
+    expect(plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), prior, { tmux }).ofType('queue.claim')).toEqual([]);
+    tmux.set('s1', { ...(tmux.get('s1') as TmuxSessionInfo), options: { 'cf-account': 'a', 'cf-launched-at': launched } });
+    expect(plan(desired(), queue({ scan: { ready, settling: [], malformed: [], conflicts: [] } }), prior, { tmux }).ofType('queue.claim').map((c) => c.session)).toEqual(['s1']);
   });
 
   it('holds a rate-limited task (stays dispatched) and records the hold', () => {

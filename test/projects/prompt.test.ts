@@ -69,6 +69,10 @@ describe('taskPrompt', () => {
     expect(taskIdFromPrompt(c)).toBe(taskMarkerId('fix login'));
     expect(c).toContain('/q/dispatched/fix login.md');
     expect(c).toMatch(/interrupted/);
+    const fresh = continuationPrompt({ id: 'fix login', path: '/q/dispatched/fix login.md', newConversation: true });
+    expect(taskIdFromPrompt(fresh)).toBe(taskMarkerId('fix login'));
+    expect(fresh).toMatch(/new conversation/);
+    expect(fresh).toMatch(/Read the task file and do the task/);
   });
 });
 

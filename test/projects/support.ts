@@ -5,7 +5,7 @@ import { enqueueTask } from '../../src/adapters/queue/index.js';
 import { TASK_STATES } from '../../src/core/task.js';
 import { SIM_BIN } from '../support/cli.js';
 import { DaemonProcess } from '../support/daemon.js';
-import { tempDir } from '../support/manifests.js';
+import { tempDir, writeCredentials } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 export interface PoolSession {
@@ -33,6 +33,7 @@ export function projectPool(opts: { sessions: PoolSession[]; env?: Record<string
   const manifests = join(root, 'manifests');
   mkdirSync(manifests, { recursive: true });
   const simLog = (s: string) => join(root, `sim-${s}.jsonl`);
+  writeCredentials(join(root, 'accounts', 'a'));
   const docs = [
     `apiVersion: claudefailover.io/v1alpha1\nkind: Account\nmetadata:\n  name: a\nspec:\n  configDir: ${root}/accounts/a\n`,
     `apiVersion: claudefailover.io/v1alpha1\nkind: Project\nmetadata:\n  name: p\nspec:\n  path: ${root}/projects/p\n${opts.projectSpec ?? ''}`,

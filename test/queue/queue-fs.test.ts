@@ -279,6 +279,9 @@ describe('claimTask', () => {
     const l = await updateLease(root, 'a', { deliveredAt: '2026-05-01T00:00:00.000Z', conversationId: 'conv-1' }, { expectClaimId: r.lease.claimId });
     expect(l).toMatchObject({ deliveredAt: '2026-05-01T00:00:00.000Z', conversationId: 'conv-1', attempt: 1 });
     await expect(updateLease(root, 'a', { conversationId: 'x' }, { expectClaimId: 'someone-else' })).rejects.toBeInstanceOf(TaskConflictError);
+    // A continuation after a relaunch: recorded beside the first delivery, which stays.
+    await updateLease(root, 'a', { continuedAt: '2026-05-01T00:05:00.000Z', continuations: 1 }, { expectClaimId: r.lease.claimId });
+    expect(await readLease(root, 'a')).toMatchObject({ deliveredAt: '2026-05-01T00:00:00.000Z', continuedAt: '2026-05-01T00:05:00.000Z', continuations: 1, claimId: r.lease.claimId });
   });
 });
 

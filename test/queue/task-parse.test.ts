@@ -256,6 +256,11 @@ describe('footers', () => {
       '\n---\n<!-- claude-failover:done -->\n**claude-failover: done**\n\n- task: t1\n- session: ccl-3\n- account: work-a\n- conversation: c-123\n- started: 2026-05-01T12:00:00.000Z\n- finished: 2026-05-01T12:04:05.000Z\n- duration: 4m 05s\n- attempts: 2\n',
     );
   });
+  it('done footer says when the task was continued after a relaunch, and on which account it finished', () => {
+    const f = formatDoneFooter({ taskId: 't1', session: 'ccl-3', account: 'work-a', startedAt: started, finishedAt: started + 1000, attempts: 1, continuations: 1, finishedOnAccount: 'work-b' });
+    expect(f).toContain('- duration: 1s\n- continued: 1 time(s) after a relaunch; finished on account work-b\n- attempts: 1\n');
+    expect(formatDoneFooter({ taskId: 't1', session: 's', account: 'a', startedAt: 0, finishedAt: 0, attempts: 1, continuations: 2, finishedOnAccount: 'a' })).toContain('- continued: 2 time(s) after a relaunch\n');
+  });
   it('failed footer keeps a multi-line reason as a list continuation', () => {
     const f = formatFailedFooter({ taskId: 't1', reason: 'line one\nline two', failedAt: started });
     expect(f).toContain('- reason: line one\n  line two\n');

@@ -63,6 +63,8 @@ interface Case {
   message?: RegExp[];
   forcedRejected?: RegExp;
   tiers?: Record<string, AccountTier>;
+  /** Per-account verdict texts. */
+  why?: Record<string, RegExp>;
 }
 
 const CASES: Case[] = [
@@ -86,7 +88,9 @@ const CASES: Case[] = [
   { name: 'a window whose reset passed is not over threshold', accounts: [acct('a', { u5: 97, r5: -1 }), acct('b')], current: 'a', active: 'a', reason: 'StaySticky', message: [/window reset/] },
 
   // dwell
-  { name: 'dwell: threshold crossed 1 min after a switch → hold', accounts: [acct('a', { p: 1, u5: 92 }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'a', reason: 'DwellHold', switched: false, requeueAt: T(4), message: [/pending/] },
+  { name: 'dwell never holds a threshold: crossed 1 min after a switch → leave at once', accounts: [acct('a', { p: 1, u5: 92 }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'b', reason: 'ThresholdCrossed', switched: true, requeueAt: null, message: [/a crossed a threshold/] },
+  { name: 'dwell never holds a threshold: crossed right after start (just became active)', accounts: [acct('a', { p: 1, u5: 95 }), acct('b', { p: 2 })], current: 'a', sinceMin: 0, active: 'b', reason: 'ThresholdCrossed' },
+  { name: 'dwell never holds a weekly threshold either', accounts: [acct('a', { p: 1, u7: 97 }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'b', reason: 'ThresholdCrossed' },
   { name: 'dwell does not hold hard exhaustion (evidence)', accounts: [acct('a', { p: 1, exhaustedUntil: 30 }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'b', reason: 'Exhausted', message: [/exhausted until/, /transcript/] },
   { name: 'dwell does not hold utilization ≥ 100', accounts: [acct('a', { p: 1, u5: 100.5 }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'b', reason: 'Exhausted' },
   { name: 'dwell does not hold a suspension', accounts: [acct('a', { p: 1, suspended: true }), acct('b', { p: 2 })], current: 'a', sinceMin: 1, active: 'b', reason: 'Suspended' },
@@ -134,7 +138,13 @@ const CASES: Case[] = [
 
   // unknown data
   { name: 'unknown current usage is not a reason to leave', accounts: [acct('a', { p: 2, unknown: true }), acct('b', { p: 1 })], current: 'a', active: 'a', reason: 'StaySticky', message: [/usage unknown/] },
-  { name: 'over threshold with only unknown others → wait for data', accounts: [acct('a', { u5: 92 }), acct('b', { p: 2, unknown: true })], current: 'a', active: 'a', reason: 'AwaitingUsageData', switched: false },
+  { name: 'over threshold with only unknown others → move to the unknown one (recoverable)', accounts: [acct('a', { u5: 92 }), acct('b', { p: 2, unknown: true })], current: 'a', active: 'b', reason: 'ThresholdCrossed', switched: true, message: [/usage unknown/, /a limit there moves the pool on/] },
+  { name: 'over threshold, during the dwell, only unknown others → still moves', accounts: [acct('a', { u5: 92 }), acct('b', { p: 2, unknown: true })], current: 'a', sinceMin: 1, active: 'b', reason: 'ThresholdCrossed' },
+  { name: 'over threshold: unknown targets by priority', accounts: [acct('a', { p: 1, u5: 92 }), acct('c', { p: 3, unknown: true }), acct('b', { p: 2, unknown: true })], current: 'a', active: 'b', reason: 'ThresholdCrossed' },
+  { name: 'over threshold: excluded and over others are never targets', accounts: [acct('a', { p: 1, u5: 92 }), acct('b', { p: 2, unknown: true, creds: false }), acct('c', { p: 3, u5: 95 })], current: 'a', active: 'a', reason: 'AllExhausted', switched: false },
+  { name: 'expired access token (refresh token present) is a target with unknown usage', accounts: [acct('a', { p: 1, u5: 92 }), { ...acct('b', { p: 2, unknown: true }), accessTokenExpired: true }], current: 'a', active: 'b', reason: 'ThresholdCrossed', tiers: { a: 'over', b: 'unknown' }, message: [/access token expired \(claude refreshes it at launch\)/] },
+  { name: 'invalid credentials: the verdict names the problem', accounts: [acct('a', { p: 1 }), { ...acct('b', { p: 2, creds: false }), credentialsProblem: 'no credentials at /x/.credentials.json' }], current: 'a', active: 'a', reason: 'StaySticky', tiers: { a: 'good', b: 'excluded' }, why: { b: /credentials invalid \(CredentialsValid=False\): no credentials at \/x\/\.credentials\.json/ } },
+  { name: 'diverged shared state: the verdict names the paths', accounts: [acct('a', { p: 1 }), { ...acct('b', { p: 2, linked: false }), sharedStateProblem: '/b/todos is a real directory' }], current: 'a', active: 'a', reason: 'StaySticky', why: { b: /shared state diverged \(SharedStateLinked=False\): \/b\/todos is a real directory/ } },
   { name: 'over threshold: known-good beats a higher-priority unknown', accounts: [acct('a', { p: 1, u5: 92 }), acct('b', { p: 2, unknown: true }), acct('c', { p: 3 })], current: 'a', active: 'c', reason: 'ThresholdCrossed' },
   { name: 'exhausted with only unknown others → go to the unknown one', accounts: [acct('a', { exhaustedUntil: 60 }), acct('b', { p: 2, unknown: true })], current: 'a', active: 'b', reason: 'Exhausted', message: [/usage unknown/] },
 
@@ -176,6 +186,7 @@ describe('decideActive (table)', () => {
       expect(v.why, v.name).not.toMatch(/headroom/);
       expect(v.headroom, v.name).toBeUndefined();
     }
+    for (const [name, re] of Object.entries(c.why ?? {})) expect(d.perAccount.find((p) => p.name === name)?.why).toMatch(re);
     expect(d.perAccount.map((p) => p.name)).toEqual(c.accounts.map((a) => a.name));
     for (const p of d.perAccount) {
       expect(p.eligible).toBe(p.tier === 'good' || p.tier === 'unknown');
@@ -230,15 +241,36 @@ describe('decideActive over time (sequences)', () => {
     expect(switches).toBe(2);
   });
 
-  it('a threshold crossed right after a switch waits for the dwell, then moves once', () => {
+  it('a threshold crossed right after a switch moves at once: the dwell does not hold it', () => {
     const steps = [
       { atMin: 0, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 50 }), acct('c', { p: 3 })] },
       { atMin: 1, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 91 }), acct('c', { p: 3 })] },
-      { atMin: 4, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 92 }), acct('c', { p: 3 })] },
-      { atMin: 5, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 93 }), acct('c', { p: 3 })] },
-      { atMin: 6, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 94 }), acct('c', { p: 3 })] },
+      { atMin: 2, accounts: [acct('a', { p: 1, exhaustedUntil: 300 }), acct('b', { p: 2, u5: 92 }), acct('c', { p: 3 })] },
     ];
-    expect(run(steps).map((x) => `${x.active}:${x.reason}`)).toEqual(['b:Initial', 'b:DwellHold', 'b:DwellHold', 'c:ThresholdCrossed', 'c:StaySticky']);
+    expect(run(steps).map((x) => `${x.active}:${x.reason}`)).toEqual(['b:Initial', 'c:ThresholdCrossed', 'c:StaySticky']);
+  });
+
+  it('just started: crosses 1 min after start → leaves; the next account crosses right after → leaves again', () => {
+    const steps = [
+      { atMin: 0, accounts: [acct('a', { p: 1, u5: 70 }), acct('b', { p: 2, u5: 40 }), acct('c', { p: 3 })] },
+      { atMin: 1, accounts: [acct('a', { p: 1, u5: 91 }), acct('b', { p: 2, u5: 40 }), acct('c', { p: 3 })] },
+      { atMin: 2, accounts: [acct('a', { p: 1, u5: 91 }), acct('b', { p: 2, u5: 90 }), acct('c', { p: 3 })] },
+      { atMin: 3, accounts: [acct('a', { p: 1, u5: 92 }), acct('b', { p: 2, u5: 91 }), acct('c', { p: 3 })] },
+    ];
+    expect(run(steps).map((x) => `${x.active}:${x.reason}`)).toEqual(['a:Initial', 'b:ThresholdCrossed', 'c:ThresholdCrossed', 'c:StaySticky']);
+  });
+
+  it('the dwell still delays a failback, then it happens once', () => {
+    const a = (u5: number): AccountDecisionInput => acct('a', { p: 1, u5, failbackBelow: 50 });
+    const steps = [
+      { atMin: 0, accounts: [a(95), acct('b', { p: 2 })] },
+      { atMin: 1, accounts: [a(95), acct('b', { p: 2 })] },
+      { atMin: 2, accounts: [a(5), acct('b', { p: 2 })] }, // reset, but b became active 2 min ago (dwell 5 min)
+      { atMin: 4, accounts: [a(5), acct('b', { p: 2 })] },
+      { atMin: 6, accounts: [a(5), acct('b', { p: 2 })] },
+      { atMin: 7, accounts: [a(6), acct('b', { p: 2 })] },
+    ];
+    expect(run(steps).map((x) => `${x.active}:${x.reason}`)).toEqual(['b:Initial', 'b:StaySticky', 'b:DwellHold', 'b:DwellHold', 'a:Failback', 'a:StaySticky']);
   });
 
   it('all exhausted does not churn, and resumes at the earliest reset', () => {

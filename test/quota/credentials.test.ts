@@ -74,6 +74,33 @@ describe('readCredentials', () => {
     expect(JSON.stringify(r)).not.toContain(TOKEN);
   });
 
+  it('an expired access token with a refresh token is usable (claude refreshes it): ok, flagged, refresh token never exposed', async () => {
+    await write(creds({ accessToken: TOKEN, refreshToken: 'sk-ant-ort01-REFRESH-secret', expiresAt: NOW - 3_600_000, subscriptionType: 'max' }));
+    const r = await readCredentials(dir, { now: NOW });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.credentials).toMatchObject({ accessTokenExpired: true, refreshable: true, expiresAt: NOW - 3_600_000, subscriptionType: 'max' });
+    expect(JSON.stringify(r)).not.toContain('REFRESH');
+    expect(inspect(r, { depth: 5 })).not.toContain('REFRESH');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['no refresh token', {}],
+    ['an empty refresh token', { refreshToken: '' }],
+    ['a refresh token that is not a string', { refreshToken: 42 }],
+  ])('expired with %s → CredentialsExpired', async (_n, extra) => {
+    await write(creds({ accessToken: TOKEN, expiresAt: NOW - 1, ...extra }));
+    const r = await readCredentials(dir, { now: NOW });
+    expect(!r.ok && r.problem.reason).toBe('CredentialsExpired');
+    expect(!r.ok && r.problem.message).toMatch(/no refresh token; log in again/);
+  });
+
+  it('a valid token is not flagged', async () => {
+    await write(creds({ accessToken: TOKEN, refreshToken: 'r', expiresAt: NOW + 60_000 }));
+    const r = await readCredentials(dir, { now: NOW });
+    expect(r.ok && r.credentials.accessTokenExpired).toBe(false);
+  });
+
   it('expiry skew treats a token about to expire as expired', async () => {
     await write(creds({ accessToken: TOKEN, expiresAt: NOW + 30_000 }));
     expect((await readCredentials(dir, { now: NOW })).ok).toBe(true);

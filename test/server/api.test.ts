@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CfEvent } from '../../src/runtime/events.js';
+import { until } from '../support/daemon.js';
 import { AUTH, addTask, harness, TOKEN, type Harness } from './helpers.js';
 
 const open: Harness[] = [];
@@ -284,17 +285,33 @@ describe('actions', () => {
     expect((await h.app.inject({ method: 'POST', url: '/api/v1/reconcile?key=session-s1', headers: AUTH })).statusCode).toBe(400);
   });
 
-  it('POST /api/v1/failover hands the request to the Account controller and records it', async () => {
+  it('POST /api/v1/failover hands the request to the Account controller, records it and answers with its decision', async () => {
     const h = await setup({ sessions: [] });
-    const res = await h.app.inject({ method: 'POST', url: '/api/v1/failover', headers: AUTH, payload: { to: 'b', reason: 'maintenance' } });
-    expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ accepted: true, to: 'b' });
     await h.wired.manager.runOnce({ dryRun: false, prune: false });
-    const evs = events(h);
-    expect(evs.find((e) => e.reason === 'FailoverRequested')).toMatchObject({ key: 'Account/*', data: { to: 'b', reason: 'maintenance', requestedVia: 'api' } });
-    // The forced request reached the decision (taken, or refused with the reason).
-    const decision = h.wired.manager.store.state.status['Account/*']?.lastDecision as { reason: string } | undefined;
-    expect(['Forced', 'ForcedTargetInvalid']).toContain(decision?.reason);
+    // The answer waits for the Account controller's decision on this request (a reconcile runs it).
+    const answer = h.app.inject({ method: 'POST', url: '/api/v1/failover', headers: AUTH, payload: { to: 'b', reason: 'maintenance' } });
+    await until(() => events(h).some((e) => e.reason === 'FailoverRequested'), 10_000, 'request recorded');
+    await h.wired.manager.runOnce({ dryRun: false, prune: false });
+    const res = await answer;
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: true, to: 'b', active: 'b' });
+    expect(res.json<{ message: string }>().message).toMatch(/^failover to b requested and accepted: forced failover from a to b/);
+    expect(events(h).find((e) => e.reason === 'FailoverRequested')).toMatchObject({ key: 'Account/*', data: { to: 'b', reason: 'maintenance', requestedVia: 'api' } });
+    expect((h.wired.manager.store.state.status['Account/*']?.lastDecision as { reason: string } | undefined)?.reason).toBe('Forced');
+  });
+
+  it('POST /api/v1/failover to an account the controller refuses: 409 with its reason, and a FailoverRejected event', async () => {
+    const h = await setup({ sessions: [], loggedIn: ['a'] });
+    await h.wired.manager.runOnce({ dryRun: false, prune: false });
+    const answer = h.app.inject({ method: 'POST', url: '/api/v1/failover', headers: AUTH, payload: { to: 'b' } });
+    await until(() => events(h).some((e) => e.reason === 'FailoverRequested'), 10_000, 'request recorded');
+    await h.wired.manager.runOnce({ dryRun: false, prune: false });
+    const res = await answer;
+    expect(res.statusCode).toBe(409);
+    expect(res.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'CF_API_CONFLICT' });
+    expect(res.json<{ error: { message: string } }>().error.message).toMatch(/^forced failover to b rejected: b cannot take the pool: credentials invalid \(CredentialsValid=False\): no credentials at /);
+    expect(events(h).find((e) => e.reason === 'FailoverRejected')).toMatchObject({ key: 'Account/*', type: 'Warning', data: { to: 'b' } });
+    expect(h.wired.manager.store.state.status['Account/*']?.activeAccount).toBe('a');
   });
 
   it('POST /api/v1/sessions/:name/restart kills our tmux session; a foreign one with the same name is refused', async () => {

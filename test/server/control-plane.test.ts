@@ -131,8 +131,8 @@ describe('startControlPlane', () => {
     const h = await withHarness();
     const file = join(h.root, 'not-a-socket');
     writeFileSync(file, 'x');
-    await expect(startControlPlane({ app: h.app, listen: parseListen(`unix:${file}`), token: TOKEN, stateDir: h.stateDir, log: silent })).rejects.toThrow(/is not a socket/);
-    await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: TOKEN, stateDir: h.stateDir, log: silent })).rejects.toThrow(/pass --allow-remote/);
+    await expect(startControlPlane({ app: h.app, listen: parseListen(`unix:${file}`), token: TOKEN, tokenFile: join(h.stateDir, 'api-token'), stateDir: h.stateDir, log: silent })).rejects.toThrow(/is not a socket/);
+    await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: TOKEN, tokenFile: join(h.stateDir, 'api-token'), stateDir: h.stateDir, log: silent })).rejects.toThrow(/pass --allow-remote/);
     await expect(startControlPlane({ app: h.app, listen: parseListen('0.0.0.0:0'), token: null, stateDir: h.stateDir, log: silent, allowRemote: true })).rejects.toThrow(/without a token/);
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
@@ -209,7 +209,7 @@ async function readStream(url: string, headers: Record<string, string>, until: (
 describe('GET /api/v1/stream', () => {
   it('sends a snapshot, then status changes by key and new events, over real HTTP', async () => {
     const h = await withHarness();
-    const cp = await startControlPlane({ app: h.app, listen: parseListen('127.0.0.1:0'), token: TOKEN, stateDir: h.stateDir, log: silent });
+    const cp = await startControlPlane({ app: h.app, listen: parseListen('127.0.0.1:0'), token: TOKEN, tokenFile: join(h.stateDir, 'api-token'), stateDir: h.stateDir, log: silent });
     cleanups.push(() => cp.stop());
     let connected!: () => void;
     const snapshotSeen = new Promise<void>((r) => (connected = r));

@@ -16,6 +16,11 @@ export interface PoolAccount {
   priority: number;
   /** Extra lines under `spec.quota:` (indented 4 spaces). */
   extra?: string;
+  /**
+   * `valid` (default: a token the stand-in knows, expiring in a week), `expired` (its access token
+   * expired; a refresh token is present), or `none` (not logged in).
+   */
+  credentials?: 'valid' | 'expired' | 'none';
 }
 
 export interface PoolSession {
@@ -25,9 +30,10 @@ export interface PoolSession {
 }
 
 /** An OAuth credentials file as Claude Code keeps it (`<configDir>/.credentials.json`, mode 0600). */
-export function writeCredentials(configDir: string, accessToken: string): void {
+export function writeCredentials(configDir: string, accessToken: string, expired = false): void {
   mkdirSync(configDir, { recursive: true });
-  writeFileSync(join(configDir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: 'r', expiresAt: Date.now() + 7 * 86_400_000, scopes: ['user:inference'], subscriptionType: 'max' } }), { mode: 0o600 });
+  const expiresAt = expired ? Date.now() - 3 * 3_600_000 : Date.now() + 7 * 86_400_000;
+  writeFileSync(join(configDir, '.credentials.json'), JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: 'r', expiresAt, scopes: ['user:inference'], subscriptionType: 'max' } }), { mode: 0o600 });
 }
 
 /** What the two pools share: the layout under one temp root and the readers of the controller's state. */
@@ -48,9 +54,12 @@ export abstract class PoolBase {
     return `sk-ant-oat01-test-${account}`;
   }
 
-  /** Writes the manifests: accounts (with credentials), project `p`, sessions. */
-  protected writePool(accounts: readonly PoolAccount[], usageEndpoint: string, pollInterval: string, sessions: readonly PoolSession[]): void {
-    for (const a of accounts) writeCredentials(this.configDir(a.name), this.token(a.name));
+  /** Writes the manifests: accounts (with credentials), project `p`, sessions, then `extra` documents. */
+  protected writePool(accounts: readonly PoolAccount[], usageEndpoint: string, pollInterval: string, sessions: readonly PoolSession[], extra: readonly string[] = []): void {
+    for (const a of accounts) {
+      mkdirSync(this.configDir(a.name), { recursive: true });
+      if ((a.credentials ?? 'valid') !== 'none') writeCredentials(this.configDir(a.name), this.token(a.name), a.credentials === 'expired');
+    }
     mkdirSync(this.manifests, { recursive: true });
     const docs = accounts.map((a) => `apiVersion: claudefailover.io/v1alpha1
 kind: Account
@@ -69,6 +78,7 @@ ${a.extra ?? ''}`);
       const env = Object.entries(s.env);
       docs.push(`apiVersion: claudefailover.io/v1alpha1\nkind: Session\nmetadata:\n  name: ${s.name}\nspec:\n  project: p\n  command: ${JSON.stringify(s.command)}\n${env.length > 0 ? `  env:\n${env.map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n')}\n` : ''}`);
     }
+    docs.push(...extra);
     writeFileSync(join(this.manifests, 'pool.yaml'), docs.join('---\n'));
   }
 
@@ -94,9 +104,9 @@ ${a.extra ?? ''}`);
     return this.status()[`Session/${name}`];
   }
 
-  events(): { key: string; reason: string; message: string; time: string; data?: Record<string, unknown> }[] {
+  events(): { key: string; type: string; reason: string; message: string; time: string; data?: Record<string, unknown> }[] {
     try {
-      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; reason: string; message: string; time: string });
+      return readFileSync(join(this.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; type: string; reason: string; message: string; time: string });
     } catch {
       return [];
     }
@@ -131,6 +141,10 @@ ${a.extra ?? ''}`);
 export interface PoolSpec {
   accounts: PoolAccount[];
   sessions: string[];
+  /** Per-session command (default: the simulator) and extra environment. */
+  sessionSpecs?: Record<string, { command?: string[]; env?: Record<string, string> }>;
+  /** More manifest documents (e.g. a Notifier), appended as they are. */
+  extraManifests?: string[];
   simEnv?: Record<string, string>;
   pollInterval?: string;
   daemonArgs?: string[];
@@ -149,7 +163,11 @@ export class SimPool extends PoolBase {
     this.usage = await startFakeUsageServer();
     for (const a of this.spec.accounts) this.usage.setWindows(this.token(a.name), initial[a.name] ?? { fiveHour: 10, sevenDay: 10 });
     const env = { CLAUDE_SIM_LOG: this.simLog, ...this.spec.simEnv };
-    this.writePool(this.spec.accounts, this.usage.endpoint, this.spec.pollInterval ?? '1s', this.spec.sessions.map((name) => ({ name, command: [SIM_BIN, '--dangerously-skip-permissions'], env })));
+    const sessions = this.spec.sessions.map((name) => {
+      const own = this.spec.sessionSpecs?.[name];
+      return { name, command: own?.command ?? [SIM_BIN, '--dangerously-skip-permissions'], env: { ...env, ...own?.env } };
+    });
+    this.writePool(this.spec.accounts, this.usage.endpoint, this.spec.pollInterval ?? '1s', sessions, this.spec.extraManifests);
   }
 
   start(extra: string[] = []): DaemonProcess {

@@ -48,6 +48,7 @@ import type {
   InboxScan,
   IntentRecord,
   Lease,
+  LeasePatch,
   LeaseRecord,
   MoveOutcome,
   Priority,
@@ -488,7 +489,7 @@ export async function listIntents(root: string): Promise<IntentRecord[]> {
  * Records delivery facts on a task's lease (atomic replace). Returns the new lease. Throws
  * TaskNotFoundError when there is no lease, TaskConflictError when `expectClaimId` does not match.
  */
-export async function updateLease(root: string, id: string, patch: { deliveredAt?: string; conversationId?: string }, opts: DurableOpt & { expectClaimId?: string } = {}): Promise<Lease> {
+export async function updateLease(root: string, id: string, patch: LeasePatch, opts: DurableOpt & { expectClaimId?: string } = {}): Promise<Lease> {
   assertId(id);
   const lease = await readLease(root, id);
   if (!lease) throw new TaskNotFoundError(id, `${LEASES_DIR}/ (no lease)`);

@@ -3,7 +3,10 @@
  *
  * The controller never refreshes, copies or writes tokens (refresh tokens are single-use: a
  * second refresher logs every session out). It only needs the access token for the usage
- * endpoint, and reports `CredentialsExpired` when `expiresAt` has passed.
+ * endpoint, and reports `CredentialsExpired` when `expiresAt` has passed and there is no refresh
+ * token. An expired access token WITH a refresh token is still a usable login: Claude Code
+ * refreshes it when it starts. Such credentials come back `ok` with `accessTokenExpired: true`
+ * (the token cannot be used for the usage endpoint, and the controller never refreshes it).
  *
  * The access token is a non-enumerable property of the returned object: it is readable as
  * `creds.accessToken`, but `JSON.stringify`, pino and `util.inspect` do not print it. Problem
@@ -23,6 +26,10 @@ export interface Credentials {
   subscriptionType: string | undefined;
   rateLimitTier: string | undefined;
   path: string;
+  /** A refresh token is present (its value is never read into memory beyond this check). */
+  refreshable: boolean;
+  /** `expiresAt` has passed; usable only through a refresh by Claude Code itself. */
+  accessTokenExpired: boolean;
 }
 
 /** CamelCase reasons, usable as the `CredentialsValid` condition's reason. */
@@ -90,17 +97,19 @@ export async function readCredentials(configDir: string, options: ReadCredential
   const subscriptionType = typeof oauth.subscriptionType === 'string' ? oauth.subscriptionType : undefined;
   const rateLimitTier = typeof oauth.rateLimitTier === 'string' ? oauth.rateLimitTier : undefined;
   const now = options.now ?? Date.now();
-  if (expiresAt !== undefined && expiresAt <= now + (options.expirySkewMs ?? 0)) {
+  const refreshable = typeof oauth.refreshToken === 'string' && oauth.refreshToken.trim() !== '';
+  const expired = expiresAt !== undefined && expiresAt <= now + (options.expirySkewMs ?? 0);
+  if (expired && !refreshable) {
     const problem: CredentialsProblem = {
       reason: 'CredentialsExpired',
       path,
       expiresAt,
-      message: `access token in ${path} expired at ${new Date(expiresAt).toISOString()}; a running claude refreshes it, or log in again with CLAUDE_CONFIG_DIR=${configDir} claude`,
+      message: `access token in ${path} expired at ${new Date(expiresAt).toISOString()} and there is no refresh token; log in again with CLAUDE_CONFIG_DIR=${configDir} claude`,
     };
     if (subscriptionType) problem.subscriptionType = subscriptionType;
     return { ok: false, problem };
   }
-  const credentials = { expiresAt, subscriptionType, rateLimitTier, path } as Credentials;
+  const credentials = { expiresAt, subscriptionType, rateLimitTier, path, refreshable, accessTokenExpired: expired } as Credentials;
   Object.defineProperty(credentials, 'accessToken', { value: token, enumerable: false, writable: false, configurable: false });
   return { ok: true, credentials };
 }

@@ -73,12 +73,17 @@ describe('judgeAccount', () => {
     ['over, but the window has reset', { usage: { fiveHour: { utilization: 92, resetsAt: '2026-05-01T11:00:00.000Z' } } }, true, []],
     ['over the weekly threshold', { usage: { sevenDay: { utilization: 99 } } }, false, [/weekly usage 99%/]],
     ['diverged links', { links: { state: 'diverged' as const, detail: ['/a/todos is a real directory'] } }, false, [/shared state diverged: \/a\/todos is a real directory/]],
+    ['access token expired with a refresh token: still takes the pool', { credentials: { state: 'ok' as const, message: 'access token expired', expiresAt: NOW - 60_000, refreshToken: true } }, true, []],
+    ['expired without a refresh token', { usable: false, credentials: { state: 'expired' as const, message: 'expired', expiresAt: NOW - 60_000, refreshToken: false } }, false, [/access token expired; log in again: claude-failover account login a/]],
     ['links not made yet is fine (the controller makes them)', { links: { state: 'unlinked' as const, detail: ['7 link(s) not made yet'] } }, true, []],
   ])('%s', (_n, over, can, reasons) => {
     const r = judgeAccount(input(over), NOW);
     expect(r.canTakePool).toBe(can);
     expect(r.reasons).toHaveLength(reasons.length);
     reasons.forEach((re, i) => expect(r.reasons[i]).toMatch(re));
+  });
+  it('warns that an expired access token is left to claude to refresh', () => {
+    expect(judgeAccount(input({ credentials: { state: 'ok', message: '', expiresAt: NOW - 1, refreshToken: true } }), NOW).credentials.warnings).toEqual([expect.stringMatching(/access token expired; a refresh token is there/)]);
   });
   it('warns about a credentials file others can read', () => {
     expect(judgeAccount(input({ credentials: { state: 'ok', message: '', fileMode: 0o644 } }), NOW).credentials.warnings).toEqual(['.credentials.json has mode 0644; it should be 0600 (chmod 600)']);

@@ -6,6 +6,7 @@
  *   launch) and appends the Account manifest; `--dry-run` prints all of it and writes nothing.
  * - `login NAME` (account-login.ts) runs the real CLI's login in a tmux window under that config dir
  *   and waits until the CLI has written the credentials.
+ * - `link NAME [--adopt]` (account-link.ts) links the shared dirs, adopting Go-era per-session dirs.
  * - `check` reports each account's credentials (state, expiry; never the tokens), last recorded
  *   usage, shared-state links, and whether it can take the pool.
  *
@@ -24,18 +25,21 @@ import { ensureSymlink, inspectPath, mergeJsonFile } from '../../adapters/fs-eff
 import { writeFileAtomic } from '../../adapters/atomic-fs.js';
 import { readCredentials, CREDENTIALS_FILE } from '../../adapters/quota/credentials.js';
 import { UsageQuotaPort } from '../../adapters/quota/quota-port.js';
-import { defaultStateDir, FileStateStore } from '../../adapters/state-store.js';
+import { FileStateStore } from '../../adapters/state-store.js';
 import { claudeJsonPath, userSettingsPath } from '../../core/claude-paths.js';
 import type { StatusMap } from '../../core/controller.js';
+import type { PathInfo } from '../../core/ports.js';
+import { ADOPTABLE_DIRS, linkState } from '../../core/shared-state.js';
 import { CfError, UsageError } from '../../core/errors.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
 import { age, renderTable, until } from '../../render/table.js';
-import { COMMON, oneOf, parse } from '../args.js';
+import { COMMON, oneOf, parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const HELP = `Usage: claude-failover account add NAME [--priority N] [--config-dir DIR] [--shared-state-dir DIR] -f PATH [--dry-run]
        claude-failover account login NAME -f PATH [--tmux-socket NAME] [--timeout 15m] [--no-attach]
        claude-failover account check [-f PATH] [--state-dir DIR] [-o table|json]
+       claude-failover account link (NAME... | --all) [--adopt] [--dry-run] -f PATH
 
 Onboards Claude subscription accounts:
   add     creates the account's config dir (CLAUDE_CONFIG_DIR, mode 0700) with its shared dirs
@@ -45,6 +49,8 @@ Onboards Claude subscription accounts:
           CLI has stored the credentials (claude-failover never writes or prints tokens)
   check   each account's credentials (state, expiry), last recorded usage, shared-state links,
           and whether it can take the pool
+  link    links an account's shared dirs to the shared store; --adopt first moves the files of
+          real todos/, shell-snapshots/, plans/, tasks/ directories (e.g. Go-era homes) into it
 
 Run \`claude-failover account <subcommand> --help\` for the options.
 
@@ -53,9 +59,10 @@ Examples:
   claude-failover account add backup2 --priority 40 -f manifests/
   claude-failover account login backup2 -f manifests/
   claude-failover account check -f manifests/
+  claude-failover account link --all --adopt -f manifests/
 `;
 
-const SUBCOMMANDS = ['add', 'login', 'check'] as const;
+const SUBCOMMANDS = ['add', 'login', 'check', 'link'] as const;
 
 export async function accountCommand(args: string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = args;
@@ -70,6 +77,8 @@ export async function accountCommand(args: string[], io: CliIO): Promise<number>
       return (await import('./account-login.js')).accountLogin(rest, io);
     case 'check':
       return accountCheck(rest, io);
+    case 'link':
+      return (await import('./account-link.js')).accountLinkCommand(rest, io);
     default: {
       const hint = closest(sub, SUBCOMMANDS);
       throw new UsageError(`unknown subcommand "${sub}"${hint ? ` (did you mean "${hint}"?)` : ''}; use ${SUBCOMMANDS.join(', ')}`);
@@ -257,7 +266,7 @@ async function planLinks(name: string, configDir: string, store: string): Promis
     if (l.kind === 'missing') steps.push({ op: '+', text: `link ${link} -> ${target}`, apply: () => ensureSymlink(link, target, false) });
     else if (l.kind === 'symlink' && resolve(dirname(link), l.target ?? '') === target) steps.push({ op: '=', text: `link ${link} -> ${target}` });
     else if (l.kind === 'symlink') steps.push({ op: '!', text: `${link} links to ${l.target}, not ${target}: left alone (the account stays SharedStateLinked=False until it points at the store)` });
-    else steps.push({ op: '!', text: `${link} is a real ${l.kind}: left alone; move its contents into ${target} and remove it (docs/migrating.md), or adopt it: claude-failover account link ${name} --adopt` });
+    else steps.push({ op: '!', text: `${link} is a real ${l.kind}: left alone; ${l.kind === 'directory' && ADOPTABLE_DIRS.includes(d) ? `adopt it (moves its files into ${target}, never overwriting, then links): claude-failover account link ${name} --adopt` : `move its contents into ${target} by hand and remove it (docs/migrating.md): it is never merged automatically`}` });
   }
   return steps;
 }
@@ -405,12 +414,13 @@ export function judgeAccount(i: AccountCheckInput, now: number): AccountCheckRes
   const reasons: string[] = [];
   const warnings: string[] = [];
   if (i.credentials.fileMode !== undefined && (i.credentials.fileMode & 0o077) !== 0) warnings.push(`${CREDENTIALS_FILE} has mode ${modeOf(i.credentials.fileMode)}; it should be 0600 (chmod 600)`);
+  if (i.credentials.state === 'ok' && i.credentials.expiresAt !== undefined && i.credentials.expiresAt <= now) warnings.push('access token expired; a refresh token is there, so claude refreshes it at launch: the account stays a failover target (usage unknown until then)');
   if (i.suspended) reasons.push('suspended in its manifest');
   if (!i.usable) {
     reasons.push(i.credentials.state === 'missing'
       ? `not logged in: claude-failover account login ${i.name}`
       : i.credentials.state === 'expired'
-        ? `access token expired${i.credentials.refreshToken ? ' (a refresh token is there: a running claude refreshes it)' : ''}; log in again: claude-failover account login ${i.name}`
+        ? `access token expired; log in again: claude-failover account login ${i.name}`
         : `credentials ${i.credentials.state}: ${i.credentials.message}`);
   }
   if (i.links.state === 'diverged') reasons.push(`shared state diverged: ${i.links.detail.join('; ')}`);
@@ -427,29 +437,19 @@ export function judgeAccount(i: AccountCheckInput, now: number): AccountCheckRes
   };
 }
 
-/** Whether the credentials file holds a refresh token (the value itself is not kept). */
-async function hasRefreshToken(dir: string): Promise<boolean | undefined> {
-  try {
-    const data = JSON.parse(await readFile(join(dir, CREDENTIALS_FILE), 'utf8')) as { claudeAiOauth?: { refreshToken?: unknown } } | null;
-    const t = data?.claudeAiOauth?.refreshToken;
-    return typeof t === 'string' && t.trim() !== '';
-  } catch {
-    return undefined;
-  }
-}
-
 async function observeAccount(a: ManifestObject<'Account'>, status: StatusMap, now: number): Promise<AccountCheckInput> {
   const dir = a.spec.configDir;
   const raw = await readCredentials(dir, { now });
   const usable = (await new UsageQuotaPort().readCredentials(dir, now)).ok;
-  const refresh = await hasRefreshToken(dir);
   let credentials: AccountCheckInput['credentials'];
   if (raw.ok) {
-    credentials = { state: 'ok', message: 'present', ...(refresh !== undefined ? { refreshToken: refresh } : {}), ...(raw.credentials.expiresAt !== undefined ? { expiresAt: raw.credentials.expiresAt } : {}), ...(raw.credentials.subscriptionType ? { subscriptionType: raw.credentials.subscriptionType } : {}) };
+    // An expired access token with a refresh token is a usable login: claude refreshes it at launch.
+    const message = raw.credentials.accessTokenExpired ? 'access token expired; claude refreshes it at launch with the refresh token (usage unknown until then)' : 'present';
+    credentials = { state: 'ok', message, refreshToken: raw.credentials.refreshable, ...(raw.credentials.expiresAt !== undefined ? { expiresAt: raw.credentials.expiresAt } : {}), ...(raw.credentials.subscriptionType ? { subscriptionType: raw.credentials.subscriptionType } : {}) };
   } else {
     const p = raw.problem;
     const state: CredentialState = p.reason === 'CredentialsMissing' ? 'missing' : p.reason === 'CredentialsExpired' ? 'expired' : p.reason === 'CredentialsMalformed' ? 'malformed' : 'unreadable';
-    credentials = { state, message: p.message, ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}), ...(p.subscriptionType ? { subscriptionType: p.subscriptionType } : {}), ...(refresh !== undefined ? { refreshToken: refresh } : {}) };
+    credentials = { state, message: p.message, ...(p.expiresAt !== undefined ? { expiresAt: p.expiresAt } : {}), ...(p.subscriptionType ? { subscriptionType: p.subscriptionType } : {}), ...(p.reason === 'CredentialsExpired' ? { refreshToken: false } : {}) };
   }
   const st = await lstat(join(dir, CREDENTIALS_FILE)).catch(() => undefined);
   if (st) credentials.fileMode = st.mode & 0o777;
@@ -462,22 +462,12 @@ async function observeAccount(a: ManifestObject<'Account'>, status: StatusMap, n
   let links: AccountCheckInput['links'];
   if (!a.spec.sharedStateDir) links = { state: 'not-configured', detail: ['spec.sharedStateDir is not set'] };
   else {
-    const detail: string[] = [];
-    let diverged = false;
-    let missing = 0;
-    for (const d of a.spec.sharedDirs) {
-      const path = join(dir, d);
-      const target = join(a.spec.sharedStateDir, d);
-      const info = await inspectPath(path);
-      if (info.kind === 'missing') missing += 1;
-      else if (info.kind === 'symlink' && resolve(dirname(path), info.target ?? '') === target) continue;
-      else {
-        diverged = true;
-        detail.push(info.kind === 'symlink' ? `${path} links to ${info.target}` : `${path} is a real ${info.kind}`);
-      }
-    }
-    if (missing > 0) detail.push(`${missing} link(s) not made yet (the controller makes them)`);
-    links = { state: diverged ? 'diverged' : missing > 0 ? 'unlinked' : 'linked', detail };
+    // The same check as the Account controller's (core/shared-state.ts).
+    const seen: Record<string, PathInfo> = {};
+    for (const d of a.spec.sharedDirs) seen[d] = await inspectPath(join(dir, d));
+    const ls = linkState(a.metadata.name, dir, a.spec.sharedStateDir, a.spec.sharedDirs, seen);
+    const detail = [...ls.diverged, ...(ls.missing.length > 0 ? [`${ls.missing.length} link(s) not made yet (the controller makes them)`] : [])];
+    links = { state: !ls.linked ? 'diverged' : ls.missing.length > 0 ? 'unlinked' : 'linked', detail };
   }
   return {
     name: a.metadata.name,
@@ -510,7 +500,7 @@ export async function accountCheck(args: string[], io: CliIO): Promise<number> {
   if (files.length === 0) throw new UsageError('no manifests given: pass -f PATH (or set CLAUDE_FAILOVER_MANIFESTS)');
   const set = await loadSet(files, io);
   if (set.accounts.length === 0) throw new UsageError(`no Account in ${files.join(', ')}; add one with \`claude-failover account add NAME -f ...\``);
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const status = (await new FileStateStore(stateDir, { readOnly: true }).read<StatusMap>(STATUS_RECORD).catch(() => undefined)) ?? {};
   const now = Date.now();
   const results: AccountCheckResult[] = [];

@@ -81,12 +81,14 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
         const { buildServer, Metrics } = await import('../../server/index.js');
         const { DEFAULT_API_RATE } = await import('../../server/admission.js');
         const stateDir = daemon.opts.stateDir;
-        const { token } = await loadOrCreateToken(join(stateDir, TOKEN_FILE));
+        const tokenFile = join(stateDir, TOKEN_FILE);
+        const { token } = await loadOrCreateToken(tokenFile);
         const { manager, executor, accounts } = daemon.wired;
         const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }), sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }), apiRate: DEFAULT_API_RATE });
         for (const port of [values.port ? Number(values.port) : 7777, 0]) {
           try {
-            plane = await startControlPlane({ app, listen: { kind: 'tcp', host: '127.0.0.1', port }, token, stateDir, log });
+            // The record names the token file: the `get sessions` / `events` commands the demo prints find it.
+            plane = await startControlPlane({ app, listen: { kind: 'tcp', host: '127.0.0.1', port }, token, tokenFile, stateDir, log });
             return `${plane.url}/#token=${encodeURIComponent(token)}`;
           } catch (err) {
             log.warn({ port, err: (err as Error).message }, 'demo: dashboard port busy; trying a free one');

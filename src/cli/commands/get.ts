@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { listLeases, listTasks, readTask } from '../../adapters/queue/index.js';
 import { TASK_STATES } from '../../core/task.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
-import { FileStateStore, defaultStateDir } from '../../adapters/state-store.js';
+import { FileStateStore } from '../../adapters/state-store.js';
 import type { AnyObject } from '../../api/objects.js';
 import { API_VERSION } from '../../api/schemas.js';
 import type { StatusMap } from '../../core/controller.js';
@@ -18,7 +18,7 @@ import type { CfEvent } from '../../runtime/events.js';
 import { EVENTS_RECORD } from '../../runtime/events.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS, type ApiClient } from '../../server/client.js';
-import { COMMON, oneOf, parse } from '../args.js';
+import { COMMON, oneOf, parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const RESOURCES: Record<string, string> = {
@@ -40,7 +40,7 @@ interface RemoteValues {
 
 /** A client of the running controller, or undefined (read the state dir instead). */
 function remote(values: RemoteValues, io: CliIO): Promise<ApiClient | undefined> {
-  return connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir: values['state-dir'] ?? defaultStateDir(io.env) });
+  return connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir: stateDirOf(values['state-dir'], io) });
 }
 
 async function remoteObjects(client: ApiClient, kind: string): Promise<Record<string, unknown>[]> {
@@ -78,7 +78,7 @@ interface Ctx {
 }
 
 async function context(values: { filename?: string[]; 'state-dir'?: string }, io: CliIO): Promise<Ctx> {
-  const store = new FileStateStore(values['state-dir'] ?? defaultStateDir(io.env), { readOnly: true });
+  const store = new FileStateStore(stateDirOf(values['state-dir'], io), { readOnly: true });
   const status = (await store.read<StatusMap>(STATUS_RECORD)) ?? {};
   let objects: AnyObject[] = [];
   const files = values.filename ?? (io.env.CLAUDE_FAILOVER_MANIFESTS ? io.env.CLAUDE_FAILOVER_MANIFESTS.split(':') : []);
@@ -236,14 +236,21 @@ export async function describeCommand(args: string[], io: CliIO): Promise<number
   }
   out.push('Status:');
   for (const [k, v] of Object.entries(status)) {
-    if (k === 'conditions' || k === 'failures' || k === 'launch') continue;
+    if (k === 'conditions' || k === 'failures' || k === 'launch' || k === 'lastExit') continue;
     out.push(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   }
   if (status.launch) out.push(`  launch: ${JSON.stringify(status.launch)}`);
-  const failures = status.failures as { at: string; reason: string; exitStatus?: number | null; uptimeMs: number }[] | undefined;
+  // Why the agent's process last exited: the last lines it left in its pane.
+  const lastExit = status.lastExit as { at: string; exitStatus: number | null; uptimeMs: number; output: string[] } | undefined;
+  if (lastExit) {
+    out.push(`Last exit: ${lastExit.at}  status ${lastExit.exitStatus ?? 'unknown'} after ${Math.round(lastExit.uptimeMs / 1000)}s`);
+    if (lastExit.output.length === 0) out.push('  | (the pane was empty)');
+    for (const line of lastExit.output) out.push(`  | ${line}`);
+  }
+  const failures = status.failures as { at: string; reason: string; exitStatus?: number | null; uptimeMs: number; lastOutput?: string[] }[] | undefined;
   if (failures?.length) {
     out.push('Failures:');
-    for (const f of failures.slice(-5)) out.push(`  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s`);
+    for (const f of failures.slice(-5)) out.push(`  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s${f.lastOutput?.length ? `: ${f.lastOutput.at(-1)}` : ''}`);
   }
   out.push('Conditions:');
   const conds = (status.conditions as { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[] | undefined) ?? [];
@@ -283,7 +290,7 @@ export async function eventsCommand(args: string[], io: CliIO): Promise<number> 
   const output = oneOf('--output', values.output, ['table', 'json'] as const, 'table');
   const limit = values.limit === undefined ? 100 : Number.parseInt(values.limit, 10);
   if (!Number.isFinite(limit) || limit <= 0) throw new UsageError('--limit must be a positive number');
-  const store = new FileStateStore(values['state-dir'] ?? defaultStateDir(io.env), { readOnly: true });
+  const store = new FileStateStore(stateDirOf(values['state-dir'], io), { readOnly: true });
   const client = await remote(values, io);
   let events: CfEvent[];
   if (client) {

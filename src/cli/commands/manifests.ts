@@ -3,13 +3,13 @@
  * invalid or held by the deletion guard. `claude-failover manifests confirm [--id ID]`: apply the
  * held set now (asks the running controller).
  */
-import { FileStateStore, defaultStateDir } from '../../adapters/state-store.js';
+import { FileStateStore } from '../../adapters/state-store.js';
 import type { StatusMap } from '../../core/controller.js';
 import { CfError, UsageError } from '../../core/errors.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
 import { MANIFESTS_KEY, type ManifestsStatus } from '../../runtime/manifest-set.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
-import { oneOf, parse } from '../args.js';
+import { oneOf, parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 
 const HELP = `Usage: claude-failover manifests [status] [-o text|json] [--state-dir DIR]
@@ -61,7 +61,7 @@ export async function manifestsCommand(args: string[], io: CliIO): Promise<numbe
   if (positionals.length > 1 || (sub !== 'status' && sub !== 'confirm')) throw new UsageError(`unknown arguments ${JSON.stringify(positionals.join(' '))}: use \`manifests status\` or \`manifests confirm\``);
   if (values.id !== undefined && !/^[0-9a-f]{12}$/.test(values.id)) throw new UsageError('--id must be a hold id (12 hex digits, shown by `claude-failover manifests`)');
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir });
   if (sub === 'confirm') {
     if (!client) throw new CfError('CF_ERR_NO_CONTROLLER', `no running controller found (state dir ${stateDir}); confirming a held set needs \`claude-failover run\` with its API (or pass --server)`);

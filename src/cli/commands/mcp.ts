@@ -5,11 +5,10 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { defaultStateDir } from '../../adapters/state-store.js';
 import { CfError } from '../../core/errors.js';
 import { buildMcpServer } from '../../mcp/server.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
-import { parse } from '../args.js';
+import { parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 import { VERSION } from '../version.js';
 
@@ -46,7 +45,7 @@ export async function mcpCommand(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const connector = {
     connect: async () => {
       const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir, userAgent: `claude-failover-mcp/${VERSION}` });

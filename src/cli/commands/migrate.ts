@@ -8,14 +8,14 @@ import { formatDiagnostic } from '../../api/objects.js';
 import { acquireInstanceLock } from '../../adapters/instance-lock.js';
 import { applyGoStep, foreignHookNotes, observeGoQueues, oldAgentNotes, sharedDirNotes, type GoNote } from '../../adapters/go-migration.js';
 import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
-import { defaultStateDir, FileStateStore } from '../../adapters/state-store.js';
+import { FileStateStore } from '../../adapters/state-store.js';
 import { POOL_KEY } from '../../controllers/accounts-view.js';
 import { COMPAT_HELP, SECUTOOLS_KEY_ENV, withCompat } from '../../core/compat.js';
 import type { StatusMap } from '../../core/controller.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
 import { planGoMigration, type MigrationLeftover, type MigrationStep } from '../../core/go-migration.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
-import { COMMON, oneOf, parse, requireFiles } from '../args.js';
+import { COMMON, oneOf, parse, requireFiles, stateDirOf } from '../args.js';
 import { COMPAT_OPTION, compatFrom } from '../compat.js';
 import type { CliIO } from '../io.js';
 
@@ -112,7 +112,7 @@ export async function migrateCommand(args: string[], io: CliIO): Promise<number>
   }
   const compat = compatFrom(values, io.env);
   const desired = withCompat(toDesired(loaded), compat);
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const status = existsSync(stateDir) ? ((await new FileStateStore(stateDir, { readOnly: true }).read<StatusMap>(STATUS_RECORD).catch(() => undefined)) ?? {}) : {};
   const active = (status[POOL_KEY] as { activeAccount?: unknown } | undefined)?.activeAccount;
   const now = Date.now();

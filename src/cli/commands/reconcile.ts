@@ -2,12 +2,11 @@ import { resolve } from 'node:path';
 import { formatDiagnostic } from '../../api/objects.js';
 import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
 import { acquireInstanceLock } from '../../adapters/instance-lock.js';
-import { defaultStateDir } from '../../adapters/state-store.js';
 import { renderPlanJson, renderPlanText } from '../../render/plan-text.js';
 import { wire } from '../../runtime/wiring.js';
 import { CfError } from '../../core/errors.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
-import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
+import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 import { COMPAT_HELP, withCompat } from '../../core/compat.js';
 import { COMPAT_OPTION, compatFrom, tmuxSocketFor } from '../compat.js';
@@ -92,7 +91,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
     io.stderr.write(`\n${errors.length} problem(s) in the manifests; nothing was planned or applied.\n`);
     return 1;
   }
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const compat = compatFrom(values, io.env);
   const tmuxSocket = tmuxSocketFor(values['tmux-socket'], compat);
   const w = wire({ stateDir, dryRun, pool: poolOptions(values), manifestPaths: files.map((f) => resolve(io.cwd, f)), ...(tmuxSocket ? { tmuxSocket } : {}), compat });
@@ -119,7 +118,7 @@ export async function reconcileCommand(args: string[], io: CliIO): Promise<numbe
 
 /** `reconcile` without --once: POST /api/v1/reconcile on the running controller. */
 async function reconcileRemote(values: Values, io: CliIO): Promise<number> {
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir });
   if (!client) throw new CfError('CF_ERR_NO_CONTROLLER', `no running controller found (state dir ${stateDir}); start one with \`claude-failover run\`, pass --server, or use --once to reconcile from this process`);
   try {

@@ -1,7 +1,6 @@
 import { parseDuration } from '../../api/duration.js';
 import { errorMessage, ManifestError, UsageError } from '../../core/errors.js';
 import { formatDiagnostic } from '../../api/objects.js';
-import { defaultStateDir } from '../../adapters/state-store.js';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Daemon, DEFAULT_WORKERS } from '../../runtime/daemon.js';
@@ -9,7 +8,7 @@ import { sendToSessionVia } from '../../runtime/session-send.js';
 import { DEFAULT_LISTEN, failoverVia, isLoopback, loadOrCreateToken, parseListen, remoteListenWarning, restartSessionVia, startControlPlane, TOKEN_FILE, urlOf, type ControlPlane, type ListenAddress } from '../../runtime/control-plane.js';
 import { VERSION } from '../version.js';
 import { createLogger } from '../../runtime/log.js';
-import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles } from '../args.js';
+import { COMMON, oneOf, parse, POOL, POOL_HELP, poolOptions, requireFiles, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
 import { COMPAT_HELP } from '../../core/compat.js';
 import { COMPAT_OPTION, compatFrom, compatSummary, tmuxSocketFor } from '../compat.js';
@@ -140,7 +139,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const daemon = new Daemon({
     ...(metrics ? { onReconcile: metrics.onReconcile } : {}),
     manifests: requireFiles(values.filename, io),
-    stateDir: values['state-dir'] ?? defaultStateDir(io.env),
+    stateDir: stateDirOf(values['state-dir'], io),
     resyncMs,
     prune: values.prune ?? false,
     log,
@@ -204,7 +203,9 @@ function parseListenArg(spec: string): ListenAddress {
  * Starts the HTTP control plane once the controller runs. A listener that cannot bind (port in
  * use) is logged as an error and the controller keeps running without it: the agents matter more.
  */
-async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log: Logger): Promise<{ token: string | null; tokenFile?: string }> {
+type Auth = { token: null } | { token: string; tokenFile: string };
+
+async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log: Logger): Promise<Auth> {
   if (tokenFileArg === 'none') return { token: null };
   const tokenFile = resolve(tokenFileArg ?? join(stateDir, TOKEN_FILE));
   const t = await loadOrCreateToken(tokenFile);
@@ -212,9 +213,9 @@ async function loadAuth(stateDir: string, tokenFileArg: string | undefined, log:
   return { token: t.token, tokenFile };
 }
 
-async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: string | null; tokenFile?: string }, log: Logger, metrics: Metrics | undefined, apiRate: number, allowRemote: boolean, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
+async function startApi(daemon: Daemon, listen: ListenAddress, auth: Auth, log: Logger, metrics: Metrics | undefined, apiRate: number, allowRemote: boolean, anonymousCompatRead: boolean): Promise<ControlPlane | undefined> {
   const stateDir = daemon.opts.stateDir;
-  const { token, tokenFile } = auth;
+  const { token } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
   const { manager, executor, accounts } = daemon.wired;
   const app = buildServer({
@@ -232,7 +233,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: { token: st
     ...(anonymousCompatRead ? { anonymousCompatRead } : {}),
   });
   try {
-    return await startControlPlane({ app, listen, token, ...(tokenFile ? { tokenFile } : {}), stateDir, log, allowRemote });
+    return await startControlPlane({ app, listen, ...auth, stateDir, log, allowRemote });
   } catch (err) {
     log.error({ err: errorMessage(err), listen: urlOf(listen) }, 'control plane could not listen; the controller runs without its API');
     await app.close().catch(() => {});

@@ -1,11 +1,10 @@
 /** `claude-failover send NAME [TEXT]`: type text into a session's prompt through the running controller. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { defaultStateDir } from '../../adapters/state-store.js';
 import { CfError, UsageError } from '../../core/errors.js';
 import type { SendOutcome } from '../../runtime/session-send.js';
 import { connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
-import { oneOf, parse } from '../args.js';
+import { oneOf, parse, stateDirOf } from '../args.js';
 import { readAll, type CliIO } from '../io.js';
 import { VERSION } from '../version.js';
 
@@ -81,7 +80,7 @@ export async function sendCommand(args: string[], io: CliIO): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}: quote the text as one argument`);
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
   const text = await readText(textArg, values.file, io);
-  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
+  const stateDir = stateDirOf(values['state-dir'], io);
   const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir, userAgent: `claude-failover-cli/${VERSION} send` });
   if (!client) throw new CfError('CF_ERR_NO_CONTROLLER', `no running controller found (state dir ${stateDir}); send needs \`claude-failover run\` (or pass --server)`);
   try {
