@@ -1,6 +1,9 @@
 # claude-failover — the two commands: `make demo` and `make test`.
 SHELL := /bin/bash
 NPM ?= npm
+# `make demo CLAUDE=real` runs the demo with the real Claude Code CLI (pinned in package.json,
+# installed by npm ci) instead of the simulator; CLAUDE=/path/to/claude runs that binary.
+CLAUDE ?= sim
 
 .PHONY: all deps tmux build lint test bench demo install uninstall clean
 
@@ -37,7 +40,7 @@ bench: deps build
 	$(NPM) run bench
 
 demo: deps build
-	node dist/cli/main.js demo
+	node dist/cli/main.js demo --claude $(CLAUDE)
 
 # Puts `claude-failover` and `ccl-delegate` on PATH from this clone (npm link: symlinks in npm's
 # global prefix, pointing at this directory, so a rebuild is picked up without reinstalling).

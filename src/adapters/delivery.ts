@@ -1,7 +1,15 @@
 /**
  * Delivering a prompt into a Claude Code pane (DESIGN.md §5): paste the text with
- * load-buffer + paste-buffer (bracketed), wait a short delay, send Enter as a separate key, and
- * check that the pane changed (the prompt was submitted); if it did not, send Enter once more.
+ * load-buffer + paste-buffer (bracketed), wait until the pane shows the paste and stops changing, send Enter as a
+ * separate key, and check that the pane changed (the prompt was submitted); if it did not, send
+ * Enter once more.
+ *
+ * Why wait for the paste to show: Claude Code treats an Enter that it reads together with a
+ * paste as part of the paste (a line break), not as submit. A CLI that is busy (starting up, or
+ * several agents starting on a loaded machine) reads its input late, so paste and Enter pile up
+ * and arrive in one read however long the fixed delay was: the prompt then sits in the input box
+ * and the pane still "changes" (the paste appears), which looked like a submitted prompt. The real
+ * CLI 2.1.332 did this to one of three agents started at once (test/conformance/).
  *
  * Bytes: the text is pasted as it is. The tmux adapter pastes with `paste-buffer -p -r` (no
  * LF → CR replacement), so the pane receives exactly the prompt's UTF-8 bytes, line endings
@@ -16,6 +24,8 @@ export interface DeliveryOptions {
   enterDelayMs?: number;
   /** How long to wait for the pane to change after an Enter. Default 1500 ms. */
   verifyMs?: number;
+  /** How long to wait for the pane to show the paste before sending Enter anyway. Default 10 s. */
+  pasteShownMs?: number;
   /** Poll interval while verifying. Default 40 ms. */
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -45,6 +55,26 @@ export class DeliveryError extends RetryableError {
   constructor(session: string, message: string) {
     super('CF_ERR_DELIVERY', 'DeliveryUnconfirmed', `delivery to ${session}: ${message}`);
   }
+}
+
+/** What Claude Code shows in its input box instead of a paste of more than 800 characters. */
+const PASTED_PLACEHOLDER = '[Pasted text';
+
+/**
+ * The first words of a text, as the pane shows them once the agent has read the paste: up to 16
+ * printable ASCII characters (at least 4) starting its first non-empty line; undefined when the
+ * text does not start that way (the pane changing is then the only sign).
+ */
+export function pasteMarker(text: string): string | undefined {
+  const first = text.split(/\r\n|\r|\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  const m = /^[\x21-\x7e][\x20-\x7e]{3,}/.exec(first);
+  return m ? m[0].slice(0, 16).trimEnd() : undefined;
+}
+
+function occurrences(text: string, part: string): number {
+  let n = 0;
+  for (let i = text.indexOf(part); i >= 0; i = text.indexOf(part, i + part.length)) n += 1;
+  return n;
 }
 
 /** Deliveries under way, per tmux server (port) and session: the tail of each session's chain. */
@@ -87,11 +117,29 @@ async function deliverNow(tmux: TmuxPort, session: string, text: string, opts: D
   const now = opts.now ?? Date.now;
   const verifyMs = opts.verifyMs ?? 1500;
   const pollMs = opts.pollMs ?? 40;
+  const pasteShownMs = opts.pasteShownMs ?? 10_000;
+  const beforePaste = await tmux.capturePane(session);
+  const marker = pasteMarker(text);
   const pasteStartedAt = now();
   await tmux.pasteText(session, text);
   opts.onStep?.('pasted');
   await sleep(opts.enterDelayMs ?? 150);
+  // Enter only once the agent has read the whole paste (see the module comment): the pane shows
+  // it — one more occurrence of its first words, or of Claude Code's `[Pasted text` placeholder,
+  // than before the paste (a busy agent's spinner changes the pane too) — and has stopped changing
+  // (a long paste is drawn as it is read). When it never shows, Enter goes anyway.
+  const shown = (pane: string): boolean =>
+    marker === undefined
+      ? pane !== beforePaste
+      : occurrences(pane, marker) > occurrences(beforePaste, marker) || occurrences(pane, PASTED_PLACEHOLDER) > occurrences(beforePaste, PASTED_PLACEHOLDER);
   let before = await tmux.capturePane(session);
+  for (let stable = 0, shownBy = now() + pasteShownMs; now() < shownBy; ) {
+    await sleep(pollMs);
+    const cur = await tmux.capturePane(session);
+    stable = cur === before ? stable + 1 : 0;
+    before = cur;
+    if (stable >= 2 && shown(before)) break;
+  }
   let enters = 0;
   for (;;) {
     await tmux.sendKeys(session, ['Enter']);

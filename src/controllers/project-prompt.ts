@@ -41,6 +41,21 @@ export function terminalSafe(text: string): { text: string; replaced: number } {
   return { text: out, replaced };
 }
 
+/**
+ * What Claude Code's input rewrites in a pasted prompt (measured on the real CLI 2.1.332, see
+ * docs/simulator.md): a tab becomes four spaces; NEL, LINE and PARAGRAPH SEPARATOR become line
+ * breaks; C1 controls and invisible format characters (zero-width spaces, bidi marks, BOM, soft
+ * hyphen) are dropped; the text is NFC-normalised. The zero-width joiner and the emoji variation
+ * selector are left out of this check: inside emoji the CLI keeps them. CR and CRLF are not
+ * counted either: they become line breaks, which changes no meaning.
+ */
+const INPUT_REWRITES = /[\t\u0085\u2028\u2029\u0080-\u009f]|\u034f|(?!\u200d)\p{Cf}/u;
+
+/** True when Claude Code will not hand the model this text exactly as it is in the task file. */
+export function inputRewrites(text: string): boolean {
+  return INPUT_REWRITES.test(text) || text.normalize('NFC') !== text;
+}
+
 export interface PromptTask {
   id: string;
   /** Task body (the prompt text after the frontmatter). */
@@ -71,6 +86,9 @@ export function taskPrompt(task: PromptTask, taskPath: string): string {
   }
   if (safe.replaced > 0) {
     lines.push(`${safe.replaced} control character(s) in the task were replaced by visible symbols (U+2400 block); the task file holds the exact bytes.`);
+  }
+  if (inputRewrites(safe.text)) {
+    lines.push('The task holds characters that the terminal input changes (tabs become spaces, invisible format characters are dropped); the task file holds the exact bytes.');
   }
   lines.push('', '--- task ---');
   return `${lines.join('\n')}\n${safe.text}\n${promptEnd(task.id)}`;

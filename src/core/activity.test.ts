@@ -62,6 +62,9 @@ describe('recordFromLine', () => {
   it.each<[string, unknown, Partial<HookEventRecord> | undefined]>([
     ['a record written by `hook event`', { t: 5, event: 'Stop', sessionId: 'x' }, { t: 5, event: 'Stop', sessionId: 'x' }],
     ['a raw hook input from the shell observer', { t: 6, via: 'hook', raw: { hook_event_name: 'StopFailure', error: 'rate_limit', error_message: "You've hit your session limit · resets 3pm" } }, { t: 6, event: 'StopFailure', error: 'rate_limit', errorMessage: "You've hit your session limit · resets 3pm" }],
+    // The real CLI (2.1.332) puts the limit text in last_assistant_message.
+    ['a real StopFailure input', { t: 7, via: 'hook', raw: { session_id: 's', hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: "You've hit your 5-hour limit · resets 6:06pm (UTC)" } }, { t: 7, event: 'StopFailure', sessionId: 's', error: 'rate_limit', errorMessage: "You've hit your 5-hour limit · resets 6:06pm (UTC)" }],
+    ['a Stop keeps no assistant text', { t: 8, via: 'hook', raw: { hook_event_name: 'Stop', last_assistant_message: 'All done' } }, { t: 8, event: 'Stop' }],
     ['a raw status line input', { t: 7, via: 'statusline', raw: { hook_event_name: 'Status', session_id: 's', rate_limits: { five_hour: { used_percentage: 40 } } } }, { t: 7, event: 'StatusLine', sessionId: 's', rateLimits: { five_hour: { used_percentage: 40 } } }],
     ['a raw prompt keeps only the task id', { t: 8, via: 'hook', raw: { hook_event_name: 'UserPromptSubmit', prompt: 'secret [cf-task:T-1] text' } }, { t: 8, event: 'UserPromptSubmit', taskId: 'T-1', promptBytes: 25 }],
     ['raw null (input was not JSON)', { t: 9, via: 'hook', raw: null }, undefined],

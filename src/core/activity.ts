@@ -57,7 +57,8 @@ export function eventRecord(input: Record<string, unknown>, now: number): HookEv
   set('sessionId', str(input.session_id));
   set('source', str(input.source));
   set('error', str(input.error));
-  set('errorMessage', str(input.error_message) ?? str(input.message));
+  // Claude Code 2.1.332 sends the limit text of a StopFailure as `last_assistant_message`.
+  set('errorMessage', str(input.error_message) ?? str(input.message) ?? (r.event === 'StopFailure' ? str(input.last_assistant_message) : undefined));
   set('notificationType', str(input.notification_type));
   set('transcriptPath', str(input.transcript_path));
   set('cwd', str(input.cwd));

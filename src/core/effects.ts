@@ -28,7 +28,7 @@ export interface TmuxKillSessionEffect {
   owner: string;
 }
 
-/** Graceful stop: `/exit` then Ctrl-C, then kill after `graceMs`. */
+/** Graceful stop: Ctrl-C twice, `/exit` + Enter (runtime/executor.ts STOP_SEQUENCE), then kill after `graceMs`. */
 export interface TmuxStopSessionEffect {
   type: 'tmux.stopSession';
   session: string;

@@ -18,6 +18,8 @@
  *   era 3  `Limit reached · resets Dec 17 at 6am (Europe/Oslo)`                         kind generic
  *          `You've hit your limit · resets 8am (America/Los_Angeles)`                   kind generic
  *   era 4  `You've hit your session limit · resets 3:45pm`                              kind session
+ *          `You've hit your 5-hour limit · resets 6:06pm (UTC)`   (2.1.332)            kind five_hour
+ *          `⚠ Usage limit reached · limit resets 6:06pm`  (2.1.332 status region)      kind usage
  *          `You've hit your weekly limit · resets Mon 12:00am`                          kind weekly
  *          `You've hit your Opus limit · resets 3:45pm (Europe/Berlin)`                 kind opus
  *   extra (tolerance, not in the fact sheet): `Sonnet weekly limit` / `You've hit your Sonnet
@@ -123,9 +125,10 @@ const LINE_PATTERNS: readonly LinePattern[] = [
     re: new RegExp(String.raw`${LEAD}Claude(?: AI)? usage limit reached\.?(?:\s*Your limit will reset (?:at\s+)?${RESET_CLAUSE})?$`, 'iu'),
     build: () => ({ kind: 'usage', warning: false }),
   },
-  // era 2/3: `5-hour limit reached ∙ resets 9pm`, `Limit reached · resets Dec 17 at 6am (Europe/Oslo)`
+  // era 2/3: `5-hour limit reached ∙ resets 9pm`, `Limit reached · resets Dec 17 at 6am (Europe/Oslo)`,
+  // and 2.1.332's status region: `⚠ Usage limit reached · limit resets 6:06pm`
   {
-    re: new RegExp(String.raw`${LEAD}(?:${QUALIFIER}\s+)?limit reached(?:${SEP}resets?\s+${RESET_CLAUSE})?$`, 'iu'),
+    re: new RegExp(String.raw`${LEAD}(?:${QUALIFIER}\s+)?limit reached(?:${SEP}(?:limit\s+)?resets?\s+${RESET_CLAUSE})?$`, 'iu'),
     build: (g) => ({ ...qualifierKind(g.q), warning: false }),
   },
   // era 3/4: `You've hit your limit · resets 8am (America/Los_Angeles)`, `You've hit your Opus limit · …`

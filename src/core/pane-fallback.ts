@@ -21,7 +21,8 @@ export function readPane(text: string, now: Date): PaneReading {
   const region = lines.slice(-STATUS_REGION_LINES).join('\n');
   const out: PaneReading = {};
   if (/esc to interrupt/i.test(region)) out.activity = 'working';
-  else if (/^\s*[│|]\s*>\s/m.test(region) || /^\s*>\s*$/m.test(region)) out.activity = 'idle';
+  // An empty input box: `│ > ` (the simulator, older releases) or a bare `❯` between two rules (2.1.332).
+  else if (/^\s*[│|]\s*>\s/m.test(region) || /^\s*[>❯]\s*$/m.test(region)) out.activity = 'idle';
   const m = parseLimitMessage(region, { now });
   if (m && !m.warning) out.limit = { text: m.text, ...(m.resetsAt ? { resetsAt: m.resetsAt.toISOString() } : {}) };
   return out;

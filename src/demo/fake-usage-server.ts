@@ -25,7 +25,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { argValue, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
+import { argValue, closeHttp, listenHttp, runIfMain, serveUntilSignal } from './standalone.js';
 
 export const FAKE_USAGE_PATH = '/api/oauth/usage';
 
@@ -127,14 +127,14 @@ interface ActiveFailure extends FakeFailure {
   remaining?: number;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+export async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   return text.trim() === '' ? undefined : JSON.parse(text);
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -144,8 +144,17 @@ function isWindows(v: unknown): v is FakeWindows {
   return typeof v === 'object' && v !== null && ['fiveHour', 'sevenDay', 'opus', 'sonnet'].some((k) => k in v);
 }
 
-/** Starts the stand-in on `host:port` (default 127.0.0.1, a free port). */
-export async function startFakeUsageServer(options: FakeUsageServerOptions = {}): Promise<FakeUsageServer> {
+/** The usage endpoint and its control routes, without a server: also mounted by the API stand-in. */
+export interface FakeUsageEndpoint extends Omit<FakeUsageServer, 'url' | 'endpoint' | 'port' | 'close'> {
+  /** Answers `req` when it is the usage route or a `/__fake/` control route; false otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** The body answered for `token` (undefined for a token it does not know). */
+  body(token: string): unknown;
+  knows(token: string): boolean;
+}
+
+/** The usage endpoint's per-token table and request handling (see the module comment). */
+export function createFakeUsageEndpoint(options: Pick<FakeUsageServerOptions, 'clock' | 'requireBeta'> = {}): FakeUsageEndpoint {
   const clock = options.clock ?? Date.now;
   const requireBeta = options.requireBeta ?? true;
   const bodies = new Map<string, unknown>();
@@ -184,7 +193,7 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     const record = (status: number): void => {
       requests.push({ token, at: clock(), status, beta });
     };
-    if (requireBeta && beta !== 'oauth-2025-04-20') {
+    if (requireBeta && !(beta ?? '').split(',').map((b) => b.trim()).includes('oauth-2025-04-20')) {
       record(400);
       send(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'missing anthropic-beta: oauth-2025-04-20' } });
       return;
@@ -246,29 +255,23 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     send(res, 200, { ok: true });
   };
 
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === FAKE_USAGE_PATH && req.method === 'GET') {
-      handleUsage(req, res);
-      return;
-    }
-    if (path.startsWith('/__fake/')) {
-      handleControl(req, res, path).catch(() => send(res, 400, { error: 'bad control request' }));
-      return;
-    }
-    send(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not found' } });
-  });
-  server.keepAliveTimeout = 1000;
-
-  const baseUrl = await listenHttp(server, options.port, options.host, 'fake usage server');
-  const url = baseUrl;
-
   return {
-    url,
-    endpoint: `${url}${FAKE_USAGE_PATH}`,
-    port: Number(new URL(baseUrl).port),
-    setUsage: (token, body) => bodies.set(token, body),
-    setWindows: (token, windows) => bodies.set(token, usageBody(windows, clock())),
+    handle: (req, res) => {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path === FAKE_USAGE_PATH && req.method === 'GET') {
+        handleUsage(req, res);
+        return true;
+      }
+      if (/^\/__fake\/(usage|windows|fail|requests)(\/|$)/.test(path)) {
+        handleControl(req, res, path).catch(() => send(res, 400, { error: 'bad control request' }));
+        return true;
+      }
+      return false;
+    },
+    body: (token) => bodies.get(token),
+    knows: (token) => bodies.has(token),
+    setUsage: (token, body) => void bodies.set(token, body),
+    setWindows: (token, windows) => void bodies.set(token, usageBody(windows, clock())),
     failFor: setFailure,
     clearFailures: (token) => {
       if (token === undefined) failures.clear();
@@ -278,11 +281,31 @@ export async function startFakeUsageServer(options: FakeUsageServerOptions = {})
     requestCount: (token) => (token === undefined ? requests.length : requests.filter((r) => r.token === token).length),
     requests,
     heldCount: () => hung.size,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+  };
+}
+
+/** Starts the stand-in on `host:port` (default 127.0.0.1, a free port). */
+export async function startFakeUsageServer(options: FakeUsageServerOptions = {}): Promise<FakeUsageServer> {
+  const usage = createFakeUsageEndpoint(options);
+  const server: Server = createServer((req, res) => {
+    if (usage.handle(req, res)) return;
+    send(res, 404, { type: 'error', error: { type: 'not_found_error', message: 'not found' } });
+  });
+  server.keepAliveTimeout = 1000;
+
+  const url = await listenHttp(server, options.port, options.host, 'fake usage server');
+  return {
+    url,
+    endpoint: `${url}${FAKE_USAGE_PATH}`,
+    port: Number(new URL(url).port),
+    setUsage: usage.setUsage,
+    setWindows: usage.setWindows,
+    failFor: usage.failFor,
+    clearFailures: usage.clearFailures,
+    requestCount: usage.requestCount,
+    requests: usage.requests,
+    heldCount: usage.heldCount,
+    close: () => closeHttp(server),
   };
 }
 

@@ -2,9 +2,11 @@
  * `claude-failover demo`: the bundled demo pool, live. It runs everything on this machine and
  * needs no account, token or network:
  * - a local stand-in of the usage endpoint on 127.0.0.1:18471 (the demo accounts' manifests
- *   point there) with demo-only tokens in the demo accounts' config dirs;
+ *   point there) with demo-only tokens in the demo accounts' config dirs; with the real CLI
+ *   (`--claude real`), a stand-in of the whole Anthropic API on the same address, which also
+ *   answers the agents' turns and sends the quota headers;
  * - the controller itself (the same Daemon as `run`) on a private tmux server running the
- *   Claude Code simulator in 4 pool sessions and 1 dedicated session;
+ *   Claude Code simulator (or the real Claude Code CLI) in 4 pool sessions and 1 dedicated session;
  * - a stream of demo tasks into the two projects' queues;
  * - after --failover-after, it drives the active account's usage over its 90 % threshold (at the
  *   endpoint and in the simulator) and the pool fails over.
@@ -15,11 +17,14 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { parseAllDocuments, stringify } from 'yaml';
 import { enqueueTask } from '../adapters/queue/index.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
 import { Daemon } from '../runtime/daemon.js';
 import type { CfEvent } from '../runtime/events.js';
+import { startFakeAnthropicServer, type FakeAnthropicServer } from './fake-anthropic-server.js';
 import { startFakeUsageServer, type FakeUsageServer } from './fake-usage-server.js';
+import { realClaudeEnv, type RealClaude } from './real-claude.js';
 
 export const DEMO_USAGE_PORT = 18471;
 export const DEMO_TMUX_SOCKET = 'cf-demo';
@@ -39,6 +44,22 @@ export interface DemoOptions {
   exitAfterFailover?: boolean;
   /** Extra start/stop of things around the daemon (the control plane). */
   around?: { start(daemon: Daemon): Promise<string | undefined>; stop(): Promise<void> };
+  /** Run the real Claude Code CLI (this binary) instead of the simulator. */
+  realClaude?: RealClaude;
+  /** With the real CLI: how long each answer of the API stand-in takes (default 4 s). */
+  turnMs?: number;
+}
+
+/** The demo modules' summaries, answered by the API stand-in after an `ls` (real CLI only). */
+const MODULES = ['auth', 'billing', 'search', 'ui'] as const;
+
+/**
+ * The demo's Session manifests with the real CLI: examples/demo/sessions.yaml with each command
+ * replaced by the real binary and the simulator's settings by the stand-in's environment.
+ */
+export function realSessionsYaml(sessionsYaml: string, claudePath: string, baseUrl: string): string {
+  const docs = parseAllDocuments(sessionsYaml).map((d) => d.toJS() as { spec?: Record<string, unknown> } | null).filter((d): d is { spec?: Record<string, unknown> } => d !== null);
+  return docs.map((d) => stringify({ ...d, spec: { ...d.spec, command: [claudePath, '--dangerously-skip-permissions'], env: realClaudeEnv(baseUrl) } })).join('---\n');
 }
 
 export function demoManifestsDir(): string {
@@ -106,23 +127,41 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
   rmSync(run, { recursive: true, force: true });
   mkdirSync(run, { recursive: true });
   const usageAt = new Map<string, number>([['alpha', 35], ['beta', 20], ['gamma', 10]]);
-  let usage: FakeUsageServer | undefined;
+  let usage: FakeUsageServer | FakeAnthropicServer | undefined;
+  const real = opts.realClaude;
   let daemon: Daemon | undefined;
   const timers: ReturnType<typeof setTimeout>[] = [];
   const tmux = new TmuxAdapter({ socketName: DEMO_TMUX_SOCKET });
   let result: { failover?: { from: string; to: string; seconds: number } } = {};
   try {
     // The usual port, else any free one (another user's demo may hold it): the manifests follow.
+    // With the real CLI the stand-in is the whole Anthropic API (it serves the usage endpoint too).
     for (const port of [DEMO_USAGE_PORT, 0]) {
       try {
-        usage = await startFakeUsageServer({ host: '127.0.0.1', port });
+        if (real) {
+          const api = await startFakeAnthropicServer({ host: '127.0.0.1', port, turnMs: opts.turnMs ?? 4_000 });
+          // Each demo task looks at the project (a real Bash tool call in the real TUI), then answers.
+          for (const m of MODULES) api.onPrompt(`Summarize the module ${m}`, { tools: [{ name: 'Bash', input: { command: 'ls -la', description: 'List the project files' } }], text: `Summary of the ${m} module:
+- entry points
+- data model
+- error handling
+- tests
+- open issues` });
+          usage = api;
+        } else {
+          usage = await startFakeUsageServer({ host: '127.0.0.1', port });
+        }
         break;
       } catch (err) {
-        if (port === 0) throw new Error(`cannot start the demo usage endpoint on 127.0.0.1 (${(err as Error).message})`);
+        if (port === 0) throw new Error(`cannot start the demo ${real ? 'API' : 'usage endpoint'} stand-in on 127.0.0.1 (${(err as Error).message})`);
       }
     }
     if (!usage) throw new Error('the demo usage endpoint did not start');
     const manifests = writeDemoManifests(source, dir, Number(new URL(usage.url).port));
+    if (real) {
+      const sessions = join(manifests, 'sessions.yaml');
+      writeFileSync(sessions, realSessionsYaml(readFileSync(sessions, 'utf8'), real.path, usage.url));
+    }
     const setUsage = (account: string, fiveHour: number) => {
       usageAt.set(account, fiveHour);
       usage?.setWindows(token(account), { fiveHour, sevenDay: Math.round(fiveHour / 3) });
@@ -153,11 +192,13 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
       log: opts.log,
       onEvent: (e) => events.push(e),
     });
-    opts.say(`demo: in ${dir} (manifests/, run/); usage endpoint stand-in on ${usage.endpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
+    opts.say(real
+      ? `demo: in ${dir} (manifests/, run/); the real Claude Code CLI ${real.version} (${real.path}) against the Anthropic API stand-in on ${usage.url}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`
+      : `demo: in ${dir} (manifests/, run/); usage endpoint stand-in on ${'endpoint' in usage ? usage.endpoint : usage.usageEndpoint}; starting the controller on tmux server "${DEMO_TMUX_SOCKET}"`);
     await daemon.start();
     const url = await opts.around?.start(daemon);
     opts.say('');
-    opts.say('  claude-failover demo is running: 3 accounts (alpha, beta, gamma), 2 projects, 4 pool sessions + 1 dedicated');
+    opts.say(`  claude-failover demo is running: 3 accounts (alpha, beta, gamma), 2 projects, 4 pool sessions + 1 dedicated (${real ? `the real Claude Code ${real.version}` : 'the Claude Code simulator'})`);
     if (url) opts.say(`  dashboard:        ${url}`);
     opts.say(`  attach a session: tmux -L ${DEMO_TMUX_SOCKET} attach -t =ccl-0      (detach: Ctrl-b d)`);
     opts.say(`  sessions:         ${selfInvocation()} get sessions --state-dir ${join(run, 'state')}`);
@@ -212,7 +253,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
     return result;
   } finally {
     for (const t of timers) clearTimeout(t);
-    opts.say('demo: stopping (controller, tmux server, usage endpoint)...');
+    opts.say(`demo: stopping (controller, tmux server, ${real ? 'API' : 'usage endpoint'} stand-in)...`);
     await opts.around?.stop().catch(() => {});
     await daemon?.stop(5_000).catch(() => {});
     await tmux.killServer().catch(() => {});

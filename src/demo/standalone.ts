@@ -56,3 +56,11 @@ export async function listenHttp(server: Server, port: number | undefined, host:
   if (addr === null || typeof addr === 'string') throw new Error(`${name}: no TCP address`);
   return `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
+
+/** Closes a stand-in's server, dropping its kept-alive connections first. */
+export function closeHttp(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrivateTmuxServer } from '../../test/support/tmux.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
-import type { TmuxPort } from '../core/ports.js';
-import { processState, stopSessionGracefully, type Sleep } from './executor.js';
+import type { SequenceStep, TmuxPort } from '../core/ports.js';
+import { processState, STOP_SEQUENCE, stopSessionGracefully, type Sleep } from './executor.js';
 
 const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
@@ -73,6 +73,57 @@ describe('processState', () => {
     expect(seen.at(-1)).toBe('exited');
     await new Promise((r) => child.on('exit', r));
     expect(processState(child.pid as number)).toBe('gone');
+  });
+});
+
+/**
+ * The real Claude Code's key handling (2.1.332, test/conformance/agent.test.ts): Ctrl-C interrupts
+ * a turn (a turn without an answer yet puts its prompt back into the input box), else clears the
+ * input and arms, else (armed) exits; Enter submits the input (`/exit` exits).
+ */
+function claudeKeys(start: { working: boolean; answered?: boolean; input?: string }, steps: readonly SequenceStep[]): { exited: boolean; submitted: string[] } {
+  let { working } = start;
+  let input = start.input ?? '';
+  let armed = false;
+  const submitted: string[] = [];
+  for (const step of steps) {
+    if ('delayMs' in step) continue;
+    if ('literal' in step) {
+      input += step.literal;
+      armed = false;
+      continue;
+    }
+    for (const key of step.keys) {
+      if (key === 'C-c') {
+        if (working) {
+          working = false;
+          if (!start.answered) input = 'the interrupted task prompt';
+        } else if (input !== '') {
+          input = '';
+          armed = true;
+        } else if (armed) return { exited: true, submitted };
+        else armed = true;
+      } else if (key === 'Enter') {
+        if (input === '/exit') return { exited: true, submitted };
+        if (input !== '') {
+          submitted.push(input);
+          working = true;
+        }
+        input = '';
+      }
+    }
+  }
+  return { exited: false, submitted };
+}
+
+describe('STOP_SEQUENCE', () => {
+  it.each([
+    ['idle, empty input', { working: false }],
+    ['idle, half-typed input', { working: false, input: 'half typ' }],
+    ['working, no answer yet (the prompt comes back into the input box)', { working: true }],
+    ['working, answer streaming', { working: true, answered: true }],
+  ])('makes Claude Code exit without submitting anything: %s', (_name, start) => {
+    expect(claudeKeys(start, STOP_SEQUENCE)).toEqual({ exited: true, submitted: [] });
   });
 });
 

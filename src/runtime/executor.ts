@@ -8,7 +8,7 @@ import type { Inventory, OwnedResource } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { CfError } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
-import type { StateStore, Timers, TmuxPort } from '../core/ports.js';
+import type { SequenceStep, StateStore, Timers, TmuxPort } from '../core/ports.js';
 import { ensureSymlink, mergeJsonFile, writeJsonAtomic } from '../adapters/fs-effects.js';
 
 export interface ExecutorDeps {
@@ -56,7 +56,19 @@ export interface StopOptions {
 }
 
 /**
- * Stops a session: Ctrl-C (ends a running turn), `/exit` + Enter, then kill after the grace period.
+ * The keys that ask Claude Code to exit, whatever it is doing (measured on the real CLI 2.1.332):
+ * - the first Ctrl-C interrupts a running turn; a turn interrupted before any answer puts its
+ *   prompt back into the input box (so `/exit` typed now would be appended to it and Enter would
+ *   submit the task again); at an idle prompt it clears the input and arms "Ctrl-C again to exit";
+ * - the second Ctrl-C clears that restored input (and arms), or, when armed, exits;
+ * - `/exit` + Enter exits from an empty input box (the Enter goes separately, after a pause:
+ *   Claude Code swallows an Enter that arrives with a paste). Steps to a pane that is already
+ *   dead are skipped.
+ */
+export const STOP_SEQUENCE: readonly SequenceStep[] = [{ keys: ['C-c'] }, { delayMs: 100 }, { keys: ['C-c'] }, { delayMs: 100 }, { literal: '/exit' }, { delayMs: 100 }, { keys: ['Enter'] }];
+
+/**
+ * Stops a session: {@link STOP_SEQUENCE} (Ctrl-C twice, `/exit` + Enter), then kill after the grace period.
  * While waiting for the agent to exit it watches the pane's process (processState) and asks tmux
  * when that process is gone, else once a second (every 250 ms when there is no usable pid): a
  * failover stops every session at once, and a tmux client per session every 50 ms was most of a
@@ -68,18 +80,16 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
   if (!t) return;
   if (t.owner !== owner) throw new CfError('CF_ERR_NOT_OWNER', `refusing to stop tmux session ${name}: owned by ${t.owner ?? 'nobody'}, not ${owner}`);
   if (!t.paneDead && graceMs > 0) {
-    // Ctrl-C ends a running turn (and clears a half-typed prompt); `/exit` then quits the TUI. The
-    // Enter goes separately, after a pause: Claude Code swallows an Enter that arrives with a paste.
     try {
-      await tmux.sendSequence(name, [{ keys: ['C-c'] }, { delayMs: 100 }, { literal: '/exit' }, { delayMs: 100 }, { keys: ['Enter'] }]);
+      await tmux.sendSequence(name, STOP_SEQUENCE);
     } catch {
       // tmux older than 3.2 (no `run-shell -d`), or the pane went away: the same, one step at a time
       try {
-        await tmux.sendKeys(name, ['C-c']);
-        await sleep(100);
-        await tmux.pasteText(name, '/exit');
-        await sleep(100);
-        await tmux.sendKeys(name, ['Enter']);
+        for (const step of STOP_SEQUENCE) {
+          if ('delayMs' in step) await sleep(step.delayMs);
+          else if ('keys' in step) await tmux.sendKeys(name, step.keys);
+          else await tmux.pasteText(name, step.literal);
+        }
       } catch {
         // the pane may have gone away meanwhile; the kill below settles it
       }

@@ -1,15 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parsePrompt, type Directive, type FailKind } from './directives.js';
 import { preToolDecision, runHookCommands, runShell, type HookOutcome } from './hooks.js';
 import { InputParser, type InputEvent } from './input.js';
+import { promptText, type PromptText } from './prompt-text.js';
 import type { SimPaths } from './paths.js';
 import { newToolUseId, SIM_VERSION, type SimLog, type Transcript } from './records.js';
 import type { Screen } from './screen.js';
 import { hooksFor, type Settings } from './settings.js';
 import {
-  exhaustion, limitMessage, LOGIN_HINT, readUsage, statusRateLimits, utilizationOf, withUtilization, writeUsageAtomic, type Exhaustion,
+  exhaustion, formatReset, limitMessage, readUsage, statusRateLimits, utilizationOf, withUtilization, writeUsageAtomic, type Exhaustion,
 } from './usage.js';
 
 export interface AppConfig {
@@ -51,6 +52,13 @@ interface Segment {
   bytes: Buffer;
   pasted: boolean;
   pasteNo?: number;
+}
+
+/** A submitted prompt: the exact bytes, and the text Claude Code makes of them (prompt-text.ts). */
+interface Submitted extends PromptText {
+  bytes: Buffer;
+  /** What the input box held, to put back when the turn is interrupted before any answer. */
+  input: string;
 }
 
 const SPINNER = ['·', '✢', '✳', '✶', '✻', '✽'];
@@ -108,7 +116,15 @@ function matchesPermission(rules: readonly string[], tool: string, input: Record
 export class SimApp {
   private readonly parser: InputParser;
   private segments: Segment[] = [];
-  private queue: Buffer[] = [];
+  private queue: Submitted[] = [];
+  /** One id per session for the `<pasted_content id="…">` wrappers, like the real CLI. */
+  private readonly pasteId = randomBytes(2).toString('hex');
+  private promptId: string | undefined;
+  /** The running turn: its prompt, and whether anything was answered yet. */
+  private turn: { submitted: Submitted | undefined; answered: boolean } | undefined;
+  private ctrlCArmed = false;
+  /** The limit hit by the last turn, with the time it continues automatically (2.1.332). */
+  private autoContinue: { timer: NodeJS.Timeout; submitted: Submitted } | undefined;
   private busy = false;
   private exiting = false;
   private currentAbort: AbortController | undefined;
@@ -129,11 +145,14 @@ export class SimApp {
   // ---------------------------------------------------------------- hooks
 
   private hookBase(event: string): Record<string, unknown> {
+    // 2.1.332: SessionStart, SessionEnd, StopFailure and Notification carry no permission_mode; every hook after
+    // the first prompt carries its prompt_id.
     return {
       session_id: this.cfg.sessionId,
       transcript_path: this.cfg.transcriptPath,
       cwd: this.cfg.cwd,
-      permission_mode: this.cfg.permissionMode,
+      ...(this.promptId !== undefined ? { prompt_id: this.promptId } : {}),
+      ...(['SessionStart', 'SessionEnd', 'StopFailure', 'Notification'].includes(event) ? {} : { permission_mode: this.cfg.permissionMode }),
       hook_event_name: event,
     };
   }
@@ -159,13 +178,14 @@ export class SimApp {
   private async runStatusLine(withRateLimits: boolean): Promise<void> {
     const sl = this.cfg.settings.statusLine;
     if (sl === undefined || this.cfg.settings.disableAllHooks === true) return;
+    // 2.1.332 sends no hook_event_name to the status line.
     const input: Record<string, unknown> = {
-      hook_event_name: 'Status',
       session_id: this.cfg.sessionId,
       transcript_path: this.cfg.transcriptPath,
       cwd: this.cfg.cwd,
+      ...(this.promptId !== undefined ? { prompt_id: this.promptId } : {}),
       model: { id: this.cfg.model, display_name: this.cfg.model },
-      workspace: { current_dir: this.cfg.cwd, project_dir: this.cfg.cwd },
+      workspace: { current_dir: this.cfg.cwd, project_dir: this.cfg.cwd, added_dirs: [] },
       version: SIM_VERSION,
       output_style: { name: 'default' },
       cost: { total_cost_usd: 0, total_duration_ms: Math.round(process.uptime() * 1000), total_api_duration_ms: 0, total_lines_added: 0, total_lines_removed: 0 },
@@ -186,10 +206,19 @@ export class SimApp {
 
   // ---------------------------------------------------------------- frame
 
-  private defaultStatus(): string {
-    if (this.statusText !== undefined) return this.statusText;
-    return this.cfg.permissionMode === 'bypassPermissions' ? '⏵⏵ bypass permissions on (shift+tab to cycle)' : '? for shortcuts';
+  /** The status region under the input box: the status line's output, then the mode line. */
+  private defaultStatus(): string[] {
+    const mode = this.cfg.permissionMode === 'bypassPermissions' ? '⏵⏵ bypass permissions on (shift+tab to cycle)' : '? for shortcuts';
+    const lines = this.statusText !== undefined ? [this.statusText] : [];
+    if (this.autoContinue !== undefined) {
+      const at = this.autoContinueAt ?? '';
+      lines.push(`⚠ Usage limit reached · limit resets ${at}`, `  Continuing automatically at ${at} · Esc to cancel`);
+    }
+    lines.push(this.busy ? `${mode} · esc to interrupt` : mode);
+    return lines;
   }
+
+  private autoContinueAt: string | undefined;
 
   private inputLines(): string[] {
     let text = '';
@@ -207,7 +236,7 @@ export class SimApp {
     const text = this.inputLines();
     this.deps.screen.update({
       inputLines: text.length === 1 && text[0] === '' ? [] : text,
-      queued: this.queue.map((q) => firstLine(q.toString('utf8'), 60)),
+      queued: this.queue.map((q) => firstLine(q.plain, 60)),
       status: this.defaultStatus(),
     });
   }
@@ -261,7 +290,7 @@ export class SimApp {
     if (script !== undefined) {
       await this.exclusive(() => this.runTurn(undefined, script));
     }
-    if (initialPrompt !== undefined && initialPrompt.trim() !== '') this.submitBytes(Buffer.from(initialPrompt, 'utf8'), false);
+    if (initialPrompt !== undefined && initialPrompt.trim() !== '') this.submit(Buffer.from(initialPrompt, 'utf8'), [{ text: initialPrompt, pasted: false }]);
     else this.armIdleNotification();
   }
 
@@ -318,7 +347,7 @@ export class SimApp {
     if (this.exiting) return;
     this.exiting = true;
     this.currentAbort?.abort();
-    for (const t of [this.idleTimer, this.hintTimer]) if (t !== undefined) clearTimeout(t);
+    for (const t of [this.idleTimer, this.hintTimer, this.autoContinue?.timer]) if (t !== undefined) clearTimeout(t);
     this.stopSpinner();
     await this.runHooks('SessionEnd', reason, { reason });
     this.deps.log.exit({ code, reason });
@@ -360,6 +389,7 @@ export class SimApp {
     }
     switch (ev.kind) {
       case 'text':
+        this.ctrlCArmed = false;
         if (ev.pasted) this.pasteCount++;
         this.segments.push(ev.pasted ? { bytes: ev.bytes, pasted: true, pasteNo: this.pasteCount } : { bytes: ev.bytes, pasted: false });
         this.deps.screen.clear('hint');
@@ -389,21 +419,34 @@ export class SimApp {
         break;
       case 'escape':
         if (this.busy) this.currentAbort?.abort();
+        else this.cancelAutoContinue();
         break;
       case 'key':
         break;
     }
   }
 
+  /**
+   * Ctrl-C as in the real CLI 2.1.332: a running turn is interrupted (not armed), and a turn
+   * interrupted before any answer puts its prompt back into the input box; otherwise a non-empty
+   * input is cleared and the exit armed; an armed Ctrl-C within 2 s exits.
+   */
   private onCtrlC(): void {
     const now = Date.now();
-    if (now - this.ctrlCAt < 2000) {
+    if (this.busy && this.turn !== undefined) {
+      const { submitted, answered } = this.turn;
+      this.currentAbort?.abort();
+      if (!answered && submitted !== undefined) this.segments = [{ bytes: Buffer.from(submitted.input, 'utf8'), pasted: false }];
+      this.ctrlCArmed = false;
+      return;
+    }
+    if (this.ctrlCArmed && now - this.ctrlCAt < 2000) {
       void this.exit(0, 'prompt_input_exit');
       return;
     }
     this.ctrlCAt = now;
-    if (this.busy) this.currentAbort?.abort();
-    else this.segments = [];
+    this.ctrlCArmed = true;
+    this.segments = [];
     this.showHint('Press Ctrl-C again to exit', 2000);
   }
 
@@ -419,25 +462,28 @@ export class SimApp {
       this.segments.push({ bytes: Buffer.from('\n'), pasted: false });
       return;
     }
-    const pasted = this.segments.some((s) => s.pasted);
+    const pieces = this.segments.map((s) => ({ text: s.bytes.toString('utf8'), pasted: s.pasted }));
     this.segments = [];
     if (bytes.toString('utf8').trim() === '') return;
-    this.submitBytes(bytes, pasted);
+    this.submit(bytes, pieces);
   }
 
-  private submitBytes(bytes: Buffer, pasted: boolean): void {
+  private submit(bytes: Buffer, pieces: { text: string; pasted: boolean }[]): void {
     const text = bytes.toString('utf8');
-    const command = /^\s*\/\w+/.test(text) ? text.trim().split(/\s+/)[0] : undefined;
+    const pasted = pieces.some((p) => p.pasted);
+    const submitted: Submitted = { bytes, input: text, ...promptText(pieces, this.pasteId, this.busy) };
+    const command = /^\s*\/\w+/.test(submitted.plain) ? submitted.plain.trim().split(/\s+/)[0] : undefined;
     this.deps.log.received({
-      sha256: sha256(bytes), bytes: bytes.length, textSha256: sha256(normalizeNewlines(text)),
-      pasted, queued: this.busy, ...(command !== undefined ? { command } : {}), preview: text.slice(0, 200),
+      sha256: sha256(bytes), bytes: bytes.length, textSha256: sha256(submitted.plain),
+      pasted, wrapped: submitted.prompt !== submitted.plain, queued: this.busy, ...(command !== undefined ? { command } : {}), preview: text.slice(0, 200),
     });
     if (command === '/exit' || command === '/quit') {
       void this.exit(0, 'prompt_input_exit');
       return;
     }
+    this.cancelAutoContinue();
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.queue.push(bytes);
+    this.queue.push(submitted);
     if (!this.busy) void this.drain();
     this.refreshFrame();
   }
@@ -450,12 +496,11 @@ export class SimApp {
         const next = this.queue.shift();
         this.refreshFrame();
         if (next === undefined) break;
-        const text = next.toString('utf8');
-        if (/^\s*\/\w+/.test(text)) {
-          this.deps.screen.log(`> ${firstLine(text)}`, `  ⎿  (simulator) ${text.trim().split(/\s+/)[0] ?? ''} is not supported`);
+        if (/^\s*\/\w+/.test(next.plain)) {
+          this.deps.screen.log(`❯ ${firstLine(next.plain)}`, `  ⎿  (simulator) ${next.plain.trim().split(/\s+/)[0] ?? ''} is not supported`);
           continue;
         }
-        await this.runTurn(text, undefined);
+        await this.runTurn(next, undefined);
       }
     } finally {
       this.busy = false;
@@ -481,17 +526,20 @@ export class SimApp {
   // ---------------------------------------------------------------- turns
 
   /** One turn: a submitted prompt, or (prompt undefined) the startup script. */
-  async runTurn(prompt: string | undefined, script: string | undefined): Promise<{ apiError: boolean }> {
+  async runTurn(submitted: Submitted | undefined, script: string | undefined): Promise<{ apiError: boolean }> {
     const abort = new AbortController();
     this.currentAbort = abort;
+    this.turn = { submitted, answered: false };
     const signal = abort.signal;
-    const source = prompt ?? script ?? '';
+    const prompt = submitted?.prompt;
+    const source = submitted?.plain ?? script ?? '';
     let apiError = false;
     try {
-      if (prompt !== undefined) {
-        const display = prompt.length > PASTE_PLACEHOLDER_CHARS ? `[Pasted text +${normalizeNewlines(prompt).split('\n').length} lines]` : normalizeNewlines(prompt);
-        this.deps.screen.log('', ...display.split('\n').map((l, i) => `${i === 0 ? '> ' : '  '}${l}`));
-        const outcomes = await this.runHooks('UserPromptSubmit', undefined, { prompt: normalizeNewlines(prompt) });
+      if (submitted !== undefined && prompt !== undefined) {
+        this.promptId = randomUUID();
+        // The echo shows the whole text (2.1.332 no longer collapses a long paste once submitted).
+        this.deps.screen.log('', ...submitted.plain.split('\n').map((l, i) => `${i === 0 ? '❯ ' : '  '}${l}`));
+        const outcomes = await this.runHooks('UserPromptSubmit', undefined, { prompt });
         const blocked = outcomes.find((o) => o.kind === 'blocking' || (o.kind === 'success' && o.json?.['decision'] === 'block'));
         if (blocked !== undefined) {
           const reason = blocked.kind === 'blocking' ? blocked.reason : String(blocked.kind === 'success' ? (blocked.json?.['reason'] ?? '') : '');
@@ -499,17 +547,17 @@ export class SimApp {
           this.deps.log.event('prompt-blocked', { reason });
           return { apiError };
         }
-        this.deps.transcript.user(normalizeNewlines(prompt));
+        this.deps.transcript.user(prompt);
       } else {
         this.deps.screen.log('', '● Running startup script (CLAUDE_SIM_SCRIPT)');
       }
       this.startSpinner();
       this.deps.log.event('turn-start', { script: prompt === undefined });
 
-      if (prompt !== undefined) {
+      if (submitted !== undefined) {
         const ex = exhaustion(readUsage(this.cfg.paths.usageFile), this.cfg.model);
         if (ex !== undefined) {
-          await this.limitHit(ex);
+          await this.limitHit(ex, submitted);
           apiError = true;
           return { apiError };
         }
@@ -540,6 +588,7 @@ export class SimApp {
       }
       if (taskText.trim() !== '' && !worked) await sleep(this.cfg.workMs, signal);
       if (taskText.trim() !== '') {
+        this.answered();
         const text = `Done: ${firstLine(taskText, 120)}`;
         this.deps.screen.log(`● ${text}`);
         this.deps.transcript.assistantText(text);
@@ -557,8 +606,22 @@ export class SimApp {
     } finally {
       this.stopSpinner();
       if (this.currentAbort === abort) this.currentAbort = undefined;
+      this.turn = undefined;
     }
     return { apiError };
+  }
+
+  /** The running turn produced output: an interrupt no longer puts its prompt back. */
+  private answered(): void {
+    if (this.turn !== undefined) this.turn.answered = true;
+  }
+
+  private cancelAutoContinue(): void {
+    if (this.autoContinue === undefined) return;
+    clearTimeout(this.autoContinue.timer);
+    this.autoContinue = undefined;
+    this.autoContinueAt = undefined;
+    this.refreshFrame();
   }
 
   private async stopHooks(signal: AbortSignal): Promise<void> {
@@ -624,6 +687,7 @@ export class SimApp {
         return 'ok';
       }
       case 'print':
+        this.answered();
         this.deps.screen.log(`● ${d.text}`);
         this.deps.transcript.assistantText(d.text);
         this.lastAssistant = d.text;
@@ -694,6 +758,7 @@ export class SimApp {
     exec: () => Promise<{ ok: boolean; content: string; display: string; result: unknown; exitCode: number | null }>,
   ): Promise<void> {
     const id = newToolUseId();
+    this.answered();
     const summary = typeof input['command'] === 'string' ? input['command'] : String(input['file_path'] ?? '');
     this.deps.screen.log(`● ${tool}(${firstLine(summary, 160)})`);
     this.deps.transcript.toolUse(id, tool, input);
@@ -731,15 +796,52 @@ export class SimApp {
     else await this.runHooks('PostToolUseFailure', tool, { tool_name: tool, tool_input: input, tool_use_id: id, error: r.content });
   }
 
-  /** A usage limit: the real message, the real transcript record, StopFailure (not Stop). */
-  private async limitHit(ex: Exhaustion): Promise<void> {
+  /**
+   * A usage limit, as 2.1.332 shows it: the limit message and the real transcript record,
+   * StopFailure (not Stop) with the message as `last_assistant_message`. A 5-hour (or Opus) limit
+   * then says it continues automatically at the reset (and does: the prompt is submitted again
+   * then, unless Esc or a new prompt cancels it); a weekly limit asks what to do instead.
+   */
+  private async limitHit(ex: Exhaustion, submitted: Submitted | undefined): Promise<void> {
     const message = limitMessage(ex, this.cfg.timeZone, this.cfg.limitWithZone);
-    this.deps.screen.log(`  ⎿  ${message}`, `     ${LOGIN_HINT}`);
+    this.deps.screen.log(`  ⎿  ${message}`);
     this.deps.transcript.apiError(message, 'rate_limit', 429);
     this.deps.log.event('limit', { kind: ex.kind, message, resetsAt: ex.resetsAt?.toISOString() ?? null });
     this.deps.log.event('turn-end', { outcome: 'api-error', error: 'rate_limit' });
-    await this.runHooks('StopFailure', 'rate_limit', { error: 'rate_limit', error_type: 'rate_limit', error_message: message });
+    await this.runHooks('StopFailure', 'rate_limit', { error: 'rate_limit', last_assistant_message: message });
+    if (ex.resetsAt !== undefined && submitted !== undefined && !this.exiting) {
+      const at = formatReset(ex.resetsAt, 'five_hour', this.cfg.timeZone);
+      if (ex.kind === 'weekly') {
+        this.deps.log.event('dialog', { dialog: 'limit-options' });
+        const choice = await this.askDialog([
+          'What do you want to do?', '❯ 1. Stop and wait for limit to reset', `  2. Wait here, then continue automatically at ${formatReset(ex.resetsAt, 'weekly', this.cfg.timeZone)}`, '  3. Upgrade your plan', 'Enter to confirm · Esc to cancel',
+        ], 3, new AbortController().signal);
+        if (choice === 2) this.scheduleAutoContinue(ex.resetsAt, at, submitted);
+      } else {
+        this.deps.screen.log(`● Usage limit reached · set to continue automatically at ${at}`);
+        this.scheduleAutoContinue(ex.resetsAt, at, submitted);
+      }
+    }
     await this.runStatusLine(true);
+  }
+
+  private scheduleAutoContinue(resetsAt: Date, at: string, submitted: Submitted): void {
+    this.cancelAutoContinue();
+    // setTimeout takes at most 2^31-1 ms (~24.8 days); a later reset is not waited for here.
+    const ms = Math.min(Math.max(0, resetsAt.getTime() - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      this.autoContinue = undefined;
+      this.autoContinueAt = undefined;
+      if (this.exiting) return;
+      this.deps.log.event('auto-continue', { prompt: submitted.plain.slice(0, 200) });
+      this.queue.push(submitted);
+      if (!this.busy) void this.drain();
+      this.refreshFrame();
+    }, ms);
+    timer.unref();
+    this.autoContinue = { timer, submitted };
+    this.autoContinueAt = at;
+    this.refreshFrame();
   }
 
   private async apiFailure(kind: FailKind): Promise<void> {
@@ -747,7 +849,7 @@ export class SimApp {
       const usage = readUsage(this.cfg.paths.usageFile);
       const five = usage?.five_hour;
       const reset = five !== null && five !== undefined && typeof five.resets_at === 'string' ? new Date(five.resets_at) : new Date(Date.now() + 5 * 3600_000);
-      await this.limitHit(exhaustion(usage, this.cfg.model) ?? { kind: 'session', resetsAt: Number.isNaN(reset.getTime()) ? undefined : reset });
+      await this.limitHit(exhaustion(usage, this.cfg.model) ?? { kind: 'five_hour', resetsAt: Number.isNaN(reset.getTime()) ? undefined : reset }, this.turn?.submitted);
       return;
     }
     const table: Record<Exclude<FailKind, 'rate_limit'>, { status: number; text: string }> = {
@@ -761,7 +863,7 @@ export class SimApp {
     this.deps.screen.log(`  ⎿  ${text}`);
     this.deps.transcript.apiError(text, kind, status);
     this.deps.log.event('turn-end', { outcome: 'api-error', error: kind });
-    await this.runHooks('StopFailure', kind, { error: kind, error_type: kind, error_message: text });
+    await this.runHooks('StopFailure', kind, { error: kind, last_assistant_message: text });
     await this.runStatusLine(true);
   }
 }
@@ -769,6 +871,6 @@ export class SimApp {
 /** `claude -p`: one turn without the TUI, then exit (1 on an API error). */
 export async function runPrintMode(app: SimApp, prompt: string, source: 'startup' | 'resume'): Promise<number> {
   await app.runHooks('SessionStart', source, { source });
-  const { apiError } = await app.runTurn(prompt, undefined);
+  const { apiError } = await app.runTurn({ bytes: Buffer.from(prompt, 'utf8'), input: prompt, ...promptText([{ text: prompt, pasted: false }], '0000') }, undefined);
   return apiError ? 1 : 0;
 }

@@ -52,7 +52,8 @@ export class SimLog {
   }
 }
 
-export const SIM_VERSION = '2.1.239';
+/** The real CLI version whose behaviour the simulator follows (checked by test/conformance/). */
+export const SIM_VERSION = '2.1.332';
 
 export function newToolUseId(): string {
   return `toolu_01${randomBytes(16).toString('base64url').replace(/[-_]/g, 'x').slice(0, 22)}`;

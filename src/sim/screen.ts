@@ -1,6 +1,9 @@
 /**
  * A small log-update style renderer: conversation output scrolls above; the bottom region
- * (spinner, queued prompts, the input box, the status line) is erased and redrawn in place.
+ * (spinner, queued prompts, the input box, the status region) is erased and redrawn in place.
+ * The layout follows the real CLI 2.1.332: the input box is a `❯` line (and its continuation
+ * lines) between two horizontal rules; under it the status line's output, then the mode line
+ * (`⏵⏵ bypass permissions on (shift+tab to cycle)`, `· esc to interrupt` while a turn runs).
  */
 
 export interface Frame {
@@ -8,7 +11,8 @@ export interface Frame {
   queued: string[];
   inputLines: string[];
   dialog?: string[];
-  status: string;
+  /** The status region's lines, top to bottom. */
+  status: string[];
   hint?: string;
 }
 
@@ -59,24 +63,23 @@ export function visibleWidth(text: string): number {
 
 export function renderFrame(frame: Frame, columns: number, rows: number): string[] {
   const width = Math.max(20, columns - 1);
-  const inner = width - 4;
   const lines: string[] = [];
   if (frame.spinner !== undefined) lines.push(fitLine(frame.spinner, width));
   for (const q of frame.queued.slice(-3)) lines.push(fitLine(`  ⎿ queued: ${q}`, width));
   lines.push('');
   const box: string[] = [];
   if (frame.dialog !== undefined) {
-    for (const d of frame.dialog) box.push(fitLine(d, inner));
+    for (const d of frame.dialog) box.push(fitLine(`  ${d}`, width));
   } else {
     const maxInput = Math.max(1, rows - 9);
     const input = frame.inputLines.length === 0 ? [''] : frame.inputLines;
     const shown = input.length > maxInput ? input.slice(-maxInput) : input;
-    shown.forEach((l, idx) => box.push(fitLine(`${idx === 0 && shown === input ? '> ' : '  '}${l}`, inner)));
+    shown.forEach((l, idx) => box.push(fitLine(`${idx === 0 && shown === input ? '❯ ' : '  '}${l}`, width)));
   }
-  lines.push(`╭${'─'.repeat(width - 2)}╮`);
-  for (const b of box) lines.push(`│ ${b}${' '.repeat(Math.max(0, inner - visibleWidth(b)))} │`);
-  lines.push(`╰${'─'.repeat(width - 2)}╯`);
-  lines.push(fitLine(`  ${frame.status}`, width));
+  lines.push('─'.repeat(width));
+  lines.push(...box);
+  lines.push('─'.repeat(width));
+  for (const st of frame.status) lines.push(fitLine(`  ${st}`, width));
   if (frame.hint !== undefined) lines.push(fitLine(`  ${frame.hint}`, width));
   return lines.slice(-(Math.max(3, rows - 1)));
 }
@@ -90,7 +93,7 @@ export interface ScreenIO {
 
 export class Screen {
   private prevHeight = 0;
-  private frame: Frame = { queued: [], inputLines: [], status: '' };
+  private frame: Frame = { queued: [], inputLines: [], status: [] };
   private pendingLog: string[] = [];
   private scheduled = false;
 

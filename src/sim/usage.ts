@@ -14,7 +14,7 @@ export interface UsageFile {
   [key: string]: unknown;
 }
 
-export type LimitKind = 'session' | 'weekly' | 'opus';
+export type LimitKind = 'five_hour' | 'weekly' | 'opus';
 
 export interface Exhaustion {
   kind: LimitKind;
@@ -59,7 +59,7 @@ function parseDate(s: string | null): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** Which limit (if any) blocks a request: weekly first (it outlasts the session window), then Opus for Opus models, then the 5-hour session. */
+/** Which limit (if any) blocks a request: weekly first (it outlasts the 5-hour window), then Opus for Opus models, then the 5-hour window. */
 export function exhaustion(usage: UsageFile | undefined, model: string | undefined): Exhaustion | undefined {
   if (usage === undefined) return undefined;
   const weekly = asWindow(usage.seven_day);
@@ -69,36 +69,34 @@ export function exhaustion(usage: UsageFile | undefined, model: string | undefin
     return { kind: 'opus', resetsAt: parseDate(opus.resets_at) };
   }
   const five = asWindow(usage.five_hour);
-  if (five !== undefined && five.utilization >= 100) return { kind: 'session', resetsAt: parseDate(five.resets_at) };
+  if (five !== undefined && five.utilization >= 100) return { kind: 'five_hour', resetsAt: parseDate(five.resets_at) };
   return undefined;
 }
 
-function clockParts(date: Date, timeZone: string): { weekday: string; hour: string; minute: string; period: string } {
+function clockParts(date: Date, timeZone: string): { month: string; day: string; hour: string; minute: string; period: string } {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone, weekday: 'short', hour: 'numeric', minute: '2-digit', hour12: true,
+    timeZone, month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', hour12: true,
   }).formatToParts(date);
   const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
-  return { weekday: get('weekday'), hour: get('hour'), minute: get('minute'), period: get('dayPeriod').toLowerCase() };
+  return { month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), period: get('dayPeriod').toLowerCase() };
 }
 
-/** `3pm`, `3:45pm` for the session window; `Mon 12:00am` for weekly windows (the forms Claude Code prints). */
+/** `3pm`, `3:45pm` for the 5-hour window; `Dec 10, 1:54pm` for weekly windows (the forms 2.1.332 prints). */
 export function formatReset(date: Date, kind: LimitKind, timeZone: string): string {
   const p = clockParts(date, timeZone);
-  if (kind === 'weekly') return `${p.weekday} ${p.hour}:${p.minute}${p.period}`;
-  return p.minute === '00' ? `${p.hour}${p.period}` : `${p.hour}:${p.minute}${p.period}`;
+  const time = p.minute === '00' ? `${p.hour}${p.period}` : `${p.hour}:${p.minute}${p.period}`;
+  return kind === 'weekly' ? `${p.month} ${p.day}, ${time}` : time;
 }
 
-const LIMIT_NAMES: Record<LimitKind, string> = { session: 'session limit', weekly: 'weekly limit', opus: 'Opus limit' };
+const LIMIT_NAMES: Record<LimitKind, string> = { five_hour: '5-hour limit', weekly: 'weekly limit', opus: 'Opus limit' };
 
-/** The current Claude Code limit message, e.g. `You've hit your session limit · resets 3:45pm (Europe/Berlin)`. */
+/** The limit message of 2.1.332, e.g. `You've hit your 5-hour limit · resets 6:06pm (UTC)`. */
 export function limitMessage(ex: Exhaustion, timeZone: string, withZone: boolean): string {
   const base = `You've hit your ${LIMIT_NAMES[ex.kind]}`;
   if (ex.resetsAt === undefined) return base;
   const zone = withZone ? ` (${timeZone})` : '';
   return `${base} · resets ${formatReset(ex.resetsAt, ex.kind, timeZone)}${zone}`;
 }
-
-export const LOGIN_HINT = '/login to switch to an API usage-billed account.';
 
 export interface StatusRateLimit {
   used_percentage: number;

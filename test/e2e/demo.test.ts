@@ -2,6 +2,8 @@
  * `make demo` headless: the failover happens, and stopping (on its own, or Ctrl-C) leaves no
  * tmux server, no usage endpoint and no simulator process behind. The demo works in a per-user
  * directory ($XDG_STATE_HOME/claude-failover-demo), never in the repository or the install.
+ * `make demo CLAUDE=real` the same with the real Claude Code CLI (these share the demo's tmux
+ * socket and directory, so they run one after the other in this file).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +11,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { findRealClaude } from '../../src/demo/real-claude.js';
 import { CLI, REPO, runCli } from '../support/cli.js';
+
+/** The pinned real CLI (the test fails, never skips, when it is not installed). */
+const REAL_CLAUDE = findRealClaude().path;
 
 const STATE_HOME = mkdtempSync(join(tmpdir(), 'cf-demo-xdg-'));
 const DEMO_DIR = join(STATE_HOME, 'claude-failover-demo');
@@ -45,7 +51,7 @@ function demoProcesses(): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      if (cmd.includes('claude-sim') && env.includes(RUN_DIR)) found.push(`${pid} ${cmd}`);
+      if ((cmd.includes('claude-sim') || cmd.includes(REAL_CLAUDE)) && env.includes(RUN_DIR)) found.push(`${pid} ${cmd}`);
     } catch {
       // gone, or not ours to read
     }
@@ -60,7 +66,7 @@ function tmuxDemoServerRunning(): Promise<boolean> {
 
 /** The port of the demo's usage endpoint, as it printed it (18471, or a free one when that was taken). */
 function usagePort(out: string): number {
-  const m = /usage endpoint stand-in on http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+  const m = /(?:usage endpoint|Anthropic API) stand-in on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
   expect(m, out).not.toBeNull();
   return Number(m?.[1]);
 }
@@ -96,6 +102,20 @@ describe('make demo (headless)', () => {
     expect(events).not.toMatch(/"reason":"Manifests(Applied|Rejected)"/);
     await assertNothingLeft(out);
   }, 180_000);
+
+  it('with the real Claude Code CLI (make demo CLAUDE=real): the real agents work on the demo tasks, fail over, and nothing is left behind', async () => {
+    const d = runDemo(['--claude', 'real', '--exit-after-failover', '--failover-after', '20s', '--task-every', '3s']);
+    const code = await Promise.race([d.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 240_000))]);
+    if (code === 'timeout') d.child.kill('SIGKILL');
+    const out = d.output();
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/demo: in .* the real Claude Code CLI \d+\.\d+\.\d+ \(.*claude.*\) against the Anthropic API stand-in on http:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/FAILOVER COMPLETE: the pool moved from alpha to beta/);
+    // The real sessions ran the demo tasks: the agents' turns reached the stand-in and finished tasks.
+    const events = readFileSync(join(RUN_DIR, 'state', 'events.jsonl'), 'utf8');
+    expect(events).toMatch(/"reason":"TaskCompleted"/);
+    await assertNothingLeft(out);
+  }, 300_000);
 
   it('stops everything on Ctrl-C (SIGINT)', async () => {
     const d = runDemo(['--failover-after', '600s']);

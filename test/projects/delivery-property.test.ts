@@ -2,12 +2,14 @@
  * Exact delivery (issue 5 acceptance): task bodies up to 100 KB of arbitrary UTF-8 (emoji,
  * quotes, `;`, a leading `-`, `$(`, CRLF) pasted into a real pane running the simulator, through
  * the same `taskPrompt` + `deliverPrompt` the controller uses. The simulator records the sha256
- * of the bytes it received and of its newline-normalized text (Claude Code's view).
+ * of the bytes it received and of the text Claude Code makes of them (its view).
  *
  * What is compared (docs/queue-protocol.md, "Delivery and line endings"): the raw bytes the
  * simulator received equal the prompt's UTF-8 bytes exactly (the tmux adapter pastes with `-r`:
- * CRLF, LF and lone CR arrive as they are), and the text Claude Code sees (line breaks normalized)
- * equals the prompt's normalized text. The prompt contains the body verbatim (control characters
+ * CRLF, LF and lone CR arrive as they are), and the text Claude Code sees equals what the real CLI
+ * makes of the prompt (line breaks normalized, tabs expanded, invisible characters dropped, NFC:
+ * src/sim/prompt-text.ts, checked against the real CLI by test/conformance/paste.test.ts). The
+ * prompt contains the body verbatim (control characters
  * other than TAB/CR/LF cannot cross a terminal paste and are replaced by visible symbols; see
  * terminalSafe).
  */
@@ -19,13 +21,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverPrompt, terminalBytes } from '../../src/adapters/delivery.js';
 import { TmuxAdapter } from '../../src/adapters/tmux.js';
 import { taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
+import { promptText } from '../../src/sim/prompt-text.js';
 import { SIM_BIN } from '../support/cli.js';
 import { until } from '../support/daemon.js';
 import { tempDir } from '../support/manifests.js';
 import { PrivateTmuxServer } from '../support/tmux.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const normalize = (s: string) => s.replace(/\r\n?/g, '\n');
+/** The text Claude Code makes of a pasted prompt (without wrappers), as the simulator computes it. */
+const claudeText = (s: string) => promptText([{ text: s, pasted: true }], '').plain;
 
 interface SimRecord {
   type: string;
@@ -101,7 +105,7 @@ describe('exact delivery into a pane', () => {
         const got = records().filter((r) => r.type === 'received')[before] as SimRecord;
         const want = terminalBytes(prompt);
         expect({ bytes: got.bytes, sha256: got.sha256 }).toEqual({ bytes: want.length, sha256: sha(want) });
-        expect(got.textSha256).toBe(sha(normalize(prompt)));
+        expect(got.textSha256).toBe(sha(claudeText(prompt)));
         await until(() => records().filter((r) => r.type === 'turn-end').length > turnsBefore, 20_000, `turn ${id} ended`);
       }),
       {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_MARKER, taskIdFromPrompt } from '../../src/core/activity.js';
-import { continuationPrompt, promptEnd, taskMarkerId, taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
+import { continuationPrompt, inputRewrites, promptEnd, taskMarkerId, taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
 import { terminalBytes } from '../../src/adapters/delivery.js';
 
 describe('taskMarkerId', () => {
@@ -49,6 +49,20 @@ describe('taskPrompt', () => {
     expect(taskPrompt({ id: 't', body: 'x', attempt: 2 }, '/p')).toMatch(/delivery attempt 2/);
     expect(taskPrompt({ id: 't', body: 'x' }, '/p')).not.toMatch(/attempt/);
     expect(taskPrompt({ id: 't', body: 'a\u001bb' }, '/p')).toMatch(/1 control character\(s\) .* replaced/);
+  });
+  it.each<[string, string, boolean]>([
+    ['plain text', 'fix the parser\n  indented; $(x) "q" 😀 日本語', false],
+    ['CRLF line endings', 'a\r\nb\rc', false],
+    ['emoji with joiner and variation selector', '👨\u200d👩\u200d👧 ❤\ufe0f', false],
+    ['a tab', 'all:\n\tmake build', true],
+    ['a zero-width space', 'a\u200bb', true],
+    ['a byte order mark', '\ufeffheader', true],
+    ['a line separator', 'a\u2028b', true],
+    ['a C1 control', 'a\u0085b', true],
+    ['a decomposed accent (not NFC)', 'e\u0301', true],
+  ])('says when Claude Code\'s input will change the text: %s', (_n, body, noted) => {
+    expect(inputRewrites(body)).toBe(noted);
+    expect(/terminal input changes/.test(taskPrompt({ id: 't', body }, '/p'))).toBe(noted);
   });
   it('continuationPrompt carries the same marker and the path', () => {
     const c = continuationPrompt({ id: 'fix login', path: '/q/dispatched/fix login.md' });

@@ -15,7 +15,7 @@ const floorMin = (ms: number): number => Math.floor(ms / MIN) * MIN;
 const arb = (zones: string[]) =>
   fc.record({
     now: fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2027-12-31T00:00:00Z') }),
-    kind: fc.constantFrom<SimKind>('session', 'weekly', 'opus'),
+    kind: fc.constantFrom<SimKind>('five_hour', 'weekly', 'opus'),
     aheadMin: fc.integer({ min: 2, max: 6 * 24 * 60 }),
     zone: fc.constantFrom(...zones),
     withZone: fc.boolean(),

@@ -49,6 +49,10 @@ const CASES: Case[] = [
   { name: 'session 3:45pm, London GMT default', text: "You've hit your session limit · resets 3:45pm", zone: 'Europe/London', kind: 'session', resetsAt: '2026-03-10T15:45:00.000Z' },
   { name: 'weekly Mon 12:00am → next Monday', text: "You've hit your weekly limit · resets Mon 12:00am", zone: 'UTC', kind: 'weekly', resetsAt: '2026-03-16T00:00:00.000Z' },
   { name: 'Opus Berlin CET', text: "You've hit your Opus limit · resets 3:45pm (Europe/Berlin)", kind: 'opus', scope: 'opus', resetsAt: '2026-03-10T14:45:00.000Z' },
+  // 2.1.332, measured by the conformance suite (test/conformance/)
+  { name: '2.1.332 5-hour', text: "You've hit your 5-hour limit · resets 6:06pm (UTC)", kind: 'five_hour', resetsAt: '2026-03-10T18:06:00.000Z' },
+  { name: '2.1.332 weekly with month day', text: "  ⎿  You've hit your weekly limit · resets Dec 10, 1:54pm (UTC)", kind: 'weekly', resetsAt: '2026-12-10T13:54:00.000Z' },
+  { name: '2.1.332 status region', text: '  ⚠ Usage limit reached · limit resets 6:06pm', zone: 'UTC', kind: 'usage', resetsAt: '2026-03-10T18:06:00.000Z' },
   { name: 'Saigon 9:50pm', text: "You've hit your session limit · resets 9:50pm (Asia/Saigon)", kind: 'session', resetsAt: '2026-03-10T14:50:00.000Z' },
   { name: 'typographic apostrophe and en dash', text: 'You’ve hit your session limit – resets 3:45pm (UTC)', kind: 'session', resetsAt: '2026-03-10T15:45:00.000Z' },
   { name: 'with /login hint on the same line', text: "You've hit your limit · resets 8am (America/Los_Angeles) /login to switch to an API usage-billed account.", kind: 'generic', resetsAt: '2026-03-10T15:00:00.000Z' },

@@ -60,7 +60,7 @@ export class SimScenario {
 
   /** Waits until the TUI shows its input box (the `> ` prompt line) and the SessionStart hook has run. */
   async ready(name: string): Promise<void> {
-    await pollUntil(() => this.tmux.capture(name).includes('│ > '), `${name} prompt box`);
+    await pollUntil(() => this.tmux.capture(name).includes('❯ '), `${name} prompt box`);
     await pollUntil(() => this.hookEvents('SessionStart').length > 0 || undefined, 'SessionStart hook');
   }
 

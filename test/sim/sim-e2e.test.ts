@@ -40,7 +40,7 @@ describe('claude-sim CLI surface', () => {
     s = new SimScenario();
     const r = await run(SIM_BIN, ['--version'], s.env(), s.work);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe('2.1.239 (Claude Code simulator)');
+    expect(r.stdout.trim()).toBe('2.1.332 (Claude Code simulator)');
   });
 
   it('--resume of an unknown id prints the real message and exits 1', async () => {
@@ -155,7 +155,7 @@ describe('claude-sim in a private tmux server', () => {
     s.tmux.paste('p1', 'alpha task', { enterInSameCommand: true });
     await pollUntil(() => s.log('received').some((r) => r['type'] === 'enter-swallowed') || undefined, 'swallowed Enter record');
     expect(s.log('received').filter((r) => r['type'] === 'received')).toHaveLength(0);
-    expect(s.tmux.capture('p1')).toContain('│ > alpha task');
+    expect(s.tmux.capture('p1')).toContain('❯ alpha task');
     const shownAt = Date.now();
     expect(s.hookEvents('UserPromptSubmit')).toHaveLength(0);
 
@@ -206,25 +206,31 @@ describe('claude-sim in a private tmux server', () => {
       hooks: { UserPromptSubmit: [{ hooks: [{ type: 'command', command: `printf '%s|%s\\n' "$CLAUDE_PROJECT_DIR" "$CLAUDE_CODE_SESSION_ID" >> '${envFile}'` }] }] },
     }));
     const settings = s.writeSettings('session-settings.json');
-    s.launch('h1', ['--dangerously-skip-permissions', '--session-id', SID, '--settings', settings]);
+    s.launch('h1', ['--dangerously-skip-permissions', '--session-id', SID, '--settings', settings], { CLAUDE_SIM_IDLE_NOTIFY_MS: '300' });
     await s.ready('h1');
     await s.submit('h1', 'hook check\n#sim bash echo from-bash', 'hook check');
     await s.stopCount(1);
+    await pollUntil(() => s.hookEvents('Notification').length > 0, 'idle Notification');
     s.tmux.keys('h1', '/exit');
-    await pollUntil(() => s.tmux.capture('h1').includes('│ > /exit'), '/exit typed');
+    await pollUntil(() => s.tmux.capture('h1').includes('❯ /exit'), '/exit typed');
     await s.enterAfter('h1', Date.now());
     expect(await s.exitStatus('h1')).toBe(0);
 
     const transcriptPath = join(s.config, 'projects', encodeCwd(s.work), `${SID}.jsonl`);
-    const common = { session_id: SID, transcript_path: transcriptPath, cwd: s.work, permission_mode: 'bypassPermissions' };
-    expect(s.hookEvents('SessionStart')[0]).toMatchObject({ ...common, hook_event_name: 'SessionStart', source: 'startup' });
+    const base = { session_id: SID, transcript_path: transcriptPath, cwd: s.work };
+    const common = { ...base, permission_mode: 'bypassPermissions' };
+    // As 2.1.332: SessionStart and SessionEnd carry no permission_mode; hooks after a prompt carry its prompt_id.
+    expect(s.hookEvents('SessionStart')[0]).toEqual({ ...base, hook_event_name: 'SessionStart', source: 'startup', model: expect.any(String) });
     expect(s.hookEvents('UserPromptSubmit')[0]).toMatchObject({ ...common, hook_event_name: 'UserPromptSubmit', prompt: 'hook check\n#sim bash echo from-bash' });
     const pre = s.hookEvents('PreToolUse')[0];
     expect(pre).toMatchObject({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'echo from-bash' } });
     expect(String(pre?.['tool_use_id'])).toMatch(/^toolu_/);
     expect(s.hookEvents('PostToolUse')[0]).toMatchObject({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_response: { stdout: 'from-bash\n' }, tool_use_id: pre?.['tool_use_id'] });
     expect(s.hookEvents('Stop')[0]).toMatchObject({ ...common, hook_event_name: 'Stop', stop_hook_active: false });
-    expect(s.hookEvents('SessionEnd')[0]).toMatchObject({ ...common, hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' });
+    expect(s.hookEvents('SessionEnd')[0]).toEqual({ ...base, prompt_id: expect.any(String), hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' });
+    // The idle reminder as 2.1.332 sends it (no permission_mode).
+    expect(s.hookEvents('Notification')[0]).toEqual({ ...base, prompt_id: expect.any(String), hook_event_name: 'Notification', message: 'Claude is waiting for your input', notification_type: 'idle_prompt' });
+    expect(s.hookEvents('Stop')[0]?.['prompt_id']).toBe(s.hookEvents('UserPromptSubmit')[0]?.['prompt_id']);
     expect(readFileSync(envFile, 'utf8').trim()).toBe(`${s.work}|${SID}`);
     expect(s.log('invocations').find((r) => r['type'] === 'exit')).toMatchObject({ code: 0, reason: 'prompt_input_exit' });
   });
@@ -294,13 +300,15 @@ describe('claude-sim in a private tmux server', () => {
     await s.submit('q1', 'a task that cannot run', 'a task that cannot run');
     await pollUntil(() => s.hookEvents('StopFailure').length > 0 || undefined, 'StopFailure hook');
 
-    const message = "You've hit your session limit · resets 3:45pm (UTC)";
+    const message = "You've hit your 5-hour limit · resets 3:45pm (UTC)";
     const pane = await pollUntil(() => {
       const p = s.tmux.capture('q1');
-      return p.includes('/login to switch to an API usage-billed account.') ? p : undefined;
-    }, 'login hint');
+      return p.includes('Continuing automatically at 3:45pm · Esc to cancel') ? p : undefined;
+    }, 'auto-continue notice');
     expect(pane).toContain(message);
-    expect(s.hookEvents('StopFailure')[0]).toMatchObject({ hook_event_name: 'StopFailure', error: 'rate_limit', session_id: SID });
+    expect(pane).toContain('● Usage limit reached · set to continue automatically at 3:45pm');
+    expect(pane).toContain('⚠ Usage limit reached · limit resets 3:45pm');
+    expect(s.hookEvents('StopFailure')[0]).toEqual({ session_id: SID, transcript_path: expect.any(String), cwd: s.work, prompt_id: expect.any(String), hook_event_name: 'StopFailure', error: 'rate_limit', last_assistant_message: message });
     expect(s.hookEvents('Stop')).toHaveLength(0);
     const records = readJsonl(join(s.config, 'projects', encodeCwd(s.work), `${SID}.jsonl`));
     const last = records[records.length - 1];
@@ -335,6 +343,69 @@ describe('claude-sim in a private tmux server', () => {
     const usage = JSON.parse(readFileSync(join(s.config, 'claude-sim', 'usage.json'), 'utf8')) as { five_hour: { utilization: number } };
     expect(usage.five_hour.utilization).toBe(100);
     expect(s.hookEvents('StopFailure').map((e) => e['error'])).toEqual(['rate_limit', 'rate_limit']);
+  });
+
+  it('as 2.1.332: a long paste reaches the hook and the transcript wrapped in <pasted_content>, tabs expanded', async () => {
+    s = new SimScenario();
+    const settings = s.writeSettings('settings.json');
+    s.launch('w2', ['--session-id', SID, '--settings', settings]);
+    await s.ready('w2');
+    const body = 'first line\n\tindented\nthird\nfourth';
+    await s.submit('w2', body, 'fourth');
+    await s.stopCount(1);
+    const prompt = s.hookEvents('UserPromptSubmit')[0]?.['prompt'] as string;
+    expect(prompt).toMatch(/^\n\n<pasted_content id="([0-9a-f]{4})">\nfirst line\n {4}indented\nthird\nfourth\n<\/pasted_content id="\1">\n$/);
+    const records = readJsonl(join(s.config, 'projects', encodeCwd(s.work), `${SID}.jsonl`));
+    expect(records.find((r) => r['type'] === 'user')?.['message']).toEqual({ role: 'user', content: prompt });
+    expect(s.tmux.capture('w2')).toContain('● Done: first line');
+  });
+
+  it('as 2.1.332: Ctrl-C during a turn puts the prompt back into the input box; the next Ctrl-C clears it and arms, a third exits', async () => {
+    s = new SimScenario();
+    const settings = s.writeSettings('settings.json');
+    s.launch('i1', ['--settings', settings]);
+    await s.ready('i1');
+    await s.submit('i1', 'long task\n#sim work 60000', '#sim work 60000');
+    await pollUntil(() => s.log('events').some((e) => e['type'] === 'turn-start') || undefined, 'turn started');
+    s.tmux.keys('i1', 'C-c');
+    await pollUntil(() => s.log('events').some((e) => e['type'] === 'turn-end' && e['outcome'] === 'interrupted') || undefined, 'interrupted');
+    // The input box: the lines between the last two rules.
+    const box = () => s.tmux.capture('i1').split('\n').reduceRight<{ lines: string[]; rules: number }>((acc, l) => {
+      if (/^─{10,}/.test(l)) acc.rules += 1;
+      else if (acc.rules === 1) acc.lines.unshift(l.trimEnd());
+      return acc;
+    }, { lines: [], rules: 0 }).lines.join('\n');
+    await pollUntil(() => box() === '❯ long task\n  #sim work 60000' || undefined, 'prompt back in the input box');
+    s.tmux.keys('i1', 'C-c');
+    await pollUntil(() => s.tmux.capture('i1').includes('Press Ctrl-C again to exit') || undefined, 'cleared and armed');
+    expect(box()).toBe('❯');
+    expect(s.tmux.paneDead('i1').dead).toBe(false);
+    s.tmux.keys('i1', 'C-c');
+    expect(await s.exitStatus('i1')).toBe(0);
+    expect(s.hookEvents('SessionEnd').map((e) => e['reason'])).toEqual(['prompt_input_exit']);
+  });
+
+  it('as 2.1.332: a 5-hour limit continues automatically at the reset; a weekly limit asks what to do', async () => {
+    s = new SimScenario();
+    mkdirSync(join(s.config, 'claude-sim'), { recursive: true });
+    const usage = join(s.config, 'claude-sim', 'usage.json');
+    // The 5-hour window resets in 3 s: the prompt is submitted again then (and works: the file is reset first).
+    writeFileSync(usage, JSON.stringify({ five_hour: { utilization: 100, resets_at: new Date(Date.now() + 3000).toISOString() } }));
+    const settings = s.writeSettings('settings.json');
+    s.launch('l1', ['--settings', settings]);
+    await s.ready('l1');
+    await s.submit('l1', 'limited task', 'limited task');
+    await pollUntil(() => s.tmux.capture('l1').includes('Esc to cancel') || undefined, 'auto-continue notice');
+    writeFileSync(usage, JSON.stringify({ five_hour: { utilization: 0, resets_at: new Date(Date.now() + 3_600_000).toISOString() } }));
+    await s.stopCount(1);
+    expect(s.log('events').filter((e) => e['type'] === 'auto-continue')).toHaveLength(1);
+    expect(s.hookEvents('UserPromptSubmit').map((e) => e['prompt'])).toEqual(['limited task', 'limited task']);
+
+    writeFileSync(usage, JSON.stringify({ seven_day: { utilization: 100, resets_at: '2099-12-10T13:54:00Z' } }));
+    await s.submit('l1', 'weekly task', 'weekly task');
+    await pollUntil(() => s.tmux.capture('l1').includes('What do you want to do?') || undefined, 'limit dialog');
+    expect(s.tmux.capture('l1')).toContain('Wait here, then continue automatically at Dec 10, 1:54pm');
+    expect(s.hookEvents('StopFailure').at(-1)?.['last_assistant_message']).toBe("You've hit your weekly limit · resets Dec 10, 1:54pm (UTC)");
   });
 
   it('CLAUDE_CODE_CHILD_SESSION disables transcripts (and the invocation log records it)', async () => {
@@ -383,10 +454,11 @@ describe('claude-sim in a private tmux server', () => {
     await s.ready('w1');
     await s.submit('w1', 'first long task', 'first long task');
     await pollUntil(() => s.tmux.capture('w1').includes('esc to interrupt'), 'working spinner');
-    await s.submit('w1', 'second task', '│ > second task');
+    await s.submit('w1', '  second task', 'second task');
     await s.stopCount(2);
     const received = s.log('received').filter((r) => r['type'] === 'received');
     expect(received.map((r) => r['queued'])).toEqual([false, true]);
+    // A queued prompt is trimmed at both ends (2.1.332); one submitted while idle keeps its leading spaces.
     expect(s.hookEvents('UserPromptSubmit').map((e) => e['prompt'])).toEqual(['first long task', 'second task']);
   });
 
@@ -396,7 +468,7 @@ describe('claude-sim in a private tmux server', () => {
     s.launch('x1', ['--settings', settings]);
     s.launch('x2', ['--settings', settings]);
     await s.ready('x1');
-    await pollUntil(() => s.tmux.capture('x2').includes('│ > '), 'x2 prompt');
+    await pollUntil(() => s.tmux.capture('x2').includes('❯ '), 'x2 prompt');
     s.tmux.keys('x1', 'C-c');
     await pollUntil(() => s.tmux.capture('x1').includes('Press Ctrl-C again to exit'), 'ctrl-c hint');
     s.tmux.keys('x1', 'C-c');

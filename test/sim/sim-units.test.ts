@@ -5,6 +5,8 @@ import { classifyHook, preToolDecision, type HookRunResult } from '../../src/sim
 import { InputParser, type InputEvent } from '../../src/sim/input.js';
 import { encodeCwd } from '../../src/sim/paths.js';
 import { matcherMatches, mergeSettings } from '../../src/sim/settings.js';
+import { promptText } from '../../src/sim/prompt-text.js';
+import { PASTE_CASES, PASTE_ID, QUEUED_PASTE_CASES } from '../support/paste-cases.js';
 import { exhaustion, formatReset, limitMessage, statusRateLimits } from '../../src/sim/usage.js';
 
 const ID = '0b6f1c2e-4d5a-4e8b-9c1d-2e3f4a5b6c7d';
@@ -166,27 +168,47 @@ describe('hook exit-code protocol', () => {
   });
 });
 
+describe('promptText: what Claude Code makes of a pasted prompt (as measured on the real CLI)', () => {
+  it.each(PASTE_CASES)('$name', ({ pasted, prompt }) => {
+    expect(promptText([{ text: pasted, pasted: true }], PASTE_ID).prompt).toBe(prompt);
+  });
+
+  it.each(QUEUED_PASTE_CASES)('$name', ({ pasted, prompt }) => {
+    expect(promptText([{ text: pasted, pasted: true }], PASTE_ID, true).prompt).toBe(prompt);
+  });
+
+  it('typed text is never wrapped; the plain text has no wrappers', () => {
+    expect(promptText([{ text: 'a\nb\nc\nd', pasted: false }], 'beef')).toEqual({ prompt: 'a\nb\nc\nd', plain: 'a\nb\nc\nd' });
+    expect(promptText([{ text: 'see: ', pasted: false }, { text: 'x'.repeat(900), pasted: true }], 'beef')).toEqual({
+      prompt: `see: \n\n<pasted_content id="beef">\n${'x'.repeat(900)}\n</pasted_content id="beef">\n`,
+      plain: `see: ${'x'.repeat(900)}`,
+    });
+  });
+});
+
 describe('usage and limit messages', () => {
   const reset = new Date('2026-01-02T15:45:00Z');
   it.each([
-    ['session', '2026-01-02T15:45:00Z', 'UTC', '3:45pm'],
-    ['session', '2026-01-02T15:00:00Z', 'UTC', '3pm'],
-    ['session', '2026-01-02T15:45:00Z', 'Europe/Berlin', '4:45pm'],
-    ['weekly', '2026-01-05T00:00:00Z', 'UTC', 'Mon 12:00am'],
+    ['five_hour', '2026-01-02T15:45:00Z', 'UTC', '3:45pm'],
+    ['five_hour', '2026-01-02T15:00:00Z', 'UTC', '3pm'],
+    ['five_hour', '2026-01-02T15:45:00Z', 'Europe/Berlin', '4:45pm'],
+    ['weekly', '2026-01-05T00:00:00Z', 'UTC', 'Jan 5, 12am'],
+    ['weekly', '2026-12-10T13:54:00Z', 'UTC', 'Dec 10, 1:54pm'],
   ] as const)('%s reset %s in %s → %s', (kind, iso, tz, expected) => {
     expect(formatReset(new Date(iso), kind, tz)).toBe(expected);
   });
 
-  it('builds the current Claude Code messages', () => {
-    expect(limitMessage({ kind: 'session', resetsAt: reset }, 'UTC', false)).toBe("You've hit your session limit · resets 3:45pm");
-    expect(limitMessage({ kind: 'session', resetsAt: reset }, 'Asia/Saigon', true)).toBe("You've hit your session limit · resets 10:45pm (Asia/Saigon)");
+  it('builds the messages of Claude Code 2.1.332', () => {
+    expect(limitMessage({ kind: 'five_hour', resetsAt: reset }, 'UTC', false)).toBe("You've hit your 5-hour limit · resets 3:45pm");
+    expect(limitMessage({ kind: 'five_hour', resetsAt: reset }, 'Asia/Saigon', true)).toBe("You've hit your 5-hour limit · resets 10:45pm (Asia/Saigon)");
+    expect(limitMessage({ kind: 'weekly', resetsAt: new Date('2026-12-10T13:54:00Z') }, 'UTC', true)).toBe("You've hit your weekly limit · resets Dec 10, 1:54pm (UTC)");
     expect(limitMessage({ kind: 'opus', resetsAt: reset }, 'UTC', false)).toBe("You've hit your Opus limit · resets 3:45pm");
   });
 
   it.each([
     [undefined, undefined, undefined],
     [{ five_hour: { utilization: 99.9, resets_at: null } }, undefined, undefined],
-    [{ five_hour: { utilization: 100, resets_at: null } }, undefined, 'session'],
+    [{ five_hour: { utilization: 100, resets_at: null } }, undefined, 'five_hour'],
     [{ five_hour: { utilization: 130, resets_at: null }, seven_day: { utilization: 100, resets_at: null } }, undefined, 'weekly'],
     [{ five_hour: null, seven_day_opus: { utilization: 100, resets_at: null } }, 'claude-opus-4-1', 'opus'],
     [{ seven_day_opus: { utilization: 100, resets_at: null } }, 'claude-sonnet-4-5', undefined],
