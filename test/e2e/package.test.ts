@@ -189,7 +189,7 @@ describe('the installed package (npm install -g --prefix <tmp> <tarball>, as a n
     const h = await run(cf(), ['--help'], { env: env(), timeoutMs: 30_000, asUser: true });
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toContain('Usage: claude-failover <command> [options]');
-    expect(h.stdout).toMatch(/^ {2}account +Onboard accounts: account add\|login\|check$/m);
+    expect(h.stdout).toMatch(/^ {2}account +Accounts: account add\|login\|check\|link /m);
     expect(h.stderr).toBe('');
   });
 
