@@ -66,7 +66,7 @@ class LaggingAgent {
   #captures = 0;
 
   /** `busyCaptures`: captures during which it shows a spinner (a frame every 3rd) and reads nothing. */
-  constructor(readonly lagReads: number, readonly busyCaptures = 0) {}
+  constructor(readonly lagReads: number, readonly busyCaptures = 0, readonly rows = Infinity) {}
 
   #read(): void {
     if (++this.#captures <= this.busyCaptures) return;
@@ -105,7 +105,9 @@ class LaggingAgent {
       capturePane: async () => {
         this.#read();
         const spinner = this.#captures <= this.busyCaptures ? `✻ Starting… ${Math.floor(this.#captures / 3)}\n` : '';
-        return `${spinner}${this.submitted.map((s) => `> ${s}\n● Done`).join('\n')}\n╭──╮\n│ > ${this.input} │\n╰──╯`;
+        const screen = `${spinner}${this.submitted.map((s) => `> ${s}\n● Done`).join('\n')}\n╭──╮\n│ > ${this.input} │\n╰──╯`;
+        // A pane of `rows` lines shows the bottom of the screen: earlier lines scroll off the top.
+        return screen.split('\n').slice(-this.rows).join('\n');
       },
     };
   }
@@ -130,8 +132,22 @@ describe('deliverPrompt: an agent that reads its input late', () => {
     expect(agent.submitted).toEqual(['[cf-task:t-1] Task t-1 from the queue.\nbody']);
   });
 
+  it('a full pane that scrolls: each task\'s paste is seen at once, though every prompt starts with the same 16 characters', async () => {
+    const agent = new LaggingAgent(1, 0, 12);
+    let t = 0;
+    for (let i = 0; i < 30; i++) {
+      const text = `[cf-task:chaos-${String(i).padStart(5, '0')}] Task chaos-${String(i).padStart(5, '0')} from the queue.\nbody`;
+      const start = t;
+      await deliverPrompt(agent.port(), 's', text, { ...fast, now: () => (t += 10) });
+      expect(agent.submitted.at(-1)).toBe(text);
+      // Virtual time: waiting out pasteShownMs (10 s) would take 1,000 ticks of 10 ms.
+      expect(t - start, `delivery ${i}`).toBeLessThan(1000);
+    }
+  });
+
   it.each<[string, string | undefined]>([
-    ['[cf-task:t-1] Task t-1 from the claude-failover queue.', '[cf-task:t-1] Ta'],
+    ['[cf-task:t-1] Task t-1 from the claude-failover queue.', '[cf-task:t-1] Task t-1 from the claude-f'],
+    ['[cf-task:chaos-00011] Task chaos-00011 from the claude-failover queue.', '[cf-task:chaos-00011] Task chaos-00011 f'],
     ['\n\n  hello world  \nmore', 'hello world'],
     ['abc', undefined],
     ['日本語のタスク', undefined],

@@ -61,14 +61,17 @@ export class DeliveryError extends RetryableError {
 const PASTED_PLACEHOLDER = '[Pasted text';
 
 /**
- * The first words of a text, as the pane shows them once the agent has read the paste: up to 16
+ * The first words of a text, as the pane shows them once the agent has read the paste: up to 40
  * printable ASCII characters (at least 4) starting its first non-empty line; undefined when the
- * text does not start that way (the pane changing is then the only sign).
+ * text does not start that way (the pane changing is then the only sign). Long enough to hold a
+ * task's id (`[cf-task:ID] Task ID …`): with a shorter, shared prefix, the paste of a full screen's
+ * next task was not seen (the earlier prompts scrolling off the top took as many occurrences with
+ * them as the paste added), and every delivery waited `pasteShownMs`.
  */
 export function pasteMarker(text: string): string | undefined {
   const first = text.split(/\r\n|\r|\n/).find((l) => l.trim() !== '')?.trim() ?? '';
   const m = /^[\x21-\x7e][\x20-\x7e]{3,}/.exec(first);
-  return m ? m[0].slice(0, 16).trimEnd() : undefined;
+  return m ? m[0].slice(0, 40).trimEnd() : undefined;
 }
 
 function occurrences(text: string, part: string): number {

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { PrivateTmuxServer } from '../../test/support/tmux.js';
-import { paneArgv, TmuxAdapter } from './tmux.js';
+import { paneArgv, TmuxAdapter, zombieExit } from './tmux.js';
 
 const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
@@ -237,5 +237,34 @@ describe('TmuxAdapter', () => {
       await expect(tmux.sendSequence('x', steps)).rejects.toMatchObject({ code });
       expect(clients()).toBe(0);
     });
+  });
+});
+
+describe('zombieExit (the exit of a process its parent has not reaped yet)', () => {
+  /** A child of a `sleep` that never reaps it: it stays a zombie while the sleep runs. */
+  async function zombie(script: string): Promise<{ pid: number; stop: () => void }> {
+    // The child exits after its parent has become the `sleep` (a shell would reap it first).
+    const parent = spawn('sh', ['-c', `sh -c 'sleep 0.3; ${script}' & echo $!; exec sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number.parseInt(d.toString(), 10))));
+    for (let i = 0; i < 300 && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 10));
+    return { pid, stop: () => parent.kill('SIGKILL') };
+  }
+
+  it.each([
+    ['exit 3', { paneDeadStatus: 3 }],
+    ['exit 0', { paneDeadStatus: 0 }],
+    ['kill -9 $$', { paneDeadSignal: 9 }],
+  ])('%s', async (script, expected) => {
+    const z = await zombie(script);
+    try {
+      expect(await zombieExit(z.pid)).toEqual(expected);
+    } finally {
+      z.stop();
+    }
+  });
+
+  it('a live process or no process: nothing', async () => {
+    expect(await zombieExit(process.pid)).toEqual({});
+    expect(await zombieExit(2 ** 22 + 12345)).toEqual({});
   });
 });

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { CfError, RetryableError } from '../core/errors.js';
 import type { NewSessionSpec, SequenceStep, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 import { agentBaseEnv, TMUX_OWN_ENV } from './agent-env.js';
@@ -139,13 +140,16 @@ export class TmuxAdapter implements TmuxPort {
 
   async #listSessions(): Promise<TmuxSessionInfo[]> {
     // tmux marks a pane dead when its pty closes and records the exit status when it reaps the
-    // child; a listing in between shows a dead pane without its status (seen for a few hundred ms
-    // on a busy machine). The status is what tells the operator why an agent exited: list again
-    // for it, for up to a second. A pane killed by a signal has no status, only a signal.
+    // child; a listing in between shows a dead pane without its status (seen for seconds while the
+    // server was busy). The status is what tells the operator why an agent exited: list again for
+    // it briefly, then read it where the kernel keeps it for the unreaped process (a zombie's
+    // /proc/<pid>/stat). A pane killed by a signal has no status, only a signal.
+    const unknown = (s: TmuxSessionInfo) => s.paneDead && s.paneDeadStatus === undefined && s.paneDeadSignal === undefined;
     for (let attempt = 0; ; attempt++) {
       const listed = await this.#listPanes();
-      if (attempt >= 10 || !listed.some((s) => s.paneDead && s.paneDeadStatus === undefined && s.paneDeadSignal === undefined)) return listed;
-      await new Promise((r) => setTimeout(r, 100));
+      if (!listed.some(unknown)) return listed;
+      if (attempt >= 3) return Promise.all(listed.map(async (s) => (unknown(s) && s.panePid !== undefined ? { ...s, ...(await zombieExit(s.panePid)) } : s)));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -325,4 +329,17 @@ export function paneArgv(base: Readonly<Record<string, string>>, spec: Pick<NewS
   if (cmd.includes('=')) throw new CfError('CF_ERR_TMUX_COMMAND', `cannot launch ${JSON.stringify(cmd)}: a command containing "=" would be read by env(1) as a variable; use a path without "="`);
   for (const k of Object.keys(env)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CfError('CF_ERR_TMUX_ENV', `not an environment variable name: ${JSON.stringify(k)}`);
   return ['/bin/sh', '-c', PANE_ENV_SCRIPT, PANE_ENV_ARGV0, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...spec.argv];
+}
+
+/**
+ * The exit of a process that has not been reaped yet (a zombie), from field 52 of
+ * /proc/<pid>/stat (`exit_code`, in waitpid's format; Linux 3.5+): `{}` when the process is not a
+ * zombie (reaped, pid reused, or no /proc).
+ */
+export async function zombieExit(pid: number): Promise<{ paneDeadStatus?: number; paneDeadSignal?: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const code = Number.parseInt(fields[49] ?? '', 10);
+  if (fields[0] !== 'Z' || !Number.isFinite(code)) return {};
+  return (code & 0x7f) === 0 ? { paneDeadStatus: (code >> 8) & 0xff } : { paneDeadSignal: code & 0x7f };
 }

@@ -57,12 +57,12 @@ describe('project effect handlers', () => {
   it('deliver records deliveredAt; a continuation records continuedAt (the paste start) and counts, and is pasted once per planned relaunch', async () => {
     const root = join(tempDir('fx'), 'q');
     dirs.push(root);
-    // A pane that changes after each Enter: the port the delivery talks to.
+    // A pane that shows each paste and changes after each Enter: the port the delivery talks to.
     const pasted: string[] = [];
     let screen = '';
     const pane = new Proxy({}, {
       get: (_t, prop) => {
-        if (prop === 'pasteText') return (_s: string, text: string) => (pasted.push(text), Promise.resolve());
+        if (prop === 'pasteText') return (_s: string, text: string) => (pasted.push(text), (screen += `\n> ${text}`), Promise.resolve());
         if (prop === 'sendKeys') return () => ((screen += '.'), Promise.resolve());
         if (prop === 'capturePane') return () => Promise.resolve(screen);
         return () => Promise.reject(new Error(`tmux.${String(prop)} not expected`));
