@@ -141,15 +141,16 @@ export class TmuxAdapter implements TmuxPort {
   async #listSessions(): Promise<TmuxSessionInfo[]> {
     // tmux marks a pane dead when its pty closes and records the exit status when it reaps the
     // child; a listing in between shows a dead pane without its status (seen for seconds while the
-    // server was busy). The status is what tells the operator why an agent exited: list again for
-    // it briefly, then read it where the kernel keeps it for the unreaped process (a zombie's
-    // /proc/<pid>/stat). A pane killed by a signal has no status, only a signal.
+    // server was busy). The status is what tells the operator why an agent exited: read it where
+    // the kernel keeps it for the unreaped process (a zombie's /proc/<pid>/stat). A pane killed by
+    // a signal has no status, only a signal.
     const unknown = (s: TmuxSessionInfo) => s.paneDead && s.paneDeadStatus === undefined && s.paneDeadSignal === undefined;
     for (let attempt = 0; ; attempt++) {
       const listed = await this.#listPanes();
       if (!listed.some(unknown)) return listed;
-      if (attempt >= 3) return Promise.all(listed.map(async (s) => (unknown(s) && s.panePid !== undefined ? { ...s, ...(await zombieExit(s.panePid)) } : s)));
-      await new Promise((r) => setTimeout(r, 50));
+      const completed = await Promise.all(listed.map(async (s) => (unknown(s) && s.panePid !== undefined ? { ...s, ...(await zombieExit(s.panePid)) } : s)));
+      // Still unknown: tmux reaped the process between the listing and the read; list once more.
+      if (attempt >= 1 || !completed.some(unknown)) return completed;
     }
   }
 
