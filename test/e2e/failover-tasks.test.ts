@@ -18,8 +18,10 @@ afterEach(async () => {
 
 describe('a task in flight at a failover', () => {
   it('is continued once, on its own session, without using an attempt (forced failover, grace 5 s, default dwell)', async () => {
-    // --failover-grace is what this test is about (the turns outlast it and are cut); the minimum
-    // dwell stays at its default: a forced failover is not held by it.
+    // The reproduction, about the end of the failover grace: the turns outlast it and are
+    // cut (with the default 2 min grace they would end first and nothing would be cut). The minimum
+    // dwell stays at its default: a forced failover is not held by it. Turns cut with every flag at
+    // its default (an exhausted account) are continued in test/e2e/failover-chaos.test.ts.
     const p = new SimPool({ accounts: [{ name: 'acct-a', priority: 10 }, { name: 'acct-b', priority: 20 }], sessions: ['s0', 's1'], daemonArgs: ['--failover-grace', '5s'] });
     pools.push(p);
     await p.setup({});
