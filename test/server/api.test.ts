@@ -3,12 +3,11 @@
  * a private tmux server with simulator sessions, a temp state dir): auth, validation, 404s, and
  * what each route returns.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CfEvent } from '../../src/runtime/events.js';
 import { until } from '../support/daemon.js';
-import { AUTH, addTask, harness, TOKEN, type Harness } from './helpers.js';
+import { addTask, AUTH, events, harness, type Harness, TOKEN } from './helpers.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -19,14 +18,6 @@ async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
   const h = await harness(...args);
   open.push(h);
   return h;
-}
-
-function events(h: Harness): CfEvent[] {
-  try {
-    return readFileSync(join(h.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CfEvent);
-  } catch {
-    return [];
-  }
 }
 
 type Route = { method: 'GET' | 'POST'; url: string; payload?: unknown };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
 import { failoverVia, restartSessionVia } from '../../src/runtime/control-plane.js';
+import type { CfEvent } from '../../src/runtime/events.js';
 import { sendToSessionVia } from '../../src/runtime/session-send.js';
 import { wire, type Wired } from '../../src/runtime/wiring.js';
 import { buildServer, type ServerDeps } from '../../src/server/index.js';
@@ -70,4 +71,13 @@ export function addTask(root: string, project: string, id: string, text: string)
   const dir = join(root, 'projects', project, '.agent-queue', 'inbox');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${id}.md`), text);
+}
+
+/** The controller's events so far (events.jsonl in the harness's state dir; [] before the first). */
+export function events(h: Harness): CfEvent[] {
+  try {
+    return readFileSync(join(h.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CfEvent);
+  } catch {
+    return [];
+  }
 }

@@ -5,12 +5,9 @@
  * HTTP parser rejects before fastify sees a request.
  */
 import { request as httpRequest } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CfEvent } from '../../src/runtime/events.js';
 import { MAX_URL_LENGTH } from '../../src/server/errors.js';
-import { AUTH, harness, type Harness } from './helpers.js';
+import { AUTH, events, harness, type Harness } from './helpers.js';
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -21,14 +18,6 @@ async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
   const h = await harness(...args);
   open.push(h);
   return h;
-}
-
-function events(h: Harness): CfEvent[] {
-  try {
-    return readFileSync(join(h.stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CfEvent);
-  } catch {
-    return [];
-  }
 }
 
 const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart', '/api/v1/sessions/s1/send', '/api/v1/tasks', '/api/v1/manifests/confirm'];

@@ -10,12 +10,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CfEvent } from '../../src/runtime/events.js';
 import { SEND_AUDIT_FILE } from '../../src/runtime/session-send.js';
 import { tokenFingerprint } from '../../src/server/caller.js';
 import { until } from '../support/daemon.js';
 import { tempDir } from '../support/manifests.js';
-import { AUTH, harness, TOKEN, type Harness } from './helpers.js';
+import { AUTH, harness, TOKEN, type Harness, events } from './helpers.js';
 
 const open: Harness[] = [];
 const dirs: string[] = [];
@@ -59,11 +58,6 @@ const idle = (st: Record<string, unknown>) => st.activity === 'idle';
 function audit(h: Harness): Record<string, unknown>[] {
   const p = join(h.stateDir, SEND_AUDIT_FILE);
   return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
-}
-
-function events(h: Harness): CfEvent[] {
-  const p = join(h.stateDir, 'events.jsonl');
-  return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CfEvent) : [];
 }
 
 const send = (h: Harness, name: string, payload: unknown, headers: Record<string, string> = {}) =>
