@@ -7,17 +7,20 @@
 import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { durationMs } from '../api/duration.js';
-import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
+import { setCondition, type Condition, type ConditionInput } from '../core/conditions.js';
+import { emptyPlanPart, type Controller, type Inventory, type ObserveContext, type PlanInput, type PlannedEvent, type PlanPart, type StatusMap } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { parseStopFailureLimit } from '../core/limit-messages.js';
+import type { Change, Note } from '../core/plan.js';
 import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
 import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
 import { linkState, type LinkState } from '../core/shared-state.js';
-import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
-import { POOL_KEY } from './accounts-view.js';
+import { accountStatus, POOL_KEY, poolStatus, sessionView, sessionViews, type AccountStatus, type PoolStatus } from '../core/status.js';
+import { decideActive, type AccountDecisionInput, type AccountVerdict, type ActiveDecision } from './account-decision.js';
+
+export type { AccountStatus, PoolStatus };
 
 export interface AccountObservation {
   credentials: CredentialsCheck;
@@ -54,20 +57,6 @@ export interface AccountControllerOptions {
   clock?: () => number;
 }
 
-export interface PoolStatus extends ObjectStatus {
-  activeAccount: string | null;
-  activeSince?: string;
-  lastDecision?: { reason: string; message: string; at: string };
-  allExhausted: boolean;
-  exhausted: string[];
-  requeueAt?: string;
-  failover?: { from: string | null; to: string; reason: string; startedAt: string; completedAt?: string };
-  /** Set while no account can take the pool (every account excluded): sessions are not launched. */
-  noEligibleAccount?: { since: string; message: string; accounts: { name: string; why: string }[] };
-  /** The outcome of the last forced request (`failover --to`), by its id. */
-  forced?: { id?: string; to: string; accepted: boolean; message: string; at: string };
-}
-
 /**
  * An account whose freshest usage figure (poll, status line) is older than this warns
  * (`UsageDataFresh=False`, event `UsageDataStale`): at least an hour, or three poll intervals.
@@ -75,8 +64,6 @@ export interface PoolStatus extends ObjectStatus {
 export function staleUsageAfterMs(pollIntervalMs: number): number {
   return Math.max(60 * 60_000, 3 * pollIntervalMs);
 }
-
-const SESSION_PREFIX = 'Session/';
 
 export class AccountController implements Controller<AccountObserved> {
   readonly kind = 'Account' as const;
@@ -99,8 +86,11 @@ export class AccountController implements Controller<AccountObserved> {
   requestFailover(to: string | undefined, reason?: string, desired?: DesiredState, prior?: StatusMap): { to: string; id: string } {
     let target = to;
     if (!target && desired) {
-      const current = (prior?.[POOL_KEY] as PoolStatus | undefined)?.activeAccount ?? null;
-      const eligible = (name: string) => ['good', 'unknown', undefined].includes(prior?.[`Account/${name}`]?.tier as string | undefined);
+      const current = prior ? (poolStatus(prior)?.activeAccount ?? null) : null;
+      const eligible = (name: string) => {
+        const tier = prior ? accountStatus(prior, name)?.tier : undefined;
+        return tier === undefined || tier === 'good' || tier === 'unknown';
+      };
       const candidates = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority || a.metadata.name.localeCompare(b.metadata.name));
       target = (candidates.find((a) => eligible(a.metadata.name)) ?? candidates[0])?.metadata.name;
     }
@@ -134,7 +124,7 @@ export class AccountController implements Controller<AccountObserved> {
   async #observeAccount(a: ManifestObject<'Account'>, ctx: ObserveContext, now: number): Promise<AccountObservation> {
     const name = a.metadata.name;
     const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
-    let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
+    let poll = this.#polls.get(name) ?? seedPoll(accountStatus(ctx.prior, name));
     const cfg = pollConfigOf(a);
     // New credentials (a login, or claude refreshed an expired token): the old token's rejection
     // or back-off no longer applies; poll now.
@@ -176,9 +166,10 @@ export class AccountController implements Controller<AccountObserved> {
   }
 }
 
-function seedPoll(prior: ObjectStatus | undefined): PollState<UsageSnapshot> {
+function seedPoll(prior: AccountStatus | undefined): PollState<UsageSnapshot> {
   const st = initialPollState<UsageSnapshot>();
-  const p = prior?.poll as (Partial<PollState<UsageSnapshot>> & { consecutiveFailures?: number }) | undefined;
+  // A status written by an older version may lack fields of the poll state.
+  const p: Partial<PollState<UsageSnapshot>> | undefined = prior?.poll;
   if (!p) return st;
   return {
     ...st,
@@ -216,305 +207,425 @@ function outcomeOf(r: UsageFetch, at: number): PollOutcome {
   return { kind: 'unavailable', at };
 }
 
-interface SessionView {
-  name: string;
-  account?: string | null;
-  launchedAt?: string;
-  rateLimits?: { observedAt: string; account?: string } & Record<string, unknown>;
-  lastError?: { error: string; message?: string; at: string; account?: string };
-  paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
-  activity?: string;
-}
-
 /** What the account's sessions report: status line usage and hard limit evidence. Pure. */
 export function sessionInputs(account: string, prior: StatusMap): UsageInput[] {
   const inputs: UsageInput[] = [];
-  for (const [key, st] of Object.entries(prior)) {
-    if (!key.startsWith(SESSION_PREFIX)) continue;
-    const s = st as unknown as SessionView;
-    const launched = s.launchedAt ? Date.parse(s.launchedAt) : 0;
+  for (const session of sessionViews(prior)) {
+    const launched = session.launchedAt ? Date.parse(session.launchedAt) : 0;
     // A report names the account its process ran under; during a failover the process being
     // stopped may still report after the session's status names the new account. Reports that
     // name no account (older hooks) count for the session's account, from its launch on.
-    const reportedBy = (r: { account?: string; at: string }) => (r.account !== undefined ? r.account === account : s.account === account && Date.parse(r.at) >= launched);
-    if (s.rateLimits && reportedBy({ at: s.rateLimits.observedAt, ...(s.rateLimits.account !== undefined ? { account: s.rateLimits.account } : {}) })) {
-      const { account: _by, ...rateLimits } = s.rateLimits;
-      const snap = parseStatusLineUsage({ rate_limits: rateLimits }, s.rateLimits.observedAt);
-      if (snap) inputs.push({ type: 'snapshot', snapshot: snap });
+    const reportedBy = (report: { account?: string; at: string }) => (report.account !== undefined ? report.account === account : session.account === account && Date.parse(report.at) >= launched);
+    const rateLimits = session.rateLimits;
+    if (rateLimits && reportedBy({ at: rateLimits.observedAt, ...(rateLimits.account !== undefined ? { account: rateLimits.account } : {}) })) {
+      const { account: _reporter, ...figures } = rateLimits;
+      const snapshot = parseStatusLineUsage({ rate_limits: figures }, rateLimits.observedAt);
+      if (snapshot) inputs.push({ type: 'snapshot', snapshot });
     }
-    if (s.lastError?.error === 'rate_limit' && reportedBy(s.lastError)) {
-      const at = new Date(s.lastError.at);
-      const match = parseStopFailureLimit({ error: 'rate_limit', error_message: s.lastError.message ?? '' }, { now: at });
-      const ev = match ? evidenceFromLimit(match, 'stop-failure', s.lastError.at) : undefined;
-      if (ev) inputs.push({ type: 'evidence', evidence: ev });
+    const stopFailure = session.lastError;
+    if (stopFailure?.error === 'rate_limit' && reportedBy(stopFailure)) {
+      const match = parseStopFailureLimit({ error: 'rate_limit', error_message: stopFailure.message ?? '' }, { now: new Date(stopFailure.at) });
+      const evidence = match ? evidenceFromLimit(match, 'stop-failure', stopFailure.at) : undefined;
+      if (evidence) inputs.push({ type: 'evidence', evidence });
     }
-    if (s.account !== account) continue;
-    if (s.paneLimit?.confirmed && Date.parse(s.paneLimit.at) >= launched) {
-      const ev: UsageInput = { type: 'evidence', evidence: { kind: 'generic', source: 'pane', observedAt: s.paneLimit.at, confirmed: true, text: s.paneLimit.text, ...(s.paneLimit.resetsAt ? { resetsAt: s.paneLimit.resetsAt } : {}) } };
-      inputs.push(ev);
+    if (session.account !== account) continue;
+    const paneLimit = session.paneLimit;
+    if (paneLimit?.confirmed && Date.parse(paneLimit.at) >= launched) {
+      inputs.push({ type: 'evidence', evidence: { kind: 'generic', source: 'pane', observedAt: paneLimit.at, confirmed: true, text: paneLimit.text, ...(paneLimit.resetsAt ? { resetsAt: paneLimit.resetsAt } : {}) } });
     }
   }
   return inputs;
 }
 
+/**
+ * One reconcile of the pool, in phases: assess each account (usage, health, links) and link its
+ * shared state; decide the active account; each account's conditions, events and status; the
+ * active link; the pool's switch, alerts and status.
+ */
 export function planAccounts(input: PlanInput<AccountObserved>, minDwellMs: number): PlanPart {
   const out = emptyPlanPart();
-  const now = input.now;
-  const nowMs = now.getTime();
-  const prior = input.prior;
-  const pool = prior[POOL_KEY] as PoolStatus | undefined;
-  const decisionInputs: AccountDecisionInput[] = [];
-  const merged = new Map<string, MergedUsage>();
-  const health = new Map<string, QuotaHealth>();
-  const links = new Map<string, LinkState>();
-  let nextWake = Infinity;
-
-  for (const a of input.desired.accounts) {
-    const name = a.metadata.name;
-    const obs = input.observed.accounts[name];
-    if (!obs) continue;
-    const inputs: UsageInput[] = [];
-    const good = obs.poll.lastGood;
-    if (good) inputs.push({ type: 'snapshot', snapshot: good.value });
-    inputs.push(...sessionInputs(name, prior));
-    const m = mergeUsage(inputs, now);
-    merged.set(name, m);
-    const pollError = lastError(obs, prior[`Account/${name}`]);
-    const h = quotaHealth({ usage: m, poll: obs.poll, ...(pollError ? { lastError: pollError } : {}) }, nowMs, quotaHealthConfigOf(a));
-    health.set(name, h);
-    const usageUnknown = QUOTA_UNKNOWN_REASONS.has(h.reason) ? h.reason : undefined;
-    const l = linkState(name, a.spec.configDir, a.spec.sharedStateDir, a.spec.sharedDirs, obs.links);
-    links.set(name, l);
-    const rejected = credentialsRejection(obs);
-    const credentialsValid = !obs.credentials.ok ? false : rejected ? false : true;
-    const hasData = !!(m.fiveHour || m.sevenDay || m.evidence.length > 0);
-    decisionInputs.push({
-      name,
-      priority: a.spec.priority,
-      suspended: a.spec.suspended,
-      credentialsValid,
-      ...(!obs.credentials.ok ? { credentialsProblem: obs.credentials.message } : rejected ? { credentialsProblem: rejected } : {}),
-      ...(obs.credentials.ok && obs.credentials.accessTokenExpired ? { accessTokenExpired: true } : {}),
-      sharedStateLinked: l.linked,
-      ...(!l.linked ? { sharedStateProblem: l.diverged.join('; ') } : {}),
-      thresholds: { fiveHourThreshold: a.spec.quota.fiveHourThreshold, weeklyThreshold: a.spec.quota.weeklyThreshold, ...(a.spec.quota.failbackBelow !== undefined ? { failbackBelow: a.spec.quota.failbackBelow } : {}) },
-      usage: hasData ? m : 'unknown',
-      ...(usageUnknown ? { usageUnknown: usageUnknown === 'UsageStale' ? `stale: newest figure ${formatAge(h.ageMs ?? 0)} old` : `${h.failures} failed polls` } : {}),
-      ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}),
-      ...(m.evidence[0] ? { exhaustedReason: `${m.evidence[0].source}: ${m.evidence[0].text ?? m.evidence[0].kind}` } : {}),
-    });
-    const nextRequest = nextRequestAt(obs.poll, nowMs, pollConfigOf(a));
-    if (obs.credentials.ok && !obs.credentials.accessTokenExpired && Number.isFinite(nextRequest)) nextWake = Math.min(nextWake, nextRequest);
-    // Wake when the figures turn stale, so QuotaUnknown comes on time even when nothing is polled.
-    if (h.known && h.staleAt !== undefined) nextWake = Math.min(nextWake, h.staleAt + 1);
-
-    // Shared-state links: all of an account's links are checked before any is changed.
-    if (l.linked && l.missing.length > 0 && a.spec.sharedStateDir) {
-      const effects: Effect[] = [];
-      for (const dir of l.missing) {
-        effects.push({ type: 'fs.mkdir', path: posix.join(a.spec.sharedStateDir, dir) });
-        effects.push({ type: 'fs.symlink', path: posix.join(a.spec.configDir, dir), target: posix.join(a.spec.sharedStateDir, dir), replaceLink: false });
-      }
-      out.changes.push({ key: `Account/${name}`, action: 'create', resource: `shared-state links of account "${name}"`, reason: `${l.missing.join(', ')} not yet linked to ${a.spec.sharedStateDir}`, diff: l.missing.map((d) => ({ path: `/${d}`, op: 'add' as const, to: posix.join(a.spec.sharedStateDir as string, d) })), effects });
-    }
+  const { now, prior } = input;
+  const pool = poolStatus(prior);
+  const assessments: AccountAssessment[] = [];
+  for (const account of input.desired.accounts) {
+    const observation = input.observed.accounts[account.metadata.name];
+    if (!observation) continue;
+    const assessment = assessAccount(account, observation, prior, now);
+    assessments.push(assessment);
+    const linking = sharedStateLinkChange(account, assessment.links);
+    if (linking) out.changes.push(linking);
   }
 
-  const current = pool?.activeAccount ?? null;
-  const decision: ActiveDecision = decideActive({
-    accounts: decisionInputs,
-    current: current && input.desired.accounts.some((a) => a.metadata.name === current) ? current : current,
+  const decision = decidePool(assessments, pool, input.observed.forced, minDwellMs, now);
+
+  for (const assessment of assessments) {
+    const name = assessment.account.metadata.name;
+    const planned = planAccountStatus(assessment, decision, accountStatus(prior, name), now);
+    out.events.push(...planned.events);
+    out.status[`Account/${name}`] = planned.status;
+    out.notes.push(...planned.notes);
+  }
+
+  planActiveLink(input.desired, input.observed, decision, out);
+  const usageByAccount = new Map(assessments.map((x) => [x.account.metadata.name, x.usage]));
+  const figures = Object.fromEntries(decision.perAccount.map((v) => [v.name, { tier: v.tier, why: v.why, usage: usageFigures(usageByAccount.get(v.name)) }]));
+  const switchedFailover = planPoolSwitch(decision, pool, figures, input.options.dryRun, now, out);
+  const noEligible = planNoEligibleAccount(decision, pool, now, out);
+  const forced = planForcedOutcome(input.observed.forced, decision, pool, input.options.dryRun, now, out);
+  if (decision.reason === 'AllExhausted' && !pool?.allExhausted) {
+    out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'AllAccountsExhausted', message: `every account is over its threshold or out; staying on ${decision.active ?? 'none'}, dispatch paused${decision.requeueAt ? ` until ${decision.requeueAt}` : ''}`, data: { figures } });
+  }
+  const failover = planFailoverCompletion(input.desired, prior, switchedFailover, isSwitch(decision), now, out);
+  out.status[POOL_KEY] = poolStatusOf(decision, pool, { failover, noEligibleAccount: noEligible, forced }, now);
+  const nextWake = Math.min(...assessments.map((x) => x.wakeAt), decision.requeueAt ? Date.parse(decision.requeueAt) : Infinity);
+  if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - now.getTime());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 1: each account on its own
+
+/** What the first phase learns of one account, before the pool decision. */
+export interface AccountAssessment {
+  account: ManifestObject<'Account'>;
+  observation: AccountObservation;
+  /** Its polls' last good figures merged with what its sessions reported. */
+  usage: MergedUsage;
+  health: QuotaHealth;
+  links: LinkState;
+  decisionInput: AccountDecisionInput;
+  /** When the account next needs a reconcile (a poll or probe falls due, its figures turn stale); Infinity: never. */
+  wakeAt: number;
+}
+
+/** An account's usage (polls merged with its sessions' reports), quota health, links and decision input. Pure. */
+export function assessAccount(account: ManifestObject<'Account'>, observation: AccountObservation, prior: StatusMap, now: Date): AccountAssessment {
+  const name = account.metadata.name;
+  const nowMs = now.getTime();
+  const inputs: UsageInput[] = [];
+  const lastGood = observation.poll.lastGood;
+  if (lastGood) inputs.push({ type: 'snapshot', snapshot: lastGood.value });
+  inputs.push(...sessionInputs(name, prior));
+  const usage = mergeUsage(inputs, now);
+  const pollError = lastError(observation, accountStatus(prior, name));
+  const health = quotaHealth({ usage, poll: observation.poll, ...(pollError ? { lastError: pollError } : {}) }, nowMs, quotaHealthConfigOf(account));
+  const links = linkState(name, account.spec.configDir, account.spec.sharedStateDir, account.spec.sharedDirs, observation.links);
+  let wakeAt = Infinity;
+  const nextRequest = nextRequestAt(observation.poll, nowMs, pollConfigOf(account));
+  if (observation.credentials.ok && !observation.credentials.accessTokenExpired && Number.isFinite(nextRequest)) wakeAt = nextRequest;
+  // Wake when the figures turn stale, so QuotaUnknown comes on time even when nothing is polled.
+  if (health.known && health.staleAt !== undefined) wakeAt = Math.min(wakeAt, health.staleAt + 1);
+  return { account, observation, usage, health, links, decisionInput: decisionInputOf(account, observation, usage, health, links), wakeAt };
+}
+
+function decisionInputOf(account: ManifestObject<'Account'>, observation: AccountObservation, usage: MergedUsage, health: QuotaHealth, links: LinkState): AccountDecisionInput {
+  const credentials = observation.credentials;
+  const rejected = credentialsRejection(observation);
+  const usageUnknown = QUOTA_UNKNOWN_REASONS.has(health.reason) ? health.reason : undefined;
+  const hasData = !!(usage.fiveHour || usage.sevenDay || usage.evidence.length > 0);
+  const quota = account.spec.quota;
+  const evidence = usage.evidence[0];
+  return {
+    name: account.metadata.name,
+    priority: account.spec.priority,
+    suspended: account.spec.suspended,
+    credentialsValid: credentials.ok && !rejected,
+    ...(!credentials.ok ? { credentialsProblem: credentials.message } : rejected ? { credentialsProblem: rejected } : {}),
+    ...(credentials.ok && credentials.accessTokenExpired ? { accessTokenExpired: true } : {}),
+    sharedStateLinked: links.linked,
+    ...(!links.linked ? { sharedStateProblem: links.diverged.join('; ') } : {}),
+    thresholds: { fiveHourThreshold: quota.fiveHourThreshold, weeklyThreshold: quota.weeklyThreshold, ...(quota.failbackBelow !== undefined ? { failbackBelow: quota.failbackBelow } : {}) },
+    usage: hasData ? usage : 'unknown',
+    ...(usageUnknown ? { usageUnknown: usageUnknown === 'UsageStale' ? `stale: newest figure ${formatAge(health.ageMs ?? 0)} old` : `${health.failures} failed polls` } : {}),
+    ...(usage.exhaustedUntil ? { exhaustedUntil: usage.exhaustedUntil } : {}),
+    ...(evidence ? { exhaustedReason: `${evidence.source}: ${evidence.text ?? evidence.kind}` } : {}),
+  };
+}
+
+/** The links still missing in an account's config dir, created together once none diverged. Pure. */
+export function sharedStateLinkChange(account: ManifestObject<'Account'>, links: LinkState): Change | undefined {
+  const store = account.spec.sharedStateDir;
+  // All of an account's links are checked before any is changed.
+  if (!links.linked || links.missing.length === 0 || !store) return undefined;
+  const name = account.metadata.name;
+  const effects: Effect[] = [];
+  for (const dir of links.missing) {
+    effects.push({ type: 'fs.mkdir', path: posix.join(store, dir) });
+    effects.push({ type: 'fs.symlink', path: posix.join(account.spec.configDir, dir), target: posix.join(store, dir), replaceLink: false });
+  }
+  return { key: `Account/${name}`, action: 'create', resource: `shared-state links of account "${name}"`, reason: `${links.missing.join(', ')} not yet linked to ${store}`, diff: links.missing.map((dir) => ({ path: `/${dir}`, op: 'add' as const, to: posix.join(store, dir) })), effects };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 2: the pool decision
+
+/** Which account the pool runs on (src/controllers/account-decision.ts), from the assessments and the pool's status. Pure. */
+export function decidePool(assessments: readonly AccountAssessment[], pool: PoolStatus | undefined, forced: ForcedRequest | undefined, minDwellMs: number, now: Date): ActiveDecision {
+  return decideActive({
+    accounts: assessments.map((x) => x.decisionInput),
+    current: pool?.activeAccount ?? null,
     ...(pool?.activeSince ? { currentSince: pool.activeSince } : {}),
     minDwellMs,
     now,
-    ...(input.observed.forced ? { forced: input.observed.forced } : {}),
+    ...(forced ? { forced } : {}),
   });
-  if (decision.requeueAt) nextWake = Math.min(nextWake, Date.parse(decision.requeueAt));
+}
 
-  // Per-account status.
-  for (const a of input.desired.accounts) {
-    const name = a.metadata.name;
-    const obs = input.observed.accounts[name];
-    const m = merged.get(name);
-    const l = links.get(name);
-    if (!obs || !m || !l) continue;
-    const key = `Account/${name}`;
-    const st = prior[key];
-    let conds: Condition[] = st?.conditions ?? [];
-    const set = (type: string, status: Condition['status'], reason: string, message: string) => {
-      conds = setCondition(conds, { type, status, reason, message }, now, a.generation);
-    };
-    const polled = obs.polled;
-    const rejection = credentialsRejection(obs);
-    const kept = st?.conditions?.find((c) => c.type === 'CredentialsValid');
-    if (!obs.credentials.ok) set('CredentialsValid', 'False', obs.credentials.reason, obs.credentials.message);
-    else if (polled && !polled.ok && (polled.kind === 'CredentialsExpired' || polled.kind === 'Forbidden')) set('CredentialsValid', 'False', polled.kind, polled.message);
-    else if (rejection && kept?.status === 'False') set('CredentialsValid', 'False', kept.reason, kept.message); // the last poll's rejection stands until a poll succeeds
-    else if (rejection) set('CredentialsValid', 'False', 'CredentialsExpired', rejection);
-    else if (obs.credentials.accessTokenExpired) set('CredentialsValid', 'True', 'AccessTokenExpired', `access token expired${obs.credentials.expiresAt ? ` at ${new Date(obs.credentials.expiresAt).toISOString()}` : ''}; a refresh token is present: claude refreshes it when a session starts on this account (its usage cannot be polled until then)`);
-    else set('CredentialsValid', 'True', 'CredentialsPresent', obs.credentials.expiresAt ? `expires ${new Date(obs.credentials.expiresAt).toISOString()}` : 'credentials present');
-    const credCond = conds.find((c) => c.type === 'CredentialsValid');
-    const wasValid = st?.conditions?.find((c) => c.type === 'CredentialsValid')?.status !== 'False';
-    if (credCond?.status === 'False' && wasValid) out.events.push({ key, type: 'Warning', reason: 'CredentialsExpired', message: `Account/${name}: ${credCond.message}; the account leaves rotation (run \`claude /login\` with CLAUDE_CONFIG_DIR=${a.spec.configDir})` });
+// ---------------------------------------------------------------------------------------------
+// Phase 3: each account's conditions, events and status
 
-    const wasDiverged = st?.conditions?.find((c) => c.type === 'SharedStateLinked')?.reason === 'Diverged';
-    if (!a.spec.sharedStateDir) set('SharedStateLinked', 'Unknown', 'NotConfigured', 'spec.sharedStateDir is not set: conversations cannot be resumed under another account');
-    else if (!l.linked) {
-      set('SharedStateLinked', 'False', 'Diverged', l.diverged.join('; '));
-      if (!wasDiverged) out.events.push({ key, type: 'Warning', reason: 'SharedStateDiverged', message: `Account/${name} is not a failover target: ${l.diverged.join('; ')}`, data: { diverged: l.diverged } });
-    }
-    else if (l.missing.length > 0) set('SharedStateLinked', 'False', 'Linking', `creating links for ${l.missing.join(', ')}`);
-    else set('SharedStateLinked', 'True', 'Linked', `${a.spec.sharedDirs.length} directories linked to ${a.spec.sharedStateDir}`);
+/** A condition to set, and the events its transition raises. */
+export interface ConditionStep {
+  condition: ConditionInput;
+  events: PlannedEvent[];
+}
 
-    const verdict = decision.perAccount.find((v) => v.name === name);
-    const h = health.get(name);
-    const fresh = pollFreshness(obs.poll, nowMs, { ...pollConfigOf(a), staleAfterMs: quotaHealthConfigOf(a).maxUsageAgeMs });
-    const wasUnknown = isQuotaUnknownReason(st?.conditions?.find((c) => c.type === 'QuotaAvailable')?.reason);
-    const unknownNow = h !== undefined && QUOTA_UNKNOWN_REASONS.has(h.reason) && verdict?.tier !== 'exhausted' && verdict?.tier !== 'excluded';
-    if (verdict?.tier === 'exhausted') set('QuotaAvailable', 'False', 'Exhausted', verdict.why);
-    else if (unknownNow && h) set('QuotaAvailable', 'Unknown', h.reason, `${h.message}; last known: ${lastKnown(m, nowMs)}`);
-    else if (verdict?.tier === 'over') set('QuotaAvailable', 'False', 'ThresholdCrossed', verdict.why);
-    else if (verdict?.tier === 'unknown') set('QuotaAvailable', 'Unknown', 'NoUsageData', verdict.why);
-    else if (verdict?.tier === 'good') set('QuotaAvailable', 'True', 'BelowThresholds', verdict.why);
-    if (unknownNow && !wasUnknown && h) {
-      out.events.push({ key, type: 'Warning', reason: 'QuotaUnknown', message: `Account/${name}: ${h.message}; last known: ${lastKnown(m, nowMs)}`, data: { reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}), ...(lastError(obs, st) !== undefined ? { lastError: lastError(obs, st) } : {}) } });
-    } else if (!unknownNow && wasUnknown && h?.known) {
-      out.events.push({ key, type: 'Normal', reason: 'QuotaRecovered', message: `Account/${name}: usage figures again: ${lastKnown(m, nowMs)}`, data: { failures: h.failures } });
-    }
-    const active = decision.active === name;
-    set('Active', active ? 'True' : 'False', active ? 'ActiveAccount' : 'Standby', active ? decision.message : `active account is ${decision.active ?? 'none'}`);
-
-    // Usage visibility: an account nobody has seen figures for in a long time is a blind target.
-    const seenSince = typeof st?.observingSince === 'string' ? st.observingSince : now.toISOString();
-    const lastSeen = Math.max(obs.poll.lastGood?.at ?? -Infinity, ...[m.fiveHour, m.sevenDay].map((w) => (w ? Date.parse(w.observedAt) : -Infinity)).filter((t) => !Number.isNaN(t)));
-    const staleAfter = staleUsageAfterMs(durationMs(a.spec.quota.pollInterval));
-    const blindFor = nowMs - (Number.isFinite(lastSeen) ? lastSeen : Date.parse(seenSince));
-    if (blindFor > staleAfter) {
-      const why = obs.credentials.ok && obs.credentials.accessTokenExpired
-        ? 'its access token has expired and the controller never refreshes tokens; a session started on it refreshes the token'
-        : !obs.credentials.ok || rejection ? 'its credentials are not usable'
-          : obs.poll.consecutiveFailures > 0 ? `the usage endpoint keeps failing (${String((st?.lastPollError as { kind?: string } | undefined)?.kind ?? obs.poll.lastOutcome ?? 'error')})`
-            : 'no poll or session has reported its usage';
-      const msg = `no fresh usage data for ${formatAge(blindFor)}${Number.isFinite(lastSeen) ? ` (last figures ${new Date(lastSeen).toISOString()})` : ' (never observed)'}: ${why}`;
-      const wasFresh = st?.conditions?.find((c) => c.type === 'UsageDataFresh')?.status !== 'False';
-      set('UsageDataFresh', 'False', 'NoFreshUsageData', msg);
-      if (wasFresh && !active) out.events.push({ key, type: 'Warning', reason: 'UsageDataStale', message: `backup Account/${name}: ${msg}; it stays a failover target, with usage unknown until observed`, data: { ageMs: blindFor, ...(Number.isFinite(lastSeen) ? { lastObservedAt: new Date(lastSeen).toISOString() } : {}) } });
-    } else {
-      set('UsageDataFresh', Number.isFinite(lastSeen) ? 'True' : 'Unknown', Number.isFinite(lastSeen) ? 'Observed' : 'NotYetObserved', Number.isFinite(lastSeen) ? `last figures ${new Date(lastSeen).toISOString()}` : 'no usage figures yet');
-    }
-    const problems = conds.filter((c) => ['CredentialsValid', 'SharedStateLinked'].includes(c.type) && c.status === 'False');
-    if (problems.length > 0) set('Ready', 'False', problems[0]?.reason ?? 'NotReady', problems.map((c) => c.message).join('; '));
-    else set('Ready', 'True', active ? 'Active' : 'Standby', verdict?.why ?? '');
-    const lastPollError = polled && !polled.ok ? { kind: polled.kind, message: polled.message, at: now.toISOString() } : (st?.lastPollError as unknown);
-    out.status[key] = {
-      observedGeneration: a.generation,
-      conditions: conds,
-      active,
-      tier: verdict?.tier ?? 'unknown',
-      usage: { ...(m.fiveHour ? { fiveHour: m.fiveHour } : {}), ...(m.sevenDay ? { sevenDay: m.sevenDay } : {}), scoped: m.scoped, exhausted: m.exhausted, ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}), evidence: m.evidence },
-      freshness: { state: fresh.state, ...(fresh.ageMs !== undefined ? { ageMs: fresh.ageMs } : {}) },
-      ...(h ? { quotaHealth: { known: h.known, reason: h.reason, failures: h.failures, ...(h.ageMs !== undefined ? { ageMs: h.ageMs } : {}) } } : {}),
-      poll: { ...obs.poll },
-      observingSince: seenSince,
-      ...(lastPollError ? { lastPollError } : {}),
-      // The last tokenless probe while polls backed off: did the endpoint's server answer?
-      ...(obs.probed ? { lastProbe: { at: now.toISOString(), ...obs.probed } } : st?.lastProbe ? { lastProbe: st.lastProbe } : {}),
-    };
-    if (polled && !polled.ok && polled.kind === 'RateLimited') out.notes.push({ key, level: 'info', message: `usage endpoint throttled (429); next poll ${new Date(nextPollAt(obs.poll, nowMs)).toISOString()}; last good value ${fresh.ageMs !== undefined ? `${Math.round(fresh.ageMs / 1000)}s old` : 'none'}` });
-    if (polled && !polled.ok && polled.kind === 'Unavailable') out.notes.push({ key, level: 'warning', message: `usage endpoint unavailable: ${polled.message}; quota is Unknown, not exhausted` });
+/** CredentialsValid: the credentials file, then the last poll's verdict (a rejection stands until a poll succeeds). Pure. */
+export function credentialsCondition(account: ManifestObject<'Account'>, observation: AccountObservation, prior: AccountStatus | undefined): ConditionStep {
+  const name = account.metadata.name;
+  const credentials = observation.credentials;
+  const polled = observation.polled;
+  const rejection = credentialsRejection(observation);
+  const kept = prior?.conditions?.find((c) => c.type === 'CredentialsValid');
+  const valid = (status: Condition['status'], reason: string, message: string): ConditionInput => ({ type: 'CredentialsValid', status, reason, message });
+  let condition: ConditionInput;
+  if (!credentials.ok) condition = valid('False', credentials.reason, credentials.message);
+  else if (polled && !polled.ok && (polled.kind === 'CredentialsExpired' || polled.kind === 'Forbidden')) condition = valid('False', polled.kind, polled.message);
+  else if (rejection && kept?.status === 'False') condition = valid('False', kept.reason, kept.message);
+  else if (rejection) condition = valid('False', 'CredentialsExpired', rejection);
+  else if (credentials.accessTokenExpired) condition = valid('True', 'AccessTokenExpired', `access token expired${credentials.expiresAt ? ` at ${new Date(credentials.expiresAt).toISOString()}` : ''}; a refresh token is present: claude refreshes it when a session starts on this account (its usage cannot be polled until then)`);
+  else condition = valid('True', 'CredentialsPresent', credentials.expiresAt ? `expires ${new Date(credentials.expiresAt).toISOString()}` : 'credentials present');
+  const events: PlannedEvent[] = [];
+  if (condition.status === 'False' && kept?.status !== 'False') {
+    events.push({ key: `Account/${name}`, type: 'Warning', reason: 'CredentialsExpired', message: `Account/${name}: ${condition.message}; the account leaves rotation (run \`claude /login\` with CLAUDE_CONFIG_DIR=${account.spec.configDir})` });
   }
+  return { condition, events };
+}
 
-  // activeLink: one symlink for humans, pointing at the active account's config dir.
-  const activeObj = input.desired.accounts.find((a) => a.metadata.name === decision.active);
-  if (activeObj?.spec.activeLink) {
-    const obs = input.observed.accounts[activeObj.metadata.name];
-    const info = obs?.activeLink ?? { kind: 'missing' as const };
-    const target = activeObj.spec.configDir;
-    if (info.kind === 'missing' || (info.kind === 'symlink' && info.target !== target)) {
-      out.changes.push({ key: POOL_KEY, action: info.kind === 'missing' ? 'create' : 'update', resource: `active link ${activeObj.spec.activeLink}`, reason: `points humans running \`claude\` at account ${activeObj.metadata.name}`, diff: [{ path: '/target', op: info.kind === 'missing' ? 'add' : 'replace', ...(info.kind === 'symlink' ? { from: info.target } : {}), to: target }], effects: [{ type: 'fs.symlink', path: activeObj.spec.activeLink, target, replaceLink: true }] });
-    } else if (info.kind !== 'symlink') {
-      out.notes.push({ key: POOL_KEY, level: 'warning', message: `activeLink ${activeObj.spec.activeLink} is a real ${info.kind}; not replacing it` });
-    }
+/** SharedStateLinked: whether the account can resume the others' conversations. Pure. */
+export function sharedStateCondition(account: ManifestObject<'Account'>, links: LinkState, prior: AccountStatus | undefined): ConditionStep {
+  const name = account.metadata.name;
+  const linked = (status: Condition['status'], reason: string, message: string): ConditionInput => ({ type: 'SharedStateLinked', status, reason, message });
+  if (!account.spec.sharedStateDir) return { condition: linked('Unknown', 'NotConfigured', 'spec.sharedStateDir is not set: conversations cannot be resumed under another account'), events: [] };
+  if (!links.linked) {
+    const wasDiverged = prior?.conditions?.find((c) => c.type === 'SharedStateLinked')?.reason === 'Diverged';
+    const events: PlannedEvent[] = wasDiverged ? [] : [{ key: `Account/${name}`, type: 'Warning', reason: 'SharedStateDiverged', message: `Account/${name} is not a failover target: ${links.diverged.join('; ')}`, data: { diverged: links.diverged } }];
+    return { condition: linked('False', 'Diverged', links.diverged.join('; ')), events };
   }
+  if (links.missing.length > 0) return { condition: linked('False', 'Linking', `creating links for ${links.missing.join(', ')}`), events: [] };
+  return { condition: linked('True', 'Linked', `${account.spec.sharedDirs.length} directories linked to ${account.spec.sharedStateDir}`), events: [] };
+}
 
-  // The pool decision.
-  const exhausted = decision.perAccount.filter((v) => v.tier === 'exhausted' || v.tier === 'over').map((v) => v.name);
-  const allExhausted = decision.reason === 'AllExhausted';
-  const switched = decision.switched && decision.active !== null;
-  const figures = Object.fromEntries(decision.perAccount.map((v) => [v.name, { tier: v.tier, why: v.why, usage: usageFigures(merged.get(v.name)) }]));
-  let failover = pool?.failover;
-  if (switched) {
+/** QuotaAvailable from the account's verdict and quota health (none without a verdict), and the QuotaUnknown/QuotaRecovered transitions. Pure. */
+export function quotaCondition(assessment: AccountAssessment, verdict: AccountVerdict | undefined, prior: AccountStatus | undefined, nowMs: number): { condition?: ConditionInput; events: PlannedEvent[] } {
+  const { health, usage } = assessment;
+  const name = assessment.account.metadata.name;
+  const key = `Account/${name}`;
+  const available = (status: Condition['status'], reason: string, message: string): ConditionInput => ({ type: 'QuotaAvailable', status, reason, message });
+  const wasUnknown = isQuotaUnknownReason(prior?.conditions?.find((c) => c.type === 'QuotaAvailable')?.reason);
+  const unknownNow = QUOTA_UNKNOWN_REASONS.has(health.reason) && verdict?.tier !== 'exhausted' && verdict?.tier !== 'excluded';
+  let condition: ConditionInput | undefined;
+  if (verdict?.tier === 'exhausted') condition = available('False', 'Exhausted', verdict.why);
+  else if (unknownNow) condition = available('Unknown', health.reason, `${health.message}; last known: ${lastKnown(usage, nowMs)}`);
+  else if (verdict?.tier === 'over') condition = available('False', 'ThresholdCrossed', verdict.why);
+  else if (verdict?.tier === 'unknown') condition = available('Unknown', 'NoUsageData', verdict.why);
+  else if (verdict?.tier === 'good') condition = available('True', 'BelowThresholds', verdict.why);
+  const events: PlannedEvent[] = [];
+  if (unknownNow && !wasUnknown) {
+    const pollError = lastError(assessment.observation, prior);
+    events.push({ key, type: 'Warning', reason: 'QuotaUnknown', message: `Account/${name}: ${health.message}; last known: ${lastKnown(usage, nowMs)}`, data: { reason: health.reason, failures: health.failures, ...(health.ageMs !== undefined ? { ageMs: health.ageMs } : {}), ...(pollError !== undefined ? { lastError: pollError } : {}) } });
+  } else if (!unknownNow && wasUnknown && health.known) {
+    events.push({ key, type: 'Normal', reason: 'QuotaRecovered', message: `Account/${name}: usage figures again: ${lastKnown(usage, nowMs)}`, data: { failures: health.failures } });
+  }
+  return { ...(condition ? { condition } : {}), events };
+}
+
+/**
+ * UsageDataFresh: an account nobody has seen figures for in a long time is a blind target (a
+ * warning for a backup account). Also returns since when the controller has watched it. Pure.
+ */
+export function usageFreshnessCondition(assessment: AccountAssessment, active: boolean, prior: AccountStatus | undefined, now: Date): ConditionStep & { observingSince: string } {
+  const { account, observation, usage } = assessment;
+  const name = account.metadata.name;
+  const nowMs = now.getTime();
+  const fresh = (status: Condition['status'], reason: string, message: string): ConditionInput => ({ type: 'UsageDataFresh', status, reason, message });
+  // A status written by an older version may lack the field.
+  const observingSince = typeof prior?.observingSince === 'string' ? prior.observingSince : now.toISOString();
+  const lastSeen = Math.max(observation.poll.lastGood?.at ?? -Infinity, ...[usage.fiveHour, usage.sevenDay].map((w) => (w ? Date.parse(w.observedAt) : -Infinity)).filter((t) => !Number.isNaN(t)));
+  const seen = Number.isFinite(lastSeen);
+  const staleAfter = staleUsageAfterMs(durationMs(account.spec.quota.pollInterval));
+  const blindFor = nowMs - (seen ? lastSeen : Date.parse(observingSince));
+  if (!(blindFor > staleAfter)) {
+    const condition = seen ? fresh('True', 'Observed', `last figures ${new Date(lastSeen).toISOString()}`) : fresh('Unknown', 'NotYetObserved', 'no usage figures yet');
+    return { condition, events: [], observingSince };
+  }
+  const credentials = observation.credentials;
+  const why = credentials.ok && credentials.accessTokenExpired
+    ? 'its access token has expired and the controller never refreshes tokens; a session started on it refreshes the token'
+    : !credentials.ok || credentialsRejection(observation) ? 'its credentials are not usable'
+      : observation.poll.consecutiveFailures > 0 ? `the usage endpoint keeps failing (${String(prior?.lastPollError?.kind ?? observation.poll.lastOutcome ?? 'error')})`
+        : 'no poll or session has reported its usage';
+  const message = `no fresh usage data for ${formatAge(blindFor)}${seen ? ` (last figures ${new Date(lastSeen).toISOString()})` : ' (never observed)'}: ${why}`;
+  const wasFresh = prior?.conditions?.find((c) => c.type === 'UsageDataFresh')?.status !== 'False';
+  const events: PlannedEvent[] = wasFresh && !active
+    ? [{ key: `Account/${name}`, type: 'Warning', reason: 'UsageDataStale', message: `backup Account/${name}: ${message}; it stays a failover target, with usage unknown until observed`, data: { ageMs: blindFor, ...(seen ? { lastObservedAt: new Date(lastSeen).toISOString() } : {}) } }]
+    : [];
+  return { condition: fresh('False', 'NoFreshUsageData', message), events, observingSince };
+}
+
+/** An account's conditions in order, its events, its status and the notes about its last poll. Pure. */
+export function planAccountStatus(assessment: AccountAssessment, decision: ActiveDecision, prior: AccountStatus | undefined, now: Date): { status: AccountStatus; events: PlannedEvent[]; notes: Note[] } {
+  const { account, observation, usage, health } = assessment;
+  const name = account.metadata.name;
+  const key = `Account/${name}`;
+  const nowMs = now.getTime();
+  let conditions: Condition[] = prior?.conditions ?? [];
+  const events: PlannedEvent[] = [];
+  const apply = (step: { condition?: ConditionInput; events: PlannedEvent[] }) => {
+    if (step.condition) conditions = setCondition(conditions, step.condition, now, account.generation);
+    events.push(...step.events);
+  };
+  apply(credentialsCondition(account, observation, prior));
+  apply(sharedStateCondition(account, assessment.links, prior));
+  const verdict = decision.perAccount.find((v) => v.name === name);
+  apply(quotaCondition(assessment, verdict, prior, nowMs));
+  const active = decision.active === name;
+  apply({ condition: { type: 'Active', status: active ? 'True' : 'False', reason: active ? 'ActiveAccount' : 'Standby', message: active ? decision.message : `active account is ${decision.active ?? 'none'}` }, events: [] });
+  const freshness = usageFreshnessCondition(assessment, active, prior, now);
+  apply(freshness);
+  const problems = conditions.filter((c) => ['CredentialsValid', 'SharedStateLinked'].includes(c.type) && c.status === 'False');
+  apply({ condition: problems.length > 0 ? { type: 'Ready', status: 'False', reason: problems[0]?.reason ?? 'NotReady', message: problems.map((c) => c.message).join('; ') } : { type: 'Ready', status: 'True', reason: active ? 'Active' : 'Standby', message: verdict?.why ?? '' }, events: [] });
+
+  const polled = observation.polled;
+  const fresh = pollFreshness(observation.poll, nowMs, { ...pollConfigOf(account), staleAfterMs: quotaHealthConfigOf(account).maxUsageAgeMs });
+  const lastPollError = polled && !polled.ok ? { kind: polled.kind, message: polled.message, at: now.toISOString() } : prior?.lastPollError;
+  const status: AccountStatus = {
+    observedGeneration: account.generation,
+    conditions,
+    active,
+    tier: verdict?.tier ?? 'unknown',
+    usage: { ...(usage.fiveHour ? { fiveHour: usage.fiveHour } : {}), ...(usage.sevenDay ? { sevenDay: usage.sevenDay } : {}), scoped: usage.scoped, exhausted: usage.exhausted, ...(usage.exhaustedUntil ? { exhaustedUntil: usage.exhaustedUntil } : {}), evidence: usage.evidence },
+    freshness: { state: fresh.state, ...(fresh.ageMs !== undefined ? { ageMs: fresh.ageMs } : {}) },
+    quotaHealth: { known: health.known, reason: health.reason, failures: health.failures, ...(health.ageMs !== undefined ? { ageMs: health.ageMs } : {}) },
+    poll: { ...observation.poll },
+    observingSince: freshness.observingSince,
+    ...(lastPollError ? { lastPollError } : {}),
+    // The last tokenless probe while polls backed off: did the endpoint's server answer?
+    ...(observation.probed ? { lastProbe: { at: now.toISOString(), ...observation.probed } } : prior?.lastProbe ? { lastProbe: prior.lastProbe } : {}),
+  };
+  const notes: Note[] = [];
+  if (polled && !polled.ok && polled.kind === 'RateLimited') notes.push({ key, level: 'info', message: `usage endpoint throttled (429); next poll ${new Date(nextPollAt(observation.poll, nowMs)).toISOString()}; last good value ${fresh.ageMs !== undefined ? `${Math.round(fresh.ageMs / 1000)}s old` : 'none'}` });
+  if (polled && !polled.ok && polled.kind === 'Unavailable') notes.push({ key, level: 'warning', message: `usage endpoint unavailable: ${polled.message}; quota is Unknown, not exhausted` });
+  return { status, events, notes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 4: the pool
+
+/** activeLink: one symlink for humans, pointing at the active account's config dir. Pure (appends to `out`). */
+export function planActiveLink(desired: DesiredState, observed: AccountObserved, decision: ActiveDecision, out: PlanPart): void {
+  const active = desired.accounts.find((a) => a.metadata.name === decision.active);
+  const link = active?.spec.activeLink;
+  if (!active || !link) return;
+  const info = observed.accounts[active.metadata.name]?.activeLink ?? { kind: 'missing' as const };
+  const target = active.spec.configDir;
+  if (info.kind === 'missing' || (info.kind === 'symlink' && info.target !== target)) {
+    out.changes.push({ key: POOL_KEY, action: info.kind === 'missing' ? 'create' : 'update', resource: `active link ${link}`, reason: `points humans running \`claude\` at account ${active.metadata.name}`, diff: [{ path: '/target', op: info.kind === 'missing' ? 'add' : 'replace', ...(info.kind === 'symlink' ? { from: info.target } : {}), to: target }], effects: [{ type: 'fs.symlink', path: link, target, replaceLink: true }] });
+  } else if (info.kind !== 'symlink') {
+    out.notes.push({ key: POOL_KEY, level: 'warning', message: `activeLink ${link} is a real ${info.kind}; not replacing it` });
+  }
+}
+
+/** The decision moves the pool onto an account. */
+function isSwitch(decision: ActiveDecision): boolean {
+  return decision.switched && decision.active !== null;
+}
+
+/**
+ * A switch of the active account: the change and its event (FailoverStarted, or
+ * ActiveAccountSelected on the first choice); in a dry-run, why the pool stays. Returns the pool's
+ * failover record (a new one when it moves from one account to another). Pure (appends to `out`).
+ */
+export function planPoolSwitch(decision: ActiveDecision, pool: PoolStatus | undefined, figures: Record<string, unknown>, dryRun: boolean, now: Date, out: PlanPart): PoolStatus['failover'] {
+  const current = pool?.activeAccount ?? null;
+  const to = decision.active;
+  if (isSwitch(decision) && to !== null) {
     if (current) {
-      out.changes.push({ key: POOL_KEY, action: 'update', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'replace', from: current, to: decision.active }], effects: [] });
-      out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverStarted', message: `moving the pool from ${current} to ${decision.active}: ${decision.message}`, data: { from: current, to: decision.active, reason: decision.reason, figures } });
-      failover = { from: current, to: decision.active as string, reason: decision.reason, startedAt: now.toISOString() };
-    } else {
-      out.changes.push({ key: POOL_KEY, action: 'create', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'add', to: decision.active }], effects: [] });
-      out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'ActiveAccountSelected', message: `active account: ${decision.active} (${decision.message})`, data: { to: decision.active, reason: decision.reason, figures } });
+      out.changes.push({ key: POOL_KEY, action: 'update', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'replace', from: current, to }], effects: [] });
+      out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverStarted', message: `moving the pool from ${current} to ${to}: ${decision.message}`, data: { from: current, to, reason: decision.reason, figures } });
+      return { from: current, to, reason: decision.reason, startedAt: now.toISOString() };
     }
-  } else if (input.options.dryRun && excludedAllOf(decision)) {
+    out.changes.push({ key: POOL_KEY, action: 'create', resource: 'active account', reason: decision.message, diff: [{ path: '/activeAccount', op: 'add', to }], effects: [] });
+    out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'ActiveAccountSelected', message: `active account: ${to} (${decision.message})`, data: { to, reason: decision.reason, figures } });
+  } else if (dryRun && excludedAllOf(decision)) {
     out.notes.push({ key: POOL_KEY, level: 'warning', message: `no account can take the pool, so no session is launched: ${decision.perAccount.map((v) => `${v.name}: ${v.why}`).join('; ')}` });
-  } else if (input.options.dryRun && decision.reason !== 'StaySticky' && decision.reason !== 'Initial') {
+  } else if (dryRun && decision.reason !== 'StaySticky' && decision.reason !== 'Initial') {
     out.notes.push({ key: POOL_KEY, level: 'info', message: `active account stays ${decision.active ?? 'none'}: ${decision.reason}: ${decision.message}` });
   }
-  // No account can take the pool: sessions are not launched (the Session controller reads this).
-  const excludedAll = excludedAllOf(decision);
-  let noEligible: PoolStatus['noEligibleAccount'];
-  if (excludedAll) {
+  return pool?.failover;
+}
+
+/** No account can take the pool: sessions are not launched (the Session controller reads this). Pure (appends to `out`). */
+export function planNoEligibleAccount(decision: ActiveDecision, pool: PoolStatus | undefined, now: Date, out: PlanPart): PoolStatus['noEligibleAccount'] {
+  if (excludedAllOf(decision)) {
     const accounts = decision.perAccount.map((v) => ({ name: v.name, why: v.why }));
     const message = `no account can take the pool; sessions are not launched until one can: ${accounts.map((x) => `${x.name}: ${x.why}`).join('; ')}`;
-    noEligible = { since: pool?.noEligibleAccount?.since ?? now.toISOString(), message, accounts };
     if (!pool?.noEligibleAccount) out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'NoEligibleAccount', message, data: { accounts } });
-  } else if (pool?.noEligibleAccount) {
+    return { since: pool?.noEligibleAccount?.since ?? now.toISOString(), message, accounts };
+  }
+  if (pool?.noEligibleAccount) {
     out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'EligibleAccountAvailable', message: `an account can take the pool again: ${decision.active ?? 'none'} (${decision.message})` });
   }
-  let forced = pool?.forced;
-  const request = input.observed.forced;
-  if (request && !input.options.dryRun) {
-    const accepted = decision.forcedRejected === undefined;
-    forced = { ...(request.id ? { id: request.id } : {}), to: request.to, accepted, message: accepted ? decision.message : `forced failover to ${request.to} rejected: ${decision.forcedRejected}`, at: now.toISOString() };
-    if (!accepted) out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverRejected', message: `${forced.message}; the pool stays on ${decision.active ?? 'none'}`, data: { to: request.to, ...(request.reason ? { reason: request.reason } : {}), rejected: decision.forcedRejected } });
-  }
-  if (allExhausted && !pool?.allExhausted) {
-    out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'AllAccountsExhausted', message: `every account is over its threshold or out; staying on ${decision.active ?? 'none'}, dispatch paused${decision.requeueAt ? ` until ${decision.requeueAt}` : ''}`, data: { figures } });
-  }
-  if (failover && !failover.completedAt && !switched && failoverComplete(input.desired, prior, failover.to)) {
-    failover = { ...failover, completedAt: now.toISOString() };
-    out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'FailoverCompleted', message: `every session now runs on ${failover.to} (from ${failover.from ?? 'none'}, ${Math.round((nowMs - Date.parse(failover.startedAt)) / 100) / 10}s)`, data: { ...failover } });
-  }
-  const poolConds = setCondition(
-    pool?.conditions,
-    noEligible ? { type: 'Ready', status: 'False', reason: 'NoEligibleAccount', message: noEligible.message }
-      : allExhausted ? { type: 'Ready', status: 'False', reason: 'AllAccountsExhausted', message: decision.message }
-        : decision.active ? { type: 'Ready', status: 'True', reason: decision.reason, message: decision.message }
-          : { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message },
-    now,
-    'pool',
-  );
-  const poolStatus: PoolStatus = {
+  return undefined;
+}
+
+/** The outcome of an operator's forced request, recorded by its id (not in a dry-run). Pure (appends to `out`). */
+export function planForcedOutcome(request: ForcedRequest | undefined, decision: ActiveDecision, pool: PoolStatus | undefined, dryRun: boolean, now: Date, out: PlanPart): PoolStatus['forced'] {
+  if (!request || dryRun) return pool?.forced;
+  const accepted = decision.forcedRejected === undefined;
+  const forced = { ...(request.id ? { id: request.id } : {}), to: request.to, accepted, message: accepted ? decision.message : `forced failover to ${request.to} rejected: ${decision.forcedRejected}`, at: now.toISOString() };
+  if (!accepted) out.events.push({ key: POOL_KEY, type: 'Warning', reason: 'FailoverRejected', message: `${forced.message}; the pool stays on ${decision.active ?? 'none'}`, data: { to: request.to, ...(request.reason ? { reason: request.reason } : {}), rejected: decision.forcedRejected } });
+  return forced;
+}
+
+/** A failover in progress completes once every unpinned session runs Ready on its target. Pure (appends to `out`). */
+export function planFailoverCompletion(desired: DesiredState, prior: StatusMap, failover: PoolStatus['failover'], switched: boolean, now: Date, out: PlanPart): PoolStatus['failover'] {
+  if (!failover || failover.completedAt || switched || !failoverComplete(desired, prior, failover.to)) return failover;
+  const completed = { ...failover, completedAt: now.toISOString() };
+  out.events.push({ key: POOL_KEY, type: 'Normal', reason: 'FailoverCompleted', message: `every session now runs on ${completed.to} (from ${completed.from ?? 'none'}, ${Math.round((now.getTime() - Date.parse(completed.startedAt)) / 100) / 10}s)`, data: { ...completed } });
+  return completed;
+}
+
+/** The pool's status: the decision, its Ready condition, and the records the phases above kept. Pure. */
+export function poolStatusOf(decision: ActiveDecision, pool: PoolStatus | undefined, records: Pick<PoolStatus, 'failover' | 'noEligibleAccount' | 'forced'>, now: Date): PoolStatus {
+  const { failover, noEligibleAccount, forced } = records;
+  const allExhausted = decision.reason === 'AllExhausted';
+  const ready: ConditionInput = noEligibleAccount ? { type: 'Ready', status: 'False', reason: 'NoEligibleAccount', message: noEligibleAccount.message }
+    : allExhausted ? { type: 'Ready', status: 'False', reason: 'AllAccountsExhausted', message: decision.message }
+      : decision.active ? { type: 'Ready', status: 'True', reason: decision.reason, message: decision.message }
+        : { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message };
+  return {
     observedGeneration: 'pool',
-    conditions: poolConds,
+    conditions: setCondition(pool?.conditions, ready, now, 'pool'),
     activeAccount: decision.active,
-    ...(switched ? { activeSince: now.toISOString() } : pool?.activeSince ? { activeSince: pool.activeSince } : decision.active ? { activeSince: now.toISOString() } : {}),
+    ...(isSwitch(decision) ? { activeSince: now.toISOString() } : pool?.activeSince ? { activeSince: pool.activeSince } : decision.active ? { activeSince: now.toISOString() } : {}),
     lastDecision: { reason: decision.reason, message: decision.message, at: now.toISOString() },
     allExhausted,
-    exhausted,
+    exhausted: decision.perAccount.filter((v) => v.tier === 'exhausted' || v.tier === 'over').map((v) => v.name),
     ...(decision.requeueAt ? { requeueAt: decision.requeueAt } : {}),
     ...(failover ? { failover } : {}),
-    ...(noEligible ? { noEligibleAccount: noEligible } : {}),
+    ...(noEligibleAccount ? { noEligibleAccount } : {}),
     ...(forced ? { forced } : {}),
   };
-  out.status[POOL_KEY] = poolStatus;
-  if (Number.isFinite(nextWake)) out.requeueAfterMs[POOL_KEY] = Math.max(1000, nextWake - nowMs);
-  return out;
 }
 
 function isQuotaUnknownReason(reason: string | undefined): boolean {
   return reason !== undefined && QUOTA_UNKNOWN_REASONS.has(reason as QuotaHealthReason);
 }
 
-function lastError(obs: AccountObservation, st: ObjectStatus | undefined): string | undefined {
+function lastError(obs: AccountObservation, st: AccountStatus | undefined): string | undefined {
   if (obs.polled && !obs.polled.ok) return obs.polled.message;
-  return (st?.lastPollError as { message?: string } | undefined)?.message;
+  return st?.lastPollError?.message;
 }
 
 /** `5h 40% (usage-api, 22m ago), 7d 20% (usage-api, 22m ago)` — the figures kept while usage is unknown. */
@@ -547,7 +658,7 @@ function failoverComplete(desired: DesiredState, prior: StatusMap, to: string): 
   const sessions = desired.sessions.filter((s) => !s.spec.account && !s.spec.suspended);
   if (sessions.length === 0) return true;
   return sessions.every((s) => {
-    const st = prior[`Session/${s.metadata.name}`] as (ObjectStatus & { account?: string | null }) | undefined;
-    return st?.account === to && st.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+    const view = sessionView(prior, s.metadata.name);
+    return view?.account === to && view.ready;
   });
 }
