@@ -169,7 +169,7 @@ function fmtUsage(a: AccountDecisionInput, nowMs: number): string {
   return `${fmtWindow('5h', u.fiveHour, nowMs)}, ${fmtWindow('7d', u.sevenDay, nowMs)}`;
 }
 
-interface Classified extends AccountVerdict {
+export interface Classified extends AccountVerdict {
   input: AccountDecisionInput;
 }
 
@@ -247,141 +247,170 @@ function describeTarget(c: Classified, nowMs: number): string {
   return `${c.name} (priority ${c.input.priority}, ${c.tier === 'unknown' ? c.why : fmtUsage(c.input, nowMs)})`;
 }
 
-/** Decides which account the pool should run on. See the module comment for the rules. */
-export function decideActive(input: DecideActiveInput): ActiveDecision {
+/** What every phase of the decision reads: the classified accounts and the current one. */
+export interface DecisionContext {
+  input: DecideActiveInput;
+  nowMs: number;
+  /** Every account, classified at `now`, in input order. */
+  all: Classified[];
+  byName: Map<string, Classified>;
+  /** The active account now (persisted), or null on first start. */
+  previous: string | null;
+  /** Its classification; undefined when there is none or it is no longer declared. */
+  current: Classified | undefined;
+}
+
+type DecisionCore = Omit<ActiveDecision, 'perAccount' | 'previous' | 'switched'>;
+
+/** Classifies every account; the context the phases below share. Pure. */
+export function decisionContext(input: DecideActiveInput): DecisionContext {
   const nowMs = typeof input.now === 'string' ? Date.parse(input.now) : input.now.getTime();
   const all = input.accounts.map((a) => classify(a, nowMs));
-  const perAccount = all.map(strip);
   const byName = new Map(all.map((c) => [c.name, c]));
-  const current = input.current !== null ? byName.get(input.current) : undefined;
-  const previous = input.current;
+  return { input, nowMs, all, byName, previous: input.current, current: input.current !== null ? byName.get(input.current) : undefined };
+}
 
-  const result = (r: Omit<ActiveDecision, 'perAccount' | 'previous' | 'switched'>): ActiveDecision => ({
-    ...r,
-    previous,
-    switched: r.active !== previous,
-    perAccount,
-  });
-  const others = (name: string | null): Classified[] => all.filter((c) => c.name !== name);
-  const best = (pool: Classified[], tier: AccountTier): Classified | undefined => pool.filter((c) => c.tier === tier).sort(byPreference)[0];
+function complete(ctx: DecisionContext, core: DecisionCore): ActiveDecision {
+  return { ...core, previous: ctx.previous, switched: core.active !== ctx.previous, perAccount: ctx.all.map(strip) };
+}
 
-  // Forced target.
-  let forcedRejected: string | undefined;
-  if (input.forced) {
-    const f = byName.get(input.forced.to);
-    const why = input.forced.reason ? ` (${input.forced.reason})` : '';
-    if (!f) forcedRejected = `no account named ${input.forced.to}`;
-    else if (f.tier === 'excluded' || f.tier === 'exhausted') forcedRejected = `${f.name} cannot take the pool: ${f.why}`;
-    else {
-      const note = f.tier === 'over' ? `; note: ${f.why}` : '';
-      if (f.name === previous) {
-        return result({ active: f.name, reason: 'Forced', message: `forced failover to ${f.name}${why}: already active${note}` });
-      }
-      return result({
-        active: f.name,
-        reason: 'Forced',
-        message: `forced failover${previous ? ` from ${previous}` : ''} to ${describeTarget(f, nowMs)}${why}${note}`,
-      });
-    }
-  }
+function others(ctx: DecisionContext, name: string | null): Classified[] {
+  return ctx.all.filter((c) => c.name !== name);
+}
 
-  const decision = decideUnforced();
-  if (forcedRejected === undefined) return decision;
+function best(pool: Classified[], tier: AccountTier): Classified | undefined {
+  return pool.filter((c) => c.tier === tier).sort(byPreference)[0];
+}
+
+/** Decides which account the pool should run on. See the module comment for the rules. */
+export function decideActive(input: DecideActiveInput): ActiveDecision {
+  const ctx = decisionContext(input);
+  const forced = decideForced(ctx);
+  if (forced.decision) return forced.decision;
+  const decision = decideUnforced(ctx);
+  if (forced.rejected === undefined) return decision;
   return {
     ...decision,
     reason: decision.switched ? decision.reason : 'ForcedTargetInvalid',
-    message: `forced failover to ${input.forced?.to} rejected: ${forcedRejected}; ${decision.message}`,
-    forcedRejected,
+    message: `forced failover to ${input.forced?.to} rejected: ${forced.rejected}; ${decision.message}`,
+    forcedRejected: forced.rejected,
   };
+}
 
-  function nothingToSwitchTo(stayOn: string | null, lead: string): ActiveDecision {
-    const waiting = others(stayOn).filter((c) => c.tier === 'over' || c.tier === 'exhausted');
-    const currentWaits = current && (current.tier === 'over' || current.tier === 'exhausted') ? [current] : [];
-    const resets = [...waiting, ...currentWaits]
-      .map((c) => ({ name: c.name, at: toMs(c.availableAt) }))
-      .filter((r): r is { name: string; at: number } => r.at !== undefined)
-      .sort((a, b) => a.at - b.at);
-    const summary = all.map((c) => `${c.name}: ${c.why}`).join('; ');
-    const keep = stayOn !== null ? `staying on ${stayOn} (no churn)` : 'no active account';
-    if (waiting.length > 0 || currentWaits.length > 0) {
-      const first = resets[0];
-      const r: Omit<ActiveDecision, 'perAccount' | 'previous' | 'switched'> = {
-        active: stayOn,
-        reason: 'AllExhausted',
-        message: `${lead}all accounts are exhausted or over their thresholds; ${keep}${first ? `; earliest reset ${new Date(first.at).toISOString()} (${first.name})` : '; no reset time known'}. ${summary}`,
-      };
-      if (first) r.requeueAt = new Date(first.at).toISOString();
-      return result(r);
-    }
-    return result({ active: stayOn, reason: 'NoEligibleAccount', message: `${lead}no account can take the pool; ${keep}. ${summary}` });
+/** An operator's forced target: taken at once when it can take the pool, else why it was refused. Pure. */
+export function decideForced(ctx: DecisionContext): { decision?: ActiveDecision; rejected?: string } {
+  const request = ctx.input.forced;
+  if (!request) return {};
+  const target = ctx.byName.get(request.to);
+  if (!target) return { rejected: `no account named ${request.to}` };
+  if (target.tier === 'excluded' || target.tier === 'exhausted') return { rejected: `${target.name} cannot take the pool: ${target.why}` };
+  const why = request.reason ? ` (${request.reason})` : '';
+  const note = target.tier === 'over' ? `; note: ${target.why}` : '';
+  if (target.name === ctx.previous) {
+    return { decision: complete(ctx, { active: target.name, reason: 'Forced', message: `forced failover to ${target.name}${why}: already active${note}` }) };
   }
+  return {
+    decision: complete(ctx, {
+      active: target.name,
+      reason: 'Forced',
+      message: `forced failover${ctx.previous ? ` from ${ctx.previous}` : ''} to ${describeTarget(target, ctx.nowMs)}${why}${note}`,
+    }),
+  };
+}
 
-  function decideUnforced(): ActiveDecision {
-    // First start: best good, else best unknown.
-    if (previous === null) {
-      const target = best(all, 'good') ?? best(all, 'unknown');
-      if (target) return result({ active: target.name, reason: 'Initial', message: `initial active account ${describeTarget(target, nowMs)}` });
-      return nothingToSwitchTo(null, '');
-    }
-
-    // The current account must be left at once (dwell ignored).
-    const hard: { reason: DecisionReason; why: string } | undefined = !current
-      ? { reason: 'CurrentRemoved', why: `${previous} is no longer declared` }
-      : current.tier === 'exhausted'
-        ? { reason: 'Exhausted', why: `${current.name} is ${current.why}` }
-        : current.tier === 'excluded'
-          ? {
-              reason: current.input.suspended ? 'Suspended' : current.input.credentialsValid === false ? 'CredentialsInvalid' : 'SharedStateDiverged',
-              why: `${current.name}: ${current.why}`,
-            }
-          : undefined;
-    if (hard) {
-      const pool = others(previous);
-      const target = best(pool, 'good') ?? best(pool, 'unknown');
-      if (target) return result({ active: target.name, reason: hard.reason, message: `${hard.why}; switching to ${describeTarget(target, nowMs)}` });
-      return nothingToSwitchTo(current ? previous : null, `${hard.why}; `);
-    }
-    if (!current) return nothingToSwitchTo(null, ''); // unreachable: covered by `hard`
-
-    if (current.tier === 'over') {
-      // Never held by the dwell: staying runs the account into its hard limit.
-      const pool = others(previous);
-      const target = best(pool, 'good') ?? best(pool, 'unknown');
-      if (!target) return nothingToSwitchTo(previous, `${current.name} is ${current.why}; `);
-      const recoverable = target.tier === 'unknown' ? ' (no account with known usage below its thresholds; a limit there moves the pool on)' : '';
-      return result({ active: target.name, reason: 'ThresholdCrossed', message: `${current.name} crossed a threshold: ${current.why}; switching to ${describeTarget(target, nowMs)}${recoverable}` });
-    }
-
-    const since = toMs(input.currentSince);
-    const dwellEnds = since !== undefined ? since + input.minDwellMs : undefined;
-    const dwelling = dwellEnds !== undefined && nowMs < dwellEnds;
-
-    // Current is good or unknown: sticky, unless failback applies.
-    const failback = all
-      // Never a voluntary move onto figures that are no longer current.
-      .filter((c) => c.name !== previous && c.tier === 'good' && c.input.usageUnknown === undefined && c.input.priority < current.input.priority && c.input.thresholds.failbackBelow !== undefined)
-      .filter((c) => {
-        const u = c.input.usage === 'unknown' ? undefined : c.input.usage;
-        return effectiveUtilization(u?.fiveHour, nowMs) < (c.input.thresholds.failbackBelow ?? -Infinity);
-      })
-      .sort(byPreference)[0];
-    if (failback) {
-      const u = failback.input.usage as UsageSnapshot;
-      const fig = `${fmtWindow('5h', u.fiveHour, nowMs)} < ${formatPercent(failback.input.thresholds.failbackBelow ?? 0)}`;
-      if (dwelling && dwellEnds !== undefined) {
-        return result({
-          active: previous,
-          reason: 'DwellHold',
-          message: `failback to ${failback.name} (${fig}) pending until the minimum dwell on ${current.name} ends at ${new Date(dwellEnds).toISOString()}`,
-          requeueAt: new Date(dwellEnds).toISOString(),
-        });
-      }
-      return result({
-        active: failback.name,
-        reason: 'Failback',
-        message: `failing back from ${current.name} to ${failback.name} (priority ${failback.input.priority} < ${current.input.priority}): ${fig}; ${fmtUsage(failback.input, nowMs)}`,
-      });
-    }
-    return result({ active: previous, reason: 'StaySticky', message: `staying on ${current.name}: ${current.why}` });
+/** No account to move to: stay on `stayOn` (no churn) until the earliest reset, if any is known. Pure. */
+export function nothingToSwitchTo(ctx: DecisionContext, stayOn: string | null, lead: string): ActiveDecision {
+  const { current } = ctx;
+  const waiting = others(ctx, stayOn).filter((c) => c.tier === 'over' || c.tier === 'exhausted');
+  const currentWaits = current && (current.tier === 'over' || current.tier === 'exhausted') ? [current] : [];
+  const resets = [...waiting, ...currentWaits]
+    .map((c) => ({ name: c.name, at: toMs(c.availableAt) }))
+    .filter((r): r is { name: string; at: number } => r.at !== undefined)
+    .sort((a, b) => a.at - b.at);
+  const summary = ctx.all.map((c) => `${c.name}: ${c.why}`).join('; ');
+  const keep = stayOn !== null ? `staying on ${stayOn} (no churn)` : 'no active account';
+  if (waiting.length > 0 || currentWaits.length > 0) {
+    const first = resets[0];
+    const core: DecisionCore = {
+      active: stayOn,
+      reason: 'AllExhausted',
+      message: `${lead}all accounts are exhausted or over their thresholds; ${keep}${first ? `; earliest reset ${new Date(first.at).toISOString()} (${first.name})` : '; no reset time known'}. ${summary}`,
+    };
+    if (first) core.requeueAt = new Date(first.at).toISOString();
+    return complete(ctx, core);
   }
+  return complete(ctx, { active: stayOn, reason: 'NoEligibleAccount', message: `${lead}no account can take the pool; ${keep}. ${summary}` });
+}
+
+/** The rules without a forced target, first match wins (see the module comment). Pure. */
+export function decideUnforced(ctx: DecisionContext): ActiveDecision {
+  const { previous, current } = ctx;
+  // First start: best good, else best unknown.
+  if (previous === null) {
+    const target = best(ctx.all, 'good') ?? best(ctx.all, 'unknown');
+    if (target) return complete(ctx, { active: target.name, reason: 'Initial', message: `initial active account ${describeTarget(target, ctx.nowMs)}` });
+    return nothingToSwitchTo(ctx, null, '');
+  }
+  const leave = mustLeave(ctx);
+  if (leave) return leave;
+  if (!current) return nothingToSwitchTo(ctx, null, ''); // unreachable: covered by mustLeave
+  return failbackOrStay(ctx, current);
+}
+
+/** Leaving the current account at once (dwell ignored): removed, excluded, exhausted, or over a threshold. Pure. */
+export function mustLeave(ctx: DecisionContext): ActiveDecision | undefined {
+  const { previous, current } = ctx;
+  const hard: { reason: DecisionReason; why: string } | undefined = !current
+    ? { reason: 'CurrentRemoved', why: `${previous} is no longer declared` }
+    : current.tier === 'exhausted'
+      ? { reason: 'Exhausted', why: `${current.name} is ${current.why}` }
+      : current.tier === 'excluded'
+        ? {
+            reason: current.input.suspended ? 'Suspended' : current.input.credentialsValid === false ? 'CredentialsInvalid' : 'SharedStateDiverged',
+            why: `${current.name}: ${current.why}`,
+          }
+        : undefined;
+  const pool = others(ctx, previous);
+  const target = best(pool, 'good') ?? best(pool, 'unknown');
+  if (hard) {
+    if (target) return complete(ctx, { active: target.name, reason: hard.reason, message: `${hard.why}; switching to ${describeTarget(target, ctx.nowMs)}` });
+    return nothingToSwitchTo(ctx, current ? previous : null, `${hard.why}; `);
+  }
+  if (current?.tier !== 'over') return undefined;
+  // Never held by the dwell: staying runs the account into its hard limit.
+  if (!target) return nothingToSwitchTo(ctx, previous, `${current.name} is ${current.why}; `);
+  const recoverable = target.tier === 'unknown' ? ' (no account with known usage below its thresholds; a limit there moves the pool on)' : '';
+  return complete(ctx, { active: target.name, reason: 'ThresholdCrossed', message: `${current.name} crossed a threshold: ${current.why}; switching to ${describeTarget(target, ctx.nowMs)}${recoverable}` });
+}
+
+/** The current account is good or unknown: sticky, unless a preferred account qualifies for failback (after the dwell). Pure. */
+export function failbackOrStay(ctx: DecisionContext, current: Classified): ActiveDecision {
+  const { previous, nowMs, input } = ctx;
+  const since = toMs(input.currentSince);
+  const dwellEnds = since !== undefined ? since + input.minDwellMs : undefined;
+  const dwelling = dwellEnds !== undefined && nowMs < dwellEnds;
+  const failback = ctx.all
+    // Never a voluntary move onto figures that are no longer current.
+    .filter((c) => c.name !== previous && c.tier === 'good' && c.input.usageUnknown === undefined && c.input.priority < current.input.priority && c.input.thresholds.failbackBelow !== undefined)
+    .filter((c) => {
+      const usage = c.input.usage === 'unknown' ? undefined : c.input.usage;
+      return effectiveUtilization(usage?.fiveHour, nowMs) < (c.input.thresholds.failbackBelow ?? -Infinity);
+    })
+    .sort(byPreference)[0];
+  if (!failback) return complete(ctx, { active: previous, reason: 'StaySticky', message: `staying on ${current.name}: ${current.why}` });
+  const usage = failback.input.usage as UsageSnapshot;
+  const figures = `${fmtWindow('5h', usage.fiveHour, nowMs)} < ${formatPercent(failback.input.thresholds.failbackBelow ?? 0)}`;
+  if (dwelling && dwellEnds !== undefined) {
+    return complete(ctx, {
+      active: previous,
+      reason: 'DwellHold',
+      message: `failback to ${failback.name} (${figures}) pending until the minimum dwell on ${current.name} ends at ${new Date(dwellEnds).toISOString()}`,
+      requeueAt: new Date(dwellEnds).toISOString(),
+    });
+  }
+  return complete(ctx, {
+    active: failback.name,
+    reason: 'Failback',
+    message: `failing back from ${current.name} to ${failback.name} (priority ${failback.input.priority} < ${current.input.priority}): ${figures}; ${fmtUsage(failback.input, nowMs)}`,
+  });
 }
