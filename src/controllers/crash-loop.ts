@@ -1,14 +1,9 @@
 /** Crash-loop protection for sessions: quick failures back off exponentially. Pure. */
 
-export interface FailureRecord {
-  at: string;
-  reason: 'Exited' | 'Vanished';
-  exitStatus?: number | null;
-  /** How long the process had run. */
-  uptimeMs: number;
-  /** The last lines the process left in its pane (at most a few, each shortened), oldest first. */
-  lastOutput?: string[];
-}
+import type { FailureRecord } from '../core/status.js';
+
+/** One failure of a session's process (declared with the Session status, src/core/status.ts). */
+export type { FailureRecord };
 
 export interface CrashLoopPolicy {
   /** Quick failures within `windowMs` that make a crash loop. */

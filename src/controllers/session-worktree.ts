@@ -9,6 +9,7 @@ import type { WorktreeTarget } from '../api/worktree.js';
 import type { OwnedResource } from '../core/controller.js';
 import type { GitAddWorktreeEffect, GitRemoveWorktreeEffect } from '../core/effects.js';
 import type { GitRepoInfo, WorktreeState } from '../core/ports.js';
+import type { WorktreeStatus } from '../core/status.js';
 
 /** What observe() found for a declared session with a worktree. */
 export interface WorktreeObserved {
@@ -31,17 +32,8 @@ export interface OrphanWorktreeObserved {
   problem?: string;
 }
 
-/** The worktree as shown in the Session's status. */
-export interface WorktreeStatus {
-  path: string;
-  /** The branch checked out now (the agent may have switched it), else the one asked for. */
-  branch: string;
-  /** The project path it was created from (its repository). */
-  repo: string;
-  head?: string;
-  /** Removed with the Session by its prune annotation (as well as by --prune). */
-  prune?: boolean;
-}
+/** The worktree as shown in the Session's status (src/core/status.ts). */
+export type { WorktreeStatus };
 
 export type WorktreeDecision =
   /** The agent runs in `cwd`; `create` must run before the launch. */

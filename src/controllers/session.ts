@@ -4,10 +4,10 @@
  * observe() reads tmux, the session's hook events and transcripts; plan() is pure.
  */
 import type { DesiredState, ManifestObject } from '../api/objects.js';
-import { applyEvents, initialActivity, type ActivityState, type HookEventRecord } from '../core/activity.js';
+import { applyEvents, initialActivity, type Activity, type ActivityState, type HookEventRecord } from '../core/activity.js';
 import { transcriptPath, isConversationId } from '../core/claude-paths.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Inventory, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import { fieldDiff } from '../core/diff.js';
 import type { Effect } from '../core/effects.js';
 import { errorCode, errorMessage } from '../core/errors.js';
@@ -16,18 +16,19 @@ import type { FsReadPort, GitPort, GitRepoInfo, TmuxPort, TmuxSessionInfo } from
 import { worktreeTarget, type WorktreeTarget } from '../api/worktree.js';
 import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
 import { waitingForInputAlerts } from './session-alerts.js';
-import { crashLoopVerdict, DEFAULT_CRASH_LOOP, exitOutput, exitSummary, recordFailure, type CrashLoopPolicy, type FailureRecord } from './crash-loop.js';
-import { POOL_KEY } from './accounts-view.js';
+import { crashLoopVerdict, DEFAULT_CRASH_LOOP, exitOutput, exitSummary, recordFailure, type CrashLoopPolicy } from './crash-loop.js';
+import { accountStatus, activityOf, poolStatus, sessionStatus, type SessionStatus } from '../core/status.js';
 import {
   conversationArgs, launchGeneration, launchSpec, launchView, prepareEffects, sessionSettings, UNSET_ENV,
   type LaunchContext, type LaunchSpec, type WorktreeLaunch,
 } from './session-launch.js';
 import {
   decideWorktree, judgeOrphanWorktree, ownedWorktrees,
-  type OrphanWorktreeObserved, type WorktreeDecision, type WorktreeObserved, type WorktreeStatus,
+  type OrphanWorktreeObserved, type WorktreeDecision, type WorktreeObserved,
 } from './session-worktree.js';
 
 export { UNSET_ENV, launchSpec, launchGeneration };
+export type { SessionStatus };
 export const PRUNE_ANNOTATION = 'claudefailover.io/prune';
 export const DEFAULT_STOP_GRACE_MS = 10_000;
 /** How long a working session may finish its turn before a failover stops it. */
@@ -36,8 +37,7 @@ export const DEFAULT_FAILOVER_GRACE_MS = 120_000;
 /** The account reported a hard limit (evidence, or utilization at or over 100 %). */
 function accountHitLimit(prior: PlanInput<unknown>['prior'], account: string | undefined): boolean {
   if (!account) return false;
-  const st = prior[`Account/${account}`] as { usage?: { exhausted?: boolean } } | undefined;
-  return st?.usage?.exhausted === true;
+  return accountStatus(prior, account)?.usage?.exhausted === true;
 }
 
 export interface SessionObserved {
@@ -79,36 +79,6 @@ export interface SessionControllerDeps extends LaunchContext {
   git?: GitPort;
   /** Builds the guard's PreToolUse hook entry for a session (undefined: guard disabled). */
   guardHook?: (session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined) => { settings: Record<string, unknown>; effect: Effect } | undefined;
-}
-
-/** Session status fields beyond the conditions. */
-export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
-  tmuxSession?: string;
-  project?: string;
-  mode?: 'pool' | 'dedicated';
-  account?: string | null;
-  conversationId?: string;
-  launchMode?: 'new' | 'resume';
-  launchedAt?: string;
-  launches?: number;
-  launch?: Record<string, unknown>;
-  restarts?: number;
-  failures?: FailureRecord[];
-  panePid?: number | null;
-  /** Where `activity` came from: the hooks (primary) or the pane capture fallback. */
-  activitySource?: 'hooks' | 'pane';
-  /** A limit message seen in the pane's status region (fallback); confirmed on a second sighting. */
-  paneLimit?: { text: string; resetsAt?: string; at: string; confirmed: boolean };
-  /** The session's git worktree (`spec.worktree`). */
-  worktree?: WorktreeStatus;
-  /** The last exit of the agent's process: status, uptime and the last lines of its pane. */
-  lastExit?: { at: string; exitStatus: number | null; uptimeMs: number; output: string[] };
-}
-
-/** What the Session controller needs of the pool's status (src/controllers/account.ts PoolStatus). */
-interface PoolView {
-  activeSince?: string;
-  noEligibleAccount?: { since: string; message: string };
 }
 
 export function ownerOf(name: string): string {
@@ -164,7 +134,7 @@ export class SessionController implements Controller<SessionObserved> {
       }
       const cmd = s.spec.command[0] as string;
       if (!(cmd in out.commands)) out.commands[cmd] = cmd.includes('/') ? cmd : await this.#deps.resolveCommand(cmd);
-      const prior = ctx.prior[`Session/${name}`] as SessionStatus | undefined;
+      const prior = sessionStatus(ctx.prior, name);
       const t = out.tmux.get(name);
       if (t && t.owner === ownerOf(name) && t.paneDead && prior?.launchedAt) {
         // Why did it exit? The pane stays after the process (remain-on-exit): keep its last lines.
@@ -228,63 +198,120 @@ export class SessionController implements Controller<SessionObserved> {
   }
 }
 
-function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart, deps: SessionControllerDeps): void {
-  const key = `Session/${name}`;
-  const now = input.now;
-  const nowMs = now.getTime();
-  const session = input.desired.sessions.find((s) => s.metadata.name === name);
-  const t = input.observed.tmux.get(name);
-  const owned = t !== undefined && t.owner === ownerOf(name);
-  const resource = `tmux session "${name}"`;
-  const prior = input.prior[key] as SessionStatus | undefined;
+/** One session's pass through the phases below: what they all read. */
+export interface SessionPass {
+  name: string;
+  /** `Session/<name>`. */
+  key: string;
+  /** `tmux session "<name>"`, as changes and messages name it. */
+  resource: string;
+  session: ManifestObject<'Session'>;
+  /** Its tmux session, whoever owns it. */
+  tmux: TmuxSessionInfo | undefined;
+  prior: SessionStatus | undefined;
+  input: PlanInput<SessionObserved>;
+  deps: SessionControllerDeps;
+}
 
+/** What the launch phases need: the launch spec, the worktree decision and its effects. */
+export interface LaunchPlan {
+  spec: LaunchSpec;
+  worktree: WorktreeDecision | undefined;
+  /** `git.addWorktree` when the worktree must be made before the launch. */
+  createWorktree: Effect[];
+  /** `; creating its git worktree …` for the change's reason, or ''. */
+  inWorktree: string;
+}
+
+/**
+ * One session, in phases: a removed one is stopped or reported; a declared one gets its activity
+ * folded in, then is left alone (name conflict), stopped (suspended), launched (gone), relaunched
+ * (settings or account changed) or recorded as running.
+ */
+function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart, deps: SessionControllerDeps): void {
+  const session = input.desired.sessions.find((s) => s.metadata.name === name);
+  const tmux = input.observed.tmux.get(name);
+  const prior = sessionStatus(input.prior, name);
   if (!session) {
-    const worktrees = input.observed.orphanWorktrees?.[name] ?? [];
-    if (!owned && worktrees.length === 0) return; // not ours, not declared: nothing to do (a foreign session is never touched)
-    const optIn = (owned && t.options['cf-prune'] === 'true') || prior?.worktree?.prune === true;
-    if (input.options.prune || optIn) {
-      const reason = optIn ? `removed from the manifests (annotation ${PRUNE_ANNOTATION})` : 'removed from the manifests (--prune)';
-      const wt = removedWorktrees(key, worktrees, prior, now, out);
-      if (owned) {
-        out.changes.push({
-          key, action: 'delete', resource, reason: `${reason}${wt.said}`,
-          effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, ...wt.effects],
-        });
-        // The status stays with its conversation id: a Session declared again resumes it (when its
-        // transcript is still there). The stop is not a failure: it does not count as a restart.
-        // A worktree kept for its uncommitted changes keeps its own Ready condition (set above).
-        const base = (out.status[key] as SessionStatus | undefined) ?? prior;
-        if (base) {
-          const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = base;
-          const conditions = wt.keptWorktree ? kept.conditions : setCondition(base.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, now, base.observedGeneration);
-          out.status[key] = { ...kept, activity: 'exited', conditions };
-        }
-      } else if (wt.effects.length > 0) {
-        out.changes.push({ key, action: 'delete', resource: wt.resource, reason: `${reason}${wt.said}`, effects: wt.effects });
-      }
-    } else {
-      if (owned) out.drift.push({ key, message: `${resource} is orphaned: its Session was removed from the manifests; it keeps running (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to stop it)` });
-      for (const w of worktrees) {
-        if (w.at?.state === 'missing') continue;
-        out.drift.push({ key, message: `git worktree ${w.path} is orphaned: its Session was removed from the manifests; it is kept (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to remove it; a worktree with uncommitted changes is never removed, and its branch always stays)` });
-      }
+    planRemoved(name, tmux, prior, input, out);
+    return;
+  }
+  const pass: SessionPass = { name, key: `Session/${name}`, resource: `tmux session "${name}"`, session, tmux, prior, input, deps };
+  const { status: base, activity } = observedStatus(pass, out);
+  if (planLeftOrStopped(pass, base, out)) return;
+  const launch = launchPlan(pass, base, out);
+  const gone = !tmux || tmux.paneDead;
+  if (gone && prior?.launchedAt) recordExit(pass, prior.launchedAt, base, out);
+  if (launch.worktree?.kind === 'blocked') {
+    planWorktreeBlocked(pass, base, launch.worktree, gone, out);
+    return;
+  }
+  if (gone) {
+    planLaunch(pass, base, launch, out);
+    return;
+  }
+  if (tmux && planRelaunch(pass, tmux, base, activity, launch, out)) return;
+  if (tmux) planRunning(pass, tmux, base, activity, launch.spec, out);
+}
+
+function readyCondition(pass: SessionPass, conditions: Condition[] | undefined, status: Condition['status'], reason: string, message: string): Condition[] {
+  return setCondition(conditions, { type: 'Ready', status, reason, message }, pass.input.now, pass.session.generation);
+}
+
+/** A session no longer declared: stopped and its worktrees removed with --prune (or its annotation); otherwise reported as drift. Pure (appends to `out`). */
+export function planRemoved(name: string, tmux: TmuxSessionInfo | undefined, prior: SessionStatus | undefined, input: PlanInput<SessionObserved>, out: PlanPart): void {
+  const key = `Session/${name}`;
+  const resource = `tmux session "${name}"`;
+  const owned = tmux !== undefined && tmux.owner === ownerOf(name);
+  const worktrees = input.observed.orphanWorktrees?.[name] ?? [];
+  if (!owned && worktrees.length === 0) return; // not ours, not declared: nothing to do (a foreign session is never touched)
+  const optIn = (owned && tmux.options['cf-prune'] === 'true') || prior?.worktree?.prune === true;
+  if (!input.options.prune && !optIn) {
+    if (owned) out.drift.push({ key, message: `${resource} is orphaned: its Session was removed from the manifests; it keeps running (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to stop it)` });
+    for (const w of worktrees) {
+      if (w.at?.state === 'missing') continue;
+      out.drift.push({ key, message: `git worktree ${w.path} is orphaned: its Session was removed from the manifests; it is kept (use --prune, or annotate ${PRUNE_ANNOTATION}: "true", to remove it; a worktree with uncommitted changes is never removed, and its branch always stays)` });
     }
     return;
   }
+  const reason = optIn ? `removed from the manifests (annotation ${PRUNE_ANNOTATION})` : 'removed from the manifests (--prune)';
+  const removal = removedWorktrees(key, worktrees, prior, input.now, out);
+  if (!owned) {
+    if (removal.effects.length > 0) out.changes.push({ key, action: 'delete', resource: removal.resource, reason: `${reason}${removal.said}`, effects: removal.effects });
+    return;
+  }
+  out.changes.push({
+    key, action: 'delete', resource, reason: `${reason}${removal.said}`,
+    effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }, ...removal.effects],
+  });
+  // The status stays with its conversation id: a Session declared again resumes it (when its
+  // transcript is still there). The stop is not a failure: it does not count as a restart.
+  // A worktree kept for its uncommitted changes keeps its own Ready condition (set above).
+  const recorded = sessionStatus(out.status, name) ?? prior;
+  if (!recorded) return;
+  const { launchedAt: _launchedAt, panePid: _panePid, currentTask: _currentTask, ...kept } = recorded;
+  const conditions = removal.keptWorktree ? kept.conditions : setCondition(recorded.conditions, { type: 'Ready', status: 'False', reason: 'Pruned', message: `${resource} was stopped: its Session was removed from the manifests` }, input.now, recorded.observedGeneration);
+  out.status[key] = { ...kept, activity: 'exited', conditions };
+}
 
-  const gen = session.generation;
-  const ready = (c: Condition[] | undefined, status: Condition['status'], reason: string, message: string) =>
-    setCondition(c, { type: 'Ready', status, reason, message }, now, gen);
-
-  // Activity from hook events since this launch.
+/**
+ * The session's status before any decision: the prior one with the hook events since this launch
+ * folded in (activity, heartbeat, current task), or the pane's reading for a session without
+ * hooks; and the waiting-for-input alerts. `activity` is the hooks' reading (the decisions below
+ * use it, not the pane's). Pure (appends events to `out`).
+ */
+export function observedStatus(pass: SessionPass, out: PlanPart): { status: SessionStatus; activity: Activity } {
+  const { name, key, session, prior, input } = pass;
+  const now = input.now;
   const sinceMs = Math.max(prior?.launchedAt ? Date.parse(prior.launchedAt) : 0, prior?.lastHeartbeat ? Date.parse(prior.lastHeartbeat) : 0);
-  const activityBase: ActivityState = prior?.activity ? (prior as unknown as ActivityState) : initialActivity(nowMs);
-  const activity = applyEvents(activityBase, input.observed.events[name] ?? [], sinceMs);
-  out.events.push(...waitingForInputAlerts(key, input.observed.events[name] ?? [], sinceMs, activityBase));
+  const activityBase = activityOf(prior) ?? initialActivity(now.getTime());
+  const events = input.observed.events[name] ?? [];
+  const activity = applyEvents(activityBase, events, sinceMs);
+  out.events.push(...waitingForInputAlerts(key, events, sinceMs, activityBase));
   const base: SessionStatus = {
     ...(prior ?? {}),
     ...pickActivity(activity),
-    observedGeneration: gen,
+    observedGeneration: session.generation,
     conditions: prior?.conditions ?? [],
     tmuxSession: name,
     project: session.spec.project,
@@ -312,165 +339,193 @@ function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart,
     base.activitySource = 'hooks';
     delete base.paneLimit;
   }
+  return { status: base, activity: activity.activity };
+}
 
-  if (t && !owned) {
-    out.notes.push({ key, level: 'warning', message: `a tmux session named "${name}" exists but was not created by claude-failover (owner ${t.owner ?? 'none'}); it is left alone` });
-    out.status[key] = { ...base, conditions: ready(base.conditions, 'False', 'NameConflict', `tmux session "${name}" exists and is not owned by claude-failover`) };
-    return;
+/** A tmux session of that name that is not ours is left alone; a suspended session is stopped. True when the pass ends here. Pure (appends to `out`). */
+export function planLeftOrStopped(pass: SessionPass, base: SessionStatus, out: PlanPart): boolean {
+  const { name, key, resource, tmux } = pass;
+  if (tmux && tmux.owner !== ownerOf(name)) {
+    out.notes.push({ key, level: 'warning', message: `a tmux session named "${name}" exists but was not created by claude-failover (owner ${tmux.owner ?? 'none'}); it is left alone` });
+    out.status[key] = { ...base, conditions: readyCondition(pass, base.conditions, 'False', 'NameConflict', `tmux session "${name}" exists and is not owned by claude-failover`) };
+    return true;
   }
-
-  if (session.spec.suspended) {
-    if (t && !t.paneDead) {
-      out.changes.push({ key, action: 'delete', resource, reason: 'suspended', effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }] });
-    }
-    out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'Suspended', 'spec.suspended is true: stopped and kept stopped') };
-    return;
+  if (!pass.session.spec.suspended) return false;
+  if (tmux && !tmux.paneDead) {
+    out.changes.push({ key, action: 'delete', resource, reason: 'suspended', effects: [{ type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS }] });
   }
+  out.status[key] = { ...base, activity: 'exited', conditions: readyCondition(pass, base.conditions, 'False', 'Suspended', 'spec.suspended is true: stopped and kept stopped') };
+  return true;
+}
 
+/** The launch the session should run (account, command, worktree), and the warnings about it. Records the worktree in `base`. Pure (appends notes to `out`). */
+export function launchPlan(pass: SessionPass, base: SessionStatus, out: PlanPart): LaunchPlan {
+  const { key, session, input, deps } = pass;
   const command = session.spec.command[0] as string;
   const resolved = input.observed.commands[command];
-  const wt = worktreeDecision(session, input);
-  if (wt?.kind === 'ready') base.worktree = wt.status;
-  else if (!wt) delete base.worktree;
-  const l = launchSpec(session, input.desired, input.prior, deps, resolved, wt?.kind === 'ready' ? { cwd: wt.cwd, path: wt.status.path, branch: wt.status.branch } : undefined);
-  const createWorktree: Effect[] = wt?.kind === 'ready' && wt.create ? [wt.create] : [];
-  const inWorktree = wt?.kind === 'ready' && wt.create ? `; creating its git worktree ${wt.create.path} (branch ${wt.create.branch})` : '';
+  const worktree = worktreeDecision(session, input);
+  if (worktree?.kind === 'ready') base.worktree = worktree.status;
+  else if (!worktree) delete base.worktree;
+  const spec = launchSpec(session, input.desired, input.prior, deps, resolved, worktree?.kind === 'ready' ? { cwd: worktree.cwd, path: worktree.status.path, branch: worktree.status.branch } : undefined);
+  const create = worktree?.kind === 'ready' ? worktree.create : undefined;
   if (!command.includes('/') && resolved === undefined && command in input.observed.commands) {
     out.notes.push({ key, level: 'warning', message: `command "${command}" was not found in PATH; the launch will fail until it is installed or spec.command names it by absolute path` });
   }
-  if (!l.account) out.notes.push({ key, level: 'warning', message: 'no usable Account: the session runs without CLAUDE_CONFIG_DIR' });
+  if (!spec.account) out.notes.push({ key, level: 'warning', message: 'no usable Account: the session runs without CLAUDE_CONFIG_DIR' });
+  return { spec, worktree, createWorktree: create ? [create] : [], inWorktree: create ? `; creating its git worktree ${create.path} (branch ${create.branch})` : '' };
+}
 
-  // The process is gone: record the failure (once per launch).
-  const gone = !t || t.paneDead;
-  if (gone && prior?.launchedAt) {
-    const uptimeMs = Math.max(0, nowMs - Date.parse(prior.launchedAt));
-    const pane = input.observed.exitPanes[name];
-    const output = t && pane !== undefined ? exitOutput(pane) : undefined;
-    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: t ? 'Exited' : 'Vanished', exitStatus: t?.paneDeadStatus ?? null, uptimeMs, ...(output && output.length > 0 ? { lastOutput: output } : {}) });
-    base.restarts = (base.restarts ?? 0) + 1;
-    delete base.launchedAt;
-    if (t) {
-      base.lastExit = { at: now.toISOString(), exitStatus: t.paneDeadStatus ?? null, uptimeMs, output: output ?? [] };
-      const said = exitSummary(output);
-      const message = `${resource}: the agent exited (${exitOf(t)}) after ${Math.round(uptimeMs / 1000)}s${said ? `: ${said}` : output !== undefined ? ' (its pane was empty)' : ''}`;
-      out.drift.push({ key, message });
-      // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
-      out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: t.paneDeadStatus ?? null, uptimeMs, ...(output !== undefined ? { output } : {}) } });
-    } else out.drift.push({ key, message: `${resource} disappeared outside the controller` });
-  }
-
-  if (wt?.kind === 'blocked') {
-    // The worktree cannot be used: no launch (a running agent is left as it is).
-    out.notes.push({ key, level: 'warning', message: `${wt.message}; the session is ${gone ? 'not launched' : 'left as it is'}` });
-    const was = prior?.conditions?.find((c) => c.type === 'Ready');
-    if (was?.reason !== wt.reason || was.message !== wt.message) out.events.push({ key, type: 'Warning', reason: wt.reason, message: wt.message });
-    out.status[key] = { ...base, ...(gone ? { activity: 'exited' as const } : {}), conditions: ready(base.conditions, 'False', wt.reason, wt.message) };
+/** The process is gone: record the failure (once per launch), its exit and the drift. Pure (updates `base`, appends to `out`). */
+export function recordExit(pass: SessionPass, launchedAt: string, base: SessionStatus, out: PlanPart): void {
+  const { name, key, resource, tmux, input } = pass;
+  const now = input.now;
+  const uptimeMs = Math.max(0, now.getTime() - Date.parse(launchedAt));
+  const pane = input.observed.exitPanes[name];
+  const output = tmux && pane !== undefined ? exitOutput(pane) : undefined;
+  base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: tmux ? 'Exited' : 'Vanished', exitStatus: tmux?.paneDeadStatus ?? null, uptimeMs, ...(output && output.length > 0 ? { lastOutput: output } : {}) });
+  base.restarts = (base.restarts ?? 0) + 1;
+  delete base.launchedAt;
+  if (!tmux) {
+    out.drift.push({ key, message: `${resource} disappeared outside the controller` });
     return;
   }
+  base.lastExit = { at: now.toISOString(), exitStatus: tmux.paneDeadStatus ?? null, uptimeMs, output: output ?? [] };
+  const said = exitSummary(output);
+  const message = `${resource}: the agent exited (${exitOf(tmux)}) after ${Math.round(uptimeMs / 1000)}s${said ? `: ${said}` : output !== undefined ? ' (its pane was empty)' : ''}`;
+  out.drift.push({ key, message });
+  // Each crash is an event (and a notification, rate-limited per session), not only a crash loop.
+  out.events.push({ key, type: 'Warning', reason: 'SessionExited', message, data: { exitStatus: tmux.paneDeadStatus ?? null, uptimeMs, ...(output !== undefined ? { output } : {}) } });
+}
 
-  if (gone) {
-    const policy = deps.crashLoop ?? DEFAULT_CRASH_LOOP;
-    const verdict = crashLoopVerdict(base.failures ?? [], nowMs, policy);
-    if (verdict.looping && verdict.nextLaunchAt !== undefined && verdict.nextLaunchAt > nowMs) {
-      const wait = verdict.nextLaunchAt - nowMs;
-      const wasLooping = prior?.conditions?.find((c) => c.type === 'Ready')?.reason === 'CrashLoopBackOff';
-      const last = (base.failures ?? []).at(-1);
-      const said = exitSummary(last?.lastOutput);
-      const msg = `${verdict.quickFailures} quick failures in ${Math.round(policy.windowMs / 60000)}m (last: ${last?.reason ?? 'unknown'}${last?.exitStatus != null ? `, status ${last.exitStatus}` : ''}${said ? `: ${said}` : ''}); next launch in ${Math.ceil(wait / 1000)}s`;
-      out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'CrashLoopBackOff', msg) };
-      out.requeueAfterMs[key] = wait;
-      out.notes.push({ key, level: 'warning', message: `CrashLoopBackOff: ${msg}` });
-      if (!wasLooping) out.events.push({ key, type: 'Warning', reason: 'SessionCrashLoop', message: `${resource}: ${msg}`, data: { failures: base.failures, ...(last?.lastOutput ? { lastOutput: last.lastOutput } : {}) } });
-      return;
-    }
-    const pool = input.prior[POOL_KEY] as PoolView | undefined;
-    if (!session.spec.account && pool?.noEligibleAccount) {
-      // No account can take the pool: launching would run the agent on an excluded account.
-      const msg = pool.noEligibleAccount.message;
-      out.status[key] = { ...base, activity: 'exited', conditions: ready(base.conditions, 'False', 'NoEligibleAccount', msg) };
-      out.notes.push({ key, level: 'warning', message: `${resource} is not ${prior?.tmuxSession ? 'relaunched' : 'launched'}: no account can take the pool (the reasons: Account/*)` });
-      return;
-    }
-    const conversation = chooseConversation(session, base, input.observed, name);
-    const effects: Effect[] = [...createWorktree, ...prepareLaunch(session, l, input, deps)];
-    if (t) effects.unshift({ type: 'tmux.killSession', session: name, owner: ownerOf(name) });
-    effects.push(newSessionEffect(name, l, session, conversation, now));
-    const said = t ? exitSummary(base.lastExit?.output) : undefined;
-    const change: Change = {
-      key,
-      action: t ? 'replace' : 'create',
-      resource,
-      reason: `${t ? `its process exited (${exitOf(t)}${said ? `: ${said}` : ''}); relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : prior?.tmuxSession ? `tmux session is missing; relaunching${conversation.mode === 'resume' ? ' and resuming' : ''}` : 'declared in the manifests'}${inWorktree}`,
-      diff: fieldDiff(t || prior?.launch ? prior?.launch ?? {} : {}, launchView(l, conversation)),
-      effects,
-    };
-    out.changes.push(change);
-    out.status[key] = {
-      ...base, ...launchedStatus(l, conversation, now, base),
-      conditions: ready(base.conditions, 'False', 'Launching', `${t ? 'relaunching' : 'launching'} ${resource}${conversation.mode === 'resume' ? ` (resuming ${conversation.id})` : ''}${said ? `; the agent exited (${t ? exitOf(t) : 'status unknown'}): ${said}` : ''}`),
-    };
+/** The worktree cannot be used: no launch (a running agent is left as it is). Pure (appends to `out`). */
+export function planWorktreeBlocked(pass: SessionPass, base: SessionStatus, worktree: Extract<WorktreeDecision, { kind: 'blocked' }>, gone: boolean, out: PlanPart): void {
+  const { key } = pass;
+  out.notes.push({ key, level: 'warning', message: `${worktree.message}; the session is ${gone ? 'not launched' : 'left as it is'}` });
+  const was = pass.prior?.conditions?.find((c) => c.type === 'Ready');
+  if (was?.reason !== worktree.reason || was.message !== worktree.message) out.events.push({ key, type: 'Warning', reason: worktree.reason, message: worktree.message });
+  out.status[key] = { ...base, ...(gone ? { activity: 'exited' as const } : {}), conditions: readyCondition(pass, base.conditions, 'False', worktree.reason, worktree.message) };
+}
+
+/** The process is gone: launch it again, unless it crash-loops (back off) or no account can take the pool. Pure (appends to `out`). */
+export function planLaunch(pass: SessionPass, base: SessionStatus, launch: LaunchPlan, out: PlanPart): void {
+  const { name, key, resource, session, tmux, prior, input, deps } = pass;
+  const now = input.now;
+  const nowMs = now.getTime();
+  const policy = deps.crashLoop ?? DEFAULT_CRASH_LOOP;
+  const verdict = crashLoopVerdict(base.failures ?? [], nowMs, policy);
+  if (verdict.looping && verdict.nextLaunchAt !== undefined && verdict.nextLaunchAt > nowMs) {
+    const wait = verdict.nextLaunchAt - nowMs;
+    const wasLooping = prior?.conditions?.find((c) => c.type === 'Ready')?.reason === 'CrashLoopBackOff';
+    const last = (base.failures ?? []).at(-1);
+    const said = exitSummary(last?.lastOutput);
+    const message = `${verdict.quickFailures} quick failures in ${Math.round(policy.windowMs / 60000)}m (last: ${last?.reason ?? 'unknown'}${last?.exitStatus != null ? `, status ${last.exitStatus}` : ''}${said ? `: ${said}` : ''}); next launch in ${Math.ceil(wait / 1000)}s`;
+    out.status[key] = { ...base, activity: 'exited', conditions: readyCondition(pass, base.conditions, 'False', 'CrashLoopBackOff', message) };
+    out.requeueAfterMs[key] = wait;
+    out.notes.push({ key, level: 'warning', message: `CrashLoopBackOff: ${message}` });
+    if (!wasLooping) out.events.push({ key, type: 'Warning', reason: 'SessionCrashLoop', message: `${resource}: ${message}`, data: { failures: base.failures, ...(last?.lastOutput ? { lastOutput: last.lastOutput } : {}) } });
     return;
   }
+  const noEligible = poolStatus(input.prior)?.noEligibleAccount;
+  if (!session.spec.account && noEligible) {
+    // No account can take the pool: launching would run the agent on an excluded account.
+    out.status[key] = { ...base, activity: 'exited', conditions: readyCondition(pass, base.conditions, 'False', 'NoEligibleAccount', noEligible.message) };
+    out.notes.push({ key, level: 'warning', message: `${resource} is not ${prior?.tmuxSession ? 'relaunched' : 'launched'}: no account can take the pool (the reasons: Account/*)` });
+    return;
+  }
+  const spec = launch.spec;
+  const conversation = chooseConversation(session, base, input.observed, name);
+  const effects: Effect[] = [...launch.createWorktree, ...prepareLaunch(session, spec, input, deps)];
+  if (tmux) effects.unshift({ type: 'tmux.killSession', session: name, owner: ownerOf(name) });
+  effects.push(newSessionEffect(name, spec, session, conversation, now));
+  const said = tmux ? exitSummary(base.lastExit?.output) : undefined;
+  const resuming = conversation.mode === 'resume' ? ' and resuming' : '';
+  const change: Change = {
+    key,
+    action: tmux ? 'replace' : 'create',
+    resource,
+    reason: `${tmux ? `its process exited (${exitOf(tmux)}${said ? `: ${said}` : ''}); relaunching${resuming}` : prior?.tmuxSession ? `tmux session is missing; relaunching${resuming}` : 'declared in the manifests'}${launch.inWorktree}`,
+    diff: fieldDiff(tmux || prior?.launch ? prior?.launch ?? {} : {}, launchView(spec, conversation)),
+    effects,
+  };
+  out.changes.push(change);
+  out.status[key] = {
+    ...base, ...launchedStatus(spec, conversation, now, base),
+    conditions: readyCondition(pass, base.conditions, 'False', 'Launching', `${tmux ? 'relaunching' : 'launching'} ${resource}${conversation.mode === 'resume' ? ` (resuming ${conversation.id})` : ''}${said ? `; the agent exited (${tmux ? exitOf(tmux) : 'status unknown'}): ${said}` : ''}`),
+  };
+}
 
-  // Alive and ours. Launch settings changed (e.g. another account), or its worktree is gone (removed
-  // by hand: made again): relaunch, resuming.
-  const want = launchGeneration(l);
-  const poolView = input.prior[POOL_KEY] as PoolView | undefined;
-  const lostWorktree = createWorktree.length > 0 && t.options['cf-generation'] === want;
-  const stranded = !session.spec.account && poolView?.noEligibleAccount !== undefined && t.options['cf-generation'] !== want;
+/**
+ * Alive and ours. Launch settings changed (e.g. another account), or its worktree is gone (removed
+ * by hand: made again): relaunch, resuming — after the current turn, within the failover grace,
+ * when the old account did not hit its limit. True when the pass ends here. Pure (appends to `out`).
+ */
+export function planRelaunch(pass: SessionPass, tmux: TmuxSessionInfo, base: SessionStatus, activity: Activity, launch: LaunchPlan, out: PlanPart): boolean {
+  const { name, key, resource, session, prior, input, deps } = pass;
+  const now = input.now;
+  const spec = launch.spec;
+  const want = launchGeneration(spec);
+  const pool = poolStatus(input.prior);
+  const running = tmux.options['cf-generation'];
+  const lostWorktree = launch.createWorktree.length > 0 && running === want;
+  const stranded = !session.spec.account && pool?.noEligibleAccount !== undefined && running !== want;
   if (stranded) {
     // No account can take the pool: a running agent is left as it is rather than relaunched onto an excluded account.
-    out.notes.push({ key, level: 'warning', message: `${resource} is not relaunched (it stays on account ${t.options['cf-account'] ?? 'none'}): no account can take the pool (the reasons: Account/*)` });
+    out.notes.push({ key, level: 'warning', message: `${resource} is not relaunched (it stays on account ${tmux.options['cf-account'] ?? 'none'}): no account can take the pool (the reasons: Account/*)` });
+    return false;
   }
-  if (!stranded && (lostWorktree || t.options['cf-generation'] !== want)) {
-    const from = t.options['cf-account'];
-    const accountMove = from !== l.account;
-    // Failover: a session whose account actually hit its limit stops now; one still working on
-    // an account that merely crossed its threshold may finish its turn, up to the grace period.
-    if (accountMove && activity.activity === 'working' && !accountHitLimit(input.prior, from)) {
-      const waited = poolView?.activeSince ? nowMs - Date.parse(poolView.activeSince) : Infinity;
-      const grace = deps.failoverGraceMs ?? DEFAULT_FAILOVER_GRACE_MS;
-      if (waited < grace) {
-        const left = grace - waited;
-        out.status[key] = { ...base, conditions: ready(base.conditions, 'False', 'WaitingForTurnEnd', `moving to account ${l.account ?? 'none'} once the current turn ends (at most ${Math.ceil(left / 1000)}s more)`) };
-        out.notes.push({ key, level: 'info', message: `waiting up to ${Math.ceil(left / 1000)}s for the turn to end before moving from ${from ?? 'none'} to ${l.account ?? 'none'}` });
-        out.requeueAfterMs[key] = Math.min(left, 5_000);
-        return;
-      }
+  if (!lostWorktree && running === want) return false;
+  const from = tmux.options['cf-account'];
+  const accountMove = from !== spec.account;
+  // Failover: a session whose account actually hit its limit stops now; one still working on
+  // an account that merely crossed its threshold may finish its turn, up to the grace period.
+  if (accountMove && activity === 'working' && !accountHitLimit(input.prior, from)) {
+    const waited = pool?.activeSince ? now.getTime() - Date.parse(pool.activeSince) : Infinity;
+    const grace = deps.failoverGraceMs ?? DEFAULT_FAILOVER_GRACE_MS;
+    if (waited < grace) {
+      const left = grace - waited;
+      out.status[key] = { ...base, conditions: readyCondition(pass, base.conditions, 'False', 'WaitingForTurnEnd', `moving to account ${spec.account ?? 'none'} once the current turn ends (at most ${Math.ceil(left / 1000)}s more)`) };
+      out.notes.push({ key, level: 'info', message: `waiting up to ${Math.ceil(left / 1000)}s for the turn to end before moving from ${from ?? 'none'} to ${spec.account ?? 'none'}` });
+      out.requeueAfterMs[key] = Math.min(left, 5_000);
+      return true;
     }
-    const conversation = chooseConversation(session, base, input.observed, name);
-    const why = accountMove ? `moving from account ${from ?? 'none'} to ${l.account ?? 'none'}` : lostWorktree ? 'its git worktree is missing' : 'launch settings changed';
-    out.changes.push({
-      key, action: 'replace', resource,
-      reason: `${why}${inWorktree}`,
-      diff: fieldDiff(prior?.launch ?? {}, launchView(l, conversation)),
-      effects: [
-        { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
-        ...createWorktree,
-        ...prepareLaunch(session, l, input, deps, true),
-        newSessionEffect(name, l, session, conversation, now),
-      ],
-    });
-    out.status[key] = { ...base, ...launchedStatus(l, conversation, now, base), conditions: ready(base.conditions, 'False', 'Relaunching', `${why}; relaunching`) };
-    return;
   }
+  const conversation = chooseConversation(session, base, input.observed, name);
+  const why = accountMove ? `moving from account ${from ?? 'none'} to ${spec.account ?? 'none'}` : lostWorktree ? 'its git worktree is missing' : 'launch settings changed';
+  out.changes.push({
+    key, action: 'replace', resource,
+    reason: `${why}${launch.inWorktree}`,
+    diff: fieldDiff(prior?.launch ?? {}, launchView(spec, conversation)),
+    effects: [
+      { type: 'tmux.stopSession', session: name, owner: ownerOf(name), graceMs: DEFAULT_STOP_GRACE_MS },
+      ...launch.createWorktree,
+      ...prepareLaunch(session, spec, input, deps, true),
+      newSessionEffect(name, spec, session, conversation, now),
+    ],
+  });
+  out.status[key] = { ...base, ...launchedStatus(spec, conversation, now, base), conditions: readyCondition(pass, base.conditions, 'False', 'Relaunching', `${why}; relaunching`) };
+  return true;
+}
 
-  const adoptedLaunch = base.launchedAt ?? t.options['cf-launched-at'] ?? new Date((t.created || nowMs / 1000) * 1000).toISOString();
+/** Running as it should: record (or adopt) its launch; a session pinned to an exhausted account waits. Pure (appends to `out`). */
+export function planRunning(pass: SessionPass, tmux: TmuxSessionInfo, base: SessionStatus, activity: Activity, spec: LaunchSpec, out: PlanPart): void {
+  const { key, resource, session, input } = pass;
+  const nowMs = input.now.getTime();
+  const adoptedLaunch = base.launchedAt ?? tmux.options['cf-launched-at'] ?? new Date((tmux.created || nowMs / 1000) * 1000).toISOString();
   if (session.spec.account && accountHitLimit(input.prior, session.spec.account)) {
     out.status[key] = {
-      ...base, launchedAt: adoptedLaunch, panePid: t.panePid ?? null,
-      conditions: ready(base.conditions, 'False', 'QuotaExhausted', `pinned to account ${session.spec.account}, which is out of quota; it stays until the account resets`),
+      ...base, launchedAt: adoptedLaunch, panePid: tmux.panePid ?? null,
+      conditions: readyCondition(pass, base.conditions, 'False', 'QuotaExhausted', `pinned to account ${session.spec.account}, which is out of quota; it stays until the account resets`),
     };
     return;
   }
-  const conv = t.options['cf-conversation'];
+  const conversation = tmux.options['cf-conversation'];
   out.status[key] = {
     ...base,
-    account: t.options['cf-account'] ?? l.account ?? null,
+    account: tmux.options['cf-account'] ?? spec.account ?? null,
     launchedAt: adoptedLaunch,
-    ...(base.conversationId ? {} : conv ? { conversationId: conv } : {}),
-    panePid: t.panePid ?? null,
-    conditions: ready(base.conditions, 'True', activityReason(activity.activity), `${resource} is running (${activity.activity})`),
+    ...(base.conversationId ? {} : conversation ? { conversationId: conversation } : {}),
+    panePid: tmux.panePid ?? null,
+    conditions: readyCondition(pass, base.conditions, 'True', activityReason(activity), `${resource} is running (${activity})`),
   };
 }
 
