@@ -213,7 +213,20 @@ export type StatusOf<K extends Kind> = StatusByKind[K];
  * the kind's own controller writes under its keys (see the module comment).
  */
 export function statusOf<K extends Kind>(status: StatusMap, kind: K, name: string): StatusOf<K> | undefined {
-  return status[`${kind}/${name}`] as StatusOf<K> | undefined;
+  return asStatusOf(kind, status[`${kind}/${name}`]);
+}
+
+/**
+ * One status known to be of `kind`, typed (e.g. what a controller's watch `signature` receives for
+ * a watched object: the manager passes the statuses of that kind's keys only).
+ */
+export function asStatusOf<K extends Kind>(_kind: K, st: ObjectStatus | undefined): StatusOf<K> | undefined {
+  return st as StatusOf<K> | undefined;
+}
+
+/** The status stored under `Account/*`, typed as the pool decision. */
+export function asPoolStatus(st: ObjectStatus | undefined): PoolStatus | undefined {
+  return st as PoolStatus | undefined;
 }
 
 /** Every named status of a kind (not the pool's `Account/*`), by name, in the map's order. */
@@ -221,14 +234,15 @@ export function statusesOf<K extends Kind>(status: StatusMap, kind: K): [string,
   const prefix = `${kind}/`;
   const out: [string, StatusOf<K>][] = [];
   for (const [key, st] of Object.entries(status)) {
-    if (key.startsWith(prefix) && key !== POOL_KEY) out.push([key.slice(prefix.length), st as StatusOf<K>]);
+    const typed = asStatusOf(kind, st);
+    if (key.startsWith(prefix) && key !== POOL_KEY && typed) out.push([key.slice(prefix.length), typed]);
   }
   return out;
 }
 
 /** The pool decision, as the Account controller recorded it under `Account/*`. */
 export function poolStatus(status: StatusMap): PoolStatus | undefined {
-  return status[POOL_KEY] as PoolStatus | undefined;
+  return asPoolStatus(status[POOL_KEY]);
 }
 
 export function accountStatus(status: StatusMap, name: string): AccountStatus | undefined {
