@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFromObjects } from '../../src/api/objects.js';
 import { parseManifestText } from '../../src/api/parse.js';
-import type { StatusMap } from '../../src/core/controller.js';
+import { emptyPlanPart, type StatusMap } from '../../src/core/controller.js';
 import type { CredentialsCheck, PathInfo } from '../../src/core/ports.js';
 import type { UsageSnapshot } from '../../src/core/quota.js';
 import { AccountController, planAccounts, staleUsageAfterMs, type AccountObservation, type AccountObserved, type PoolStatus } from '../../src/controllers/account.js';
@@ -108,7 +108,12 @@ describe('AccountController.observe: new credentials', () => {
       clock: () => now,
     });
     const desired = desiredOf(['a']);
-    const observe = () => controller.observe(['*'], { desired, prior: {}, dryRun: false });
+    // A real pass: observe, then commit once the plan was applied (what keeps the poll schedule).
+    const observe = async () => {
+      const observed = await controller.observe(['*'], { desired, prior: {}, dryRun: false });
+      await controller.commit(observed, { part: emptyPlanPart(), failures: [] });
+      return observed;
+    };
     expect((await observe()).accounts.a?.polled?.ok).toBe(false);
     now += 1000;
     expect((await observe()).accounts.a?.polled).toBeUndefined(); // within the 5m interval
