@@ -13,7 +13,10 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import type { Kind } from '../api/schemas.js';
+import type { ObjectStatus } from '../core/controller.js';
 import { errorCode, errorMessage } from '../core/errors.js';
+import type { AccountStatus, StatusOf } from '../core/status.js';
 import { PRIORITIES, TASK_STATES, type Priority, type TaskState } from '../core/task.js';
 import { ApiRequestError, type ApiClient } from '../server/client.js';
 
@@ -43,8 +46,16 @@ export function toolError(err: unknown): CallToolResult {
 
 const q = encodeURIComponent;
 
-function ready(status: Json | undefined): { ready: string; reason?: string; message?: string } {
-  const c = (status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((x) => x.type === 'Ready');
+/**
+ * The status of an object the control plane returned, typed as its kind's (src/core/status.ts):
+ * the one narrowing of the API's JSON here. Any field may be missing (an object only declared).
+ */
+function statusOfObject<K extends Kind>(_kind: K, o: Json): Partial<StatusOf<K>> {
+  return (o.status ?? {}) as Partial<StatusOf<K>>;
+}
+
+function ready(status: Partial<ObjectStatus>): { ready: string; reason?: string; message?: string } {
+  const c = status.conditions?.find((x) => x.type === 'Ready');
   return { ready: c?.status ?? 'Unknown', ...(c?.reason ? { reason: c.reason } : {}), ...(c?.message ? { message: c.message } : {}) };
 }
 
@@ -54,7 +65,7 @@ function nameOf(o: Json): string {
 
 /** One line of `list_sessions` (the columns of `get sessions -o wide`). */
 export function sessionRow(o: Json): Json {
-  const s = (o.status ?? {}) as Json;
+  const s = statusOfObject('Session', o);
   const spec = (o.spec ?? {}) as Json;
   return {
     name: nameOf(o),
@@ -72,9 +83,9 @@ export function sessionRow(o: Json): Json {
 
 /** One line of `list_accounts`. */
 export function accountRow(o: Json): Json {
-  const s = (o.status ?? {}) as Json;
+  const s = statusOfObject('Account', o);
   const spec = (o.spec ?? {}) as Json;
-  const usage = (s.usage ?? {}) as { fiveHour?: { utilization?: number; resetsAt?: string }; sevenDay?: { utilization?: number; resetsAt?: string }; exhaustedUntil?: string };
+  const usage: Partial<AccountStatus['usage']> = s.usage ?? {};
   return {
     name: nameOf(o),
     active: s.active === true,
@@ -91,9 +102,9 @@ export function accountRow(o: Json): Json {
 
 /** One line of `list_projects`. */
 export function projectRow(o: Json): Json {
-  const s = (o.status ?? {}) as Json;
+  const s = statusOfObject('Project', o);
   const spec = (o.spec ?? {}) as Json;
-  const waiting = Array.isArray(s.waiting) ? (s.waiting as unknown[]).length : 0;
+  const waiting = Array.isArray(s.waiting) ? s.waiting.length : 0;
   return { name: nameOf(o), path: spec.path ?? null, queue: s.counts ?? null, busySessions: s.busy ?? 0, idleSessions: s.idle ?? 0, waitingTasks: waiting, ...(s.dispatchPaused ? { dispatchPaused: s.dispatchPaused } : {}), ...ready(s) };
 }
 

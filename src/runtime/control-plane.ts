@@ -16,6 +16,7 @@ import { writeJsonAtomic } from '../adapters/atomic-fs.js';
 import { defaultFailoverTarget } from '../controllers/account.js';
 import { CfError, TerminalError } from '../core/errors.js';
 import type { RequestResult, RequestsPort } from '../core/requests.js';
+import { poolStatus } from '../core/status.js';
 import type { Manager } from './manager.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7777';
@@ -222,7 +223,7 @@ export function failoverVia(deps: { manager: Manager; requests: RequestsPort; wa
     await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target}${reason ? `: ${reason}` : ''} (${requestedBy})`, data: { to: target, ...(reason ? { reason } : {}), requestedVia: 'api', requestedBy, request: request.id } });
     deps.manager.enqueue('Account/*', 'failover-requested');
     const outcome = await resultOf(deps.requests, request.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS);
-    const activeNow = deps.manager.store.state.status['Account/*']?.activeAccount;
+    const activeNow = poolStatus(deps.manager.store.state.status)?.activeAccount;
     const active = typeof activeNow === 'string' ? activeNow : null;
     if (outcome && !outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
     if (!outcome) return { accepted: true, pending: true, message: `failover to ${target} requested (request ${request.id}); the Account controller has not decided yet (see \`claude-failover events --for 'Account/*'\`)`, to: target, active, request: request.id };

@@ -24,8 +24,9 @@ import type { Activity } from '../core/activity.js';
 import { TASK_MARKER } from '../core/activity.js';
 import { CfError, errorMessage, RetryableError, TerminalError } from '../core/errors.js';
 import type { TmuxPort } from '../core/ports.js';
+import { projectStatus, sessionStatus } from '../core/status.js';
 import { terminalSafe } from '../controllers/project-prompt.js';
-import { ownerOf, type SessionStatus } from '../controllers/session.js';
+import { ownerOf } from '../controllers/session.js';
 import type { Manager } from './manager.js';
 
 /** The audit file, relative to the state dir (next to the guard's audit/guard.jsonl). */
@@ -169,8 +170,8 @@ export interface SendDeps {
 async function viewOf(deps: SendDeps, name: string): Promise<SendView> {
   const { desired, status } = deps.manager.store.state;
   const spec = desired.sessions.find((s) => s.metadata.name === name);
-  const st = status[`Session/${name}`] as SessionStatus | undefined;
-  const held = spec ? (status[`Project/${spec.spec.project}`]?.sessions as Record<string, { state?: string; task?: string }> | undefined)?.[name] : undefined;
+  const st = sessionStatus(status, name);
+  const held = spec ? projectStatus(status, spec.spec.project)?.sessions?.[name] : undefined;
   const t = (await deps.tmux.listSessions()).find((x) => x.name === name);
   const task = held?.state === 'working' && held.task ? held.task : st?.activity === 'working' ? st.currentTask : undefined;
   return {

@@ -30,6 +30,7 @@ import { claudeJsonPath, userSettingsPath } from '../../core/claude-paths.js';
 import type { StatusMap } from '../../core/controller.js';
 import type { PathInfo } from '../../core/ports.js';
 import { ADOPTABLE_DIRS, linkState } from '../../core/shared-state.js';
+import { accountStatus, type AccountStatus } from '../../core/status.js';
 import { CfError, UsageError } from '../../core/errors.js';
 import { STATUS_RECORD } from '../../runtime/manager.js';
 import { age, renderTable, until } from '../../render/table.js';
@@ -453,7 +454,7 @@ async function observeAccount(a: ManifestObject<'Account'>, status: StatusMap, n
   }
   const st = await lstat(join(dir, CREDENTIALS_FILE)).catch(() => undefined);
   if (st) credentials.fileMode = st.mode & 0o777;
-  const recorded = (status[`Account/${a.metadata.name}`]?.usage ?? {}) as { fiveHour?: UsageWindowView; sevenDay?: UsageWindowView };
+  const recorded: Partial<AccountStatus['usage']> = accountStatus(status, a.metadata.name)?.usage ?? {};
   const usage: AccountCheckInput['usage'] = {};
   for (const k of ['fiveHour', 'sevenDay'] as const) {
     const w = recorded[k];

@@ -9,7 +9,7 @@ import { acquireInstanceLock } from '../../adapters/instance-lock.js';
 import { applyGoStep, foreignHookNotes, observeGoQueues, oldAgentNotes, sharedDirNotes, type GoNote } from '../../adapters/go-migration.js';
 import { loadManifests, toDesired } from '../../adapters/manifest-files.js';
 import { FileStateStore } from '../../adapters/state-store.js';
-import { POOL_KEY } from '../../controllers/accounts-view.js';
+import { poolStatus } from '../../core/status.js';
 import { COMPAT_HELP, SECUTOOLS_KEY_ENV, withCompat } from '../../core/compat.js';
 import type { StatusMap } from '../../core/controller.js';
 import { errorMessage, UsageError } from '../../core/errors.js';
@@ -114,7 +114,7 @@ export async function migrateCommand(args: string[], io: CliIO): Promise<number>
   const desired = withCompat(toDesired(loaded), compat);
   const stateDir = stateDirOf(values['state-dir'], io);
   const status = existsSync(stateDir) ? ((await new FileStateStore(stateDir, { readOnly: true }).read<StatusMap>(STATUS_RECORD).catch(() => undefined)) ?? {}) : {};
-  const active = (status[POOL_KEY] as { activeAccount?: unknown } | undefined)?.activeAccount;
+  const active = poolStatus(status)?.activeAccount;
   const now = Date.now();
   const { input, missingQueues } = await observeGoQueues(desired, { env: io.env, now, jobApi: !values['no-job-api'], ...(typeof active === 'string' ? { activeAccount: active } : {}) });
   const plan = planGoMigration(input);

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ObjectStatus } from '../../core/controller.js';
+import { delegationPolicyStatus, sessionStatus } from '../../core/status.js';
 import type { ServerContext } from '../context.js';
 import { poolView } from '../objects.js';
 import { emptyQuery, parseInput } from '../validate.js';
@@ -31,13 +32,14 @@ function delegationOf(ctx: ServerContext): { totals: DelegationTotals; policies:
   const policies: Record<string, unknown> = {};
   const active: unknown[] = [];
   for (const p of desired.delegationPolicies) {
-    const st = status[`DelegationPolicy/${p.metadata.name}`];
-    const jobs = Array.isArray(st?.activeJobs) ? (st.activeJobs as unknown[]) : [];
+    const st = delegationPolicyStatus(status, p.metadata.name);
+    // A status persisted by an older version may hold other shapes: every field is checked.
+    const jobs: unknown[] = Array.isArray(st?.activeJobs) ? st.activeJobs : [];
     const activeJobs = Array.isArray(st?.activeJobs) ? jobs.length : num(st?.activeJobs);
-    const counters = (st?.counters ?? {}) as Record<string, unknown>;
-    const entry = { activeJobs, submitted: num(counters.submitted), succeeded: num(counters.succeeded), failed: num(counters.failed), costToday: num(st?.costToday), ready: readyOf(st) };
+    const counters = st?.counters;
+    const entry = { activeJobs, submitted: num(counters?.submitted), succeeded: num(counters?.succeeded), failed: num(counters?.failed), costToday: num(st?.costToday), ready: readyOf(st) };
     policies[p.metadata.name] = entry;
-    for (const j of jobs) active.push(j && typeof j === 'object' ? { policy: p.metadata.name, ...(j as Record<string, unknown>) } : { policy: p.metadata.name, job: j });
+    for (const j of jobs) active.push(j && typeof j === 'object' ? { policy: p.metadata.name, ...j } : { policy: p.metadata.name, job: j });
     totals.activeJobs += entry.activeJobs;
     totals.submitted += entry.submitted;
     totals.succeeded += entry.succeeded;
@@ -55,7 +57,7 @@ export function compatRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const { desired, status } = state;
     const sessions: Record<string, unknown> = {};
     for (const s of desired.sessions) {
-      const st = status[`Session/${s.metadata.name}`];
+      const st = sessionStatus(status, s.metadata.name);
       sessions[s.metadata.name] = {
         state: typeof st?.activity === 'string' ? st.activity : 'unknown',
         project: s.spec.project,
