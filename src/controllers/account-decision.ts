@@ -150,23 +150,23 @@ export interface ActiveDecision {
   forcedRejected?: string;
 }
 
-function toMs(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : t;
+function toMs(iso: string | undefined): number | undefined {
+  if (iso === undefined) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
-function fmtWindow(label: string, w: UsageWindow | undefined, nowMs: number): string {
-  if (!w) return `${label} n/a`;
-  const u = effectiveUtilization(w, nowMs);
-  const age = toMs(w.observedAt);
-  return `${label} ${formatPercent(u)}${w.rolledOver || u !== w.utilization ? ' (window reset)' : ''} (${w.source}${age !== undefined ? `, ${formatAge(nowMs - age)} ago` : ''})`;
+function fmtWindow(label: string, window: UsageWindow | undefined, nowMs: number): string {
+  if (!window) return `${label} n/a`;
+  const utilization = effectiveUtilization(window, nowMs);
+  const age = toMs(window.observedAt);
+  return `${label} ${formatPercent(utilization)}${window.rolledOver || utilization !== window.utilization ? ' (window reset)' : ''} (${window.source}${age !== undefined ? `, ${formatAge(nowMs - age)} ago` : ''})`;
 }
 
-function fmtUsage(a: AccountDecisionInput, nowMs: number): string {
-  if (!hasUsageData(a.usage === 'unknown' ? undefined : a.usage)) return 'usage unknown';
-  const u = a.usage as UsageSnapshot;
-  return `${fmtWindow('5h', u.fiveHour, nowMs)}, ${fmtWindow('7d', u.sevenDay, nowMs)}`;
+function fmtUsage(account: AccountDecisionInput, nowMs: number): string {
+  if (!hasUsageData(account.usage === 'unknown' ? undefined : account.usage)) return 'usage unknown';
+  const usage = account.usage as UsageSnapshot;
+  return `${fmtWindow('5h', usage.fiveHour, nowMs)}, ${fmtWindow('7d', usage.sevenDay, nowMs)}`;
 }
 
 export interface Classified extends AccountVerdict {
@@ -238,13 +238,13 @@ function byPreference(a: Classified, b: Classified): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function strip(c: Classified): AccountVerdict {
-  const { input: _input, ...v } = c;
+function strip(classified: Classified): AccountVerdict {
+  const { input: _input, ...v } = classified;
   return v;
 }
 
-function describeTarget(c: Classified, nowMs: number): string {
-  return `${c.name} (priority ${c.input.priority}, ${c.tier === 'unknown' ? c.why : fmtUsage(c.input, nowMs)})`;
+function describeTarget(target: Classified, nowMs: number): string {
+  return `${target.name} (priority ${target.input.priority}, ${target.tier === 'unknown' ? target.why : fmtUsage(target.input, nowMs)})`;
 }
 
 /** What every phase of the decision reads: the classified accounts and the current one. */

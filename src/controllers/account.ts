@@ -199,24 +199,24 @@ export class AccountController implements Controller<AccountObserved> {
 }
 
 function seedPoll(prior: AccountStatus | undefined): PollState<UsageSnapshot> {
-  const st = initialPollState<UsageSnapshot>();
+  const initial = initialPollState<UsageSnapshot>();
   // A status written by an older version may lack fields of the poll state.
-  const p: Partial<PollState<UsageSnapshot>> | undefined = prior?.poll;
-  if (!p) return st;
+  const recorded: Partial<PollState<UsageSnapshot>> | undefined = prior?.poll;
+  if (!recorded) return initial;
   return {
-    ...st,
-    ...(p.lastGood ? { lastGood: p.lastGood } : {}),
-    ...(p.lastAttemptAt ? { lastAttemptAt: p.lastAttemptAt } : {}),
-    ...(p.lastOutcome ? { lastOutcome: p.lastOutcome } : {}),
-    ...(p.nextAllowedAt ? { nextAllowedAt: p.nextAllowedAt } : {}),
-    ...(p.lastProbeAt ? { lastProbeAt: p.lastProbeAt } : {}),
-    consecutiveFailures: p.consecutiveFailures ?? 0,
+    ...initial,
+    ...(recorded.lastGood ? { lastGood: recorded.lastGood } : {}),
+    ...(recorded.lastAttemptAt ? { lastAttemptAt: recorded.lastAttemptAt } : {}),
+    ...(recorded.lastOutcome ? { lastOutcome: recorded.lastOutcome } : {}),
+    ...(recorded.nextAllowedAt ? { nextAllowedAt: recorded.nextAllowedAt } : {}),
+    ...(recorded.lastProbeAt ? { lastProbeAt: recorded.lastProbeAt } : {}),
+    consecutiveFailures: recorded.consecutiveFailures ?? 0,
   };
 }
 
 /** The usage poll schedule of an account (src/core/poll-schedule.ts). */
-export function pollConfigOf(a: ManifestObject<'Account'>): PollConfig {
-  return { pollIntervalMs: durationMs(a.spec.quota.pollInterval) };
+export function pollConfigOf(account: ManifestObject<'Account'>): PollConfig {
+  return { pollIntervalMs: durationMs(account.spec.quota.pollInterval) };
 }
 
 /**
@@ -224,11 +224,11 @@ export function pollConfigOf(a: ManifestObject<'Account'>): PollConfig {
  * the manifest, defaults applied here, so the canonical spec (and generation) of existing Accounts
  * does not change.
  */
-export function quotaHealthConfigOf(a: ManifestObject<'Account'>): QuotaHealthConfig {
-  const interval = durationMs(a.spec.quota.pollInterval);
+export function quotaHealthConfigOf(account: ManifestObject<'Account'>): QuotaHealthConfig {
+  const interval = durationMs(account.spec.quota.pollInterval);
   return {
-    unknownAfterFailures: a.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
-    maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
+    unknownAfterFailures: account.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
+    maxUsageAgeMs: account.spec.quota.maxUsageAge !== undefined ? durationMs(account.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
   };
 }
 
@@ -655,15 +655,15 @@ function isQuotaUnknownReason(reason: string | undefined): boolean {
   return reason !== undefined && QUOTA_UNKNOWN_REASONS.has(reason as QuotaHealthReason);
 }
 
-function lastError(obs: AccountObservation, st: AccountStatus | undefined): string | undefined {
-  if (obs.polled && !obs.polled.ok) return obs.polled.message;
-  return st?.lastPollError?.message;
+function lastError(observation: AccountObservation, prior: AccountStatus | undefined): string | undefined {
+  if (observation.polled && !observation.polled.ok) return observation.polled.message;
+  return prior?.lastPollError?.message;
 }
 
 /** `5h 40% (usage-api, 22m ago), 7d 20% (usage-api, 22m ago)` — the figures kept while usage is unknown. */
-function lastKnown(m: MergedUsage, nowMs: number): string {
-  const w = (label: string, x: UsageWindow | undefined) => (x ? `${label} ${formatPercent(x.utilization)} (${x.source}, ${formatAge(nowMs - Date.parse(x.observedAt))} ago)` : `${label} n/a`);
-  return m.fiveHour || m.sevenDay ? `${w('5h', m.fiveHour)}, ${w('7d', m.sevenDay)}` : 'none';
+function lastKnown(usage: MergedUsage, nowMs: number): string {
+  const windowText = (label: string, figure: UsageWindow | undefined) => (figure ? `${label} ${formatPercent(figure.utilization)} (${figure.source}, ${formatAge(nowMs - Date.parse(figure.observedAt))} ago)` : `${label} n/a`);
+  return usage.fiveHour || usage.sevenDay ? `${windowText('5h', usage.fiveHour)}, ${windowText('7d', usage.sevenDay)}` : 'none';
 }
 
 /** Every account is excluded (suspended, credentials unusable, shared state diverged): none can take the pool. */
@@ -672,17 +672,17 @@ function excludedAllOf(decision: ActiveDecision): boolean {
 }
 
 /** Why the account's last poll was rejected (401/403), until a poll succeeds; undefined otherwise. */
-function credentialsRejection(obs: AccountObservation): string | undefined {
-  const p = obs.polled;
-  if (p && !p.ok && (p.kind === 'CredentialsExpired' || p.kind === 'Forbidden')) return p.message;
-  if (!p && obs.poll.lastOutcome === 'rejected') return 'the usage endpoint rejected the access token (401/403) at the last poll';
+function credentialsRejection(observation: AccountObservation): string | undefined {
+  const polled = observation.polled;
+  if (polled && !polled.ok && (polled.kind === 'CredentialsExpired' || polled.kind === 'Forbidden')) return polled.message;
+  if (!polled && observation.poll.lastOutcome === 'rejected') return 'the usage endpoint rejected the access token (401/403) at the last poll';
   return undefined;
 }
 
-function usageFigures(m: MergedUsage | undefined): Record<string, unknown> {
-  if (!m) return {};
-  const w = (x: { utilization: number; source: string; resetsAt?: string } | undefined) => (x ? `${formatPercent(x.utilization)} (${x.source}${x.resetsAt ? `, resets ${x.resetsAt}` : ''})` : 'unknown');
-  return { fiveHour: w(m.fiveHour), sevenDay: w(m.sevenDay), ...(m.exhaustedUntil ? { exhaustedUntil: m.exhaustedUntil } : {}) };
+function usageFigures(usage: MergedUsage | undefined): Record<string, unknown> {
+  if (!usage) return {};
+  const windowText = (figure: { utilization: number; source: string; resetsAt?: string } | undefined) => (figure ? `${formatPercent(figure.utilization)} (${figure.source}${figure.resetsAt ? `, resets ${figure.resetsAt}` : ''})` : 'unknown');
+  return { fiveHour: windowText(usage.fiveHour), sevenDay: windowText(usage.sevenDay), ...(usage.exhaustedUntil ? { exhaustedUntil: usage.exhaustedUntil } : {}) };
 }
 
 /** Every unpinned, running session reports the target account and is Ready. */

@@ -603,8 +603,8 @@ export function planRunning(pass: SessionPass, tmux: TmuxSessionInfo, base: Sess
   };
 }
 
-function pickActivity(a: ActivityState): Partial<SessionStatus> {
-  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns, processStartedAt } = a;
+function pickActivity(state: ActivityState): Partial<SessionStatus> {
+  const { activity, claudeSessionId, lastHeartbeat, since, rateLimits, currentTask, lastCompletedTask, lastCompletedAt, lastTurnEndedAt, lastError, turns, processStartedAt } = state;
   const out: Partial<SessionStatus> = { activity, turns };
   if (claudeSessionId !== undefined) out.claudeSessionId = claudeSessionId;
   if (lastHeartbeat !== undefined) out.lastHeartbeat = lastHeartbeat;
@@ -619,8 +619,8 @@ function pickActivity(a: ActivityState): Partial<SessionStatus> {
   return out;
 }
 
-function activityReason(a: ActivityState['activity']): string {
-  return { starting: 'Starting', idle: 'Idle', working: 'Working', waitingInput: 'WaitingInput', rateLimited: 'RateLimited', exited: 'Exited' }[a];
+function activityReason(activity: ActivityState['activity']): string {
+  return { starting: 'Starting', idle: 'Idle', working: 'Working', waitingInput: 'WaitingInput', rateLimited: 'RateLimited', exited: 'Exited' }[activity];
 }
 
 /** Resume the known conversation when its transcript exists; otherwise start a new one. */
@@ -630,10 +630,10 @@ function chooseConversation(session: ManifestObject<'Session'>, st: SessionStatu
   return { mode: 'new', id: observed.freshIds[name] ?? '00000000-0000-4000-8000-000000000000' };
 }
 
-function prepareLaunch(session: ManifestObject<'Session'>, l: LaunchSpec, input: PlanInput<SessionObserved>, deps: SessionControllerDeps, relaunch = false): Effect[] {
+function prepareLaunch(session: ManifestObject<'Session'>, spec: LaunchSpec, input: PlanInput<SessionObserved>, deps: SessionControllerDeps, relaunch = false): Effect[] {
   const project = input.desired.projects.find((p) => p.metadata.name === session.spec.project);
   const guard = deps.guardHook?.(session, project);
-  const effects = prepareEffects(l, sessionSettings(deps, session.metadata.name, l.account, guard?.settings));
+  const effects = prepareEffects(spec, sessionSettings(deps, session.metadata.name, spec.account, guard?.settings));
   if (guard) {
     // Fail closed on first launch (the effect throws, the session is not launched);
     // fail open on a relaunch (the earlier deployment is in place).
@@ -642,30 +642,30 @@ function prepareLaunch(session: ManifestObject<'Session'>, l: LaunchSpec, input:
   return effects;
 }
 
-function newSessionEffect(name: string, l: LaunchSpec, s: ManifestObject<'Session'>, conversation: { mode: 'new' | 'resume'; id: string }, now: Date): Effect {
+function newSessionEffect(name: string, spec: LaunchSpec, session: ManifestObject<'Session'>, conversation: { mode: 'new' | 'resume'; id: string }, now: Date): Effect {
   const options: Record<string, string> = {
-    'cf-generation': launchGeneration(l),
+    'cf-generation': launchGeneration(spec),
     'cf-conversation': conversation.id,
     'cf-launch-mode': conversation.mode,
     'cf-launched-at': now.toISOString(),
   };
-  if (l.account) options['cf-account'] = l.account;
-  if (l.configDir) options['cf-config-dir'] = l.configDir;
-  if (s.metadata.annotations?.[PRUNE_ANNOTATION] === 'true') options['cf-prune'] = 'true';
+  if (spec.account) options['cf-account'] = spec.account;
+  if (spec.configDir) options['cf-config-dir'] = spec.configDir;
+  if (session.metadata.annotations?.[PRUNE_ANNOTATION] === 'true') options['cf-prune'] = 'true';
   // Appended after the user's argv with the other flags, so a wrapper (`bash -lc 'exec claude "$@"' claude`,
   // `node agent.js`) passes them on instead of its interpreter choking on them.
-  const argv = [...l.baseArgv, ...conversationArgs(conversation.mode, conversation.id)];
-  return { type: 'tmux.newSession', session: name, cwd: l.cwd, argv, env: l.env, unsetEnv: UNSET_ENV, owner: ownerOf(name), options };
+  const argv = [...spec.baseArgv, ...conversationArgs(conversation.mode, conversation.id)];
+  return { type: 'tmux.newSession', session: name, cwd: spec.cwd, argv, env: spec.env, unsetEnv: UNSET_ENV, owner: ownerOf(name), options };
 }
 
-function launchedStatus(l: LaunchSpec, conversation: { mode: 'new' | 'resume'; id: string }, now: Date, base: SessionStatus): Partial<SessionStatus> {
+function launchedStatus(spec: LaunchSpec, conversation: { mode: 'new' | 'resume'; id: string }, now: Date, base: SessionStatus): Partial<SessionStatus> {
   return {
-    account: l.account ?? null,
+    account: spec.account ?? null,
     conversationId: conversation.id,
     launchMode: conversation.mode,
     launchedAt: now.toISOString(),
     launches: (base.launches ?? 0) + 1,
-    launch: launchView(l, conversation),
+    launch: launchView(spec, conversation),
     activity: 'starting',
     since: now.toISOString(),
     panePid: null,
@@ -677,9 +677,9 @@ function worktreeDecision(session: ManifestObject<'Session'>, input: PlanInput<S
   const project = input.desired.projects.find((p) => p.metadata.name === session.spec.project);
   const target = worktreeTarget(session, project);
   if (!target || !project) return undefined;
-  const o = input.observed.worktrees?.[session.metadata.name];
-  if (!o) return { kind: 'blocked', reason: 'WorktreeUnavailable', message: `the worktree ${target.path} was not observed` };
-  return decideWorktree(o, project.spec.path, session.metadata.annotations?.[PRUNE_ANNOTATION] === 'true');
+  const observed = input.observed.worktrees?.[session.metadata.name];
+  if (!observed) return { kind: 'blocked', reason: 'WorktreeUnavailable', message: `the worktree ${target.path} was not observed` };
+  return decideWorktree(observed, project.spec.path, session.metadata.annotations?.[PRUNE_ANNOTATION] === 'true');
 }
 
 /**
@@ -691,17 +691,17 @@ function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserve
   const effects: Effect[] = [];
   const removed: string[] = [];
   const kept: { reason: string; message: string }[] = [];
-  for (const w of worktrees) {
-    const v = judgeOrphanWorktree(w);
-    if (v.action === 'keep') kept.push(v);
+  for (const worktree of worktrees) {
+    const verdict = judgeOrphanWorktree(worktree);
+    if (verdict.action === 'keep') kept.push(verdict);
     else {
-      effects.push(v.effect);
-      if (v.action === 'remove') removed.push(w.path);
+      effects.push(verdict.effect);
+      if (verdict.action === 'remove') removed.push(worktree.path);
     }
   }
   const first = kept[0];
   if (first) {
-    for (const k of kept) out.notes.push({ key, level: 'warning', message: k.message });
+    for (const keep of kept) out.notes.push({ key, level: 'warning', message: keep.message });
     const was = prior?.conditions?.find((c) => c.type === 'Ready');
     if (was?.reason !== first.reason) out.events.push({ key, type: 'Warning', reason: 'WorktreeKept', message: first.message, data: { reason: first.reason } });
     const gen = prior?.observedGeneration ?? '';
@@ -712,8 +712,8 @@ function removedWorktrees(key: string, worktrees: readonly OrphanWorktreeObserve
 }
 
 /** `status 1`, `killed by signal 9`, or `status unknown` (tmux has not reaped the process yet). */
-function exitOf(t: { paneDeadStatus: number | undefined; paneDeadSignal?: number }): string {
-  if (t.paneDeadStatus !== undefined) return `status ${t.paneDeadStatus}`;
-  if (t.paneDeadSignal !== undefined) return `killed by signal ${t.paneDeadSignal}`;
+function exitOf(tmux: { paneDeadStatus: number | undefined; paneDeadSignal?: number }): string {
+  if (tmux.paneDeadStatus !== undefined) return `status ${tmux.paneDeadStatus}`;
+  if (tmux.paneDeadSignal !== undefined) return `killed by signal ${tmux.paneDeadSignal}`;
   return 'status unknown';
 }
