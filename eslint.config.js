@@ -42,6 +42,27 @@ export default tseslint.config(
     },
   },
   {
+    // api is the bottom layer: schemas and object parsing import nothing else from src/.
+    files: ['src/api/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: worldModules.map((name) => ({ name, message: 'api/core/controllers/render are pure: reach the world through src/core/ports.ts.' })),
+        patterns: restrict(['**/core/**', '**/controllers/**', '**/render/**', '**/guard/**', '**/adapters/**', '**/runtime/**', '**/server/**', '**/cli/**', '**/mcp/**'], 'Imports point one way: api -> core -> adapters/controllers -> runtime -> server, cli. api is the bottom layer.'),
+      }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: worldModules.map((name) => ({ name, message: 'api/core/controllers/render are pure: reach the world through src/core/ports.ts.' })),
+        patterns: restrict(['**/controllers/**', '**/render/**', '**/adapters/**', '**/runtime/**', '**/server/**', '**/cli/**', '**/mcp/**'], 'Imports point one way: api -> core -> adapters/controllers -> runtime -> server, cli.'),
+      }],
+    },
+  },
+  {
     files: ['src/adapters/**/*.ts'],
     ignores: ['src/**/*.test.ts'],
     rules: {

@@ -4,7 +4,7 @@ import type { DesiredState, ManifestObject } from '../api/objects.js';
 import type { StatusMap } from '../core/controller.js';
 import { claudeJsonPath, userSettingsPath } from '../core/claude-paths.js';
 import type { Effect } from '../core/effects.js';
-import { generationOf } from '../core/generation.js';
+import { generationOf } from '../api/generation.js';
 import { activeAccount } from './accounts-view.js';
 
 /**
