@@ -59,6 +59,7 @@ import {
   formatPercent,
   hasUsageData,
   headroom as headroomOf,
+  isOverThreshold,
   type UsageSnapshot,
   type UsageWindow,
 } from '../core/quota.js';
@@ -206,8 +207,7 @@ function classify(a: AccountDecisionInput, nowMs: number): Classified {
     }
     return v;
   }
-  const over5 = u5 >= t.fiveHourThreshold;
-  const over7 = u7 >= t.weeklyThreshold;
+  const { fiveHour: over5, sevenDay: over7 } = isOverThreshold(usage, t, nowMs);
   if (over5 || over7) {
     const parts: string[] = [];
     if (over5) parts.push(`${fmtWindow('5h', usage.fiveHour, nowMs)} ≥ ${formatPercent(t.fiveHourThreshold)}`);

@@ -11,7 +11,7 @@ import { setCondition, type Condition } from '../core/conditions.js';
 import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { parseStopFailureLimit } from '../core/limit-messages.js';
-import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
+import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, pollOutcomeOf, recordPollOutcome, recordProbe, type PollConfig, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
 import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
@@ -156,7 +156,7 @@ export class AccountController implements Controller<AccountObserved> {
       }
       if (mayPoll(poll, now)) {
         polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
-        poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
+        poll = recordPollOutcome(poll, pollOutcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
       }
     }
     this.#polls.set(name, poll);
@@ -207,13 +207,6 @@ export function quotaHealthConfigOf(a: ManifestObject<'Account'>): QuotaHealthCo
     unknownAfterFailures: a.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
     maxUsageAgeMs: a.spec.quota.maxUsageAge !== undefined ? durationMs(a.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
   };
-}
-
-function outcomeOf(r: UsageFetch, at: number): PollOutcome {
-  if (r.ok) return { kind: 'ok', at };
-  if (r.kind === 'RateLimited') return { kind: 'rateLimited', at, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
-  if (r.kind === 'CredentialsExpired' || r.kind === 'Forbidden') return { kind: 'rejected', at };
-  return { kind: 'unavailable', at };
 }
 
 interface SessionView {

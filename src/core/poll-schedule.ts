@@ -21,6 +21,8 @@
  * All times are epoch milliseconds; the random source is injected (`() => number` in [0, 1)).
  */
 
+import type { UsageFetch } from './ports.js';
+
 export type PollOutcome =
   | { kind: 'ok'; at: number }
   /** 429. `retryAfterMs` is relative to `at`. */
@@ -29,6 +31,25 @@ export type PollOutcome =
   | { kind: 'unavailable'; at: number }
   /** 401/403: credentials rejected. */
   | { kind: 'rejected'; at: number };
+
+/**
+ * The poll schedule's outcome of one usage request (the QuotaPort's answer, or the adapter's
+ * `fetchUsage` result): 401/403 → rejected, 429 → rateLimited (with Retry-After), everything else
+ * that failed (5xx, network, timeout, unreadable body, no usable token) → unavailable.
+ */
+export function pollOutcomeOf(result: UsageFetch, at: number): PollOutcome {
+  if (result.ok) return { kind: 'ok', at };
+  switch (result.kind) {
+    case 'CredentialsExpired':
+    case 'Forbidden':
+      return { kind: 'rejected', at };
+    case 'RateLimited':
+      return result.retryAfterMs !== undefined ? { kind: 'rateLimited', at, retryAfterMs: result.retryAfterMs } : { kind: 'rateLimited', at };
+    case 'Unavailable':
+    case 'NoCredentials':
+      return { kind: 'unavailable', at };
+  }
+}
 
 export interface PollConfig {
   pollIntervalMs: number;

@@ -237,24 +237,24 @@ export interface Thresholds {
 }
 
 export interface ThresholdCheck {
+  /** Some window is at/over its threshold. */
   over: boolean;
-  /** The first window at/over its threshold (fiveHour checked first). */
-  window?: 'fiveHour' | 'sevenDay';
-  utilization?: number;
-  threshold?: number;
+  /** The five-hour utilization is at/over `fiveHourThreshold`. */
+  fiveHour: boolean;
+  /** The weekly utilization is at/over `weeklyThreshold`. */
+  sevenDay: boolean;
 }
 
 /**
- * Whether the five-hour or weekly utilization is AT or above its threshold as of `now`
+ * Whether the five-hour and the weekly utilization are AT or above their thresholds as of `now`
  * (windows whose reset passed count as 0; missing windows as 0). Scoped windows are not
  * compared against thresholds; scoped exhaustion shows through `MergedUsage.exhaustedUntil`.
+ * The active-account decision's `over` tier (src/controllers/account-decision.ts).
  */
 export function isOverThreshold(snapshot: UsageSnapshot, thresholds: Thresholds, now: Date | string | number): ThresholdCheck {
-  const u5 = effectiveUtilization(snapshot.fiveHour, now);
-  if (u5 >= thresholds.fiveHourThreshold) return { over: true, window: 'fiveHour', utilization: u5, threshold: thresholds.fiveHourThreshold };
-  const u7 = effectiveUtilization(snapshot.sevenDay, now);
-  if (u7 >= thresholds.weeklyThreshold) return { over: true, window: 'sevenDay', utilization: u7, threshold: thresholds.weeklyThreshold };
-  return { over: false };
+  const fiveHour = effectiveUtilization(snapshot.fiveHour, now) >= thresholds.fiveHourThreshold;
+  const sevenDay = effectiveUtilization(snapshot.sevenDay, now) >= thresholds.weeklyThreshold;
+  return { over: fiveHour || sevenDay, fiveHour, sevenDay };
 }
 
 /** Percentage points left before the nearer threshold: min(5h threshold − 5h%, weekly threshold − 7d%). */
