@@ -184,7 +184,7 @@ export const sessionSpecSchema = z
 export const projectSpecSchema = z
   .strictObject({
     path: path('The project directory (the agents work here).'),
-    queueDir: z.string().min(1).default('.agent-queue').describe('Task queue directory, relative to `path`. Default `.agent-queue`.'),
+    queueDir: z.string().min(1).default('.agent-queue').describe('Task queue directory, relative to `path`; an absolute path is used as it is (outside the project). `~` is not expanded here. Default `.agent-queue`.'),
     delegationPolicy: nameSchema.optional().describe('DelegationPolicy that may route tasks of this project to the external job API.'),
     safety: z
       .strictObject({

@@ -26,7 +26,7 @@ import type { Change } from '../core/plan.js';
 import type { FsReadPort } from '../core/ports.js';
 import { decide, type RouteDecision, type RouterPolicy } from '../core/router.js';
 import { formatDelegatedFooter, type InboxScan, type Task, type TaskEntry } from '../core/task.js';
-import { queueRootOf } from './project.js';
+import { queueRootOf } from '../api/queue-root.js';
 
 // ---------------------------------------------------------------------------------------------
 // Ports (implemented by src/adapters/delegation/service.ts; structurally typed)

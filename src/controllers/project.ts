@@ -14,6 +14,7 @@
 import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { durationMs } from '../api/duration.js';
+import { queueRootOf } from '../api/queue-root.js';
 import { setCondition, type Condition } from '../core/conditions.js';
 import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
@@ -155,10 +156,6 @@ interface PoolStatus {
   activeAccount?: string | null;
   allExhausted?: boolean;
   exhausted?: string[];
-}
-
-export function queueRootOf(p: ManifestObject<'Project'>): string {
-  return posix.resolve(p.spec.path, p.spec.queueDir);
 }
 
 export function dispatchedPath(root: string, id: string): string {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { enqueueTask } from '../../adapters/queue/index.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
 import { formatDiagnostic, type Diagnostic, type ManifestObject } from '../../api/objects.js';
+import { queueRootOf } from '../../api/queue-root.js';
 import type { EnqueueOptions } from '../../adapters/queue/index.js';
 import { UsageError } from '../../core/errors.js';
 import { PRIORITIES, TaskParseError } from '../../core/task.js';
@@ -162,5 +163,5 @@ export async function projectQueueRoot(project: string, manifests: string[] | un
     const names = loaded.objects.filter((o) => o.kind === 'Project').map((o) => o.metadata.name);
     throw new UsageError(`no Project named ${JSON.stringify(project)} in the manifests${names.length > 0 ? ` (projects: ${names.join(', ')})` : ''}`);
   }
-  return path.resolve(p.spec.path, p.spec.queueDir);
+  return queueRootOf(p);
 }
