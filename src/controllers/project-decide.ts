@@ -4,7 +4,7 @@
  */
 import type { Activity } from '../core/activity.js';
 import type { Lease, Priority } from '../core/task.js';
-import { taskMarkerId } from './project-prompt.js';
+import { taskMarkerId } from '../core/task-marker.js';
 
 /** What the Project controller knows about one session (from the manifests, tmux and the prior Session status). */
 export interface SessionView {

@@ -36,7 +36,7 @@ import { continuationPrompt, taskPrompt } from './project-prompt.js';
 import type { SessionStatus } from './session.js';
 import { accountFor } from './session-launch.js';
 
-export { taskPrompt, continuationPrompt, taskMarkerId } from './project-prompt.js';
+export { taskPrompt, continuationPrompt } from './project-prompt.js';
 
 /** The queue operations the controller observes with (createFsTaskQueue + two listings). */
 export interface ProjectQueue extends TaskQueue {
