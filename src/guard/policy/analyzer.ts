@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import type { SyntaxNode } from './syntax.js';
 import { hasSyntaxError, ParseLimitError } from './syntax.js';
 import type { ParseFn } from './types.js';
+import { shellQuote } from '../../core/shell-quote.js';
 import {
   MARK_ANY, MARK_EMPTYABLE, MARK_NONEMPTY, criticalReason, display, hasMarker, isBlockDevice, isTempPath, isUnder, normalize, protectedHit, resolvePath, secretHit,
   unknownChildCritical, type PathEnv,
@@ -3447,7 +3448,3 @@ export function braceExpand(s: string, limit = MAX_FANOUT): string[] {
   return out;
 }
 
-export function shellQuote(s: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
