@@ -1,5 +1,5 @@
 /**
- * The active-account decision (issue 4 §2): which account the whole pool should run on.
+ * The active-account decision: which account the whole pool should run on.
  *
  * Pure: a function of the accounts' facts, the current active account and `now`. The Account
  * controller persists the result (active account, decision log) and the Session controller

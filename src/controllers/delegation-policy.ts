@@ -1,5 +1,5 @@
 /**
- * DelegationPolicy controller (issue 6): runs the tasks that the router (src/core/router.ts) sends
+ * DelegationPolicy controller (docs/delegation-api.md): runs the tasks that the router (src/core/router.ts) sends
  * to an external AI job API.
  *
  * For each policy, observe() reads every project whose `spec.delegationPolicy` names it — the

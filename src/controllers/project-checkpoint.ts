@@ -1,5 +1,5 @@
 /**
- * Session checkpoints (issue 5 §5): `<state-dir>/checkpoints/<session>.json`, the last task, the
+ * Session checkpoints (docs/queue-protocol.md, "Recovery, janitor, views"): `<state-dir>/checkpoints/<session>.json`, the last task, the
  * conversation id, the working directory and the last tool call of each session, rewritten
  * atomically (an `fs.writeJson` effect) whenever one of them changes. Failover replay and crash
  * recovery read them (src/adapters/checkpoints.ts). Pure.

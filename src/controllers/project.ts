@@ -1,5 +1,5 @@
 /**
- * Project controller (issue 5): the task queue of each Project. observe() reads the queue
+ * Project controller (docs/queue-protocol.md, "The Project controller"): the task queue of each Project. observe() reads the queue
  * (inbox scan, counts, leases, dispatched/), tmux liveness and the session checkpoints; plan()
  * (pure) decides, in one pass:
  * - queue recovery (interrupted finishes, leftover leases, dispatched tasks without a lease);

@@ -1,7 +1,8 @@
 /**
  * Pure poller state for the usage endpoint, one per account.
  *
- * Rules (issue 4 §1, issue 14 §4; CLAUDE-CODE.md: the endpoint throttles per token, sometimes for an hour):
+ * Rules (the operator's view: docs/operations.md, "Usage data unknown"; the endpoint throttles per
+ * token, sometimes for an hour):
  * - at most one request per `pollIntervalMs` (measured from the last ATTEMPT, success or not);
  * - after a throttle (429), a server error (5xx) or a network error: exponential backoff,
  *   `min(maxBackoffMs, pollIntervalMs × 2^(n−1))` for the n-th consecutive failure, stretched by an

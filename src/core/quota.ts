@@ -1,7 +1,7 @@
 /**
  * Quota observations per account, with provenance, and how they merge into one picture.
  *
- * Pure: no I/O, `now` is always an argument. Sources (CLAUDE-CODE.md, "Quota"):
+ * Pure: no I/O, `now` is always an argument. Sources:
  * - `usage-api`    GET /api/oauth/usage (polled; see src/adapters/quota/usage-client.ts)
  * - `statusline`   the status line command's stdin JSON `rate_limits` (real time, free)
  * - `stop-failure` a StopFailure hook with `error: "rate_limit"`     (hard evidence)
@@ -334,7 +334,7 @@ const SCOPED_KEY = /^seven_day_(.+)$/;
 const NOT_A_WINDOW = new Set(['seven_day_oauth_apps']);
 
 /**
- * The documented response (CLAUDE-CODE.md, "Quota"): windows `five_hour`, `seven_day` and
+ * The usage endpoint's response: windows `five_hour`, `seven_day` and
  * `seven_day_<scope>` are `{utilization, resets_at}` or null or missing; `utilization` is a number
  * ≥ 0 that may exceed 100; the newer `limits[]` holds `{kind, percent, resets_at, scope}`. Other
  * fields (`extra_usage`, …) are not checked. A body with none of `five_hour`, `seven_day`, `limits`

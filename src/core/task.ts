@@ -1,5 +1,5 @@
 /**
- * Tasks in a project's queue (DESIGN.md §4, docs/queue-protocol.md): the types, the pure parsing of
+ * Tasks in a project's queue (docs/queue-protocol.md): the types, the pure parsing of
  * a task file (optional YAML frontmatter + markdown body), the task id rule, ordering, the footers
  * appended on completion/failure, the on-disk record formats (lease, finish intent, status.json)
  * and the pure crash-recovery planner. Nothing here touches the filesystem: the adapter in
