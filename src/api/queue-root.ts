@@ -6,6 +6,9 @@
  */
 import { posix } from 'node:path';
 
+/** `Project.spec.queueDir` when the manifest gives none. */
+export const DEFAULT_QUEUE_DIR = '.agent-queue';
+
 /** A Project (its spec as parsed: `path` absolute, `queueDir` defaulted). */
 export interface QueueRootSpec {
   spec: { path: string; queueDir: string };

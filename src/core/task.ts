@@ -23,8 +23,6 @@ export const INTENTS_DIR = 'intents';
 export const TEMP_DIR = '.tmp';
 export const STATUS_FILE = 'status.json';
 
-/** Default queue directory name under a project path. */
-export const DEFAULT_QUEUE_DIR = '.agent-queue';
 /** Default settle window for inbox files written in place (see the producer contract). */
 export const DEFAULT_SETTLE_MS = 2_000;
 /** Default `max_attempts` when neither the task nor the project sets one (Project.maxAttempts). */
