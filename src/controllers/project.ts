@@ -16,7 +16,7 @@ import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { durationMs } from '../api/duration.js';
 import { queueRootOf } from '../api/queue-root.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
@@ -164,8 +164,26 @@ export function dispatchedPath(root: string, id: string): string {
 
 const emptyScan = (): InboxScan => ({ ready: [], settling: [], malformed: [], conflicts: [] });
 
+/**
+ * What a Project's plans read of a Session's status ({@link sessionView}): a change here re-plans
+ * the session's project (a completion, the next dispatch, a lease to judge).
+ */
+export function sessionSignatureForProjects(st: ObjectStatus | undefined): unknown {
+  const s = st as SessionStatus | undefined;
+  const ready = s?.conditions?.find((c) => c.type === 'Ready');
+  return [ready?.status, ready?.reason, s?.activity, s?.since, s?.currentTask, s?.lastCompletedTask, s?.lastCompletedAt, s?.lastError, s?.account, s?.conversationId, s?.launchedAt, s?.launchMode, s?.failures?.at(-1)?.at, s?.processStartedAt];
+}
+
 export class ProjectController implements Controller<ProjectObserved> {
   readonly kind = 'Project' as const;
+  /** A session's change re-plans its project. */
+  readonly watches: readonly Watch[] = [
+    {
+      kind: 'Session',
+      signature: sessionSignatureForProjects,
+      map: (key, desired) => desired.sessions.filter((s) => `Session/${s.metadata.name}` === key).map((s) => s.spec.project),
+    },
+  ];
   readonly #deps: ProjectControllerDeps;
   readonly #tuning: ProjectTuning;
   readonly #seen = new Set<string>();
@@ -201,9 +219,13 @@ export class ProjectController implements Controller<ProjectObserved> {
       const prior = ctx.prior[`Project/${name}`] as ProjectStatus | undefined;
       const janitorDue = first || !prior?.janitorAt || now - Date.parse(prior.janitorAt) >= this.#tuning.janitorEveryMs;
       out.projects[name] = await this.#observeQueue(queueRootOf(p), first, janitorDue);
-      this.#seen.add(name);
     }
     return out;
+  }
+
+  /** The plan made from this observation was applied: its projects have had their first pass. */
+  commit(observed: ProjectObserved): void {
+    for (const name of Object.keys(observed.projects)) this.#seen.add(name);
   }
 
   async #observeQueue(root: string, first: boolean, janitorDue: boolean): Promise<ProjectQueueObserved> {
