@@ -18,7 +18,7 @@ export interface ErrorCodeInfo {
   action: string;
 }
 
-export const ERROR_AREAS = ['Command line', 'Manifests and state', 'Accounts', 'tmux and sessions', 'Tasks and delivery', 'Git worktrees', 'Safety guard', 'Delegation (job API)', 'Control plane', 'Secrets'] as const;
+export const ERROR_AREAS = ['Command line', 'Reconcile loop', 'Manifests and state', 'Accounts', 'tmux and sessions', 'Tasks and delivery', 'Git worktrees', 'Safety guard', 'Delegation (job API)', 'Control plane', 'Secrets'] as const;
 export type ErrorArea = (typeof ERROR_AREAS)[number];
 
 export const CF_ERRORS = {
@@ -29,6 +29,9 @@ export const CF_ERRORS = {
   CF_ERR_NO_CONTROLLER: { area: 'Command line', meaning: 'The command needs a running controller (`failover`, `send`, `manifests confirm`, `reconcile` without `--once`, `mcp`) and none is recorded in the state dir.', action: 'Start it (`claude-failover run`), point at it with `--server URL` / `--state-dir DIR`, or use `reconcile --once`.' },
   CF_ERR_API_UNREACHABLE: { area: 'Command line', meaning: 'A controller is recorded in the state dir (or given with `--server`) but does not answer: connection refused, socket missing, timeout.', action: 'Check that `claude-failover run` is up (`systemctl status`, its log) and that `--server` / `--state-dir` point at it.' },
   CF_ERR_TOKEN_FILE: { area: 'Command line', meaning: 'The API token file cannot be read, or holds fewer than 16 characters.', action: 'Check the path and its permissions; delete a short token file to have a new token generated at the next start.' },
+
+  // Reconcile loop
+  CF_ERR_RECONCILE_FAILED: { area: 'Reconcile loop', meaning: 'Changes of one key failed in a way worth retrying; the message lists each failure (with its own code) and the key is requeued with back-off.', action: 'Usually passes; if it repeats, read the `ApplyFailed` events of the key (`claude-failover events --for KIND/NAME`) and look up the codes they name.' },
 
   // Manifests and state
   CF_ERR_MANIFEST_INVALID: { area: 'Manifests and state', meaning: 'The manifests failed validation (every problem is listed with `file:line:col`), or a change (`account add`) would make them invalid.', action: 'Run `claude-failover validate -f DIR`, fix each problem it lists, and try again; nothing was changed.' },

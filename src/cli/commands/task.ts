@@ -25,7 +25,8 @@ partial file. The task id is the file name without .md: YYYYMMDD-HHMMSS-<hex>[-<
 
 Options:
   --queue DIR           The project's queue directory (e.g. /srv/web/.agent-queue); created if missing
-  --project NAME        The Project's queue (<spec.path>/<spec.queueDir>), found in the manifests
+  --project NAME        The Project's queue, found in the manifests (<spec.path>/<spec.queueDir>;
+                        an absolute queueDir as it is)
   --manifests PATH      Manifest file or directory for --project; repeatable (default
                         $CLAUDE_FAILOVER_MANIFESTS). (-f is the task file here, not manifests.)
   --file FILE, -f FILE  Read the task from FILE; "-" (or a lone "-") reads standard input
@@ -151,7 +152,7 @@ async function taskAdd(args: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** `<spec.path>/<spec.queueDir>` of the named Project in the manifests (validated as a whole). */
+/** The queue root (src/api/queue-root.ts) of the named Project in the manifests (validated as a whole). */
 export async function projectQueueRoot(project: string, manifests: string[] | undefined, io: CliIO): Promise<string> {
   const files = manifests && manifests.length > 0 ? manifests : (io.env.CLAUDE_FAILOVER_MANIFESTS ?? '').split(':').filter(Boolean);
   if (files.length === 0) throw new UsageError('--project needs the manifests: pass --manifests PATH (repeatable) or set CLAUDE_FAILOVER_MANIFESTS');
