@@ -10,14 +10,16 @@
 import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../../api/objects.js';
 import { setCondition, type Condition } from '../../core/conditions.js';
-import type { ObjectStatus, PlanInput, PlannedEvent, PlanPart } from '../../core/controller.js';
-import type { Change, Note } from '../../core/plan.js';
+import type { ObjectStatus, PlanInput } from '../../core/controller.js';
+import type { Change } from '../../core/plan.js';
 import type { TmuxSessionInfo } from '../../core/ports.js';
 import type { RouterPolicy } from '../../core/router.js';
 import type { QueueCounts, QueueStatus } from '../../core/task.js';
 import type { SessionView } from '../project-decide.js';
 import type { ProjectObserved, ProjectQueueObserved, ProjectStatus, ProjectTuning } from '../project.js';
 import type { SessionStatus } from '../session.js';
+
+export { emptyPhaseOutput, mergePhase, requeueIn, type PhaseOutput } from '../plan-phase.js';
 
 /** One project's pass: the inputs every phase reads (never writes). */
 export interface ProjectPlanContext {
@@ -43,15 +45,6 @@ export interface ProjectPlanContext {
   tmuxKnown: boolean;
   /** Session statuses were observed after this controller started, and tmux is known. */
   fresh: boolean;
-}
-
-/** What a phase adds to the plan. */
-export interface PhaseOutput {
-  changes: Change[];
-  events: PlannedEvent[];
-  notes: Note[];
-  /** Check back after this many ms: the smallest delay any decision of the phase asked for. */
-  requeueAfterMs?: number;
 }
 
 /** A change of the queue counts a phase plans (a task moving between state directories). */
@@ -87,24 +80,6 @@ export function projectPlanContext(project: ManifestObject<'Project'>, queue: Pr
     projectSessions: input.desired.sessions.filter((s) => s.spec.project === name).map((s) => s.metadata.name).sort(),
     view, tmuxKnown, fresh: !queue.first && tmuxKnown,
   };
-}
-
-export function emptyPhaseOutput(): PhaseOutput {
-  return { changes: [], events: [], notes: [] };
-}
-
-/** Asks for a check back after `ms` (keeps the earliest). */
-export function requeueIn(phase: Pick<PhaseOutput, 'requeueAfterMs'>, ms: number): void {
-  const delay = Math.max(0, Math.round(ms));
-  phase.requeueAfterMs = Math.min(phase.requeueAfterMs ?? Infinity, delay);
-}
-
-/** Appends a phase's output to the plan part, under `key`. */
-export function mergePhase(out: PlanPart, key: string, phase: PhaseOutput): void {
-  out.changes.push(...phase.changes);
-  out.events.push(...phase.events);
-  out.notes.push(...phase.notes);
-  if (phase.requeueAfterMs !== undefined) out.requeueAfterMs[key] = Math.min(out.requeueAfterMs[key] ?? Infinity, phase.requeueAfterMs);
 }
 
 /** The counts after the moves, in order (a count never goes below 0). */
