@@ -285,8 +285,8 @@ export class DelegationPolicyController implements Controller<DelegationObserved
     const out = emptyPlanPart();
     for (const name of names) {
       const policy = input.desired.delegationPolicies.find((p) => p.metadata.name === name);
-      const o = input.observed.policies[name];
-      if (policy && o) planPolicy(policy, o, input, out, this.#tuning);
+      const observed = input.observed.policies[name];
+      if (policy && observed) planPolicy(policy, observed, input, out, this.#tuning);
     }
     return out;
   }

@@ -237,9 +237,9 @@ export class ProjectController implements Controller<ProjectObserved> {
     const out = emptyPlanPart();
     if (input.observed.tmuxProblem) out.notes.push({ key: 'Project/*', level: 'warning', message: `${input.observed.tmuxProblem}; sessions cannot be observed, so no task is dispatched or judged` });
     for (const name of names) {
-      const p = input.desired.projects.find((x) => x.metadata.name === name);
-      const o = input.observed.projects[name];
-      if (p && o) planProject(p, o, input, out, this.#deps.stateDir, this.#tuning);
+      const project = input.desired.projects.find((x) => x.metadata.name === name);
+      const queue = input.observed.projects[name];
+      if (project && queue) planProject(project, queue, input, out, this.#deps.stateDir, this.#tuning);
     }
     return out;
   }
