@@ -183,35 +183,8 @@ export function judgeLease(lease: Lease, project: string, session: SessionView |
     if (session.activity === 'idle' && session.ready) return { action: 'redeliver', reason: `claimed for ${session.name} but never delivered; the session is idle` };
     return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${session.name} is ${session.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  // Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
-  // process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
-  // the task's doing: the task continues in the new conversation, from its file.
-  const lostConversation = (why: string): LeaseVerdict => {
-    if (session.lastFailureMs !== undefined && session.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
-    if (!session.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
-    return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
-  };
   if (session.activity === 'idle' && session.sinceMs !== undefined && session.sinceMs > promptMs) {
-    // The agent process started after the prompt was pasted, and has been idle since it started,
-    // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
-    // process being stopped, or one still starting). That is not a turn that ended. The prompt may
-    // still be submitted; if no turn starts within the pickup time it was lost, and the task
-    // continues (no attempt used).
-    const relaunchedAfterPrompt = session.launchedAtMs !== undefined && session.launchedAtMs > promptMs;
-    if (!relaunchedAfterPrompt && session.processStartedMs !== undefined && session.processStartedMs > promptMs && session.sinceMs <= session.processStartedMs) {
-      const left = promptMs + ctx.pickupMs - ctx.nowMs;
-      if (left > 0) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
-      if (!session.resumed || (lease.conversationId !== undefined && lease.conversationId !== session.conversationId)) {
-        return lostConversation(`the prompt did not survive the restart of session ${session.name}, which started a new conversation`);
-      }
-      if (!session.ready) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
-      return { action: 'replay', reason: `the prompt did not survive the restart of session ${session.name}, which resumed its conversation; continuing the task there` };
-    }
-    if (relaunchedAfterPrompt) return lostConversation(`session ${session.name} was relaunched without its conversation`);
-    if (session.lastError && session.lastError.atMs >= promptMs) {
-      return { action: 'requeue', reason: `the turn ended with an API error (${session.lastError.error}${session.lastError.message ? `: ${session.lastError.message}` : ''})` };
-    }
-    return { action: 'requeue', reason: `session ${session.name} became idle without finishing the task${continuedMs !== undefined ? ' (after its continuation)' : ''}` };
+    return judgeIdleSincePrompt(lease, session, session.sinceMs, ctx, promptMs, continuedMs !== undefined);
   }
   const deliveredMs = promptMs;
   if (session.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
@@ -219,6 +192,46 @@ export function judgeLease(lease: Lease, project: string, session: SessionView |
   }
   const pickupIn = session.activity === 'idle' ? deliveredMs + ctx.pickupMs - ctx.nowMs : staleIn;
   return stale() ?? { action: 'keep', reason: `delivered to ${session.name}; waiting for the turn to start`, recheckInMs: Math.min(pickupIn, staleIn) };
+}
+
+/**
+ * Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
+ * process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
+ * the task's doing: the task continues in the new conversation, from its file.
+ */
+function lostConversation(session: SessionView, promptMs: number, why: string): LeaseVerdict {
+  if (session.lastFailureMs !== undefined && session.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
+  if (!session.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
+  return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
+}
+
+/**
+ * A session idle since after the latest prompt started (judgeLease, its last rules): a restart that
+ * raced with the prompt waits for the pickup time, then continues; a relaunch without the
+ * conversation continues in the new one (unless the process died); otherwise the turn ended
+ * without finishing the task (an API error, or not) → requeue.
+ */
+function judgeIdleSincePrompt(lease: Lease, session: SessionView, idleSinceMs: number, ctx: LeaseContext, promptMs: number, continued: boolean): LeaseVerdict {
+  // The agent process started after the prompt was pasted, and has been idle since it started,
+  // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
+  // process being stopped, or one still starting). That is not a turn that ended. The prompt may
+  // still be submitted; if no turn starts within the pickup time it was lost, and the task
+  // continues (no attempt used).
+  const relaunchedAfterPrompt = session.launchedAtMs !== undefined && session.launchedAtMs > promptMs;
+  if (!relaunchedAfterPrompt && session.processStartedMs !== undefined && session.processStartedMs > promptMs && idleSinceMs <= session.processStartedMs) {
+    const left = promptMs + ctx.pickupMs - ctx.nowMs;
+    if (left > 0) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
+    if (!session.resumed || (lease.conversationId !== undefined && lease.conversationId !== session.conversationId)) {
+      return lostConversation(session, promptMs, `the prompt did not survive the restart of session ${session.name}, which started a new conversation`);
+    }
+    if (!session.ready) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
+    return { action: 'replay', reason: `the prompt did not survive the restart of session ${session.name}, which resumed its conversation; continuing the task there` };
+  }
+  if (relaunchedAfterPrompt) return lostConversation(session, promptMs, `session ${session.name} was relaunched without its conversation`);
+  if (session.lastError && session.lastError.atMs >= promptMs) {
+    return { action: 'requeue', reason: `the turn ended with an API error (${session.lastError.error}${session.lastError.message ? `: ${session.lastError.message}` : ''})` };
+  }
+  return { action: 'requeue', reason: `session ${session.name} became idle without finishing the task${continued ? ' (after its continuation)' : ''}` };
 }
 
 // ---------------------------------------------------------------------------------------------
