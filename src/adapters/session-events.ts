@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recordFromLine, type HookEventRecord } from '../core/activity.js';
+import type { EventsCursor, SessionEventsPort } from '../core/ports.js';
 
 export const EVENTS_FILE = 'events.jsonl';
 /** Rotated (renamed to events.jsonl.1) past this size by the writer. */
@@ -36,34 +37,33 @@ export function appendSessionEvent(stateDir: string, session: string, record: Ho
   appendFileSync(file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
 }
 
-/** Reads what was appended since the last call, per file; survives rotation and torn lines. */
-export class SessionEventsReader {
+/**
+ * Reads what was appended since the last commit, per file; survives rotation and torn lines.
+ * Reading never moves the cursor: `read` returns the records and the cursor after them, and
+ * `commit` moves it once what was planned from those records has been applied. So a plan preview
+ * (`reconcile --dry-run`, `GET /api/v1/plan`) and a reconcile whose apply did not happen leave the
+ * events to the reconcile that acts on them.
+ */
+export class SessionEventsReader implements SessionEventsPort {
   readonly #stateDir: string;
-  readonly #offsets = new Map<string, { ino: number; offset: number; partial: string }>();
+  readonly #cursors = new Map<string, EventsCursor>();
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
   }
 
-  /**
-   * New records of the session since the previous read (all of them on the first read). With
-   * `peek` the records stay new for the next read: a plan preview (`GET /api/v1/plan`, a dry-run
-   * inside the daemon) must not take hook events away from the reconcile that acts on them.
-   */
-  async readNew(session: string, opts: { peek?: boolean } = {}): Promise<HookEventRecord[]> {
+  /** New records of the session since the committed cursor (all of them before the first commit). */
+  async read(session: string): Promise<{ records: HookEventRecord[]; cursor: EventsCursor | undefined }> {
     const file = sessionEventsPath(this.#stateDir, session);
     let st;
     try {
       st = await stat(file);
     } catch {
-      return [];
+      return { records: [], cursor: undefined };
     }
-    let pos = this.#offsets.get(session);
+    let pos = this.#cursors.get(session);
     if (!pos || pos.ino !== st.ino || st.size < pos.offset) pos = { ino: st.ino, offset: 0, partial: '' };
-    if (st.size === pos.offset) {
-      if (!opts.peek) this.#offsets.set(session, pos);
-      return [];
-    }
+    if (st.size === pos.offset) return { records: [], cursor: pos };
     const fh = await open(file, 'r');
     let text: string;
     try {
@@ -77,21 +77,25 @@ export class SessionEventsReader {
     }
     const lines = text.split('\n');
     pos.partial = lines.pop() ?? '';
-    if (!opts.peek) this.#offsets.set(session, pos);
-    const out: HookEventRecord[] = [];
+    const records: HookEventRecord[] = [];
     for (const line of lines) {
       if (!line) continue;
       try {
         const r = recordFromLine(JSON.parse(line));
-        if (r) out.push(r);
+        if (r) records.push(r);
       } catch {
         // a torn line: skip
       }
     }
-    return out;
+    return { records, cursor: pos };
+  }
+
+  /** Marks everything up to `cursor` read (the plan made from it was applied). */
+  commit(session: string, cursor: EventsCursor): void {
+    this.#cursors.set(session, cursor);
   }
 
   forget(session: string): void {
-    this.#offsets.delete(session);
+    this.#cursors.delete(session);
   }
 }

@@ -8,13 +8,14 @@ import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { durationMs } from '../api/duration.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
+import { emptyPlanPart, type AppliedPlan, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart, type StatusMap } from '../core/controller.js';
 import type { Effect } from '../core/effects.js';
 import { parseStopFailureLimit } from '../core/limit-messages.js';
 import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
 import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
+import { servePending, type RequestsPort } from '../core/requests.js';
 import { linkState, type LinkState } from '../core/shared-state.js';
 import { decideActive, type AccountDecisionInput, type ActiveDecision } from './account-decision.js';
 import { POOL_KEY } from './accounts-view.js';
@@ -25,13 +26,16 @@ export interface AccountObservation {
   polled?: UsageFetch;
   /** The result of a probe (no token) made during this observation while polls back off. */
   probed?: UsageProbe;
+  /** The poll schedule after this observation (kept by `commit`). */
   poll: PollState<UsageSnapshot>;
+  /** The credentials' `expiresAt` (null: none in the file; absent: unreadable), kept by `commit`. */
+  expiry?: number | null;
   /** `<configDir>/<dir>` for each shared dir. */
   links: Record<string, PathInfo>;
   activeLink?: PathInfo;
 }
 
-/** An operator's `failover --to`, consumed by the next reconcile; `id` lets the requester find its outcome. */
+/** An operator's `failover [--to]` request (src/core/requests.ts), served by the next reconcile; `id` names its record. */
 export interface ForcedRequest {
   to: string;
   reason?: string;
@@ -41,6 +45,8 @@ export interface ForcedRequest {
 export interface AccountObserved {
   accounts: Record<string, AccountObservation>;
   forced?: ForcedRequest;
+  /** Older pending failover requests the served one supersedes (closed by `commit`). */
+  superseded?: string[];
 }
 
 export interface AccountControllerOptions {
@@ -52,6 +58,8 @@ export interface AccountControllerOptions {
   poll?: boolean;
   random?: () => number;
   clock?: () => number;
+  /** Operator requests (forced failovers) in the state dir. */
+  requests?: RequestsPort;
 }
 
 export interface PoolStatus extends ObjectStatus {
@@ -78,36 +86,39 @@ export function staleUsageAfterMs(pollIntervalMs: number): number {
 
 const SESSION_PREFIX = 'Session/';
 
+/**
+ * The account a failover without `--to` moves to: the preferred account other than the active one
+ * that the last decision found eligible (else the preferred one by priority); undefined when there
+ * is no other account.
+ */
+export function defaultFailoverTarget(desired: DesiredState, prior: StatusMap): string | undefined {
+  const current = (prior[POOL_KEY] as PoolStatus | undefined)?.activeAccount ?? null;
+  const eligible = (name: string) => ['good', 'unknown', undefined].includes(prior[`Account/${name}`]?.tier as string | undefined);
+  const candidates = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority || a.metadata.name.localeCompare(b.metadata.name));
+  return (candidates.find((a) => eligible(a.metadata.name)) ?? candidates[0])?.metadata.name;
+}
+
+/**
+ * What the pool's plans read of a Session's status: its quota signals (rate limits, a limit
+ * error), its account and activity, and Ready (FailoverCompleted waits for every session to be
+ * Ready on the new account).
+ */
+export function sessionSignatureForPool(st: ObjectStatus | undefined): unknown {
+  const s = st as { rateLimits?: unknown; lastError?: unknown; account?: unknown; activity?: unknown } | undefined;
+  return [s?.rateLimits, s?.lastError, s?.account, s?.activity, st?.conditions?.find((c) => c.type === 'Ready')?.status];
+}
+
 export class AccountController implements Controller<AccountObserved> {
   readonly kind = 'Account' as const;
+  /** Sessions report quota signals and readiness: the pool re-plans on them. */
+  readonly watches: readonly Watch[] = [{ kind: 'Session', signature: sessionSignatureForPool, map: () => ['*'] }];
   readonly #o: AccountControllerOptions;
   readonly #polls = new Map<string, PollState<UsageSnapshot>>();
-  #forced: ForcedRequest | undefined;
-  #requests = 0;
   /** The credentials' `expiresAt` last seen per account (null: none in the file). */
   readonly #expiries = new Map<string, number | null>();
 
   constructor(o: AccountControllerOptions) {
     this.#o = o;
-  }
-
-  /**
-   * An operator's `failover [--to X]`: consumed by the next reconcile, whose outcome is recorded
-   * in the pool status (`forced`, with this request's id). Without a target: the preferred account
-   * other than the active one that the last decision found eligible (else by priority).
-   */
-  requestFailover(to: string | undefined, reason?: string, desired?: DesiredState, prior?: StatusMap): { to: string; id: string } {
-    let target = to;
-    if (!target && desired) {
-      const current = (prior?.[POOL_KEY] as PoolStatus | undefined)?.activeAccount ?? null;
-      const eligible = (name: string) => ['good', 'unknown', undefined].includes(prior?.[`Account/${name}`]?.tier as string | undefined);
-      const candidates = [...desired.accounts].filter((a) => a.metadata.name !== current && !a.spec.suspended).sort((a, b) => a.spec.priority - b.spec.priority || a.metadata.name.localeCompare(b.metadata.name));
-      target = (candidates.find((a) => eligible(a.metadata.name)) ?? candidates[0])?.metadata.name;
-    }
-    if (!target) throw new Error('no account to fail over to');
-    const id = `${Date.now().toString(36)}-${(++this.#requests).toString(36)}`;
-    this.#forced = { to: target, id, ...(reason ? { reason } : {}) };
-    return { to: target, id };
   }
 
   names(_desired: DesiredState, _inventory: Inventory): string[] {
@@ -117,11 +128,10 @@ export class AccountController implements Controller<AccountObserved> {
   async observe(_names: readonly string[], ctx: ObserveContext): Promise<AccountObserved> {
     const now = (this.#o.clock ?? Date.now)();
     const out: AccountObserved = { accounts: {} };
-    if (this.#forced) {
-      out.forced = this.#forced;
-      // A dry-run (a plan shown to someone) shows the pending request but leaves it for the real pass.
-      if (!ctx.dryRun) this.#forced = undefined;
-    }
+    // An operator's failover request (a dry-run shows it pending; `commit` records its outcome).
+    const { serve, superseded } = servePending((await this.#o.requests?.pending('failover')) ?? []);
+    if (serve) out.forced = { to: serve.target, id: serve.id, ...(serve.reason ? { reason: serve.reason } : {}) };
+    if (superseded.length > 0) out.superseded = superseded.map((r) => r.id);
     // Accounts are observed concurrently: a usage endpoint that hangs costs one request timeout per
     // pass, not one per account.
     const observed = await Promise.all(ctx.desired.accounts.map((a) => this.#observeAccount(a, ctx, now)));
@@ -131,10 +141,31 @@ export class AccountController implements Controller<AccountObserved> {
     return out;
   }
 
+  /**
+   * The plan made from `observed` was applied: keep each account's poll bookkeeping and credentials
+   * expiry, and record the outcome of the failover request it served (and close the ones it superseded).
+   */
+  async commit(observed: AccountObserved, applied: AppliedPlan): Promise<void> {
+    for (const [name, obs] of Object.entries(observed.accounts)) {
+      this.#polls.set(name, obs.poll);
+      if (obs.expiry !== undefined) this.#expiries.set(name, obs.expiry);
+    }
+    const requests = this.#o.requests;
+    if (!requests) return;
+    const at = new Date((this.#o.clock ?? Date.now)()).toISOString();
+    const id = observed.forced?.id;
+    if (id) {
+      const outcome = (applied.part.status[POOL_KEY] as PoolStatus | undefined)?.forced;
+      if (outcome?.id === id) await requests.complete(id, { accepted: outcome.accepted, message: outcome.message, at: outcome.at });
+    }
+    for (const old of observed.superseded ?? []) await requests.complete(old, { accepted: false, message: `superseded by the newer request ${id ?? ''}`.trim(), at });
+  }
+
   async #observeAccount(a: ManifestObject<'Account'>, ctx: ObserveContext, now: number): Promise<AccountObservation> {
     const name = a.metadata.name;
     const credentials = await this.#o.quota.readCredentials(a.spec.configDir, now);
-    let poll = this.#polls.get(name) ?? seedPoll(ctx.prior[`Account/${name}`]);
+    const committed = this.#polls.get(name);
+    let poll = committed ?? seedPoll(ctx.prior[`Account/${name}`]);
     const cfg = pollConfigOf(a);
     // New credentials (a login, or claude refreshed an expired token): the old token's rejection
     // or back-off no longer applies; poll now.
@@ -144,11 +175,13 @@ export class AccountController implements Controller<AccountObserved> {
       const { nextAllowedAt: _next, lastOutcome: _last, ...rest } = poll;
       poll = { ...rest, consecutiveFailures: 0 };
     }
-    if (!ctx.dryRun && expiry !== undefined) this.#expiries.set(name, expiry);
     let polled: UsageFetch | undefined;
     let probed: UsageProbe | undefined;
+    // A plan preview on a running controller plans from its latest observation: no extra request
+    // to the usage endpoint (which rate-limits polls), and the schedule is left as it is.
+    const preview = ctx.dryRun === true && committed !== undefined;
     // An expired access token cannot be used (the controller never refreshes it): not polled.
-    if (credentials.ok && !credentials.accessTokenExpired && this.#o.poll !== false) {
+    if (credentials.ok && !credentials.accessTokenExpired && this.#o.poll !== false && !preview) {
       // While polls back off after server errors, a tokenless probe finds a recovery within one interval.
       if (mayProbe(poll, now, cfg)) {
         probed = await this.#o.quota.probeUsage(a.spec.quota.usageEndpoint);
@@ -159,12 +192,11 @@ export class AccountController implements Controller<AccountObserved> {
         poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
       }
     }
-    this.#polls.set(name, poll);
     const links: Record<string, PathInfo> = {};
     if (a.spec.sharedStateDir) {
       for (const dir of a.spec.sharedDirs) links[dir] = await this.#o.fs.inspect(posix.join(a.spec.configDir, dir));
     }
-    const obs: AccountObservation = { credentials, poll, links };
+    const obs: AccountObservation = { credentials, poll, links, ...(expiry !== undefined ? { expiry } : {}) };
     if (polled) obs.polled = polled;
     if (probed) obs.probed = probed;
     if (a.spec.activeLink) obs.activeLink = await this.#o.fs.inspect(a.spec.activeLink);

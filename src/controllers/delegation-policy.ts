@@ -17,7 +17,7 @@
  * - status: conditions Ready, CircuitClosed, BudgetAvailable; activeJobs; counters; costToday.
  */
 import type { DesiredState, ManifestObject } from '../api/objects.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import type { DelegationJobRecord } from '../core/effects.js';
 import { errorMessage } from '../core/errors.js';
 import type { FsReadPort } from '../core/ports.js';
@@ -208,8 +208,18 @@ export function routeTask(task: Pick<Task, 'id' | 'frontmatter'>, project: Manif
 
 export class DelegationPolicyController implements Controller<DelegationObserved> {
   readonly kind = 'DelegationPolicy' as const;
+  /** A new or changed inbox task of a project wakes the project's policy (the router may send it to the job API). */
+  readonly watches: readonly Watch[] = [
+    {
+      kind: 'Project',
+      on: ['trigger'],
+      map: (key, desired) => desired.projects.filter((p) => `Project/${p.metadata.name}` === key && p.spec.delegationPolicy).map((p) => p.spec.delegationPolicy as string),
+    },
+  ];
   readonly #deps: DelegationPolicyControllerDeps;
   readonly #tuning: DelegationTuning;
+  /** Job states per policy and project from the latest applied pass. */
+  readonly #latestPolls = new Map<string, DelegationProjectObserved['polls']>();
 
   constructor(deps: DelegationPolicyControllerDeps) {
     this.#deps = deps;
@@ -231,7 +241,10 @@ export class DelegationPolicyController implements Controller<DelegationObserved
       const keyProblem = await this.#deps.api.checkKey(name);
       if (keyProblem) o.keyProblem = keyProblem;
       for (const project of ctx.desired.projects.filter((p) => p.spec.delegationPolicy === name)) {
-        o.projects[project.metadata.name] = await this.#observeProject(name, queueRootOf(project), keyProblem === undefined);
+        // A plan preview on a running controller reuses the job states of its latest pass: no extra
+        // requests to the job API (whose failures count towards the circuit breaker).
+        const latest = ctx.dryRun ? this.#latestPolls.get(`${name}\0${project.metadata.name}`) : undefined;
+        o.projects[project.metadata.name] = await this.#observeProject(name, queueRootOf(project), keyProblem === undefined, latest);
       }
       o.circuit = this.#deps.api.circuit(name);
       out.policies[name] = o;
@@ -239,7 +252,14 @@ export class DelegationPolicyController implements Controller<DelegationObserved
     return out;
   }
 
-  async #observeProject(policy: string, root: string, canPoll: boolean): Promise<DelegationProjectObserved> {
+  /** The plan made from this observation was applied: its job states are the latest (for previews). */
+  commit(observed: DelegationObserved): void {
+    for (const [policy, o] of Object.entries(observed.policies)) {
+      for (const [project, p] of Object.entries(o.projects)) this.#latestPolls.set(`${policy}\0${project}`, p.polls);
+    }
+  }
+
+  async #observeProject(policy: string, root: string, canPoll: boolean, latestPolls?: DelegationProjectObserved['polls']): Promise<DelegationProjectObserved> {
     const base: DelegationProjectObserved = { root, exists: false, ready: [], inboxIds: [], delegated: [], records: [], badRecords: [], polls: {} };
     try {
       const inbox = await this.#deps.fs.inspect(`${root}/inbox`);
@@ -262,6 +282,13 @@ export class DelegationPolicyController implements Controller<DelegationObserved
         const inDelegated = new Set(delegated.map((d) => d.id));
         // Submitted jobs, and succeeded ones whose task is still in delegated/ (a crash cut the finish short: the result is fetched again).
         const toPoll = recs.records.filter((r) => r.policy === policy && (r.state === 'submitted' || r.state === 'succeeded') && r.jobId !== undefined && inDelegated.has(r.taskId));
+        if (latestPolls) {
+          for (const r of toPoll) {
+            const seen = latestPolls[r.taskId];
+            if (seen) o.polls[r.taskId] = seen;
+          }
+          return o;
+        }
         let next = 0;
         const worker = async () => {
           while (next < toPoll.length) {

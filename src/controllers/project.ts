@@ -13,7 +13,7 @@
  */
 import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../api/objects.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Clock, FsReadPort, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
@@ -31,6 +31,7 @@ import { planQueueLayout } from './project-phases/layout.js';
 import { planLeases, planStuckAlerts } from './project-phases/leases.js';
 import { planInboxTriage, planQueueRecovery } from './project-phases/recovery.js';
 import { planProjectStatus } from './project-phases/status.js';
+import type { SessionStatus } from './session.js';
 
 export { taskPrompt, continuationPrompt, taskMarkerId } from './project-prompt.js';
 export { dispatchedPath, publishedFingerprint, sessionView } from './project-phases/context.js';
@@ -154,8 +155,26 @@ export function queueRootOf(p: ManifestObject<'Project'>): string {
 
 const emptyScan = (): InboxScan => ({ ready: [], settling: [], malformed: [], conflicts: [] });
 
+/**
+ * What a Project's plans read of a Session's status ({@link sessionView}): a change here re-plans
+ * the session's project (a completion, the next dispatch, a lease to judge).
+ */
+export function sessionSignatureForProjects(st: ObjectStatus | undefined): unknown {
+  const s = st as SessionStatus | undefined;
+  const ready = s?.conditions?.find((c) => c.type === 'Ready');
+  return [ready?.status, ready?.reason, s?.activity, s?.since, s?.currentTask, s?.lastCompletedTask, s?.lastCompletedAt, s?.lastError, s?.account, s?.conversationId, s?.launchedAt, s?.launchMode, s?.failures?.at(-1)?.at, s?.processStartedAt];
+}
+
 export class ProjectController implements Controller<ProjectObserved> {
   readonly kind = 'Project' as const;
+  /** A session's change re-plans its project. */
+  readonly watches: readonly Watch[] = [
+    {
+      kind: 'Session',
+      signature: sessionSignatureForProjects,
+      map: (key, desired) => desired.sessions.filter((s) => `Session/${s.metadata.name}` === key).map((s) => s.spec.project),
+    },
+  ];
   readonly #deps: ProjectControllerDeps;
   readonly #tuning: ProjectTuning;
   readonly #seen = new Set<string>();
@@ -191,9 +210,13 @@ export class ProjectController implements Controller<ProjectObserved> {
       const prior = ctx.prior[`Project/${name}`] as ProjectStatus | undefined;
       const janitorDue = first || !prior?.janitorAt || now - Date.parse(prior.janitorAt) >= this.#tuning.janitorEveryMs;
       out.projects[name] = await this.#observeQueue(queueRootOf(p), first, janitorDue);
-      this.#seen.add(name);
     }
     return out;
+  }
+
+  /** The plan made from this observation was applied: its projects have had their first pass. */
+  commit(observed: ProjectObserved): void {
+    for (const name of Object.keys(observed.projects)) this.#seen.add(name);
   }
 
   async #observeQueue(root: string, first: boolean, janitorDue: boolean): Promise<ProjectQueueObserved> {

@@ -7,12 +7,13 @@ import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { applyEvents, initialActivity, type ActivityState, type HookEventRecord } from '../core/activity.js';
 import { transcriptPath, isConversationId } from '../core/claude-paths.js';
 import { setCondition, type Condition } from '../core/conditions.js';
-import { emptyPlanPart, type Controller, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type AppliedPlan, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import { fieldDiff } from '../core/diff.js';
+import type { OperatorRequest, RequestsPort } from '../core/requests.js';
 import type { Effect } from '../core/effects.js';
 import { errorCode, errorMessage } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
-import type { FsReadPort, GitPort, GitRepoInfo, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
+import type { EventsCursor, FsReadPort, GitPort, GitRepoInfo, SessionEventsPort, TmuxPort, TmuxSessionInfo } from '../core/ports.js';
 import { worktreeTarget, type WorktreeTarget } from '../api/worktree.js';
 import { confirmPaneLimit, readPane } from '../core/pane-fallback.js';
 import { waitingForInputAlerts } from './session-alerts.js';
@@ -44,8 +45,10 @@ export interface SessionObserved {
   tmux: Map<string, TmuxSessionInfo>;
   /** Set when tmux itself could not be run (not installed): nothing is observed. */
   tmuxProblem?: string;
-  /** Hook events appended since the last observation, per session. */
+  /** Hook events appended since the last committed observation, per session. */
   events: Record<string, HookEventRecord[]>;
+  /** Where each session's events were read up to: committed after the plan is applied (`commit`). */
+  eventCursors?: Record<string, EventsCursor>;
   /** Absolute path of each session's command (undefined: not found in PATH). */
   commands: Record<string, string | undefined>;
   /** Whether the transcript of the conversation a session would resume exists. */
@@ -60,6 +63,8 @@ export interface SessionObserved {
   worktrees?: Record<string, WorktreeObserved>;
   /** Sessions no longer declared that own worktrees (inventory): each worktree and its changes. */
   orphanWorktrees?: Record<string, OrphanWorktreeObserved[]>;
+  /** Pending restart requests per session (served by the plan, closed by `commit`). */
+  restarts?: Record<string, OperatorRequest[]>;
 }
 
 /** A session without any hook event this long after launch is read from its pane instead. */
@@ -68,8 +73,8 @@ export const PANE_FALLBACK_AFTER_MS = 20_000;
 export interface SessionControllerDeps extends LaunchContext {
   tmux: TmuxPort;
   fs: FsReadPort;
-  /** Hook events appended since the last read; `peek` leaves them unread (dry-runs). */
-  events: { readNew(session: string, opts?: { peek?: boolean }): Promise<HookEventRecord[]> };
+  /** Hook events appended since the committed cursor; `commit` moves the cursor (after an apply). */
+  events: SessionEventsPort;
   resolveCommand(command: string): Promise<string | undefined>;
   newId(): string;
   crashLoop?: CrashLoopPolicy;
@@ -77,6 +82,8 @@ export interface SessionControllerDeps extends LaunchContext {
   failoverGraceMs?: number;
   /** git, for sessions with `spec.worktree` (without it they are not launched, and say why). */
   git?: GitPort;
+  /** Operator requests (restarts) in the state dir. */
+  requests?: RequestsPort;
   /** Builds the guard's PreToolUse hook entry for a session (undefined: guard disabled). */
   guardHook?: (session: ManifestObject<'Session'>, project: ManifestObject<'Project'> | undefined) => { settings: Record<string, unknown>; effect: Effect } | undefined;
 }
@@ -107,6 +114,8 @@ export interface SessionStatus extends ObjectStatus, Partial<ActivityState> {
 
 /** What the Session controller needs of the pool's status (src/controllers/account.ts PoolStatus). */
 interface PoolView {
+  activeAccount?: string | null;
+  allExhausted?: boolean;
   activeSince?: string;
   noEligibleAccount?: { since: string; message: string };
 }
@@ -115,8 +124,17 @@ export function ownerOf(name: string): string {
   return `Session/${name}`;
 }
 
+/** What a Session's plans read of the pool's status: the active account, and whether any account can take it. */
+export function poolSignatureForSessions(st: ObjectStatus | undefined, key: string): unknown {
+  if (key !== POOL_KEY) return undefined;
+  const pool = st as PoolView | undefined;
+  return [pool?.activeAccount, pool?.allExhausted, pool?.noEligibleAccount === undefined];
+}
+
 export class SessionController implements Controller<SessionObserved> {
   readonly kind = 'Session' as const;
+  /** The pool moving to another account (or none being eligible) re-plans every session. */
+  readonly watches: readonly Watch[] = [{ kind: 'Account', signature: poolSignatureForSessions, map: (_key, desired) => desired.sessions.map((s) => s.metadata.name) }];
   readonly #deps: SessionControllerDeps;
 
   constructor(deps: SessionControllerDeps) {
@@ -144,8 +162,13 @@ export class SessionController implements Controller<SessionObserved> {
       out.tmuxProblem = errorMessage(err);
     }
     const repos = new Map<string, Promise<GitRepoInfo | undefined>>();
+    const restarts = (await this.#deps.requests?.pending('restart')) ?? [];
     for (const name of names) {
-      out.events[name] = await this.#deps.events.readNew(name, ctx.dryRun ? { peek: true } : {});
+      const mine = restarts.filter((r) => r.target === name);
+      if (mine.length > 0) (out.restarts ??= {})[name] = mine;
+      const read = await this.#deps.events.read(name);
+      out.events[name] = read.records;
+      if (read.cursor) (out.eventCursors ??= {})[name] = read.cursor;
       out.freshIds[name] = this.#deps.newId();
       const s = ctx.desired.sessions.find((x) => x.metadata.name === name);
       if (!s) {
@@ -220,12 +243,65 @@ export class SessionController implements Controller<SessionObserved> {
     }
   }
 
+  /**
+   * The plan made from this observation was applied (and its status committed): the events it
+   * read are read, and each restart request it served gets its result.
+   */
+  async commit(observed: SessionObserved, applied: AppliedPlan): Promise<void> {
+    for (const [name, cursor] of Object.entries(observed.eventCursors ?? {})) this.#deps.events.commit(name, cursor);
+    const requests = this.#deps.requests;
+    if (!requests) return;
+    const at = new Date().toISOString();
+    for (const [name, pending] of Object.entries(observed.restarts ?? {})) {
+      const result = restartResult(`Session/${name}`, applied);
+      for (const r of pending) await requests.complete(r.id, { ...result, at });
+    }
+  }
+
   plan(input: PlanInput<SessionObserved>, names: readonly string[]): PlanPart {
     const out = emptyPlanPart();
     if (input.observed.tmuxProblem) out.notes.push({ key: 'Session/*', level: 'warning', message: `${input.observed.tmuxProblem}; no sessions observed` });
-    for (const name of names) planOne(name, input, out, this.#deps);
+    for (const name of names) {
+      if (planRestart(name, input, out)) continue;
+      planOne(name, input, out, this.#deps);
+    }
     return out;
   }
+}
+
+const RESTART_REASON = 'restart requested';
+
+/**
+ * Serves an operator's restart request: a running session owned by this controller is stopped now
+ * (the kill is immediate: the operator asked), keeping its status, and checked again at once; the
+ * next pass relaunches it and resumes its conversation. Returns whether it planned the stop.
+ */
+export function planRestart(name: string, input: PlanInput<SessionObserved>, out: PlanPart): boolean {
+  const requests = input.observed.restarts?.[name];
+  const tmuxSession = input.observed.tmux.get(name);
+  if (!requests || requests.length === 0 || !tmuxSession || tmuxSession.owner !== ownerOf(name) || tmuxSession.paneDead) return false;
+  const key = `Session/${name}`;
+  const latest = requests.at(-1) as OperatorRequest;
+  out.changes.push({
+    key,
+    action: 'delete',
+    resource: `tmux session "${name}"`,
+    reason: `${RESTART_REASON} by ${latest.requestedBy}${latest.reason ? `: ${latest.reason}` : ''} (request ${latest.id})`,
+    effects: [{ type: 'tmux.killSession', session: name, owner: ownerOf(name) }],
+  });
+  const prior = input.prior[key];
+  if (prior) out.status[key] = prior;
+  out.requeueAfterMs[key] = 0;
+  return true;
+}
+
+/** The result of the restart requests of `key` once its plan was applied. */
+export function restartResult(key: string, applied: AppliedPlan): { accepted: boolean; message: string } {
+  const stop = applied.part.changes.find((c) => c.key === key && c.reason.startsWith(RESTART_REASON));
+  if (!stop) return { accepted: false, message: `${key} has no running tmux session of this controller to restart` };
+  const failed = applied.failures.find((f) => f.key === key);
+  if (failed) return { accepted: false, message: `${stop.resource} could not be stopped: ${failed.error}` };
+  return { accepted: true, message: `${stop.resource} stopped; the Session controller relaunches it and resumes its conversation` };
 }
 
 function planOne(name: string, input: PlanInput<SessionObserved>, out: PlanPart, deps: SessionControllerDeps): void {

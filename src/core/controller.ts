@@ -6,6 +6,7 @@
 import type { DesiredState } from '../api/objects.js';
 import type { Kind } from '../api/schemas.js';
 import type { Condition } from './conditions.js';
+import type { ApplyFailure } from './outcome.js';
 import type { Change, Drift, Note } from './plan.js';
 
 /** Status of one object, Kubernetes-shaped: conditions plus kind-specific fields. */
@@ -32,7 +33,10 @@ export interface ObserveContext {
   prior: StatusMap;
   /** What each object owns (e.g. the worktrees of a removed Session, to check before pruning them). */
   inventory?: Inventory;
-  /** A dry-run observes the same things but must not consume one-shot requests. */
+  /**
+   * A dry-run (a plan preview): observe what a real pass would, but reuse the latest committed
+   * observation where getting a fresh one costs a request to another service (a usage poll).
+   */
   dryRun?: boolean;
 }
 
@@ -75,12 +79,53 @@ export function emptyPlanPart(): PlanPart {
   return { changes: [], drift: [], notes: [], status: {}, requeueAfterMs: {}, events: [] };
 }
 
+/**
+ * What a controller watches besides its own objects (kube-rs `watches_with`, controller-runtime
+ * `Watches` + `EnqueueRequestsFromMapFunc`): its plans read objects of `kind`, so when one of them
+ * changes, `map` names the objects of this controller to reconcile again. The manager builds the
+ * triggers from these declarations (src/runtime/manager.ts).
+ */
+export interface Watch {
+  /** The kind whose objects this controller's plans read. */
+  kind: Kind;
+  /**
+   * What wakes it: `status`, a change of a watched object's status (as seen by `signature`);
+   * `trigger`, an event source waking a watched object (an inbox file of a Project). Default: status.
+   */
+  on?: readonly ('status' | 'trigger')[];
+  /**
+   * The part of a watched object's status the plans read, compared as JSON (default: all of it).
+   * `undefined` for an object whose status does not matter.
+   */
+  signature?: (status: ObjectStatus | undefined, key: string) => unknown;
+  /** Names of this controller's objects to reconcile when `key` (`Kind/name` of `kind`) changed. */
+  map: (key: string, desired: DesiredState) => string[];
+}
+
+/** A plan part after it was applied: the changes that failed, with their classes. */
+export interface AppliedPlan {
+  part: PlanPart;
+  failures: readonly ApplyFailure[];
+}
+
 export interface Controller<O = unknown> {
   readonly kind: Kind;
   /** Object names to reconcile: the declared ones and leftovers it owns. */
   names(desired: DesiredState, inventory: Inventory): string[];
-  /** Reads the world for these names (I/O through ports only). */
+  /**
+   * Reads the world for these names (I/O through ports only). Changes nothing that a later observe
+   * or another reader relies on: what observing consumes (an events cursor, poll bookkeeping, an
+   * operator's request) is returned as part of `O` and taken by `commit`.
+   */
   observe(names: readonly string[], ctx: ObserveContext): Promise<O>;
+  /**
+   * Takes what `observed` consumed, once the plan made from it has been applied and its status
+   * committed (never for a dry-run): moves the events cursor, keeps the poll bookkeeping, records
+   * the outcome of a request. `applied` is that plan.
+   */
+  commit?(observed: O, applied: AppliedPlan): Promise<void> | void;
+  /** Other objects whose changes this controller's plans depend on (see {@link Watch}). */
+  readonly watches?: readonly Watch[];
   /** Names found in the world that it owns (e.g. orphaned tmux sessions). Pure. */
   discovered?(observed: O): string[];
   /** Pure. Plans exactly `names`. */

@@ -363,3 +363,52 @@ export type DelegationEffect =
   | DelegationRouteLocalEffect
   | DelegationWriteRecordEffect
   | DelegationRemoveRecordsEffect;
+
+// ---------------------------------------------------------------------------------------------
+// The typed effect registry: one handler per effect type, receiving its own shape.
+
+/** The effect of type `T`. */
+export type EffectOf<T extends EffectType> = Extract<Effect, { type: T }>;
+
+/** Runs one effect of type `T` (idempotent). */
+export type EffectHandler<T extends EffectType> = (effect: EffectOf<T>) => Promise<void>;
+
+/** Handlers by effect type; the executor needs one for every type (see {@link EFFECT_TYPES}). */
+export type EffectHandlers = { [T in EffectType]?: EffectHandler<T> };
+
+const EFFECT_TYPE_SET = {
+  'tmux.newSession': true,
+  'tmux.killSession': true,
+  'tmux.stopSession': true,
+  'fs.writeJson': true,
+  'fs.mergeJson': true,
+  'fs.symlink': true,
+  'fs.mkdir': true,
+  'state.record': true,
+  'guard.deploy': true,
+  'git.addWorktree': true,
+  'git.removeWorktree': true,
+  'queue.ensureDirs': true,
+  'queue.claim': true,
+  'tmux.deliver': true,
+  'queue.complete': true,
+  'queue.requeue': true,
+  'queue.fail': true,
+  'queue.resolveConflict': true,
+  'queue.recover': true,
+  'queue.archive': true,
+  'queue.cleanupTemp': true,
+  'queue.writeStatus': true,
+  'checkpoint.remove': true,
+  'delegation.submit': true,
+  'delegation.finish': true,
+  'delegation.routeLocal': true,
+  'delegation.writeRecord': true,
+  'delegation.removeRecords': true,
+} as const satisfies Record<EffectType, true>;
+
+/** Every effect type (tsc checks the list is complete: a new type without an entry does not build). */
+export const EFFECT_TYPES = Object.keys(EFFECT_TYPE_SET) as EffectType[];
+
+/** A complete handler table for a family of effects (e.g. every QueueEffect). */
+export type HandlersFor<U extends Effect> = { [T in U['type']]: EffectHandler<T> };

@@ -1,4 +1,5 @@
 import type { UsageSnapshot } from './quota.js';
+import type { HookEventRecord } from './activity.js';
 
 /**
  * Ports: how controllers and the runtime see the world. Adapters (src/adapters/) implement them
@@ -110,6 +111,23 @@ export interface FsReadPort {
   inspect(path: string): Promise<PathInfo>;
   readText(path: string): Promise<string | undefined>;
   listDir(path: string): Promise<string[] | undefined>;
+}
+
+/** Where a session's hook events file has been read up to (opaque to its users; given back to `commit`). */
+export interface EventsCursor {
+  ino: number;
+  offset: number;
+  /** A torn last line, completed by the next append. */
+  partial: string;
+}
+
+/**
+ * The hook events of each session (src/adapters/session-events.ts). `read` never moves the cursor;
+ * `commit` does, once what was planned from the records has been applied.
+ */
+export interface SessionEventsPort {
+  read(session: string): Promise<{ records: HookEventRecord[]; cursor: EventsCursor | undefined }>;
+  commit(session: string, cursor: EventsCursor): void;
 }
 
 /**

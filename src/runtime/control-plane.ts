@@ -13,9 +13,9 @@ import { createConnection, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { writeJsonAtomic } from '../adapters/atomic-fs.js';
-import { ownerOf } from '../controllers/session.js';
-import { CfError, errorMessage, TerminalError } from '../core/errors.js';
-import type { Executor } from './executor.js';
+import { defaultFailoverTarget } from '../controllers/account.js';
+import { CfError, TerminalError } from '../core/errors.js';
+import type { RequestResult, RequestsPort } from '../core/requests.js';
 import type { Manager } from './manager.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7777';
@@ -189,70 +189,44 @@ export async function startControlPlane(opts: { app: Listenable; listen: ListenA
   };
 }
 
-/** A failover request, handed to the Account controller (structurally the server's FailoverFn). */
-export interface FailoverTarget {
-  requestFailover(to: string | undefined, reason?: string, desired?: Manager['store']['state']['desired'], prior?: Manager['store']['state']['status']): { to: string; id?: string };
-}
-
 /** How long `POST /api/v1/failover` waits for the Account controller's decision on the request. */
 export const FAILOVER_DECISION_WAIT_MS = 20_000;
+/** How long `POST /api/v1/sessions/:name/restart` waits for the Session controller to act on the request. */
+export const RESTART_WAIT_MS = 20_000;
 
-interface ForcedOutcome {
-  id?: string;
-  accepted: boolean;
-  message: string;
-}
-
-/** Resolves with the pool's recorded outcome of request `id`, or undefined after `ms`. */
-function outcomeOf(manager: Manager, id: string, ms: number): Promise<ForcedOutcome | undefined> {
-  const read = (): ForcedOutcome | undefined => {
-    const f = manager.store.state.status['Account/*']?.forced as ForcedOutcome | undefined;
-    return f?.id === id ? f : undefined;
-  };
-  return new Promise((resolve) => {
-    const now = read();
-    if (now) {
-      resolve(now);
-      return;
-    }
-    const timer = setTimeout(() => {
-      stop();
-      resolve(undefined);
-    }, ms);
-    const stop = manager.store.subscribe(() => {
-      const f = read();
-      if (!f) return;
-      clearTimeout(timer);
-      stop();
-      resolve(f);
-    });
-  });
+/** Resolves with the request's result once a controller recorded it, or undefined after `ms`. */
+async function resultOf(requests: RequestsPort, id: string, ms: number): Promise<RequestResult | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await requests.get(id);
+    if (r?.result) return r.result;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /**
- * `POST /api/v1/failover` for the daemon: records the request as an event, hands it to the
- * Account controller and enqueues the pool key, then waits (up to `waitMs`) for the decision on
- * it. A target the controller refuses (excluded, exhausted) is a ControlPlaneTerminal (HTTP 409)
- * carrying the controller's reason; the refusal is also in the event log (`FailoverRejected`).
+ * `POST /api/v1/failover` for the daemon: writes the request to the state dir
+ * (`requests/<id>.json`: target, reason, who, when), records it as an event and enqueues the pool
+ * key, then waits (up to `waitMs`) for the Account controller's decision, which it records on the
+ * request. A request survives a controller restart: the next pass serves it. A target the
+ * controller refuses (excluded, exhausted) is a ControlPlaneTerminal (HTTP 409) carrying the
+ * controller's reason; the refusal is also in the event log (`FailoverRejected`).
  */
-export function failoverVia(deps: { manager: Manager; accounts: FailoverTarget; waitMs?: number }) {
-  return async (to: string | undefined, reason: string | undefined): Promise<{ accepted: boolean; message: string; to: string; active: string | null; pending?: boolean }> => {
+export function failoverVia(deps: { manager: Manager; requests: RequestsPort; waitMs?: number }) {
+  return async (to: string | undefined, reason: string | undefined, requestedBy = 'unknown client'): Promise<{ accepted: boolean; message: string; to: string; active: string | null; pending?: boolean; request: string }> => {
     const { desired, status } = deps.manager.store.state;
-    let target: { to: string; id?: string };
-    try {
-      target = deps.accounts.requestFailover(to, reason, desired, status);
-    } catch (err) {
-      throw new ControlPlaneTerminal(errorMessage(err));
-    }
-    await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target.to}${reason ? `: ${reason}` : ''}`, data: { to: target.to, ...(reason ? { reason } : {}), requestedVia: 'api' } });
-    const decided = target.id !== undefined ? outcomeOf(deps.manager, target.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS) : Promise.resolve(undefined);
+    const target = to ?? defaultFailoverTarget(desired, status);
+    if (!target) throw new ControlPlaneTerminal('no account to fail over to');
+    const request = await deps.requests.create({ kind: 'failover', target, ...(reason ? { reason } : {}), requestedBy });
+    await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target}${reason ? `: ${reason}` : ''} (${requestedBy})`, data: { to: target, ...(reason ? { reason } : {}), requestedVia: 'api', requestedBy, request: request.id } });
     deps.manager.enqueue('Account/*', 'failover-requested');
-    const outcome = await decided;
+    const outcome = await resultOf(deps.requests, request.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS);
     const activeNow = deps.manager.store.state.status['Account/*']?.activeAccount;
     const active = typeof activeNow === 'string' ? activeNow : null;
     if (outcome && !outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
-    if (!outcome) return { accepted: true, pending: true, message: `failover to ${target.to} requested; the Account controller has not decided yet (see \`claude-failover events --for 'Account/*'\`)`, to: target.to, active };
-    return { accepted: true, message: `failover to ${target.to} requested and accepted: ${outcome.message}`, to: target.to, active };
+    if (!outcome) return { accepted: true, pending: true, message: `failover to ${target} requested (request ${request.id}); the Account controller has not decided yet (see \`claude-failover events --for 'Account/*'\`)`, to: target, active, request: request.id };
+    return { accepted: true, message: `failover to ${target} requested and accepted: ${outcome.message}`, to: target, active, request: request.id };
   };
 }
 
@@ -264,17 +238,20 @@ export class ControlPlaneTerminal extends TerminalError {
 }
 
 /**
- * `POST /api/v1/sessions/:name/restart` for the daemon: kills the session's tmux session through
- * the executor (owner-checked: a foreign session is never touched) and enqueues the Session key;
- * the Session controller relaunches it and resumes its conversation.
+ * `POST /api/v1/sessions/:name/restart` for the daemon: writes the request to the state dir and
+ * enqueues the Session key. The Session controller serves it: it stops the session's tmux session
+ * (owner-checked: a foreign session is never touched), records the result on the request, and
+ * relaunches it, resuming its conversation. Waits up to `waitMs` for that result.
  */
-export function restartSessionVia(deps: { manager: Manager; executor: Executor }) {
-  return async (name: string): Promise<{ restarted: boolean; message: string }> => {
+export function restartSessionVia(deps: { manager: Manager; requests: RequestsPort; waitMs?: number }) {
+  return async (name: string, requestedBy = 'unknown client'): Promise<{ restarted: boolean; message: string; request: string; pending?: boolean }> => {
     const key = `Session/${name}`;
-    const inventory = structuredClone(deps.manager.store.state.inventory) as Parameters<Executor['apply']>[1];
-    await deps.executor.apply({ key, action: 'delete', resource: `tmux session "${name}"`, reason: 'restart requested through the API', effects: [{ type: 'tmux.killSession', session: name, owner: ownerOf(name) }] }, inventory);
-    await deps.manager.event({ key, type: 'Normal', reason: 'RestartRequested', message: `tmux session "${name}" stopped on request; relaunching with its conversation`, data: { requestedVia: 'api' } });
+    const request = await deps.requests.create({ kind: 'restart', target: name, requestedBy });
+    await deps.manager.event({ key, type: 'Normal', reason: 'RestartRequested', message: `restart of session ${name} requested (${requestedBy})`, data: { requestedVia: 'api', requestedBy, request: request.id } });
     deps.manager.enqueue(key, 'restart-requested');
-    return { restarted: true, message: `session ${name} stopped; the Session controller relaunches and resumes it` };
+    const outcome = await resultOf(deps.requests, request.id, deps.waitMs ?? RESTART_WAIT_MS);
+    if (!outcome) return { restarted: false, pending: true, message: `restart of session ${name} requested (request ${request.id}); the Session controller has not acted on it yet`, request: request.id };
+    if (!outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
+    return { restarted: true, message: outcome.message, request: request.id };
   };
 }

@@ -168,13 +168,11 @@ export class Daemon {
     await this.manager.persist();
     await this.#scrubTmuxEnvironment();
     await this.#preflight();
-    this.#followDependencies();
     await this.manager.start({ resyncMs: this.opts.resyncMs, prune: () => this.opts.prune && !this.#held, concurrency: this.opts.workers ?? DEFAULT_WORKERS });
     log.info('first reconcile done; controller running');
     this.#watchManifests();
     this.#watchSessionEvents();
     this.#pollTmux();
-    this.#followSessionsForProjects();
     this.#watchInboxes();
   }
 
@@ -361,12 +359,8 @@ export class Daemon {
       this.#inboxWatcher.on('all', (event, path) => {
         if ((event !== 'add' && event !== 'change') || !path.endsWith('.md')) return;
         const project = this.#inboxes.get(dirname(path));
-        if (project) {
-          this.manager.enqueue(`Project/${project}`, `inbox-${event}`);
-          // Tasks the router sends to the job API are picked up by the project's DelegationPolicy.
-          const policy = this.manager.store.state.desired.projects.find((p) => p.metadata.name === project)?.spec.delegationPolicy;
-          if (policy) this.manager.enqueue(`DelegationPolicy/${policy}`, `inbox-${event}`);
-        }
+        // The project's DelegationPolicy watches its inbox events too (DelegationPolicyController.watches).
+        if (project) this.manager.enqueue(`Project/${project}`, `inbox-${event}`);
       });
     }
     const gone = [...this.#inboxes.keys()].filter((k) => !want.has(k));
@@ -375,23 +369,6 @@ export class Daemon {
     if (added.length > 0) this.#inboxWatcher.add(added);
     this.#inboxes = want;
     for (const name of new Set(want.values())) this.manager.enqueue(`Project/${name}`, 'inbox-watch');
-  }
-
-  /** A session's activity, task or launch changed: its project re-plans (completion, next dispatch). */
-  #followSessionsForProjects(): void {
-    const fields = ['activity', 'currentTask', 'lastCompletedTask', 'lastCompletedAt', 'launchedAt', 'account'] as const;
-    this.manager.store.subscribe((next, prev) => {
-      if (next.status === prev.status) return;
-      for (const s of next.desired.sessions) {
-        const key = `Session/${s.metadata.name}`;
-        const a = prev.status[key];
-        const b = next.status[key];
-        if (a === b) continue;
-        const readyA = a?.conditions?.find((c) => c.type === 'Ready')?.status;
-        const readyB = b?.conditions?.find((c) => c.type === 'Ready')?.status;
-        if (readyA !== readyB || fields.some((f) => a?.[f] !== b?.[f])) this.manager.enqueue(`Project/${s.spec.project}`, 'session-changed');
-      }
-    });
   }
 
   /**
@@ -415,29 +392,6 @@ export class Daemon {
     }
     const pool = part.status['Account/*'] as { noEligibleAccount?: { message: string } } | undefined;
     if (pool?.noEligibleAccount) log.error({ key: 'Account/*' }, `${pool.noEligibleAccount.message}. See docs/operations.md, "No eligible account".`);
-  }
-
-  /** Level-triggered fan-out: keys whose plans read another object's status are woken when it changes. */
-  #followDependencies(): void {
-    this.manager.store.subscribe((next, prev) => {
-      const poolNext = next.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean; noEligibleAccount?: unknown } | undefined;
-      const poolPrev = prev.status['Account/*'] as { activeAccount?: string | null; allExhausted?: boolean; noEligibleAccount?: unknown } | undefined;
-      if (poolNext?.activeAccount !== poolPrev?.activeAccount || poolNext?.allExhausted !== poolPrev?.allExhausted || (poolNext?.noEligibleAccount === undefined) !== (poolPrev?.noEligibleAccount === undefined)) {
-        for (const s of next.desired.sessions) this.manager.enqueue(`Session/${s.metadata.name}`, 'active-account-changed');
-      }
-      for (const [key, st] of Object.entries(next.status)) {
-        if (!key.startsWith('Session/')) continue;
-        const before = prev.status[key] as Record<string, unknown> | undefined;
-        const after = st as Record<string, unknown>;
-        // Ready is in the signature because the pool's FailoverCompleted waits for every session to
-        // be Ready on the new account.
-        const ready = (x: Record<string, unknown> | undefined) => (x?.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === 'Ready')?.status;
-        const sig = (x: Record<string, unknown> | undefined) => JSON.stringify([x?.rateLimits, x?.lastError, x?.account, x?.activity, ready(x)]);
-        if (before !== after && sig(before) !== sig(after)) {
-          this.manager.enqueue('Account/*', 'session-quota-signal');
-        }
-      }
-    });
   }
 
   #watchManifests(): void {

@@ -5,7 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PrivateTmuxServer } from '../../test/support/tmux.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
 import type { SequenceStep, TmuxPort } from '../core/ports.js';
-import { processState, STOP_SEQUENCE, stopSessionGracefully, type Sleep } from './executor.js';
+import { EFFECT_TYPES } from '../core/effects.js';
+import { systemTimers } from '../core/ports.js';
+import { Executor, processState, STOP_SEQUENCE, stopSessionGracefully, type Sleep } from './executor.js';
+import { wire } from './wiring.js';
 
 const servers: PrivateTmuxServer[] = [];
 const dirs: string[] = [];
@@ -186,5 +189,32 @@ describe('stopSessionGracefully', () => {
     expect(server.sessions()).toEqual(['agent-1']);
     await expect(stopSessionGracefully(tmux, 'agent-2', 'Session/agent-2', 1000, sleep)).resolves.toBeUndefined();
     expect(existsSync(join(dir, 'asked'))).toBe(false);
+  });
+});
+
+describe('the typed effect registry', () => {
+  it('has a built-in handler for tmux, fs and state effects and lists the types still without one', () => {
+    const ex = new Executor({ tmux: {} as TmuxPort, store: { dir: '/x', read: async () => undefined, write: async () => {}, append: async () => {}, readLines: async () => [] }, timers: systemTimers });
+    const missing = ex.missing();
+    expect(missing).not.toContain('tmux.newSession');
+    expect(missing).not.toContain('state.record');
+    expect(missing).toEqual(EFFECT_TYPES.filter((t) => !/^(tmux\.(newSession|killSession|stopSession)|fs\.|state\.)/.test(t)));
+  });
+
+  it('dispatches each effect to the handler of its type, with its own shape; an unregistered type is an error', async () => {
+    const ex = new Executor({ tmux: {} as TmuxPort, store: { dir: '/x', read: async () => undefined, write: async () => {}, append: async () => {}, readLines: async () => [] }, timers: systemTimers });
+    const seen: string[] = [];
+    ex.register('queue.fail', async (e) => {
+      seen.push(`${e.taskId}:${e.from}:${e.reason}`); // typed: no cast, no re-check of e.type
+    });
+    await ex.apply({ key: 'Project/p', action: 'update', resource: 'task t-1', reason: 'test', effects: [{ type: 'queue.fail', root: '/q', taskId: 't-1', from: 'inbox', reason: 'malformed' }] }, {});
+    expect(seen).toEqual(['t-1:inbox:malformed']);
+    await expect(ex.apply({ key: 'Project/p', action: 'update', resource: 'x', reason: 'test', effects: [{ type: 'queue.archive', root: '/q', tasks: [] }] }, {})).rejects.toMatchObject({ code: 'CF_ERR_EFFECT_UNKNOWN' });
+  });
+
+  it('a wired controller has a handler for every effect type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cf-wire-'));
+    dirs.push(dir);
+    expect(wire({ stateDir: dir, dryRun: true }).executor.missing()).toEqual([]);
   });
 });

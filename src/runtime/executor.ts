@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Inventory, OwnedResource } from '../core/controller.js';
-import type { Effect } from '../core/effects.js';
+import { EFFECT_TYPES, type Effect, type EffectHandler, type EffectHandlers, type EffectOf, type EffectType } from '../core/effects.js';
 import { CfError } from '../core/errors.js';
 import type { Change } from '../core/plan.js';
 import type { SequenceStep, StateStore, Timers, TmuxPort } from '../core/ports.js';
@@ -15,8 +15,8 @@ export interface ExecutorDeps {
   tmux: TmuxPort;
   store: StateStore;
   timers: Timers;
-  /** Extra handlers registered by later controllers (queue moves, deliveries, ...). */
-  handlers?: Partial<Record<string, (effect: Effect) => Promise<void>>>;
+  /** Handlers of the effect types the executor has no built-in for (queue moves, deliveries, ...). */
+  handlers?: EffectHandlers;
 }
 
 export type Sleep = (ms: number) => Promise<void>;
@@ -117,17 +117,37 @@ export async function stopSessionGracefully(tmux: TmuxPort, name: string, owner:
   await tmux.killSession(name);
 }
 
+/**
+ * Runs a Change's effects through a typed registry: one handler per effect type, each receiving its
+ * own effect shape (no handler re-checks `e.type`). The built-in handlers (tmux, fs, state) are
+ * registered here; the others by their owners at wiring time (src/runtime/wiring.ts): queue and
+ * delivery (project-effects.ts), delegation (adapters/delegation/service.ts), git, guard.
+ * `missing()` lists types without a handler; wiring checks it is empty.
+ */
 export class Executor {
   readonly #deps: ExecutorDeps;
   readonly #sleep: Sleep;
+  readonly #handlers: EffectHandlers;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
     this.#sleep = sleeper(deps.timers);
+    this.#handlers = { ...this.#builtins(), ...deps.handlers };
   }
 
-  register(type: string, handler: (effect: Effect) => Promise<void>): void {
-    this.#deps.handlers = { ...this.#deps.handlers, [type]: handler };
+  /** Registers (or replaces) the handler of one effect type. */
+  register<T extends EffectType>(type: T, handler: EffectHandler<T>): void {
+    (this.#handlers as Record<T, EffectHandler<T>>)[type] = handler;
+  }
+
+  /** Registers a table of handlers. */
+  registerAll(handlers: EffectHandlers): void {
+    Object.assign(this.#handlers, handlers);
+  }
+
+  /** Effect types with no handler (empty once wiring is complete). */
+  missing(): EffectType[] {
+    return EFFECT_TYPES.filter((t) => !this.#handlers[t]);
   }
 
   async apply(change: Change, inventory: Inventory): Promise<void> {
@@ -137,12 +157,17 @@ export class Executor {
     }
   }
 
-  async #run(e: Effect): Promise<void> {
-    const custom = this.#deps.handlers?.[e.type];
-    if (custom) return custom(e);
+  #run<T extends EffectType>(e: EffectOf<T>): Promise<void> {
+    // The one narrowing: the table maps each type to the handler of that type (register's signature).
+    const handler = this.#handlers[e.type as T] as EffectHandler<T> | undefined;
+    if (!handler) throw new CfError('CF_ERR_EFFECT_UNKNOWN', `no handler for effect ${e.type}`);
+    return handler(e);
+  }
+
+  #builtins(): EffectHandlers {
     const { tmux, store } = this.#deps;
-    switch (e.type) {
-      case 'tmux.newSession': {
+    return {
+      'tmux.newSession': async (e) => {
         const existing = (await tmux.listSessions()).find((s) => s.name === e.session);
         if (existing) {
           if (existing.owner === e.owner && !existing.paneDead) return; // already there: idempotent
@@ -151,33 +176,22 @@ export class Executor {
         }
         await mkdir(e.cwd, { recursive: true }).catch(() => {});
         await tmux.newSession({ name: e.session, cwd: e.cwd, argv: e.argv, env: e.env, unsetEnv: e.unsetEnv, owner: e.owner, options: e.options });
-        return;
-      }
-      case 'tmux.killSession': {
+      },
+      'tmux.killSession': async (e) => {
         const existing = (await tmux.listSessions()).find((s) => s.name === e.session);
         if (!existing) return;
         if (existing.owner !== e.owner) throw new CfError('CF_ERR_NOT_OWNER', `refusing to kill tmux session ${e.session}: not owned by ${e.owner}`);
         await tmux.killSession(e.session);
-        return;
-      }
-      case 'tmux.stopSession':
-        return stopSessionGracefully(tmux, e.session, e.owner, e.graceMs, this.#sleep);
-      case 'fs.writeJson':
-        return writeJsonAtomic(e.path, e.value, e.mode !== undefined ? { mode: e.mode } : {});
-      case 'fs.mergeJson':
-        return mergeJsonFile(e.path, e.patch);
-      case 'fs.symlink':
-        return ensureSymlink(e.path, e.target, e.replaceLink);
-      case 'fs.mkdir':
+      },
+      'tmux.stopSession': (e) => stopSessionGracefully(tmux, e.session, e.owner, e.graceMs, this.#sleep),
+      'fs.writeJson': (e) => writeJsonAtomic(e.path, e.value, e.mode !== undefined ? { mode: e.mode } : {}),
+      'fs.mergeJson': (e) => mergeJsonFile(e.path, e.patch),
+      'fs.symlink': (e) => ensureSymlink(e.path, e.target, e.replaceLink),
+      'fs.mkdir': async (e) => {
         await mkdir(e.path, { recursive: true });
-        return;
-      case 'state.record':
-        return store.write(e.record, e.value);
-      default: {
-        const unknown: { type: string } = e;
-        throw new CfError('CF_ERR_EFFECT_UNKNOWN', `no handler for effect ${unknown.type}`);
-      }
-    }
+      },
+      'state.record': (e) => store.write(e.record, e.value),
+    };
   }
 }
 

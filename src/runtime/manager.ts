@@ -6,9 +6,10 @@
 import type { Logger } from 'pino';
 import type { DesiredState } from '../api/objects.js';
 import { KIND_ORDER, type Kind } from '../api/schemas.js';
-import { emptyPlanPart, type Controller, type Inventory, type PlanPart, type ReconcileOptions, type StatusMap } from '../core/controller.js';
+import { emptyPlanPart, type AppliedPlan, type Controller, type Inventory, type ObjectStatus, type PlanPart, type ReconcileOptions, type StatusMap } from '../core/controller.js';
 import { setCondition } from '../core/conditions.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, RetryableError } from '../core/errors.js';
+import { classifyFailure, describeFailures, reconcileResult, type ApplyFailure, type ReconcileResult } from '../core/outcome.js';
 import { makePlan, type Change, type Drift, type Note, type Plan } from '../core/plan.js';
 import type { StateStore, Timers } from '../core/ports.js';
 import { systemTimers } from '../core/ports.js';
@@ -46,10 +47,17 @@ export interface ReconcileObservation {
   dryRun: boolean;
 }
 
+/** One key's reconcile: its plan part, the changes that failed and what the work queue does next. */
+export interface KeyReconcile {
+  part: PlanPart;
+  failures: ApplyFailure[];
+  result: ReconcileResult;
+}
+
 export interface RunOnceResult {
   plan: Plan;
   /** Changes that failed to apply, with their errors. */
-  failures: { key: string; error: string }[];
+  failures: ApplyFailure[];
   /** Observation errors (a kind could not be observed). */
   errors: { kind: Kind; error: string }[];
 }
@@ -59,6 +67,7 @@ export class Manager {
   readonly #deps: ManagerDeps;
   readonly #timers: Timers;
   #queue: WorkQueue | undefined;
+  #unwatch: () => void = () => {};
   #ready = false;
 
   constructor(deps: ManagerDeps, store = new Store()) {
@@ -94,7 +103,7 @@ export class Manager {
     const changes: Change[] = [];
     const drift: Drift[] = [];
     const notes: Note[] = [];
-    const failures: { key: string; error: string }[] = [];
+    const failures: ApplyFailure[] = [];
     const errors: { kind: Kind; error: string }[] = [];
     for (const kind of KIND_ORDER) {
       const controller = this.#deps.controllers[kind];
@@ -102,9 +111,10 @@ export class Manager {
       const state = this.store.state;
       const started = this.#timers.now();
       let part: PlanPart;
+      let observed: unknown;
       try {
         let names = controller.names(state.desired, state.inventory);
-        const observed = await controller.observe(names, { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: options.dryRun });
+        observed = await controller.observe(names, { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: options.dryRun });
         if (controller.discovered) names = [...new Set([...names, ...controller.discovered(observed)])].sort();
         part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, names);
       } catch (err) {
@@ -120,8 +130,9 @@ export class Manager {
         const fails = await this.#applyAll(part.changes);
         failures.push(...fails);
         this.#commitStatus(part, fails);
+        await this.#commitObservation(controller, observed, { part, failures: fails });
         await this.#recordEvents(part);
-        this.#observe({ kind, durationMs: this.#timers.now() - started, ...(fails.length > 0 ? { error: fails.map((f) => `${f.key}: ${f.error}`).join('; ') } : {}), dryRun: false });
+        this.#observe({ kind, durationMs: this.#timers.now() - started, ...(fails.length > 0 ? { error: describeFailures(fails) } : {}), dryRun: false });
       } else {
         // Later kinds plan against this kind's would-be status (e.g. the active account).
         this.store.update((d) => {
@@ -163,14 +174,14 @@ export class Manager {
   }
 
   /** Reconciles one key (`Kind/name`): observe, plan, apply, record status. */
-  async reconcileKey(key: string, options: ReconcileOptions): Promise<{ part: PlanPart; failures: { key: string; error: string }[] }> {
+  async reconcileKey(key: string, options: ReconcileOptions): Promise<KeyReconcile> {
     const slash = key.indexOf('/');
     const kind = key.slice(0, slash) as Kind;
-    if (!this.#deps.controllers[kind]) return { part: emptyPlanPart(), failures: [] };
+    if (!this.#deps.controllers[kind]) return { part: emptyPlanPart(), failures: [], result: { outcome: 'ok' } };
     const started = this.#timers.now();
     try {
       const result = await this.#reconcileKey(key, options);
-      this.#observe({ kind, key, durationMs: this.#timers.now() - started, ...(result.failures.length > 0 ? { error: result.failures.map((f) => `${f.key}: ${f.error}`).join('; ') } : {}), dryRun: options.dryRun });
+      this.#observe({ kind, key, durationMs: this.#timers.now() - started, ...(result.failures.length > 0 ? { error: describeFailures(result.failures) } : {}), dryRun: options.dryRun });
       return result;
     } catch (err) {
       this.#observe({ kind, key, durationMs: this.#timers.now() - started, error: errorMessage(err), dryRun: options.dryRun });
@@ -178,26 +189,27 @@ export class Manager {
     }
   }
 
-  async #reconcileKey(key: string, options: ReconcileOptions): Promise<{ part: PlanPart; failures: { key: string; error: string }[] }> {
+  async #reconcileKey(key: string, options: ReconcileOptions): Promise<KeyReconcile> {
     const slash = key.indexOf('/');
     const kind = key.slice(0, slash) as Kind;
     const name = key.slice(slash + 1);
     const controller = this.#deps.controllers[kind];
-    if (!controller) return { part: emptyPlanPart(), failures: [] };
+    if (!controller) return { part: emptyPlanPart(), failures: [], result: { outcome: 'ok' } };
     const state = this.store.state;
     const observed = await controller.observe([name], { desired: state.desired, prior: state.status, inventory: state.inventory, dryRun: options.dryRun });
     const part = controller.plan({ desired: state.desired, observed, prior: state.status, inventory: state.inventory, now: new Date(this.#timers.now()), options }, [name]);
     const failures = options.dryRun ? [] : await this.#applyAll(part.changes);
     if (!options.dryRun) {
       this.#commitStatus(part, failures);
+      await this.#commitObservation(controller, observed, { part, failures });
       await this.#recordEvents(part);
       await this.persist();
     }
-    return { part, failures };
+    return { part, failures, result: reconcileResult(failures, Object.values(part.requeueAfterMs)) };
   }
 
-  async #applyAll(changes: Change[]): Promise<{ key: string; error: string }[]> {
-    const failures: { key: string; error: string }[] = [];
+  async #applyAll(changes: Change[]): Promise<ApplyFailure[]> {
+    const failures: ApplyFailure[] = [];
     const limit = Math.max(1, this.#deps.applyConcurrency ?? 8);
     let next = 0;
     const worker = async () => {
@@ -212,9 +224,10 @@ export class Manager {
           });
           await this.event({ key: change.key, type: 'Normal', reason: verb(change.action), message: `${change.resource} ${pastTense(change.action)}: ${change.reason}` });
         } catch (err) {
-          failures.push({ key: change.key, error: errorMessage(err) });
-          this.#deps.log?.warn({ key: change.key, err: errorMessage(err) }, 'change failed');
-          await this.event({ key: change.key, type: 'Warning', reason: 'ApplyFailed', message: `${change.resource}: ${errorMessage(err)}` });
+          const failure = classifyFailure(change.key, err);
+          failures.push(failure);
+          this.#deps.log?.warn({ key: change.key, class: failure.class, ...(failure.code ? { code: failure.code } : {}), err: failure.error }, 'change failed');
+          await this.event({ key: change.key, type: 'Warning', reason: 'ApplyFailed', message: `${change.resource}: ${failure.error}`, data: { class: failure.class, ...(failure.code ? { code: failure.code } : {}) } });
         }
       }
     };
@@ -222,11 +235,25 @@ export class Manager {
     return failures;
   }
 
+  /**
+   * The plan was applied and its status committed: the controller takes what its observation
+   * consumed (events cursor, poll bookkeeping, requests). With the status, so that what the status
+   * was made from is never read twice and never skipped.
+   */
+  async #commitObservation(controller: Controller, observed: unknown, applied: AppliedPlan): Promise<void> {
+    if (!controller.commit) return;
+    try {
+      await controller.commit(observed, applied);
+    } catch (err) {
+      this.#deps.log?.warn({ kind: controller.kind, err: errorMessage(err) }, 'could not commit an observation');
+    }
+  }
+
   async #recordEvents(part: PlanPart): Promise<void> {
     for (const e of part.events) await this.event(e);
   }
 
-  #commitStatus(part: PlanPart, failures: { key: string; error: string }[]): void {
+  #commitStatus(part: PlanPart, failures: ApplyFailure[]): void {
     const now = new Date(this.#timers.now());
     this.store.update((d) => {
       for (const [key, st] of Object.entries(part.status)) d.status[key] = st;
@@ -288,14 +315,13 @@ export class Manager {
       onError: (key, err, attempt, delayMs) => this.#deps.log?.warn({ key, attempt, delayMs, err: errorMessage(err) }, 'reconcile failed; backing off'),
       handler: async (key, reason) => {
         const started = this.#timers.now();
-        const { part, failures } = await this.reconcileKey(key, options());
-        this.#deps.log?.debug({ key, reason, changes: part.changes.length, ms: this.#timers.now() - started }, 'reconciled');
-        if (failures.length > 0) throw new Error(failures.map((f) => `${f.key}: ${f.error}`).join('; '));
-        const after = Object.values(part.requeueAfterMs);
-        return after.length > 0 ? { requeueAfterMs: Math.min(...after) } : {};
+        const { part, result } = await this.reconcileKey(key, options());
+        this.#deps.log?.debug({ key, reason, changes: part.changes.length, outcome: result.outcome, ms: this.#timers.now() - started }, 'reconciled');
+        return workQueueAction(result);
       },
     });
     this.#queue.start();
+    this.#unwatch = this.#followWatches();
     this.#ready = first.errors.length === 0;
     if (!this.#ready) for (const k of this.allKeys()) this.#queue.add(k, 'initial-retry');
     // Ready once a full pass has run; later passes keep it.
@@ -304,9 +330,52 @@ export class Manager {
     });
   }
 
-  /** Enqueues a key (an event source saw something change). */
+  /**
+   * Enqueues a key (an event source saw something change), and the keys of controllers that watch
+   * its kind's triggers (a Project's inbox event also wakes its DelegationPolicy).
+   */
   enqueue(key: string, reason: string): void {
     this.#queue?.add(key, reason);
+    for (const target of this.dependents(key, 'trigger')) this.#queue?.add(target, `${reason} (${key})`);
+  }
+
+  /**
+   * The keys to reconcile again when `key` changed (`status`) or was triggered (`trigger`),
+   * from the controllers' declared watches.
+   */
+  dependents(key: string, on: 'status' | 'trigger', desired: DesiredState = this.store.state.desired): string[] {
+    const kind = key.slice(0, key.indexOf('/'));
+    const out = new Set<string>();
+    for (const c of Object.values(this.#deps.controllers)) {
+      for (const w of c?.watches ?? []) {
+        if (w.kind !== kind || !(w.on ?? ['status']).includes(on)) continue;
+        for (const name of w.map(key, desired)) out.add(`${c?.kind}/${name}`);
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * Builds the status triggers from the controllers' watches: when a watched object's status
+   * changes in what the watcher reads (its signature), the watcher's mapped keys are enqueued.
+   */
+  #followWatches(): () => void {
+    const watched = Object.values(this.#deps.controllers).flatMap((c) => (c?.watches ?? []).filter((w) => (w.on ?? ['status']).includes('status')).map((w) => ({ controller: c as Controller, watch: w })));
+    if (watched.length === 0) return () => {};
+    return this.store.subscribe((next, prev) => {
+      if (next.status === prev.status) return;
+      for (const [key, after] of Object.entries(next.status)) {
+        const before = prev.status[key];
+        if (before === after) continue;
+        const kind = key.slice(0, key.indexOf('/'));
+        for (const { controller, watch } of watched) {
+          if (watch.kind !== kind) continue;
+          const sig = watch.signature ?? ((st: ObjectStatus | undefined) => st);
+          if (JSON.stringify(sig(before, key)) === JSON.stringify(sig(after, key))) continue;
+          for (const name of watch.map(key, next.desired)) this.#queue?.add(`${controller.kind}/${name}`, `${key} changed`);
+        }
+      }
+    });
   }
 
   enqueueAll(reason: string): void {
@@ -317,9 +386,37 @@ export class Manager {
   async stop(timeoutMs: number): Promise<boolean> {
     const q = this.#queue;
     this.#queue = undefined;
+    this.#unwatch();
     const drained = q ? await q.shutdown(timeoutMs) : true;
     await this.persist().catch(() => {});
     return drained;
+  }
+}
+
+/**
+ * What the work queue does with a key after its reconcile: retryable and unexpected failures are
+ * thrown (a RetryableError carries the retry delay; otherwise the key backs off), a conflict is
+ * planned again after its delay and a terminal failure waits for the plan's own follow-up, neither
+ * counting towards the key's back-off.
+ */
+export function workQueueAction(result: ReconcileResult): { requeueAfterMs?: number } {
+  switch (result.outcome) {
+    case 'ok':
+    case 'terminal':
+      return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+    case 'conflict':
+      return { requeueAfterMs: result.retryAfterMs };
+    case 'retry':
+      throw new ReconcileFailedError(result.failures, result.retryAfterMs);
+  }
+}
+
+/** A key's reconcile failed in a way worth retrying (the failures keep their classes and codes). */
+export class ReconcileFailedError extends RetryableError {
+  readonly failures: readonly ApplyFailure[];
+  constructor(failures: readonly ApplyFailure[], retryAfterMs: number | undefined) {
+    super('CF_ERR_RECONCILE_FAILED', 'ApplyFailed', describeFailures(failures), retryAfterMs !== undefined ? { retryAfterMs } : {});
+    this.failures = failures;
   }
 }
 

@@ -12,8 +12,8 @@ import {
 import { crashPoint } from '../adapters/crash-point.js';
 import { deliverPrompt, type DeliveryOptions } from '../adapters/delivery.js';
 import type { ProjectQueue } from '../controllers/project.js';
-import type { Effect } from '../core/effects.js';
-import { RetryableError } from '../core/errors.js';
+import type { HandlersFor, QueueEffect } from '../core/effects.js';
+import { ConflictError } from '../core/outcome.js';
 import type { TmuxPort } from '../core/ports.js';
 import type { Executor } from './executor.js';
 
@@ -60,9 +60,13 @@ function lockFor(root: string) {
   return <T>(id: string, fn: () => Promise<T>) => withTaskLock(`${base}\0${id}`, fn);
 }
 
-export class ClaimLostError extends RetryableError {
+/**
+ * The task's lease is not this change's (claimed by another session, or gone): a conflict, not a
+ * fault. The Project key is planned again at once against what the queue now holds (no back-off).
+ */
+export class ClaimLostError extends ConflictError {
   constructor(taskId: string, why: string) {
-    super('CF_ERR_CLAIM_LOST', 'ClaimLost', `task ${taskId}: ${why}`);
+    super('CF_ERR_CLAIM_LOST', 'ClaimLost', `task ${taskId}: ${why}`, { retryAfterMs: 0 });
   }
 }
 
@@ -73,23 +77,20 @@ export interface ProjectEffectDeps {
   delivery?: DeliveryOptions;
 }
 
-type Handler = (e: Effect) => Promise<void>;
 
 /** Registers the Project controller's effect handlers on the executor. */
 export function registerProjectEffects(executor: Executor, deps: ProjectEffectDeps): void {
-  for (const [type, handler] of Object.entries(projectEffectHandlers(deps))) executor.register(type, handler);
+  executor.registerAll(projectEffectHandlers(deps));
 }
 
-export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, Handler> {
+export function projectEffectHandlers(deps: ProjectEffectDeps): HandlersFor<QueueEffect> {
   const { tmux, queues, log } = deps;
   const durable = queues.durable;
   return {
     'queue.ensureDirs': async (e) => {
-      if (e.type !== 'queue.ensureDirs') return;
       await ensureQueueDirs(e.root, { durable });
     },
     'queue.claim': async (e) => {
-      if (e.type !== 'queue.claim') return;
       const q = queues.get(e.root);
       crashPoint('claim.before');
       const r = await q.claim(e.taskId, { session: e.session, account: e.account });
@@ -106,7 +107,6 @@ export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, H
       throw new ClaimLostError(e.taskId, `not claimed (${r.reason}${r.lease ? `: held by ${r.lease.session}, attempt ${r.lease.attempt}` : ''})`);
     },
     'tmux.deliver': async (e) => {
-      if (e.type !== 'tmux.deliver') return;
       let claimId: string | undefined;
       let continuations = 0;
       const cont = e.task?.continuation;
@@ -136,38 +136,31 @@ export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, H
       }
     },
     'queue.complete': async (e) => {
-      if (e.type !== 'queue.complete') return;
       crashPoint('complete.before');
       await queues.get(e.root).complete(e.taskId, e.footer, e.expectClaimId ? { expectClaimId: e.expectClaimId } : {});
       crashPoint('complete.after');
     },
     'queue.requeue': async (e) => {
-      if (e.type !== 'queue.requeue') return;
       crashPoint('requeue.before');
       await queues.get(e.root).requeue(e.taskId, { reason: e.reason, maxAttempts: e.maxAttempts, ...(e.expectClaimId ? { expectClaimId: e.expectClaimId } : {}) });
       crashPoint('requeue.after');
     },
     'queue.fail': async (e) => {
-      if (e.type !== 'queue.fail') return;
       await queues.get(e.root).fail(e.taskId, { from: e.from, reason: e.reason });
     },
     'queue.resolveConflict': async (e) => {
-      if (e.type !== 'queue.resolveConflict') return;
       const id = await queues.get(e.root).resolveIdConflict(e.taskId);
       log?.info({ taskId: e.taskId, newId: id }, 'inbox task renamed (its id exists in another state)');
     },
     'queue.recover': async (e) => {
-      if (e.type !== 'queue.recover') return;
       const report = await applyRecovery(e.root, { actions: e.actions, anomalies: [] }, { durable, lock: lockFor(e.root) });
       if (report.errors.length > 0) throw new Error(`queue recovery: ${report.errors.map((x) => `${x.action.type} ${x.action.taskId}: ${x.error}`).join('; ')}`);
     },
     'queue.archive': async (e) => {
-      if (e.type !== 'queue.archive') return;
       const lock = lockFor(e.root);
       for (const t of e.tasks) await lock(t.id, () => archiveTask(e.root, t.id, t.month, { durable }));
     },
     'queue.cleanupTemp': async (e) => {
-      if (e.type !== 'queue.cleanupTemp') return;
       // Only what the queue layer itself calls a temp file, and only inside this queue.
       const known = new Set((await listTempFiles(e.root)).map((t) => path.resolve(t.path)));
       for (const p of e.paths) {
@@ -178,11 +171,9 @@ export function projectEffectHandlers(deps: ProjectEffectDeps): Record<string, H
       }
     },
     'queue.writeStatus': async (e) => {
-      if (e.type !== 'queue.writeStatus') return;
       await writeQueueStatus(e.root, e.status, { durable });
     },
     'checkpoint.remove': async (e) => {
-      if (e.type !== 'checkpoint.remove') return;
       if (!e.path.endsWith('.json')) throw new Error(`checkpoint.remove: not a checkpoint file: ${e.path}`);
       await unlink(e.path).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;

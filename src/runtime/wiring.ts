@@ -21,7 +21,9 @@ import type { CfEvent } from './events.js';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
 import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
 import { guardSettingsFragment } from '../guard/settings.js';
-import type { GitAddWorktreeEffect, GitRemoveWorktreeEffect, GuardDeployEffect } from '../core/effects.js';
+import type { GuardDeployEffect } from '../core/effects.js';
+import { CfError } from '../core/errors.js';
+import { FileRequestStore } from '../adapters/requests.js';
 import { Executor } from './executor.js';
 import { Manager, type ManagerDeps } from './manager.js';
 import { ProjectController } from '../controllers/project.js';
@@ -73,6 +75,8 @@ export interface Wired {
   stateStore: FileStateStore;
   executor: Executor;
   accounts: AccountController;
+  /** Operator requests (forced failover, restart) in the state dir. */
+  requests: FileRequestStore;
 }
 
 /** The shell observer hook shipped with the package (hooks/claude-failover-observe), absolute. */
@@ -99,14 +103,16 @@ export function wire(input: WiringOptions): Wired {
   const executor = new Executor({ tmux, store: stateStore, timers });
   const fs = new NodeFsRead();
   const git = new GitAdapter();
-  executor.register('git.addWorktree', (e) => git.addWorktree(e as GitAddWorktreeEffect));
-  executor.register('git.removeWorktree', (e) => git.removeWorktree(e as GitRemoveWorktreeEffect));
+  const requests = new FileRequestStore(opts.stateDir);
+  executor.register('git.addWorktree', (e) => git.addWorktree(e));
+  executor.register('git.removeWorktree', (e) => git.removeWorktree(e));
   const accounts = new AccountController({
     quota: new UsageQuotaPort(opts.usageDispatcher ? { dispatcher: opts.usageDispatcher } : {}),
     fs,
     minDwellMs: opts.pool?.minDwellMs ?? DEFAULT_MIN_DWELL_MS,
     poll: opts.pool?.pollUsage ?? true,
     clock: () => timers.now(),
+    requests,
   });
   const queues = new QueueRegistry();
   registerProjectEffects(executor, { tmux, queues, ...(opts.log ? { log: opts.log } : {}) });
@@ -117,7 +123,7 @@ export function wire(input: WiringOptions): Wired {
     // A refused job is a dead letter found while applying a change: recorded like a planned event.
     event: (e) => manager.event(e),
   });
-  for (const [type, handler] of Object.entries(delegation.handlers())) executor.register(type, handler);
+  executor.registerAll(delegation.handlers());
   const controllers: Partial<Record<Kind, Controller>> = {
     Project: new ProjectController({
       queueFor: (root) => queues.get(root),
@@ -138,6 +144,7 @@ export function wire(input: WiringOptions): Wired {
       git,
       ...(opts.pool?.failoverGraceMs !== undefined ? { failoverGraceMs: opts.pool.failoverGraceMs } : {}),
       events: new SessionEventsReader(opts.stateDir),
+      requests,
       resolveCommand: (c) => resolveExecutable(c, process.env.PATH ?? ''),
       newId: () => randomUUID(),
       guardHook: (session, project) => {
@@ -154,8 +161,7 @@ export function wire(input: WiringOptions): Wired {
     }) as Controller,
   };
   const manager = new Manager({ controllers, executor, stateStore, timers, ...(opts.log ? { log: opts.log } : {}), ...(opts.onEvent ? { onEvent: opts.onEvent } : {}), ...(opts.onReconcile ? { onReconcile: opts.onReconcile } : {}) });
-  executor.register('guard.deploy', async (e) => {
-    const g = e as GuardDeployEffect;
+  executor.register('guard.deploy', async (g) => {
     try {
       // The self-check (running the deployed hook on a known-bad call) is done on first launch; a
       // relaunch (failover: every session at once) rewrites the launcher without it.
@@ -167,5 +173,8 @@ export function wire(input: WiringOptions): Wired {
       opts.log?.warn({ key: `Session/${g.session}`, err: (err as Error).message }, 'guard redeploy failed; keeping the earlier deployment');
     }
   });
-  return { manager, tmux, stateStore, executor, accounts };
+  // Every effect a controller can plan has its handler (a type added without one fails here, at start-up, not mid-change).
+  const missing = executor.missing();
+  if (missing.length > 0) throw new CfError('CF_ERR_EFFECT_UNKNOWN', `no handler registered for effect type(s): ${missing.join(', ')}`);
+  return { manager, tmux, stateStore, executor, accounts, requests };
 }

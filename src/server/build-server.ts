@@ -26,6 +26,7 @@ import { planRoutes } from './routes/plan.js';
 import { reconcileRoutes } from './routes/reconcile.js';
 import { sessionSendRoutes } from './routes/session-send.js';
 import { sessionActionRoutes } from './routes/sessions.js';
+import { requestRoutes } from './routes/requests.js';
 import { streamRoutes } from './routes/stream.js';
 import { taskAddRoutes } from './routes/task-add.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -121,6 +122,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   reconcileRoutes(app, ctx);
   failoverRoutes(app, ctx);
   sessionActionRoutes(app, ctx);
+  requestRoutes(app, ctx);
   manifestRoutes(app, ctx);
   sessionSendRoutes(app, ctx);
   taskAddRoutes(app, ctx);

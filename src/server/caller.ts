@@ -25,3 +25,8 @@ export function callerOf(request: FastifyRequest, token: string | null): Caller 
   // A unix-socket peer has no address.
   return { token: tokenFingerprint(token), ...(ua ? { client: ua } : {}), remote: request.socket.remoteAddress ?? 'unix' };
 }
+
+/** The caller in one line, for a request's record (`requestedBy`): `<client> from <address> (token <fingerprint>)`. */
+export function describeCaller(c: Caller): string {
+  return `${c.client ?? 'unknown client'} from ${c.remote} (token ${c.token})`;
+}

@@ -21,16 +21,23 @@ export interface FailoverOutcome {
  * next eligible one); `reason` is the operator's note. Throw a TerminalError (e.g. an ineligible
  * target) to answer 409 with its message.
  */
-export type FailoverFn = (to: string | undefined, reason: string | undefined) => Promise<FailoverOutcome>;
+export type FailoverFn = (to: string | undefined, reason: string | undefined, requestedBy?: string) => Promise<FailoverOutcome>;
 
 export interface RestartOutcome {
-  /** The session's tmux session was stopped and its key enqueued for relaunch. */
+  /** The session's tmux session was stopped; the Session controller relaunches it. */
   restarted: boolean;
   message: string;
+  /** The request's id (`requests/<id>.json` in the state dir, `GET /api/v1/requests/<id>`). */
+  request?: string;
+  /** The controller had not acted on the request when the wait ended. */
+  pending?: boolean;
 }
 
-/** Restarts one declared session (the Session controller relaunches and resumes it). */
-export type RestartSessionFn = (name: string) => Promise<RestartOutcome>;
+/**
+ * Restarts one declared session (the Session controller relaunches and resumes it); `requestedBy`
+ * names the caller in the request's record. Throw a TerminalError (409) when it cannot be restarted.
+ */
+export type RestartSessionFn = (name: string, requestedBy?: string) => Promise<RestartOutcome>;
 
 /** The outcome of confirming a held manifest set (`POST /api/v1/manifests/confirm`). */
 export interface ConfirmManifestsOutcome {

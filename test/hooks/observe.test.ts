@@ -103,7 +103,7 @@ describe('claude-failover-observe', () => {
     const cli = await runCli(['hook', 'statusline', '--session', 's1', '--state-dir', state, '--account', 'b'], { input: JSON.stringify(statusInput) });
     expect(cli.code).toBe(0);
     expect(cli.stdout).toBe(sh.stdout);
-    const [viaSh, viaCli] = (await new SessionEventsReader(state).readNew('s1')).map(({ t: _t, ...rest }) => rest);
+    const [viaSh, viaCli] = (await new SessionEventsReader(state).read('s1')).records.map(({ t: _t, ...rest }) => rest);
     expect(viaCli).toEqual(viaSh);
     expect(viaSh).toMatchObject({ event: 'StatusLine', account: 'b', rateLimits: statusInput.rate_limits });
   });
@@ -123,7 +123,7 @@ describe('claude-failover-observe', () => {
     expect(run(['hook', dir], 'not json').status).toBe(0);
     expect(run(['hook', dir], '').status).toBe(0);
     expect(lines(dir)).toHaveLength(2);
-    expect(await new SessionEventsReader(state).readNew('s1')).toEqual([]);
+    expect((await new SessionEventsReader(state).read('s1')).records).toEqual([]);
   });
 
   it('never fails the agent: an unwritable session directory still exits 0 and prints the status line', () => {
@@ -145,7 +145,7 @@ describe('claude-failover-observe', () => {
       c.on('close', () => resolve());
       c.stdin.end(JSON.stringify(i % 2 ? { hook_event_name: 'Notification', notification_type: 'idle_prompt', message: `${i} ${big}` } : statusInput));
     })));
-    const records = await new SessionEventsReader(state).readNew('s1');
+    const records = (await new SessionEventsReader(state).read('s1')).records;
     expect(records).toHaveLength(40);
     expect(records.filter((r) => r.event === 'Notification')).toHaveLength(20);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { enqueueTask, readLease } from '../../src/adapters/queue/index.js';
 import type { TmuxPort } from '../../src/core/ports.js';
-import type { Effect } from '../../src/core/effects.js';
+import type { QueueEffect } from '../../src/core/effects.js';
 import { ClaimLostError, projectEffectHandlers, QueueRegistry } from '../../src/runtime/project-effects.js';
 import { tempDir } from '../support/manifests.js';
 import { locations } from './support.js';
@@ -20,7 +20,7 @@ async function setup() {
   const root = join(tempDir('fx'), 'q');
   dirs.push(root);
   const h = projectEffectHandlers({ tmux: noTmux, queues: new QueueRegistry({ durable: false }) });
-  const run = (e: Effect) => (h[e.type] as (e: Effect) => Promise<void>)(e);
+  const run = (e: QueueEffect) => (h[e.type] as (e: QueueEffect) => Promise<void>)(e);
   await run({ type: 'queue.ensureDirs', root });
   return { root, run };
 }
@@ -69,7 +69,7 @@ describe('project effect handlers', () => {
       },
     }) as TmuxPort;
     const h = projectEffectHandlers({ tmux: pane, queues: new QueueRegistry({ durable: false }), delivery: { enterDelayMs: 0, pollMs: 1 } });
-    const run = (e: Effect) => (h[e.type] as (e: Effect) => Promise<void>)(e);
+    const run = (e: QueueEffect) => (h[e.type] as (e: QueueEffect) => Promise<void>)(e);
     await run({ type: 'queue.ensureDirs', root });
     const { id } = await enqueueTask(root, { body: 'x\n' }, { durable: false });
     await run({ type: 'queue.claim', root, taskId: id, session: 's1', account: 'a' });

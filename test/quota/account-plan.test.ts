@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFromObjects } from '../../src/api/objects.js';
 import { parseManifestText } from '../../src/api/parse.js';
-import type { StatusMap } from '../../src/core/controller.js';
+import { emptyPlanPart, type StatusMap } from '../../src/core/controller.js';
 import type { CredentialsCheck, PathInfo } from '../../src/core/ports.js';
 import type { UsageSnapshot } from '../../src/core/quota.js';
 import { AccountController, planAccounts, staleUsageAfterMs, type AccountObservation, type AccountObserved, type PoolStatus } from '../../src/controllers/account.js';
@@ -108,7 +108,12 @@ describe('AccountController.observe: new credentials', () => {
       clock: () => now,
     });
     const desired = desiredOf(['a']);
-    const observe = () => controller.observe(['*'], { desired, prior: {}, dryRun: false });
+    // A real pass: observe, then commit once the plan was applied (what keeps the poll schedule).
+    const observe = async () => {
+      const observed = await controller.observe(['*'], { desired, prior: {}, dryRun: false });
+      await controller.commit(observed, { part: emptyPlanPart(), failures: [] });
+      return observed;
+    };
     expect((await observe()).accounts.a?.polled?.ok).toBe(false);
     now += 1000;
     expect((await observe()).accounts.a?.polled).toBeUndefined(); // within the 5m interval
@@ -214,5 +219,43 @@ describe('planAccounts: a rejected token', () => {
     expect(rs.map((r) => cond(r.status['Account/b'], 'CredentialsValid')?.status)).toEqual(['True', 'False', 'False', 'True']);
     expect(cond(rs[2]?.status['Account/b'], 'CredentialsValid')?.message).toBe('usage endpoint answered 401');
     expect(rs.map((r) => r.events.filter((e) => e.reason === 'CredentialsExpired').length)).toEqual([0, 1, 0, 0]);
+  });
+});
+
+describe('AccountController: a plan preview takes nothing from the real passes', () => {
+  it('a dry-run before any real pass polls but keeps no schedule; after a real pass, previews reuse its observation (no request)', async () => {
+    const calls: number[] = [];
+    let now = T0;
+    const controller = new AccountController({
+      quota: {
+        probeUsage: async () => ({ reachable: true, message: 'answered' }),
+        readCredentials: async () => ({ ok: true, expiresAt: T0 + 86_400_000 }),
+        fetchUsage: async () => {
+          calls.push(now);
+          return { ok: true, snapshot: usage(20, new Date(now)), observedAt: new Date(now).toISOString() };
+        },
+      },
+      fs: { inspect: async (p) => ({ kind: 'symlink', target: p.replace(/^\/acc\/\w+/, '/shared') }), readText: async () => undefined, listDir: async () => undefined },
+      minDwellMs: 600_000,
+      clock: () => now,
+    });
+    const desired = desiredOf(['a']);
+    // `reconcile --dry-run` in a fresh process: it polls (it has nothing else to plan from)...
+    expect((await controller.observe(['*'], { desired, prior: {}, dryRun: true })).accounts.a?.polled?.ok).toBe(true);
+    // ...but keeps nothing: the real pass a second later still polls (the old code had scheduled the next poll in 5 min).
+    now += 1000;
+    const real = await controller.observe(['*'], { desired, prior: {}, dryRun: false });
+    expect(real.accounts.a?.polled?.ok).toBe(true);
+    await controller.commit(real, { part: emptyPlanPart(), failures: [] });
+    expect(calls).toEqual([T0, T0 + 1000]);
+    // A preview on the running controller: planned from the committed observation, no request.
+    now += 10 * 60_000; // a poll would be due
+    const preview = await controller.observe(['*'], { desired, prior: {}, dryRun: true });
+    expect(preview.accounts.a?.polled).toBeUndefined();
+    expect(preview.accounts.a?.poll.lastGood?.at).toBe(T0 + 1000);
+    expect(calls).toHaveLength(2);
+    // The real pass polls as scheduled.
+    expect((await controller.observe(['*'], { desired, prior: {}, dryRun: false })).accounts.a?.polled?.ok).toBe(true);
+    expect(calls).toHaveLength(3);
   });
 });

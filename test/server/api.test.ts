@@ -309,11 +309,20 @@ describe('actions', () => {
     const h = await setup({ sessions: [{ name: 's1' }, { name: 's2' }] });
     await h.wired.manager.runOnce({ dryRun: false, prune: false });
     expect(h.tmux.sessions()).toContain('s1');
-    const res = await h.app.inject({ method: 'POST', url: '/api/v1/sessions/s1/restart', headers: AUTH });
+    // The request is recorded in the state dir; the Session controller serves it on its next reconcile
+    // (this harness runs no work queue: the test reconciles by hand).
+    const answer = h.app.inject({ method: 'POST', url: '/api/v1/sessions/s1/restart', headers: { ...AUTH, 'user-agent': 'api-test/1' } });
+    await until(() => events(h).some((e) => e.reason === 'RestartRequested'), 10_000, 'request recorded');
+    expect(h.tmux.sessions()).toContain('s1'); // nothing happens before a reconcile serves it
+    await h.wired.manager.reconcileKey('Session/s1', { dryRun: false, prune: false });
+    const res = await answer;
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toMatchObject({ restarted: true });
+    expect(res.json()).toMatchObject({ restarted: true, message: 'tmux session "s1" stopped; the Session controller relaunches it and resumes its conversation' });
     expect(h.tmux.sessions()).not.toContain('s1');
-    expect(events(h).find((e) => e.reason === 'RestartRequested')).toMatchObject({ key: 'Session/s1' });
+    const requestId = res.json<{ request: string }>().request;
+    expect(events(h).find((e) => e.reason === 'RestartRequested')).toMatchObject({ key: 'Session/s1', data: { request: requestId } });
+    const record = await h.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}`, headers: AUTH });
+    expect(record.json()).toMatchObject({ kind: 'restart', target: 's1', requestedBy: expect.stringMatching(/^api-test\/1 from /), result: { accepted: true } });
     // The Session controller relaunches it on its next reconcile.
     await h.wired.manager.reconcileKey('Session/s1', { dryRun: false, prune: false });
     expect(h.tmux.sessions()).toContain('s1');
@@ -321,7 +330,10 @@ describe('actions', () => {
     // s2 replaced by a foreign session with the same name: never touched.
     h.tmux.run(['kill-session', '-t', '=s2']);
     expect(h.tmux.run(['new-session', '-d', '-s', 's2', 'sleep 600']).status).toBe(0);
-    const refused = await h.app.inject({ method: 'POST', url: '/api/v1/sessions/s2/restart', headers: AUTH });
+    const refusedAnswer = h.app.inject({ method: 'POST', url: '/api/v1/sessions/s2/restart', headers: AUTH });
+    await until(async () => (await h.wired.requests.pending('restart')).length > 0, 10_000, 'second request recorded');
+    await h.wired.manager.reconcileKey('Session/s2', { dryRun: false, prune: false });
+    const refused = await refusedAnswer;
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ error: { code: 'CF_API_CONFLICT' } });
     expect(h.tmux.sessions()).toContain('s2');

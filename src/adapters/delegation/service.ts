@@ -18,8 +18,9 @@ import type { Dispatcher } from 'undici';
 import type { ManifestObject } from '../../api/objects.js';
 import { durationMs } from '../../api/duration.js';
 import type { PlannedEvent } from '../../core/controller.js';
-import type { DelegationJobRecord, Effect } from '../../core/effects.js';
+import type { DelegationEffect, DelegationJobRecord, Effect, HandlersFor } from '../../core/effects.js';
 import { RetryableError, errorMessage } from '../../core/errors.js';
+import { ConflictError } from '../../core/outcome.js';
 import { TaskNotFoundError, type TaskQueue } from '../../core/task.js';
 import { crashPoint, type CrashStep } from '../crash-point.js';
 import { updateTaskFrontmatter, withTaskLock } from '../queue/index.js';
@@ -194,12 +195,11 @@ export class DelegationService {
   }
 
   /** Handlers of the `delegation.*` effects, for `executor.register`. */
-  handlers(): Record<string, (e: Effect) => Promise<void>> {
+  handlers(): HandlersFor<DelegationEffect> {
     return {
-      'delegation.submit': (e) => (e.type === 'delegation.submit' ? this.#submit(e) : Promise.resolve()),
-      'delegation.finish': (e) => (e.type === 'delegation.finish' ? this.#finish(e) : Promise.resolve()),
+      'delegation.submit': (e) => this.#submit(e),
+      'delegation.finish': (e) => this.#finish(e),
       'delegation.routeLocal': async (e) => {
-        if (e.type !== 'delegation.routeLocal') return;
         await this.#lock(e.root, e.taskId, async () => {
           try {
             await updateTaskFrontmatter(e.root, e.taskId, 'inbox', e.set, { durable: this.durable });
@@ -209,11 +209,9 @@ export class DelegationService {
         });
       },
       'delegation.writeRecord': async (e) => {
-        if (e.type !== 'delegation.writeRecord') return;
         await writeJobRecord(e.root, e.record, { durable: this.durable });
       },
       'delegation.removeRecords': async (e) => {
-        if (e.type !== 'delegation.removeRecords') return;
         for (const id of e.taskIds) await removeJobRecord(e.root, id, { durable: this.durable });
       },
     };
@@ -234,7 +232,7 @@ export class DelegationService {
     if (existing && (existing.state === 'pending' || existing.state === 'submitted') && existing.attempt === rec.attempt) {
       rec = existing; // a crash left it: keep its key (and its job id)
     } else if (existing && existing.state !== 'pending' && existing.state !== 'submitted' && existing.attempt >= rec.attempt) {
-      throw new RetryableError('CF_ERR_DELEGATION_STALE', 'StalePlan', `task ${e.taskId}: job record is at attempt ${existing.attempt} (${existing.state}); planning again`);
+      throw new ConflictError('CF_ERR_DELEGATION_STALE', 'StalePlan', `task ${e.taskId}: job record is at attempt ${existing.attempt} (${existing.state}); planning again`);
     }
     if (e.from === 'inbox') {
       delegationCrashPoint('delegate.before');

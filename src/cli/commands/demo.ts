@@ -83,8 +83,8 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
         const stateDir = daemon.opts.stateDir;
         const tokenFile = join(stateDir, TOKEN_FILE);
         const { token } = await loadOrCreateToken(tokenFile);
-        const { manager, executor, accounts } = daemon.wired;
-        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, accounts }), restartSession: restartSessionVia({ manager, executor }), sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }), apiRate: DEFAULT_API_RATE });
+        const { manager, requests } = daemon.wired;
+        const app = buildServer({ manager, stateDir, token, log, version: VERSION, metrics: new Metrics({ version: VERSION }), failover: failoverVia({ manager, requests }), restartSession: restartSessionVia({ manager, requests }), sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }), apiRate: DEFAULT_API_RATE });
         for (const port of [values.port ? Number(values.port) : 7777, 0]) {
           try {
             // The record names the token file: the `get sessions` / `events` commands the demo prints find it.

@@ -1,8 +1,10 @@
 /** `claude-failover failover [--to ACCOUNT] [--reason TEXT]`: ask the running controller to move the pool now. */
+import { userInfo } from 'node:os';
 import { CfError } from '../../core/errors.js';
 import { ApiRequestError, connectController, CONTROLLER_HELP, CONTROLLER_OPTIONS } from '../../server/client.js';
 import { oneOf, parse, stateDirOf } from '../args.js';
 import type { CliIO } from '../io.js';
+import { VERSION } from '../version.js';
 
 const HELP = `Usage: claude-failover failover [--to ACCOUNT] [--reason TEXT] [-o text|json]
                                  [--state-dir DIR] [--server URL] [--token-file PATH]
@@ -47,7 +49,7 @@ export async function failoverCommand(args: string[], io: CliIO): Promise<number
   }
   const output = oneOf('--output', values.output, ['text', 'json'] as const, 'text');
   const stateDir = stateDirOf(values['state-dir'], io);
-  const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir });
+  const client = await connectController({ server: values.server, tokenFile: values['token-file'], env: io.env, stateDir, userAgent: `claude-failover-cli/${VERSION} failover (user ${userName()})` });
   if (!client) throw new CfError('CF_ERR_NO_CONTROLLER', `no running controller found (state dir ${stateDir}); failover needs \`claude-failover run\` (or pass --server)`);
   try {
     const body = { ...(values.to ? { to: values.to } : {}), ...(values.reason ? { reason: values.reason } : {}) };
@@ -65,5 +67,14 @@ export async function failoverCommand(args: string[], io: CliIO): Promise<number
     return r.accepted ? 0 : 1;
   } finally {
     await client.close();
+  }
+}
+
+/** The local user, for the request's record (`requestedBy`); the controller cannot know it otherwise. */
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
   }
 }

@@ -217,7 +217,7 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: Auth, log: 
   const stateDir = daemon.opts.stateDir;
   const { token } = auth;
   const { buildServer, Metrics: MetricsClass } = await import('../../server/index.js');
-  const { manager, executor, accounts } = daemon.wired;
+  const { manager, requests } = daemon.wired;
   const app = buildServer({
     manager,
     stateDir,
@@ -225,8 +225,8 @@ async function startApi(daemon: Daemon, listen: ListenAddress, auth: Auth, log: 
     log,
     version: VERSION,
     metrics: metrics ?? new MetricsClass({ version: VERSION }),
-    failover: failoverVia({ manager, accounts }),
-    restartSession: restartSessionVia({ manager, executor }),
+    failover: failoverVia({ manager, requests }),
+    restartSession: restartSessionVia({ manager, requests }),
     confirmManifests: (id) => daemon.confirmHeld(id),
     sendToSession: sendToSessionVia({ manager, tmux: daemon.wired.tmux, stateDir }),
     apiRate,

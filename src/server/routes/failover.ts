@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { TerminalError } from '../../core/errors.js';
+import { callerOf, describeCaller } from '../caller.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { emptyQuery, parseInput } from '../validate.js';
@@ -19,7 +20,7 @@ export function failoverRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (b.to !== undefined && !desired.accounts.some((a) => a.metadata.name === b.to)) throw new ApiError('CF_API_OBJECT_NOT_FOUND', `Account "${b.to}" not found`);
     if (desired.accounts.length === 0) throw new ApiError('CF_API_CONFLICT', 'no accounts are declared');
     try {
-      const outcome = await ctx.deps.failover(b.to, b.reason);
+      const outcome = await ctx.deps.failover(b.to, b.reason, describeCaller(callerOf(request, ctx.deps.token)));
       return reply.code(202).send(outcome);
     } catch (err) {
       if (err instanceof TerminalError) throw new ApiError('CF_API_CONFLICT', err.message);
