@@ -187,11 +187,11 @@ export function delegatedSessionsView(status: Pick<DelegationPolicyStatus, 'acti
 } {
   const sessions: Record<string, { state: 'delegated_to_secutools'; task: string; since?: string }> = {};
   const delegated: { taskId: string; provider?: string; jobId?: string }[] = [];
-  for (const j of status?.activeJobs ?? []) {
-    if (j.project !== project) continue;
-    const since = j.submittedAt ?? j.createdAt;
-    sessions[`delegated:${j.taskId}`] = { state: 'delegated_to_secutools', task: j.taskId, ...(since ? { since } : {}) };
-    delegated.push({ taskId: j.taskId, provider: j.provider, ...(j.jobId ? { jobId: j.jobId } : {}) });
+  for (const job of status?.activeJobs ?? []) {
+    if (job.project !== project) continue;
+    const since = job.submittedAt ?? job.createdAt;
+    sessions[`delegated:${job.taskId}`] = { state: 'delegated_to_secutools', task: job.taskId, ...(since ? { since } : {}) };
+    delegated.push({ taskId: job.taskId, provider: job.provider, ...(job.jobId ? { jobId: job.jobId } : {}) });
   }
   return { sessions, delegated };
 }
