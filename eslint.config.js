@@ -21,7 +21,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only (DESIGN.md §6).' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
     },
   },
   {
@@ -38,6 +38,27 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         paths: worldModules.map((name) => ({ name, message: 'api/core/controllers/render are pure: reach the world through src/core/ports.ts.' })),
         patterns: restrict(['**/adapters/**', '**/runtime/**', '**/server/**', '**/cli/**'], 'Imports point one way: api -> core -> adapters/controllers -> runtime -> server, cli.'),
+      }],
+    },
+  },
+  {
+    // api is the bottom layer: schemas and object parsing import nothing else from src/.
+    files: ['src/api/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: worldModules.map((name) => ({ name, message: 'api/core/controllers/render are pure: reach the world through src/core/ports.ts.' })),
+        patterns: restrict(['**/core/**', '**/controllers/**', '**/render/**', '**/guard/**', '**/adapters/**', '**/runtime/**', '**/server/**', '**/cli/**', '**/mcp/**'], 'Imports point one way: api -> core -> adapters/controllers -> runtime -> server, cli. api is the bottom layer.'),
+      }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: worldModules.map((name) => ({ name, message: 'api/core/controllers/render are pure: reach the world through src/core/ports.ts.' })),
+        patterns: restrict(['**/controllers/**', '**/render/**', '**/adapters/**', '**/runtime/**', '**/server/**', '**/cli/**', '**/mcp/**'], 'Imports point one way: api -> core -> adapters/controllers -> runtime -> server, cli.'),
       }],
     },
   },

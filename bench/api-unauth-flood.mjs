@@ -1,4 +1,4 @@
-// Unauthenticated flood against the control plane (issue 14 §6): autocannon opens --connections
+// Unauthenticated flood against the control plane (docs/api.md, "Errors" and "Admission control"): autocannon opens --connections
 // connections WITHOUT a token against a real controller (`run`, default --api-rate 50) on loopback,
 // while an authenticated client calls GET /api/v1/sessions every 200 ms. Reports the authenticated
 // latency and status codes with and without the flood. Requests without the token must be answered

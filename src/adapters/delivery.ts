@@ -1,5 +1,5 @@
 /**
- * Delivering a prompt into a Claude Code pane (DESIGN.md §5): paste the text with
+ * Delivering a prompt into a Claude Code pane (docs/queue-protocol.md, "Delivery and line endings"): paste the text with
  * load-buffer + paste-buffer (bracketed), wait until the pane shows the paste and stops changing, send Enter as a
  * separate key, and check that the pane changed (the prompt was submitted); if it did not, send
  * Enter once more.

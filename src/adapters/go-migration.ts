@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { DesiredState } from '../api/objects.js';
+import { queueRootOf } from '../api/queue-root.js';
 import { goMarkerOf, keyOf, parseGoMarker, type JobLookup, type MigrationInput, type MigrationProject, type MigrationStep, type ObservedMarker, type ObservedTaskFile, type QueuePlace } from '../core/go-migration.js';
 import { ADOPTABLE_DIRS } from '../core/shared-state.js';
 import { DelegationApiError, DelegationClient } from './delegation/client.js';
@@ -38,7 +39,7 @@ export function migrationProjects(desired: DesiredState): MigrationProject[] {
     const pol = desired.delegationPolicies.find((x) => x.metadata.name === p.spec.delegationPolicy);
     return {
       name: p.metadata.name,
-      root: path.join(p.spec.path, p.spec.queueDir),
+      root: queueRootOf(p),
       ...(pol ? { policy: { name: pol.metadata.name, providers: pol.spec.providers, ...(pol.spec.defaultProvider ? { defaultProvider: pol.spec.defaultProvider } : {}) } } : {}),
       sessions: desired.sessions.filter((s) => s.spec.project === p.metadata.name).map((s) => ({ name: s.metadata.name, ...(s.spec.account ? { account: s.spec.account } : {}) })),
     };

@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellQuote } from '../core/shell-quote.js';
 import { buildDist, HOOK_ENTRY } from '../../test/guard/build-dist.js';
 import { deployGuard, guardScriptName, GuardDeployError } from './guard-deploy.js';
 
@@ -30,7 +31,7 @@ describe('deployGuard', () => {
     expect((await stat(d.scriptPath)).mode & 0o777).toBe(0o555);
     const text = await readFile(d.scriptPath, 'utf8');
     expect(text.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(text).toContain(`'${process.execPath}' '${HOOK_ENTRY}' --session 'ccl-3' --state-dir '${state}' --mode 'enforce' --project '${project}' --protect '/etc/cf/manifests'\n`);
+    expect(text).toContain(`${shellQuote(process.execPath)} ${shellQuote(HOOK_ENTRY)} --session ccl-3 --state-dir ${shellQuote(state)} --mode enforce --project ${shellQuote(project)} --protect /etc/cf/manifests\n`);
     expect(d.settings).toEqual({ hooks: { PreToolUse: [{ matcher: 'Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|NotebookRead', hooks: [{ type: 'command', command: d.scriptPath, timeout: 30 }] }] } });
   });
 
@@ -38,10 +39,10 @@ describe('deployGuard', () => {
     const project = join(dir, 'p2');
     const state = join(dir, 'state2');
     const a = await deployGuard({ projectDir: project, sessionName: 's', stateDir: state, hookEntry: HOOK_ENTRY, mode: 'warn' });
-    expect(await readFile(a.scriptPath, 'utf8')).toContain("--mode 'warn'");
+    expect(await readFile(a.scriptPath, 'utf8')).toContain('--mode warn');
     const b = await deployGuard({ projectDir: project, sessionName: 's', stateDir: state, hookEntry: HOOK_ENTRY, mode: 'enforce' });
     expect(b.scriptPath).toBe(a.scriptPath);
-    expect(await readFile(b.scriptPath, 'utf8')).toContain("--mode 'enforce'");
+    expect(await readFile(b.scriptPath, 'utf8')).toContain('--mode enforce');
     expect((await stat(b.scriptPath)).mode & 0o777).toBe(0o555);
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(join(project, '.claude', 'hooks'))).filter((f) => f.includes('.tmp-'))).toEqual([]);

@@ -6,8 +6,10 @@
  * The launcher bakes in everything the hook needs, with absolute paths:
  *
  *   #!/bin/sh
- *   '/usr/bin/node' '--verify-snapshot-checksum' '/opt/claude-failover/dist/guard/guard-hook.cjs' --session 'ccl-3' \
- *     --state-dir '/var/lib/claude-failover' --mode 'enforce' --project '/srv/app' --protect '/etc/cf/manifests'
+ *   /usr/bin/node --verify-snapshot-checksum /opt/claude-failover/dist/guard/guard-hook.cjs --session ccl-3 \
+ *     --state-dir /var/lib/claude-failover --mode enforce --project '/srv/my app' --protect /etc/cf/manifests
+ *
+ * (every word through src/core/shell-quote.ts: single quotes where a character needs them)
  *   code=$?; [ "$code" -eq 0 ] && exit 0; …; exit 2      (anything but a clean allow denies)
  *
  * The session launcher merges `settings` into the per-session `--settings` file (or the project's
@@ -19,6 +21,7 @@ import { access, chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfError } from '../core/errors.js';
+import { shellQuote } from '../core/shell-quote.js';
 import { guardSettingsFragment, type GuardSettingsFragment } from '../guard/settings.js';
 import { DEPLOY_PROBE_ID } from '../guard/audit.js';
 
@@ -104,11 +107,6 @@ export function defaultHookEntry(): string {
   return pickHookEntry(bundledHookEntry(), moduleHookEntry());
 }
 
-/** Single-quotes a word for /bin/sh. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 export function guardScriptName(sessionName: string): string {
   const safe = sessionName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
   return `claude-failover-guard-${safe === '' ? 'session' : safe}`;
@@ -135,7 +133,7 @@ export function guardScript(opts: DeployGuardOptions & { nodePath: string; hookE
   return [
     '#!/bin/sh',
     '# claude-failover safety guard (PreToolUse hook). Generated on every session launch; do not edit.',
-    `${[opts.nodePath, ...(opts.nodeFlags ?? []), opts.hookEntry].map(shQuote).join(' ')} ${args.map((a) => (/^--[a-z-]+$/.test(a) ? a : shQuote(a))).join(' ')}`,
+    [opts.nodePath, ...(opts.nodeFlags ?? []), opts.hookEntry, ...args].map(shellQuote).join(' '),
     'code=$?',
     '[ "$code" -eq 0 ] && exit 0',
     '[ "$code" -eq 2 ] || echo "claude-failover safety guard failed (exit $code); denying the call" >&2',
@@ -251,6 +249,6 @@ export async function deployGuard(opts: DeployGuardOptions): Promise<DeployedGua
       throw new GuardDeployError(`the deployed guard ${scriptPath} denies calls because it is broken: ${r.stderr.trim().slice(0, 300)}`);
     }
   }
-  const command = /^[\w@%+=:,./-]+$/.test(scriptPath) ? scriptPath : shQuote(scriptPath);
+  const command = shellQuote(scriptPath);
   return { scriptPath, command, settings: guardSettingsFragment(command) };
 }

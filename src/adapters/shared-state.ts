@@ -1,7 +1,7 @@
 /**
  * Linking an account's shared directories to the shared store, with explicit adoption of the
- * per-session directories whose files have unique names (issue 19: account homes migrated from
- * the Go system hold real `todos/` and `shell-snapshots/` directories).
+ * per-session directories whose files have unique names (account homes migrated from the Go
+ * system hold real `todos/` and `shell-snapshots/` directories).
  *
  * For each of the account's `sharedDirs`:
  * - missing → the store directory is created and the link made (what the controller does too);

@@ -5,7 +5,7 @@
 import { posix as pathPosix } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { generationOf } from '../core/generation.js';
+import { generationOf } from './generation.js';
 import type { AnyObject, Diagnostic, ManifestObject } from './objects.js';
 import { API_VERSION, KINDS, isKind, objectSchema, type Kind } from './schemas.js';
 import { closest } from './suggest.js';

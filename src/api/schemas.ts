@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { durationMs, isDuration } from './duration.js';
+import { DEFAULT_QUEUE_DIR } from './queue-root.js';
 
 export const API_GROUP = 'claudefailover.io';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
@@ -184,7 +185,7 @@ export const sessionSpecSchema = z
 export const projectSpecSchema = z
   .strictObject({
     path: path('The project directory (the agents work here).'),
-    queueDir: z.string().min(1).default('.agent-queue').describe('Task queue directory, relative to `path`. Default `.agent-queue`.'),
+    queueDir: z.string().min(1).default(DEFAULT_QUEUE_DIR).describe('Task queue directory, relative to `path`; an absolute path is used as it is (outside the project). `~` is not expanded here. Default `.agent-queue`.'),
     delegationPolicy: nameSchema.optional().describe('DelegationPolicy that may route tasks of this project to the external job API.'),
     safety: z
       .strictObject({

@@ -1,5 +1,5 @@
 /**
- * The active-account decision (issue 4 §2): which account the whole pool should run on.
+ * The active-account decision: which account the whole pool should run on.
  *
  * Pure: a function of the accounts' facts, the current active account and `now`. The Account
  * controller persists the result (active account, decision log) and the Session controller
@@ -59,6 +59,7 @@ import {
   formatPercent,
   hasUsageData,
   headroom as headroomOf,
+  isOverThreshold,
   type UsageSnapshot,
   type UsageWindow,
 } from '../core/quota.js';
@@ -206,8 +207,7 @@ function classify(a: AccountDecisionInput, nowMs: number): Classified {
     }
     return v;
   }
-  const over5 = u5 >= t.fiveHourThreshold;
-  const over7 = u7 >= t.weeklyThreshold;
+  const { fiveHour: over5, sevenDay: over7 } = isOverThreshold(usage, t, nowMs);
   if (over5 || over7) {
     const parts: string[] = [];
     if (over5) parts.push(`${fmtWindow('5h', usage.fiveHour, nowMs)} ≥ ${formatPercent(t.fiveHourThreshold)}`);

@@ -12,7 +12,7 @@ import { emptyPlanPart, type AppliedPlan, type Controller, type Watch, type Inve
 import type { Effect } from '../core/effects.js';
 import { parseStopFailureLimit } from '../core/limit-messages.js';
 import type { Change, Note } from '../core/plan.js';
-import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, recordPollOutcome, recordProbe, type PollConfig, type PollOutcome, type PollState } from '../core/poll-schedule.js';
+import { initialPollState, mayPoll, mayProbe, nextPollAt, nextRequestAt, pollFreshness, pollOutcomeOf, recordPollOutcome, recordProbe, type PollConfig, type PollState } from '../core/poll-schedule.js';
 import type { CredentialsCheck, FsReadPort, PathInfo, QuotaPort, UsageFetch, UsageProbe } from '../core/ports.js';
 import { evidenceFromLimit, formatAge, formatPercent, mergeUsage, parseStatusLineUsage, type MergedUsage, type UsageInput, type UsageSnapshot, type UsageWindow } from '../core/quota.js';
 import { DEFAULT_UNKNOWN_AFTER_FAILURES, defaultMaxUsageAgeMs, QUOTA_UNKNOWN_REASONS, quotaHealth, type QuotaHealth, type QuotaHealthConfig, type QuotaHealthReason } from '../core/quota-health.js';
@@ -179,7 +179,7 @@ export class AccountController implements Controller<AccountObserved> {
       }
       if (mayPoll(poll, now)) {
         polled = await this.#o.quota.fetchUsage(a.spec.configDir, a.spec.quota.usageEndpoint);
-        poll = recordPollOutcome(poll, outcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
+        poll = recordPollOutcome(poll, pollOutcomeOf(polled, now), cfg, this.#o.random ?? Math.random, polled.ok ? polled.snapshot : undefined);
       }
     }
     const links: Record<string, PathInfo> = {};
@@ -230,13 +230,6 @@ export function quotaHealthConfigOf(account: ManifestObject<'Account'>): QuotaHe
     unknownAfterFailures: account.spec.quota.unknownAfterFailures ?? DEFAULT_UNKNOWN_AFTER_FAILURES,
     maxUsageAgeMs: account.spec.quota.maxUsageAge !== undefined ? durationMs(account.spec.quota.maxUsageAge) : defaultMaxUsageAgeMs(interval),
   };
-}
-
-function outcomeOf(r: UsageFetch, at: number): PollOutcome {
-  if (r.ok) return { kind: 'ok', at };
-  if (r.kind === 'RateLimited') return { kind: 'rateLimited', at, ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) };
-  if (r.kind === 'CredentialsExpired' || r.kind === 'Forbidden') return { kind: 'rejected', at };
-  return { kind: 'unavailable', at };
 }
 
 /** What the account's sessions report: status line usage and hard limit evidence. Pure. */

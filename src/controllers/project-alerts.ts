@@ -41,35 +41,34 @@ export function dur(ms: number): string {
 }
 
 /** The dispatched tasks that became stuck: one event each per spell without activity. */
-export function stuckTasks(i: StuckTasksInput): StuckTasksResult {
+export function stuckTasks(input: StuckTasksInput): StuckTasksResult {
   const events: PlannedEvent[] = [];
   const stuck: Record<string, string> = {};
   let recheckInMs: number | undefined;
-  for (const rec of i.leases) {
-    const lease = rec.lease;
-    if (!lease || !i.dispatched.has(rec.taskId) || i.touched.has(rec.taskId)) continue;
-    const s = i.view(lease.session);
+  for (const record of input.leases) {
+    const lease = record.lease;
+    if (!lease || !input.dispatched.has(record.taskId) || input.touched.has(record.taskId)) continue;
+    const session = input.view(lease.session);
     // Waiting on quota is not stuck: the failover (or the reset) moves it on, and says so.
-    if (s?.activity === 'rateLimited') continue;
-    const claimed = Date.parse(lease.claimedAt);
-    const delivered = lease.deliveredAt !== undefined ? Date.parse(lease.deliveredAt) : Number.NaN;
-    const last = Math.max(...[claimed, delivered, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0].filter(Number.isFinite));
-    const idle = i.nowMs - last;
-    if (idle < i.afterMs) {
-      const due = i.afterMs - idle;
-      recheckInMs = Math.min(recheckInMs ?? Infinity, due);
+    if (session?.activity === 'rateLimited') continue;
+    const claimedMs = Date.parse(lease.claimedAt);
+    const deliveredMs = lease.deliveredAt !== undefined ? Date.parse(lease.deliveredAt) : Number.NaN;
+    const lastActivity = Math.max(...[claimedMs, deliveredMs, session?.lastHeartbeatMs ?? 0, session?.sinceMs ?? 0].filter(Number.isFinite));
+    const idleMs = input.nowMs - lastActivity;
+    if (idleMs < input.afterMs) {
+      recheckInMs = Math.min(recheckInMs ?? Infinity, input.afterMs - idleMs);
       continue;
     }
-    const spell = new Date(last).toISOString();
-    stuck[rec.taskId] = spell;
-    if (i.reported?.[rec.taskId] === spell) continue;
-    const doing = !s ? 'is not a declared session' : !s.alive ? 'is not running' : `is ${s.activity ?? 'in an unknown state'}`;
+    const spell = new Date(lastActivity).toISOString();
+    stuck[record.taskId] = spell;
+    if (input.reported?.[record.taskId] === spell) continue;
+    const doing = !session ? 'is not a declared session' : !session.alive ? 'is not running' : `is ${session.activity ?? 'in an unknown state'}`;
     events.push({
-      key: i.key,
+      key: input.key,
       type: 'Warning',
       reason: 'TaskStuck',
-      message: `task ${rec.taskId} on session ${lease.session}: no activity for ${dur(idle)} (dispatched ${dur(i.nowMs - claimed)} ago, attempt ${lease.attempt}; the session ${doing}); it is requeued after ${dur(i.staleMs)} without activity (staleDispatchAfter)`,
-      data: { taskId: rec.taskId, session: lease.session, attempt: lease.attempt, idleMs: idle, lastActivity: spell, ...(s?.activity ? { activity: s.activity } : {}) },
+      message: `task ${record.taskId} on session ${lease.session}: no activity for ${dur(idleMs)} (dispatched ${dur(input.nowMs - claimedMs)} ago, attempt ${lease.attempt}; the session ${doing}); it is requeued after ${dur(input.staleMs)} without activity (staleDispatchAfter)`,
+      data: { taskId: record.taskId, session: lease.session, attempt: lease.attempt, idleMs, lastActivity: spell, ...(session?.activity ? { activity: session.activity } : {}) },
     });
   }
   return { events, stuck, ...(recheckInMs !== undefined ? { recheckInMs } : {}) };

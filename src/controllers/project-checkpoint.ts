@@ -1,5 +1,5 @@
 /**
- * Session checkpoints (issue 5 §5): `<state-dir>/checkpoints/<session>.json`, the last task, the
+ * Session checkpoints (docs/queue-protocol.md, "Recovery, janitor, views"): `<state-dir>/checkpoints/<session>.json`, the last task, the
  * conversation id, the working directory and the last tool call of each session, rewritten
  * atomically (an `fs.writeJson` effect) whenever one of them changes. Failover replay and crash
  * recovery read them (src/adapters/checkpoints.ts). Pure.
@@ -53,15 +53,16 @@ export function nextCheckpoint(prev: SessionCheckpoint | undefined, input: Check
 }
 
 /** Equal apart from `updatedAt`. */
-export function sameCheckpoint(a: SessionCheckpoint, b: SessionCheckpoint): boolean {
-  return canonical({ ...a, updatedAt: '' }) === canonical({ ...b, updatedAt: '' });
+export function sameCheckpoint(left: SessionCheckpoint, right: SessionCheckpoint): boolean {
+  return canonical({ ...left, updatedAt: '' }) === canonical({ ...right, updatedAt: '' });
 }
 
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+/** JSON with sorted keys and without undefined members. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record).filter((k) => record[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(record[k])}`).join(',')}}`;
   }
-  return JSON.stringify(v);
+  return JSON.stringify(value);
 }

@@ -4,7 +4,7 @@
  */
 import type { Activity } from '../core/activity.js';
 import type { Lease, Priority } from '../core/task.js';
-import { taskMarkerId } from './project-prompt.js';
+import { taskMarkerId } from '../core/task-marker.js';
 
 /** What the Project controller knows about one session (from the manifests, tmux and the prior Session status). */
 export interface SessionView {
@@ -80,7 +80,7 @@ export interface LeaseContext {
 /** How long a dispatched task waits for its stopped session to come back (relaunch + resume). */
 export const RELAUNCH_WAIT_MS = 60_000;
 
-const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
+const durationText = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 1000)}s`);
 
 /**
  * Decides what happens to a dispatched task, from its lease and its session. In order:
@@ -104,11 +104,11 @@ const dur = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)}m` : `${
  * The latest prompt matters: after a continuation, the session is still idle (since its relaunch)
  * until the continued turn starts, which must not read as "idle without finishing".
  */
-export function judgeLease(lease: Lease, project: string, s: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
+export function judgeLease(lease: Lease, project: string, session: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
   const marker = taskMarkerId(lease.taskId);
   const claimedMs = Date.parse(lease.claimedAt);
-  if (s && s.lastCompletedTask === marker && s.lastCompletedAtMs !== undefined && s.lastCompletedAtMs >= claimedMs) {
-    return { action: 'complete', finishedAtMs: s.lastCompletedAtMs, reason: `session ${s.name} finished its turn on the task` };
+  if (session && session.lastCompletedTask === marker && session.lastCompletedAtMs !== undefined && session.lastCompletedAtMs >= claimedMs) {
+    return { action: 'complete', finishedAtMs: session.lastCompletedAtMs, reason: `session ${session.name} finished its turn on the task` };
   }
   if (!ctx.fresh) return { action: 'keep', reason: 'waiting for fresh session status after start', recheckInMs: 250 };
   // When the latest prompt of this claim was pasted: the delivery (its paste start; the claim until
@@ -123,102 +123,115 @@ export function judgeLease(lease: Lease, project: string, s: SessionView | undef
   };
   const continuedMs = msOf(lease.continuedAt);
   const promptMs = Math.max(claimedMs, msOf(lease.deliveredAt) ?? claimedMs, continuedMs ?? claimedMs);
-  const lastActivity = Math.max(promptMs, s?.lastHeartbeatMs ?? 0, s?.sinceMs ?? 0);
+  const lastActivity = Math.max(promptMs, session?.lastHeartbeatMs ?? 0, session?.sinceMs ?? 0);
   const staleIn = lastActivity + ctx.staleMs - ctx.nowMs;
   const stale = (): LeaseVerdict | undefined =>
-    staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${dur(ctx.nowMs - claimedMs)} without session activity for ${dur(ctx.nowMs - lastActivity)} (staleDispatchAfter ${dur(ctx.staleMs)})` } : undefined;
+    staleIn <= 0 ? { action: 'requeue', reason: `dispatched to ${lease.session} for ${durationText(ctx.nowMs - claimedMs)} without session activity for ${durationText(ctx.nowMs - lastActivity)} (staleDispatchAfter ${durationText(ctx.staleMs)})` } : undefined;
 
   // tmux shows a newer launch than the Session status: the relaunch is not recorded yet, and the
   // status (idle, Ready) is the old process's. Decide nothing on it for now.
-  if (s && s.alive && s.tmuxLaunchedMs !== undefined && s.launchedAtMs !== undefined && s.tmuxLaunchedMs > s.launchedAtMs && ctx.nowMs - s.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
-    return { action: 'keep', reason: `session ${s.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
+  if (session && session.alive && session.tmuxLaunchedMs !== undefined && session.launchedAtMs !== undefined && session.tmuxLaunchedMs > session.launchedAtMs && ctx.nowMs - session.tmuxLaunchedMs < RELAUNCH_WAIT_MS) {
+    return { action: 'keep', reason: `session ${session.name} is being relaunched; waiting for its status`, recheckInMs: 500 };
   }
   // Relaunched with --resume after the latest prompt started: continue in the same conversation.
   // A continuation moves promptMs past this launch, so one relaunch gets one continuation.
-  if (s && lease.deliveredAt !== undefined && s.alive && s.resumed && s.launchedAtMs !== undefined && s.launchedAtMs > promptMs
-    && (lease.conversationId === undefined || lease.conversationId === s.conversationId)) {
-    if (s.activity === 'idle' && s.ready) {
-      return { action: 'replay', reason: `session ${s.name} was relaunched${s.account ? ` on account ${s.account}` : ''} and resumed its conversation; continuing the task there` };
+  if (session && lease.deliveredAt !== undefined && session.alive && session.resumed && session.launchedAtMs !== undefined && session.launchedAtMs > promptMs
+    && (lease.conversationId === undefined || lease.conversationId === session.conversationId)) {
+    if (session.activity === 'idle' && session.ready) {
+      return { action: 'replay', reason: `session ${session.name} was relaunched${session.account ? ` on account ${session.account}` : ''} and resumed its conversation; continuing the task there` };
     }
-    if (s.activity === 'starting' || s.activity === undefined || s.activity === 'idle') {
-      return { action: 'keep', reason: `session ${s.name} is resuming; the task continues once it is idle and Ready`, recheckInMs: 1_000 };
+    if (session.activity === 'starting' || session.activity === undefined || session.activity === 'idle') {
+      return { action: 'keep', reason: `session ${session.name} is resuming; the task continues once it is idle and Ready`, recheckInMs: 1_000 };
     }
   }
-  if (s?.activity === 'rateLimited' && s.alive) {
-    return { action: 'hold', reason: `session ${s.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
+  if (session?.activity === 'rateLimited' && session.alive) {
+    return { action: 'hold', reason: `session ${session.name} hit a usage limit; the task stays dispatched for the failover replay`, recheckInMs: ctx.replayWindowMs };
   }
   if (ctx.heldSinceMs !== undefined) {
-    if (s && s.alive && s.currentTask === marker && (s.activity === 'working' || s.activity === 'waitingInput')) {
-      return { action: 'keep', reason: `session ${s.name} continues the task after the usage limit`, recheckInMs: Math.max(1000, staleIn) };
+    if (session && session.alive && session.currentTask === marker && (session.activity === 'working' || session.activity === 'waitingInput')) {
+      return { action: 'keep', reason: `session ${session.name} continues the task after the usage limit`, recheckInMs: Math.max(1000, staleIn) };
     }
     const left = ctx.heldSinceMs + ctx.replayWindowMs - ctx.nowMs;
-    if (left > 0) return { action: 'hold', reason: `waiting for the failover replay (rate-limited on ${lease.session}; ${dur(left)} left)`, recheckInMs: left };
-    return { action: 'requeue', reason: `rate-limited on ${lease.session} and not continued within ${dur(ctx.replayWindowMs)}` };
+    if (left > 0) return { action: 'hold', reason: `waiting for the failover replay (rate-limited on ${lease.session}; ${durationText(left)} left)`, recheckInMs: left };
+    return { action: 'requeue', reason: `rate-limited on ${lease.session} and not continued within ${durationText(ctx.replayWindowMs)}` };
   }
 
-  if (!s || !s.declared) return { action: 'requeue', reason: `session ${lease.session} no longer exists in the manifests` };
-  if (s.project !== project) return { action: 'requeue', reason: `session ${s.name} now belongs to project ${s.project}` };
-  if (s.suspended) return { action: 'requeue', reason: `session ${s.name} was suspended` };
-  if (s.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${s.name} is crash-looping` };
-  if (!s.alive) {
+  if (!session || !session.declared) return { action: 'requeue', reason: `session ${lease.session} no longer exists in the manifests` };
+  if (session.project !== project) return { action: 'requeue', reason: `session ${session.name} now belongs to project ${session.project}` };
+  if (session.suspended) return { action: 'requeue', reason: `session ${session.name} was suspended` };
+  if (session.readyReason === 'CrashLoopBackOff') return { action: 'requeue', reason: `session ${session.name} is crash-looping` };
+  if (!session.alive) {
     // Claimed for a session this controller has not launched yet (no status at all: a lease carried
     // over by `migrate --from-go`, read at start-up): it is delivered once the session runs.
-    if (lease.deliveredAt === undefined && s.launchedAtMs === undefined && s.activity === undefined) {
-      return stale() ?? { action: 'keep', reason: `session ${s.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
+    if (lease.deliveredAt === undefined && session.launchedAtMs === undefined && session.activity === undefined) {
+      return stale() ?? { action: 'keep', reason: `session ${session.name} has not been launched yet; the task is delivered to it once it is idle`, recheckInMs: 1_000 };
     }
     // The Session controller relaunches a declared session that stopped (failover, healing) and
     // resumes its conversation; the task then continues there (replay), or, if its prompt never
     // got through (claimed as the session was being stopped), is delivered there. Wait for that.
     const downFor = ctx.nowMs - lastActivity;
     if (downFor < RELAUNCH_WAIT_MS) {
-      return { action: 'keep', reason: `session ${s.name} is down; waiting up to ${dur(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched${lease.deliveredAt !== undefined ? ' and resumed' : ''}`, recheckInMs: 1_000 };
+      return { action: 'keep', reason: `session ${session.name} is down; waiting up to ${durationText(RELAUNCH_WAIT_MS - downFor)} for it to be relaunched${lease.deliveredAt !== undefined ? ' and resumed' : ''}`, recheckInMs: 1_000 };
     }
-    return { action: 'requeue', reason: `session ${s.name} died (its tmux session is gone or its process exited)` };
+    return { action: 'requeue', reason: `session ${session.name} died (its tmux session is gone or its process exited)` };
   }
 
-  if (s.currentTask === marker && s.activity !== 'idle') {
-    return stale() ?? { action: 'keep', reason: `session ${s.name} is ${s.activity ?? 'busy'} on it`, recheckInMs: staleIn };
+  if (session.currentTask === marker && session.activity !== 'idle') {
+    return stale() ?? { action: 'keep', reason: `session ${session.name} is ${session.activity ?? 'busy'} on it`, recheckInMs: staleIn };
   }
   if (lease.deliveredAt === undefined) {
-    if (s.activity === 'idle' && s.ready) return { action: 'redeliver', reason: `claimed for ${s.name} but never delivered; the session is idle` };
-    return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${s.name} is ${s.activity ?? 'unknown'}`, recheckInMs: staleIn };
+    if (session.activity === 'idle' && session.ready) return { action: 'redeliver', reason: `claimed for ${session.name} but never delivered; the session is idle` };
+    return stale() ?? { action: 'keep', reason: `claimed, not yet delivered; session ${session.name} is ${session.activity ?? 'unknown'}`, recheckInMs: staleIn };
   }
-  // Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
-  // process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
-  // the task's doing: the task continues in the new conversation, from its file.
-  const lostConversation = (why: string): LeaseVerdict => {
-    if (s.lastFailureMs !== undefined && s.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
-    if (!s.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
-    return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
-  };
-  if (s.activity === 'idle' && s.sinceMs !== undefined && s.sinceMs > promptMs) {
-    // The agent process started after the prompt was pasted, and has been idle since it started,
-    // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
-    // process being stopped, or one still starting). That is not a turn that ended. The prompt may
-    // still be submitted; if no turn starts within the pickup time it was lost, and the task
-    // continues (no attempt used).
-    const relaunchedAfterPrompt = s.launchedAtMs !== undefined && s.launchedAtMs > promptMs;
-    if (!relaunchedAfterPrompt && s.processStartedMs !== undefined && s.processStartedMs > promptMs && s.sinceMs <= s.processStartedMs) {
-      const left = promptMs + ctx.pickupMs - ctx.nowMs;
-      if (left > 0) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
-      if (!s.resumed || (lease.conversationId !== undefined && lease.conversationId !== s.conversationId)) {
-        return lostConversation(`the prompt did not survive the restart of session ${s.name}, which started a new conversation`);
-      }
-      if (!s.ready) return { action: 'keep', reason: `session ${s.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
-      return { action: 'replay', reason: `the prompt did not survive the restart of session ${s.name}, which resumed its conversation; continuing the task there` };
-    }
-    if (relaunchedAfterPrompt) return lostConversation(`session ${s.name} was relaunched without its conversation`);
-    if (s.lastError && s.lastError.atMs >= promptMs) {
-      return { action: 'requeue', reason: `the turn ended with an API error (${s.lastError.error}${s.lastError.message ? `: ${s.lastError.message}` : ''})` };
-    }
-    return { action: 'requeue', reason: `session ${s.name} became idle without finishing the task${continuedMs !== undefined ? ' (after its continuation)' : ''}` };
+  if (session.activity === 'idle' && session.sinceMs !== undefined && session.sinceMs > promptMs) {
+    return judgeIdleSincePrompt(lease, session, session.sinceMs, ctx, promptMs, continuedMs !== undefined);
   }
   const deliveredMs = promptMs;
-  if (s.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
-    return { action: 'requeue', reason: `the prompt was delivered to ${s.name} ${dur(ctx.nowMs - deliveredMs)} ago but no turn started` };
+  if (session.activity === 'idle' && ctx.nowMs - deliveredMs >= ctx.pickupMs) {
+    return { action: 'requeue', reason: `the prompt was delivered to ${session.name} ${durationText(ctx.nowMs - deliveredMs)} ago but no turn started` };
   }
-  const pickupIn = s.activity === 'idle' ? deliveredMs + ctx.pickupMs - ctx.nowMs : staleIn;
-  return stale() ?? { action: 'keep', reason: `delivered to ${s.name}; waiting for the turn to start`, recheckInMs: Math.min(pickupIn, staleIn) };
+  const pickupIn = session.activity === 'idle' ? deliveredMs + ctx.pickupMs - ctx.nowMs : staleIn;
+  return stale() ?? { action: 'keep', reason: `delivered to ${session.name}; waiting for the turn to start`, recheckInMs: Math.min(pickupIn, staleIn) };
+}
+
+/**
+ * Relaunched after the latest prompt without its conversation (it had no transcript yet). If the
+ * process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
+ * the task's doing: the task continues in the new conversation, from its file.
+ */
+function lostConversation(session: SessionView, promptMs: number, why: string): LeaseVerdict {
+  if (session.lastFailureMs !== undefined && session.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
+  if (!session.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
+  return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
+}
+
+/**
+ * A session idle since after the latest prompt started (judgeLease, its last rules): a restart that
+ * raced with the prompt waits for the pickup time, then continues; a relaunch without the
+ * conversation continues in the new one (unless the process died); otherwise the turn ended
+ * without finishing the task (an API error, or not) → requeue.
+ */
+function judgeIdleSincePrompt(lease: Lease, session: SessionView, idleSinceMs: number, ctx: LeaseContext, promptMs: number, continued: boolean): LeaseVerdict {
+  // The agent process started after the prompt was pasted, and has been idle since it started,
+  // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
+  // process being stopped, or one still starting). That is not a turn that ended. The prompt may
+  // still be submitted; if no turn starts within the pickup time it was lost, and the task
+  // continues (no attempt used).
+  const relaunchedAfterPrompt = session.launchedAtMs !== undefined && session.launchedAtMs > promptMs;
+  if (!relaunchedAfterPrompt && session.processStartedMs !== undefined && session.processStartedMs > promptMs && idleSinceMs <= session.processStartedMs) {
+    const left = promptMs + ctx.pickupMs - ctx.nowMs;
+    if (left > 0) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; waiting for the turn to start`, recheckInMs: left };
+    if (!session.resumed || (lease.conversationId !== undefined && lease.conversationId !== session.conversationId)) {
+      return lostConversation(session, promptMs, `the prompt did not survive the restart of session ${session.name}, which started a new conversation`);
+    }
+    if (!session.ready) return { action: 'keep', reason: `session ${session.name} restarted as the prompt was delivered; the task continues once it is Ready`, recheckInMs: 1_000 };
+    return { action: 'replay', reason: `the prompt did not survive the restart of session ${session.name}, which resumed its conversation; continuing the task there` };
+  }
+  if (relaunchedAfterPrompt) return lostConversation(session, promptMs, `session ${session.name} was relaunched without its conversation`);
+  if (session.lastError && session.lastError.atMs >= promptMs) {
+    return { action: 'requeue', reason: `the turn ended with an API error (${session.lastError.error}${session.lastError.message ? `: ${session.lastError.message}` : ''})` };
+  }
+  return { action: 'requeue', reason: `session ${session.name} became idle without finishing the task${continued ? ' (after its continuation)' : ''}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,16 +271,16 @@ export function assignTasks<T extends DispatchTask>(
   accountSlots: ReadonlyMap<string, number>,
   knownSessions: ReadonlySet<string>,
 ): { assignments: Assignment<T>[]; waiting: { task: T; reason: string }[] } {
-  const pool = [...free].sort((a, b) => a.sinceMs - b.sinceMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const byIdleTime = [...free].sort((x, y) => x.sinceMs - y.sinceMs || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   const taken = new Set<string>();
   const slots = new Map(accountSlots);
   const assignments: Assignment<T>[] = [];
   const waiting: { task: T; reason: string }[] = [];
-  const hasSlot = (s: FreeSession) => (slots.get(s.account) ?? Infinity) > 0;
-  const take = (task: T, s: FreeSession) => {
-    taken.add(s.name);
-    if (slots.has(s.account)) slots.set(s.account, (slots.get(s.account) ?? 0) - 1);
-    assignments.push({ task, session: s });
+  const hasSlot = (session: FreeSession) => (slots.get(session.account) ?? Infinity) > 0;
+  const take = (task: T, session: FreeSession) => {
+    taken.add(session.name);
+    if (slots.has(session.account)) slots.set(session.account, (slots.get(session.account) ?? 0) - 1);
+    assignments.push({ task, session });
   };
   for (const task of tasks) {
     if (task.pin !== undefined) {
@@ -275,25 +288,25 @@ export function assignTasks<T extends DispatchTask>(
         waiting.push({ task, reason: `pinned to session ${task.pin}, which is not a session of this project` });
         continue;
       }
-      const s = pool.find((x) => x.name === task.pin);
-      if (!s || taken.has(s.name)) {
+      const pinned = byIdleTime.find((x) => x.name === task.pin);
+      if (!pinned || taken.has(pinned.name)) {
         waiting.push({ task, reason: `pinned to session ${task.pin}, which is busy or not ready` });
         continue;
       }
-      if (!hasSlot(s)) {
-        waiting.push({ task, reason: `account ${s.account} is at its maxSessions` });
+      if (!hasSlot(pinned)) {
+        waiting.push({ task, reason: `account ${pinned.account} is at its maxSessions` });
         continue;
       }
-      take(task, s);
+      take(task, pinned);
       continue;
     }
-    const candidates = pool.filter((x) => x.mode === 'pool' && !taken.has(x.name));
-    const s = candidates.find(hasSlot);
-    if (!s) {
+    const candidates = byIdleTime.filter((x) => x.mode === 'pool' && !taken.has(x.name));
+    const chosen = candidates.find(hasSlot);
+    if (!chosen) {
       waiting.push({ task, reason: candidates.length > 0 ? 'every free session\'s account is at its maxSessions' : 'no idle session' });
       continue;
     }
-    take(task, s);
+    take(task, chosen);
   }
   return { assignments, waiting };
 }

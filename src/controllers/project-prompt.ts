@@ -1,25 +1,12 @@
 /**
  * The text a session receives for a task. Pure.
  *
- * The prompt starts with the task marker `[cf-task:<marker>]` (src/core/activity.ts): the
+ * The prompt starts with the task marker `[cf-task:<marker>]` (src/core/task-marker.ts): the
  * UserPromptSubmit hook records it as the session's current task and the Stop hook as its last
  * completed task, which is how the Project controller sees a task finish. It names the task id
  * and its file, says how to finish, and carries the task body verbatim.
  */
-import { createHash } from 'node:crypto';
-
-/** What `TASK_MARKER` in src/core/activity.ts accepts as a task id. */
-const MARKER_SAFE = /^[A-Za-z0-9._-]{1,200}$/;
-
-/**
- * The id written into `[cf-task:…]`. Task ids may hold any UTF-8 except control characters
- * (docs/queue-protocol.md); the hook's marker pattern only takes `[A-Za-z0-9._-]`. Ids outside it
- * get a stable stand-in, `id-<first 24 hex of sha256(id)>`, which the controller compares with.
- */
-export function taskMarkerId(id: string): string {
-  if (MARKER_SAFE.test(id)) return id;
-  return `id-${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 24)}`;
-}
+import { formatTaskMarker } from '../core/task-marker.js';
 
 /** C0 controls other than TAB, LF and CR, and DEL: cannot travel through a terminal paste. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -77,7 +64,7 @@ export function promptEnd(id: string): string {
 export function taskPrompt(task: PromptTask, taskPath: string): string {
   const safe = terminalSafe(task.body);
   const lines = [
-    `[cf-task:${taskMarkerId(task.id)}] Task ${task.id} from the claude-failover queue.`,
+    `${formatTaskMarker(task.id)} Task ${task.id} from the claude-failover queue.`,
     `Task file: ${taskPath}`,
     'When you are done, end your turn: the controller marks the task done. Do not move, rename or edit the task file.',
   ];
@@ -112,7 +99,7 @@ export function continuationPrompt(task: { id: string; path: string; newConversa
       'read the task file again if you need it. When you are done, end your turn: the controller marks the task done.',
     ];
   return [
-    `[cf-task:${taskMarkerId(task.id)}] Continue task ${task.id} from the claude-failover queue.`,
+    `${formatTaskMarker(task.id)} Continue task ${task.id} from the claude-failover queue.`,
     `Task file: ${task.path}`,
     ...why,
   ].join('\n');

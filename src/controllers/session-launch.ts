@@ -4,7 +4,8 @@ import type { DesiredState, ManifestObject } from '../api/objects.js';
 import type { StatusMap } from '../core/controller.js';
 import { claudeJsonPath, userSettingsPath } from '../core/claude-paths.js';
 import type { Effect } from '../core/effects.js';
-import { generationOf } from '../core/generation.js';
+import { shellQuote } from '../core/shell-quote.js';
+import { generationOf } from '../api/generation.js';
 import { activeAccount } from './accounts-view.js';
 
 /**
@@ -54,10 +55,6 @@ export interface WorktreeLaunch {
   cwd: string;
   path: string;
   branch: string;
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 export function sessionStateDir(ctx: LaunchContext, name: string): string {

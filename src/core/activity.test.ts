@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvents, initialActivity, recordFromLine, taskIdFromPrompt, type HookEventRecord } from './activity.js';
+import { applyEvents, initialActivity, recordFromLine, type HookEventRecord } from './activity.js';
+import { taskIdFromPrompt } from './task-marker.js';
 
 const ev = (t: number, event: string, extra: Partial<HookEventRecord> = {}): HookEventRecord => ({ t, event, ...extra });
 

@@ -9,6 +9,7 @@
  *   SessionEnd             -> exited
  *   StatusLine, Pre/PostToolUse -> heartbeat only (the latest rate_limits are kept)
  */
+import { taskIdFromPrompt } from './task-marker.js';
 
 export type Activity = 'starting' | 'idle' | 'working' | 'waitingInput' | 'rateLimited' | 'exited';
 
@@ -167,9 +168,3 @@ export function applyEvents(state: ActivityState, events: readonly HookEventReco
   return s;
 }
 
-/** `[cf-task:<id>]` in a prompt names the task being delivered. */
-export const TASK_MARKER = /\[cf-task:([A-Za-z0-9._-]{1,200})\]/;
-
-export function taskIdFromPrompt(prompt: string): string | undefined {
-  return TASK_MARKER.exec(prompt)?.[1];
-}

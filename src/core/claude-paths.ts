@@ -1,4 +1,8 @@
-/** Where Claude Code keeps things inside a CLAUDE_CONFIG_DIR (see shared CLAUDE-CODE.md). Pure. */
+/**
+ * Where Claude Code keeps things inside a CLAUDE_CONFIG_DIR: conversations as
+ * `projects/<cwd, every non-alphanumeric character as ->/<conversation id>.jsonl`, and the other
+ * paths below. Pure.
+ */
 import { posix } from 'node:path';
 
 /** The project folder name: the absolute cwd with every non-alphanumeric character replaced by `-`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { desiredFromObjects, type AnyObject } from '../api/objects.js';
 import { specSchemas } from '../api/schemas.js';
 import { compatConfig, parseCompat, secutoolsFromEnv, withCompat, COMPAT_ANNOTATION } from './compat.js';
-import { generationOf } from './generation.js';
+import { generationOf } from '../api/generation.js';
 import { UsageError } from './errors.js';
 
 describe('parseCompat', () => {

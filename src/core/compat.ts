@@ -9,7 +9,7 @@ import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { API_VERSION, specSchemas } from '../api/schemas.js';
 import { closest } from '../api/suggest.js';
 import { UsageError } from './errors.js';
-import { generationOf } from './generation.js';
+import { generationOf } from '../api/generation.js';
 
 export const COMPAT_SWITCHES = {
   'secutools-key':

@@ -1,15 +1,25 @@
 /**
- * The error catalogue. Every error the product raises on purpose carries a stable `code`
- * (CF_ERR_*), in the manner of fastify's FST_ERR_* and undici's error classes.
+ * The error classes. Every error the product raises on purpose carries a stable `code`, in the
+ * manner of fastify's FST_ERR_* and undici's error classes: a CF_ERR_* code from the catalogue in
+ * src/core/error-codes.ts (the constructor accepts no other), or a control-plane CF_API_* code
+ * (src/server/errors.ts).
  *
  * Reconcilers classify failures by class:
  * - TerminalError: the spec is wrong; retrying cannot help. Ready=False, no requeue.
  * - RetryableError: the world is not ready yet; requeue (after `retryAfterMs` when given).
  * - anything else: requeue with per-key exponential backoff.
  */
+import type { CfErrorCode } from './error-codes.js';
+
+export type { CfErrorCode } from './error-codes.js';
+
+/** A control-plane code (the CF_API_* table in src/server/errors.ts, docs/api.md "Errors"). */
+export type ApiCode = `CF_API_${string}`;
+
 export class CfError extends Error {
+  /** A CfErrorCode or ApiCode when raised here; the client's ApiRequestError passes on the server's code as it came. */
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: CfErrorCode | ApiCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -19,7 +29,7 @@ export class CfError extends Error {
 export class TerminalError extends CfError {
   /** CamelCase reason for the Ready condition. */
   readonly reason: string;
-  constructor(code: string, reason: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: CfErrorCode, reason: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.reason = reason;
   }
@@ -28,7 +38,7 @@ export class TerminalError extends CfError {
 export class RetryableError extends CfError {
   readonly reason: string;
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, reason: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: CfErrorCode, reason: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(code, message, options);
     this.reason = reason;
     this.retryAfterMs = options?.retryAfterMs;

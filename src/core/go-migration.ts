@@ -1,6 +1,6 @@
 /**
  * `migrate --from-go`, the pure part: what the Go system left in a task queue, and what claude-failover
- * makes of it (docs/migrating.md, "Carry over work in flight").
+ * makes of it (docs/migrating.md, "5. See what `migrate --from-go` will carry over").
  *
  * The Go system marked a task in flight with a marker file beside (or instead of) the task:
  * - `<task>.md.delegated` (or `<task>.delegated`): submitted to the job API (secutools);

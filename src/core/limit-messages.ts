@@ -1,7 +1,7 @@
 /**
  * Claude Code's usage-limit messages: every known variant, all eras, in ONE place.
  *
- * Claude Code's wording is not a stable API (CLAUDE-CODE.md, "Quota"). When a release changes it,
+ * Claude Code's wording is not a stable API (it changed between releases: the eras below). When a release changes it,
  * this file is the one edit. Everything here is pure: the reference time `now` and the default
  * time zone are arguments; time-zone math uses `Intl` only.
  *

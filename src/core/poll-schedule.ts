@@ -1,7 +1,8 @@
 /**
  * Pure poller state for the usage endpoint, one per account.
  *
- * Rules (issue 4 §1, issue 14 §4; CLAUDE-CODE.md: the endpoint throttles per token, sometimes for an hour):
+ * Rules (the operator's view: docs/operations.md, "Usage data unknown"; the endpoint throttles per
+ * token, sometimes for an hour):
  * - at most one request per `pollIntervalMs` (measured from the last ATTEMPT, success or not);
  * - after a throttle (429), a server error (5xx) or a network error: exponential backoff,
  *   `min(maxBackoffMs, pollIntervalMs × 2^(n−1))` for the n-th consecutive failure, stretched by an
@@ -21,6 +22,8 @@
  * All times are epoch milliseconds; the random source is injected (`() => number` in [0, 1)).
  */
 
+import type { UsageFetch } from './ports.js';
+
 export type PollOutcome =
   | { kind: 'ok'; at: number }
   /** 429. `retryAfterMs` is relative to `at`. */
@@ -29,6 +32,25 @@ export type PollOutcome =
   | { kind: 'unavailable'; at: number }
   /** 401/403: credentials rejected. */
   | { kind: 'rejected'; at: number };
+
+/**
+ * The poll schedule's outcome of one usage request (the QuotaPort's answer, or the adapter's
+ * `fetchUsage` result): 401/403 → rejected, 429 → rateLimited (with Retry-After), everything else
+ * that failed (5xx, network, timeout, unreadable body, no usable token) → unavailable.
+ */
+export function pollOutcomeOf(result: UsageFetch, at: number): PollOutcome {
+  if (result.ok) return { kind: 'ok', at };
+  switch (result.kind) {
+    case 'CredentialsExpired':
+    case 'Forbidden':
+      return { kind: 'rejected', at };
+    case 'RateLimited':
+      return result.retryAfterMs !== undefined ? { kind: 'rateLimited', at, retryAfterMs: result.retryAfterMs } : { kind: 'rateLimited', at };
+    case 'Unavailable':
+    case 'NoCredentials':
+      return { kind: 'unavailable', at };
+  }
+}
 
 export interface PollConfig {
   pollIntervalMs: number;

@@ -1,5 +1,5 @@
 /**
- * Quota health of one account (issue 14 §4): are its usage figures still worth believing?
+ * Quota health of one account (docs/operations.md, "Usage data unknown"): are its usage figures still worth believing?
  *
  * Pure. Usage is **Unknown** — never "exhausted", never "fine" — when either
  * - the usage endpoint failed `unknownAfterFailures` times in a row (5xx, 429, timeout, network, a

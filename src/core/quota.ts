@@ -1,7 +1,7 @@
 /**
  * Quota observations per account, with provenance, and how they merge into one picture.
  *
- * Pure: no I/O, `now` is always an argument. Sources (CLAUDE-CODE.md, "Quota"):
+ * Pure: no I/O, `now` is always an argument. Sources:
  * - `usage-api`    GET /api/oauth/usage (polled; see src/adapters/quota/usage-client.ts)
  * - `statusline`   the status line command's stdin JSON `rate_limits` (real time, free)
  * - `stop-failure` a StopFailure hook with `error: "rate_limit"`     (hard evidence)
@@ -237,24 +237,24 @@ export interface Thresholds {
 }
 
 export interface ThresholdCheck {
+  /** Some window is at/over its threshold. */
   over: boolean;
-  /** The first window at/over its threshold (fiveHour checked first). */
-  window?: 'fiveHour' | 'sevenDay';
-  utilization?: number;
-  threshold?: number;
+  /** The five-hour utilization is at/over `fiveHourThreshold`. */
+  fiveHour: boolean;
+  /** The weekly utilization is at/over `weeklyThreshold`. */
+  sevenDay: boolean;
 }
 
 /**
- * Whether the five-hour or weekly utilization is AT or above its threshold as of `now`
+ * Whether the five-hour and the weekly utilization are AT or above their thresholds as of `now`
  * (windows whose reset passed count as 0; missing windows as 0). Scoped windows are not
  * compared against thresholds; scoped exhaustion shows through `MergedUsage.exhaustedUntil`.
+ * The active-account decision's `over` tier (src/controllers/account-decision.ts).
  */
 export function isOverThreshold(snapshot: UsageSnapshot, thresholds: Thresholds, now: Date | string | number): ThresholdCheck {
-  const u5 = effectiveUtilization(snapshot.fiveHour, now);
-  if (u5 >= thresholds.fiveHourThreshold) return { over: true, window: 'fiveHour', utilization: u5, threshold: thresholds.fiveHourThreshold };
-  const u7 = effectiveUtilization(snapshot.sevenDay, now);
-  if (u7 >= thresholds.weeklyThreshold) return { over: true, window: 'sevenDay', utilization: u7, threshold: thresholds.weeklyThreshold };
-  return { over: false };
+  const fiveHour = effectiveUtilization(snapshot.fiveHour, now) >= thresholds.fiveHourThreshold;
+  const sevenDay = effectiveUtilization(snapshot.sevenDay, now) >= thresholds.weeklyThreshold;
+  return { over: fiveHour || sevenDay, fiveHour, sevenDay };
 }
 
 /** Percentage points left before the nearer threshold: min(5h threshold − 5h%, weekly threshold − 7d%). */
@@ -334,7 +334,7 @@ const SCOPED_KEY = /^seven_day_(.+)$/;
 const NOT_A_WINDOW = new Set(['seven_day_oauth_apps']);
 
 /**
- * The documented response (CLAUDE-CODE.md, "Quota"): windows `five_hour`, `seven_day` and
+ * The usage endpoint's response: windows `five_hour`, `seven_day` and
  * `seven_day_<scope>` are `{utilization, resets_at}` or null or missing; `utilization` is a number
  * ≥ 0 that may exceed 100; the newer `limits[]` holds `{kind, percent, resets_at, scope}`. Other
  * fields (`extra_usage`, …) are not checked. A body with none of `five_hour`, `seven_day`, `limits`

@@ -1,5 +1,6 @@
 /**
- * The router: where a task runs. One pure function with a strict precedence (issue 5 §2); it
+ * The router: where a task runs. One pure function with a strict precedence (the rules below and
+ * docs/delegation-api.md, "Which tasks are delegated"); it
  * returns the decision and the rule that fired, so `delegate decide`, the plan and the logs can
  * say why. Fail-safe: whenever delegation is not clearly asked for and allowed, the task is local.
  */

@@ -1,6 +1,9 @@
 /**
- * Shared conversation state between accounts (CLAUDE-CODE.md, "Accounts and config directories"):
- * which per-account directories may be adopted into the shared store, and the pure link check.
+ * Shared conversation state between accounts: each account's CLAUDE_CONFIG_DIR links its
+ * `sharedDirs` (conversations in `projects/`, …) to the Account's `sharedStateDir`, so a
+ * conversation started under one account resumes under another (docs/operations.md, "Diverged
+ * shared state"). Here: which per-account directories may be adopted into the shared store, and the
+ * pure link check.
  */
 import { posix } from 'node:path';
 import type { PathInfo } from './ports.js';

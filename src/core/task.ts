@@ -1,5 +1,5 @@
 /**
- * Tasks in a project's queue (DESIGN.md §4, docs/queue-protocol.md): the types, the pure parsing of
+ * Tasks in a project's queue (docs/queue-protocol.md): the types, the pure parsing of
  * a task file (optional YAML frontmatter + markdown body), the task id rule, ordering, the footers
  * appended on completion/failure, the on-disk record formats (lease, finish intent, status.json)
  * and the pure crash-recovery planner. Nothing here touches the filesystem: the adapter in
@@ -23,8 +23,6 @@ export const INTENTS_DIR = 'intents';
 export const TEMP_DIR = '.tmp';
 export const STATUS_FILE = 'status.json';
 
-/** Default queue directory name under a project path. */
-export const DEFAULT_QUEUE_DIR = '.agent-queue';
 /** Default settle window for inbox files written in place (see the producer contract). */
 export const DEFAULT_SETTLE_MS = 2_000;
 /** Default `max_attempts` when neither the task nor the project sets one (Project.maxAttempts). */

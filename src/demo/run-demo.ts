@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { parseAllDocuments, stringify } from 'yaml';
 import { enqueueTask } from '../adapters/queue/index.js';
+import { DEFAULT_QUEUE_DIR } from '../api/queue-root.js';
 import { TmuxAdapter } from '../adapters/tmux.js';
 import { Daemon } from '../runtime/daemon.js';
 import type { CfEvent } from '../runtime/events.js';
@@ -211,7 +212,7 @@ export async function runDemo(opts: DemoOptions, stop: Promise<unknown>): Promis
     const addTask = async () => {
       n += 1;
       const project = projects[n % 2] as string;
-      const root = join(run, 'projects', project, '.agent-queue');
+      const root = join(run, 'projects', project, DEFAULT_QUEUE_DIR); // the demo's Projects keep the default queueDir
       try {
         const t = await enqueueTask(root, { title: `demo task ${n}`, body: `# Demo task ${n}\n\nSummarize the module ${['auth', 'billing', 'search', 'ui'][n % 4]} in five bullet points.\n` });
         opts.log.info({ project, task: t.id }, 'demo: task queued');

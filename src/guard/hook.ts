@@ -9,6 +9,7 @@
  * Kept free of the CLI: this module and its imports are all the standalone entry loads.
  */
 import { readFileSync } from 'node:fs';
+import type { CfErrorCode } from '../core/error-codes.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { appendAudit, DEPLOY_PROBE_ID, type AuditOptions, type GuardMode } from './audit.js';
 import type { ParserBackend } from './parser/tree-sitter.js';
@@ -39,7 +40,7 @@ export interface HookIO {
 }
 
 export class GuardUsageError extends Error {
-  readonly code = 'CF_ERR_USAGE';
+  readonly code: CfErrorCode = 'CF_ERR_USAGE';
 }
 
 export const HOOK_USAGE = `Usage: guard-hook [options] < PreToolUse-JSON

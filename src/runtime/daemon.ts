@@ -20,7 +20,7 @@ import {
   APPLIED_MANIFESTS_RECORD, DEFAULT_DELETION_GRACE_MS, DEFAULT_MAX_DELETE_SHARE, deletionVerdict, fingerprint, holdId, MANIFESTS_KEY, sessionNames, withCondition,
   type AppliedManifestsRecord, type DeletionVerdict, type HeldSet, type ManifestsStatus,
 } from './manifest-set.js';
-import { queueRootOf } from '../controllers/project.js';
+import { queueRootOf } from '../api/queue-root.js';
 import { withCompat, type CompatConfig } from '../core/compat.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApplyFailure } from '../core/outcome.js';
 import { ReconcileFailedError, workQueueAction } from './manager.js';
 
-const failure = (cls: ApplyFailure['class'], retryAfterMs?: number): ApplyFailure => ({ key: 'Project/p', error: `${cls} failure`, class: cls, code: 'CF_ERR_X', ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+const failure = (cls: ApplyFailure['class'], retryAfterMs?: number): ApplyFailure => ({ key: 'Project/p', error: `${cls} failure`, class: cls, code: 'CF_ERR_TMUX', ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 
 describe('workQueueAction: what the work queue does after a reconcile', () => {
   it.each([

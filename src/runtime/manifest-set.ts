@@ -8,7 +8,7 @@ import { allObjects, type DesiredState } from '../api/objects.js';
 import type { ManifestSource } from '../adapters/manifest-files.js';
 import { setCondition, type Condition } from '../core/conditions.js';
 import type { ObjectStatus } from '../core/controller.js';
-import { generationOf } from '../core/generation.js';
+import { generationOf } from '../api/generation.js';
 
 /** Status and events about the manifest set as a whole use this key. */
 export const MANIFESTS_KEY = 'Manifests/*';

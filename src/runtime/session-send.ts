@@ -21,7 +21,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deliverPrompt, type DeliveryOptions } from '../adapters/delivery.js';
 import type { Activity } from '../core/activity.js';
-import { TASK_MARKER } from '../core/activity.js';
+import { TASK_MARKER } from '../core/task-marker.js';
 import { CfError, errorMessage, RetryableError, TerminalError } from '../core/errors.js';
 import type { TmuxPort } from '../core/ports.js';
 import { projectStatus, sessionStatus } from '../core/status.js';

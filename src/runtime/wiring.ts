@@ -19,7 +19,8 @@ import { NotifierController, type NotifierControllerDeps } from '../controllers/
 import { checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
 import type { CfEvent } from './events.js';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
-import { deployGuard, guardScriptName, shQuote } from '../adapters/guard-deploy.js';
+import { deployGuard, guardScriptName } from '../adapters/guard-deploy.js';
+import { shellQuote } from '../core/shell-quote.js';
 import { guardSettingsFragment } from '../guard/settings.js';
 import type { GuardDeployEffect } from '../core/effects.js';
 import { CfError } from '../core/errors.js';
@@ -150,7 +151,7 @@ export function wire(input: WiringOptions): Wired {
       guardHook: (session, project) => {
         if (!project || project.spec.safety.mode === 'off') return undefined;
         const scriptPath = joinPath(project.spec.path, '.claude', 'hooks', guardScriptName(session.metadata.name));
-        const command = /^[\w@%+=:,./-]+$/.test(scriptPath) ? scriptPath : shQuote(scriptPath);
+        const command = shellQuote(scriptPath);
         const entry = guardSettingsFragment(command).hooks.PreToolUse[0] as unknown as Record<string, unknown>;
         const effect: GuardDeployEffect = { type: 'guard.deploy', projectPath: project.spec.path, session: session.metadata.name, mode: project.spec.safety.mode, protectPaths: opts.manifestPaths ?? [] };
         return { settings: entry, effect };

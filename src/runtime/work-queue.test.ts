@@ -128,7 +128,7 @@ describe('WorkQueue', () => {
     const { h, q, timers } = setup();
     q.add('a');
     await flush();
-    h.calls[0]!.reject(new RetryableError('CF_ERR_X', 'NotReady', 'later', { retryAfterMs: 42_000 }));
+    h.calls[0]!.reject(new RetryableError('CF_ERR_TMUX', 'NotReady', 'later', { retryAfterMs: 42_000 }));
     await flush();
     await timers.advance(41_999);
     expect(h.calls).toHaveLength(1);

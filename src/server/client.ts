@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
-import { CfError, errorMessage } from '../core/errors.js';
+import { CfError, errorMessage, type ApiCode } from '../core/errors.js';
 
 export const CONTROL_PLANE_RECORD_NAME = 'control-plane.json';
 export const DEFAULT_TOKEN_FILE_NAME = 'api-token';
@@ -41,7 +41,8 @@ export class ControllerUnreachableError extends CfError {
 export class ApiRequestError extends CfError {
   readonly statusCode: number;
   constructor(statusCode: number, code: string, message: string) {
-    super(code, message);
+    // The server's code as it came (CF_API_* from a controller, `HTTP_<status>` when the body had none): not ours to catalogue.
+    super(code as ApiCode, message);
     this.statusCode = statusCode;
   }
 }

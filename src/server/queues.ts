@@ -3,16 +3,12 @@
  * declared Project's queue directory (`<path>/<queueDir>`) with the queue adapter. Counts are
  * cached briefly so dashboards, scrapes and load do not turn into readdir storms.
  */
-import { join } from 'node:path';
 import type { DesiredState } from '../api/objects.js';
+import { queueRootOf } from '../api/queue-root.js';
 import { API_VERSION } from '../api/schemas.js';
 import { countTasks, listTasks, locateTask, readTask } from '../adapters/queue/queue.js';
 import { errorMessage } from '../core/errors.js';
 import { emptyCounts, TASK_STATES, TaskNotFoundError, type QueueCounts, type TaskState } from '../core/task.js';
-
-export function queueRoot(p: DesiredState['projects'][number]): string {
-  return join(p.spec.path, p.spec.queueDir);
-}
 
 export class QueueReader {
   readonly #ttlMs: number;
@@ -24,7 +20,7 @@ export class QueueReader {
 
   /** Counts per project (missing queue directories count 0). */
   counts(desired: DesiredState, now = Date.now()): Promise<Record<string, QueueCounts>> {
-    const key = desired.projects.map((p) => `${p.metadata.name}=${queueRoot(p)}`).join('\n');
+    const key = desired.projects.map((p) => `${p.metadata.name}=${queueRootOf(p)}`).join('\n');
     const c = this.#cache;
     if (c && c.key === key && now - c.at < this.#ttlMs) return c.value;
     const value = (async () => {
@@ -32,7 +28,7 @@ export class QueueReader {
       await Promise.all(
         desired.projects.map(async (p) => {
           try {
-            out[p.metadata.name] = await countTasks(queueRoot(p));
+            out[p.metadata.name] = await countTasks(queueRootOf(p));
           } catch {
             out[p.metadata.name] = emptyCounts();
           }
@@ -60,7 +56,7 @@ export async function listTaskObjects(desired: DesiredState, opts: { project?: s
   const out: TaskObject[] = [];
   for (const p of projects) {
     for (const s of states) {
-      for (const e of await listTasks(queueRoot(p), s)) {
+      for (const e of await listTasks(queueRootOf(p), s)) {
         out.push({
           apiVersion: API_VERSION,
           kind: 'Task',
@@ -78,7 +74,7 @@ export async function listTaskObjects(desired: DesiredState, opts: { project?: s
 /** One task with its parsed frontmatter and body, or undefined. A malformed task carries `status.error`. */
 export async function getTaskObject(desired: DesiredState, id: string): Promise<TaskObject | undefined> {
   for (const p of desired.projects) {
-    const root = queueRoot(p);
+    const root = queueRootOf(p);
     const loc = (await locateTask(root, id))[0];
     if (!loc) continue;
     const base = { apiVersion: API_VERSION, kind: 'Task' as const, metadata: { name: id, project: p.metadata.name } };

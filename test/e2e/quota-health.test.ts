@@ -1,5 +1,5 @@
 /**
- * Quota health e2e (issue 14 §4): the built controller (`run`, default flags) against the usage
+ * Quota health e2e (docs/operations.md, "Usage data unknown"): the built controller (`run`, default flags) against the usage
  * endpoint stand-in on 127.0.0.1 and a webhook receiver stand-in. A 200 of the wrong shape is a
  * failed poll that keeps the last good figures; failing polls make an account's usage Unknown with
  * a QuotaUnknown event and notification; a recovery is noticed through a tokenless probe and

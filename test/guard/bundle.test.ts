@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledNodeFlags, deployGuard, pickHookEntry } from '../../src/adapters/guard-deploy.js';
+import { shellQuote } from '../../src/core/shell-quote.js';
 import type { AuditRecord } from '../../src/guard/audit.js';
 import { BUNDLED_HOOK_ENTRY, buildDist, HOOK_ENTRY, ROOT } from './build-dist.js';
 import { ALLOW, DENY, ENV, PROJECT, WARN, type CorpusCase } from './corpus.js';
@@ -210,7 +211,7 @@ describe('default hook entry (pickHookEntry)', () => {
   it('deploys the bundled entry and its launcher blocks by policy, not by breakage', async () => {
     const project = join(dir, 'project');
     const d = await deployGuard({ projectDir: project, sessionName: 'bundled', stateDir: join(dir, 'state-deploy'), hookEntry: BUNDLED_HOOK_ENTRY });
-    expect(await readFile(d.scriptPath, 'utf8')).toContain(`'${process.execPath}' '--verify-snapshot-checksum' '${BUNDLED_HOOK_ENTRY}' --session 'bundled'`);
+    expect(await readFile(d.scriptPath, 'utf8')).toContain(`${shellQuote(process.execPath)} --verify-snapshot-checksum ${shellQuote(BUNDLED_HOOK_ENTRY)} --session bundled`);
     const r = await new Promise<Run>((resolve, reject) => {
       const child = spawn(d.scriptPath, [], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: process.env.PATH, ...ENV, CLAUDE_PROJECT_DIR: project } });
       let stderr = '';
@@ -228,7 +229,7 @@ describe('default hook entry (pickHookEntry)', () => {
     const d = await deployGuard({ projectDir: project, sessionName: 'flags', stateDir: join(dir, 'state-flags'), hookEntry: BUNDLED_HOOK_ENTRY, nodeFlags: ['--no-such-flag-for-node'] });
     const text = await readFile(d.scriptPath, 'utf8');
     expect(text).not.toContain('--no-such-flag');
-    expect(text).toContain(`'${process.execPath}' '${BUNDLED_HOOK_ENTRY}' --session 'flags'`);
+    expect(text).toContain(`${shellQuote(process.execPath)} ${shellQuote(BUNDLED_HOOK_ENTRY)} --session flags`);
   }, 60_000);
 
   it('builds and trains its code cache where only the WASM parser loads (no native binding)', async () => {

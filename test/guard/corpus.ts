@@ -1,6 +1,6 @@
 /**
  * The guard's corpus: tool calls that must be denied, warned or allowed. Every deny class and every
- * bypass family of CLAUDE-CODE.md ("Safety guard: what real bypasses look like") has cases here.
+ * bypass family of docs/security.md ("Bypass families and how each is closed") has cases here.
  * Shared by the policy test (both parser backends) and the end-to-end hook test.
  */
 export interface CorpusCase {

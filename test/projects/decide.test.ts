@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assignTasks, judgeLease, type DispatchTask, type FreeSession, type LeaseContext, type SessionView } from '../../src/controllers/project-decide.js';
-import { taskMarkerId } from '../../src/controllers/project-prompt.js';
+import { taskMarkerId } from '../../src/core/task-marker.js';
 import type { Lease } from '../../src/core/task.js';
 
 const T0 = Date.parse('2026-05-01T12:00:00.000Z');

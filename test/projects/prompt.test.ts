@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TASK_MARKER, taskIdFromPrompt } from '../../src/core/activity.js';
-import { continuationPrompt, inputRewrites, promptEnd, taskMarkerId, taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
+import { TASK_MARKER, taskIdFromPrompt, taskMarkerId } from '../../src/core/task-marker.js';
+import { continuationPrompt, inputRewrites, promptEnd, taskPrompt, terminalSafe } from '../../src/controllers/project-prompt.js';
 import { terminalBytes } from '../../src/adapters/delivery.js';
-
-describe('taskMarkerId', () => {
-  it.each([
-    ['20260501-120102-a1b2c3-fix-login', '20260501-120102-a1b2c3-fix-login'],
-    ['report.v2_final', 'report.v2_final'],
-  ])('keeps ids the hook marker accepts: %s', (id, want) => expect(taskMarkerId(id)).toBe(want));
-
-  it.each(['fix login', 'résumé', 'a/b', 'x'.repeat(201), 'tâche ✓'])('maps other ids to a stable stand-in: %s', (id) => {
-    const m = taskMarkerId(id);
-    expect(m).toMatch(/^id-[0-9a-f]{24}$/);
-    expect(taskMarkerId(id)).toBe(m);
-    expect(taskIdFromPrompt(`[cf-task:${m}] x`)).toBe(m);
-  });
-});
 
 describe('terminalSafe', () => {
   it.each([

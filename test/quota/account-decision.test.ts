@@ -158,7 +158,7 @@ const CASES: Case[] = [
   { name: 'forced: invalid-credentials target rejected', accounts: [acct('a', { p: 1 }), acct('b', { p: 2, creds: false })], current: 'a', forced: { to: 'b' }, active: 'a', reason: 'ForcedTargetInvalid', forcedRejected: /credentials invalid/ },
   { name: 'forced: unknown name rejected', accounts: [acct('a')], current: 'a', forced: { to: 'zz' }, active: 'a', reason: 'ForcedTargetInvalid', forcedRejected: /no account named zz/ },
   { name: 'forced: rejected, but the normal rules still switch', accounts: [acct('a', { p: 1, exhaustedUntil: 30 }), acct('b', { p: 2, linked: false }), acct('c', { p: 3 })], current: 'a', forced: { to: 'b' }, active: 'c', reason: 'Exhausted', forcedRejected: /shared state diverged/ },
-  // Figures that are no longer current (issue 14 §4): the tier follows them, no headroom is claimed.
+  // Figures that are no longer current (docs/operations.md, "Usage data unknown"): the tier follows them, no headroom is claimed.
   { name: 'stale figures: still a threshold target (backups barely move), after a current one of the same priority', accounts: [acct('a', { p: 1, u5: 93 }), acct('b', { p: 2, u5: 5, stale: true }), acct('c', { p: 2, u5: 60 })], current: 'a', active: 'c', reason: 'ThresholdCrossed' },
   { name: 'stale figures: the only target left', accounts: [acct('a', { p: 1, u5: 93 }), acct('b', { p: 2, u5: 5, stale: true })], current: 'a', active: 'b', reason: 'ThresholdCrossed', message: [/switching to b \(priority 2, 5h 5%/] },
   { name: 'stale figures: no voluntary failback onto them', accounts: [acct('a', { p: 1, u5: 5, failbackBelow: 20, stale: true }), acct('b', { p: 2 })], current: 'b', active: 'b', reason: 'StaySticky' },

@@ -136,7 +136,7 @@ describe('mayPoll / nextPollAt', () => {
   });
 });
 
-describe('the default backoff cap is a small multiple of the interval (issue 14 §4)', () => {
+describe('the default backoff cap is a small multiple of the interval (docs/operations.md, "Usage data unknown")', () => {
   const DEF: PollConfig = { pollIntervalMs: 5 * MIN };
   it.each([
     [1, 5 * MIN],
@@ -161,7 +161,7 @@ describe('the default backoff cap is a small multiple of the interval (issue 14 
   });
 });
 
-describe('probes while backing off (issue 14 §4)', () => {
+describe('probes while backing off (docs/operations.md, "Usage data unknown")', () => {
   const DEF: PollConfig = { pollIntervalMs: 5 * MIN };
   const failing = (kind: 'unavailable' | 'rateLimited', times: number): PollState<number> => {
     let s = recordPollOutcome(initialPollState<number>(), { kind: 'ok', at: 0 }, DEF, zero, 1);

@@ -194,16 +194,17 @@ describe('mergeUsage precedence', () => {
 describe('thresholds and headroom', () => {
   const t = { fiveHourThreshold: 90, weeklyThreshold: 95 };
   it.each([
-    ['below both', { fiveHour: w(89.9, 'usage-api', 0, 100), sevenDay: w(94.9, 'usage-api', 0, 5000) }, false, undefined],
-    ['exactly at 5h threshold', { fiveHour: w(90, 'usage-api', 0, 100), sevenDay: w(10, 'usage-api', 0, 5000) }, true, 'fiveHour'],
-    ['over weekly only', { fiveHour: w(10, 'usage-api', 0, 100), sevenDay: w(96, 'usage-api', 0, 5000) }, true, 'sevenDay'],
-    ['over 5h but window reset', { fiveHour: w(99, 'usage-api', -300, -1), sevenDay: w(10, 'usage-api', 0, 5000) }, false, undefined],
-    ['missing windows count as 0', {}, false, undefined],
-    ['over 100', { fiveHour: w(120, 'usage-api', 0, 100) }, true, 'fiveHour'],
-  ] as const)('%s', (_n, s, over, window) => {
-    const r = isOverThreshold({ scoped: [], ...s }, t, NOW);
-    expect(r.over).toBe(over);
-    expect(r.window).toBe(window);
+    ['below both', { fiveHour: w(89.9, 'usage-api', 0, 100), sevenDay: w(94.9, 'usage-api', 0, 5000) }, false, false],
+    ['exactly at 5h threshold', { fiveHour: w(90, 'usage-api', 0, 100), sevenDay: w(10, 'usage-api', 0, 5000) }, true, false],
+    ['over weekly only', { fiveHour: w(10, 'usage-api', 0, 100), sevenDay: w(96, 'usage-api', 0, 5000) }, false, true],
+    ['exactly at weekly threshold', { sevenDay: w(95, 'usage-api', 0, 5000) }, false, true],
+    ['over both', { fiveHour: w(91, 'usage-api', 0, 100), sevenDay: w(96, 'usage-api', 0, 5000) }, true, true],
+    ['over 5h but window reset', { fiveHour: w(99, 'usage-api', -300, -1), sevenDay: w(10, 'usage-api', 0, 5000) }, false, false],
+    ['over weekly but window reset', { sevenDay: w(99, 'usage-api', -300, -1) }, false, false],
+    ['missing windows count as 0', {}, false, false],
+    ['over 100', { fiveHour: w(120, 'usage-api', 0, 100) }, true, false],
+  ] as const)('%s', (_n, s, fiveHour, sevenDay) => {
+    expect(isOverThreshold({ scoped: [], ...s }, t, NOW)).toEqual({ over: fiveHour || sevenDay, fiveHour, sevenDay });
   });
 
   it('headroom is the nearer threshold', () => {

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, MockAgent } from 'undici';
-import { fetchUsage, pollOutcomeOf, describeEndpoint, probeUsageEndpoint, type UsageFetchResult } from '../../src/adapters/quota/usage-client.js';
+import { pollOutcomeOf } from '../../src/core/poll-schedule.js';
+import { fetchUsage, describeEndpoint, probeUsageEndpoint, type UsageFetchResult } from '../../src/adapters/quota/usage-client.js';
 import { startFakeUsageServer, type FakeUsageServer } from '../support/fake-usage-server.js';
 
 const TOKEN = 'sk-ant-oat01-test-SECRET-aaaa';
@@ -267,6 +268,7 @@ describe('helpers', () => {
     [{ ok: false, kind: 'RateLimited', status: 429, retryAfterMs: 5, message: '' }, { kind: 'rateLimited', at: 7, retryAfterMs: 5 }],
     [{ ok: false, kind: 'RateLimited', status: 429, message: '' }, { kind: 'rateLimited', at: 7 }],
     [{ ok: false, kind: 'Unavailable', cause: 'Timeout', message: '' }, { kind: 'unavailable', at: 7 }],
+    [{ ok: false, kind: 'NoCredentials', message: '' }, { kind: 'unavailable', at: 7 }],
   ] as const)('pollOutcomeOf(%j)', (result, expected) => {
     expect(pollOutcomeOf(result as UsageFetchResult, 7)).toEqual(expected);
   });

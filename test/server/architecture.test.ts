@@ -36,8 +36,11 @@ function hookEvent(h: Harness, session: string, record: Record<string, unknown>)
 describe('observe is free of side effects; what it consumed is committed after the apply', () => {
   it('a dry-run (GET /api/v1/plan, a preview) and then a real pass both see a hook event', async () => {
     const h = await setup({ sessions: [{ name: 's1' }] });
-    await h.wired.manager.runOnce({ dryRun: false, prune: false });
-    expect(sessionStatus(h, 's1')?.activity).not.toBe('working');
+    // The agent's own SessionStart first (under load it could land after the event written below).
+    await until(async () => {
+      await h.wired.manager.runOnce({ dryRun: false, prune: false });
+      return sessionStatus(h, 's1')?.activity === 'idle';
+    }, 20_000, 'the agent reported its start');
     hookEvent(h, 's1', { event: 'UserPromptSubmit', taskId: 't-1' });
 
     const preview = await h.wired.manager.previewKind('Session');

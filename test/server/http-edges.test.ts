@@ -1,5 +1,5 @@
 /**
- * The control plane's HTTP edges (issue 14 §6) on a real controller: bodies that are not objects,
+ * The control plane's HTTP edges (docs/api.md, "Errors" and "Admission control") on a real controller: bodies that are not objects,
  * media types, methods, over-long and malformed URLs — every answer in the error envelope — and
  * authentication before admission control. inject() for the routes, real loopback for what Node's
  * HTTP parser rejects before fastify sees a request.

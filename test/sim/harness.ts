@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, PrivateTmux, pollUntil, readJsonl, removeDir, SIM_JS, tempDir } from './support.js';
 
-/** Delay between paste and Enter, as the controller uses (~100–500 ms in CLAUDE-CODE.md). */
+/** Delay between paste and Enter, as the controller uses (~100–500 ms; the real delivery waits for the paste to show, src/adapters/delivery.ts). */
 export const ENTER_DELAY_MS = 120;
 
 export const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'StopFailure', 'Notification', 'SessionEnd'] as const;

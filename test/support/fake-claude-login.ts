@@ -1,6 +1,6 @@
 /**
  * A stand-in `claude` executable for the login flow (`claude-failover account login`), written into a
- * temp dir by tests. It speaks the two login forms of the real CLI (2.1.197, see shared CLAUDE-CODE.md):
+ * temp dir by tests. It speaks the two login forms of the real CLI (as of 2.1.197):
  * - `claude auth --help` / `claude auth login --help` print the help texts of the real CLI;
  * - `claude auth login [--claudeai]` prints the sign-in URL and `Paste code here if prompted > `, reads
  *   a line from the terminal, and on the right code writes `$CLAUDE_CONFIG_DIR/.credentials.json`

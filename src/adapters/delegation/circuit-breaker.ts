@@ -1,5 +1,5 @@
 /**
- * Circuit breaker for the job API (issue 6 §1): while the API is failing, requests stop (tasks stay
+ * Circuit breaker for the job API (docs/delegation-api.md, "Errors"): while the API is failing, requests stop (tasks stay
  * queued, not failed) and a condition says so.
  *
  * A pure state machine — `allow`, `onSuccess`, `onFailure` take a state and the time and return the

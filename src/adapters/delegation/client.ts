@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { SecretRef } from '../../api/schemas.js';
-import { CfError, errorMessage } from '../../core/errors.js';
+import { CfError, errorMessage, type CfErrorCode } from '../../core/errors.js';
 import { resolveSecret, type SecretEnv } from '../secrets.js';
 import type { CircuitOutcome } from './circuit-breaker.js';
 
@@ -120,7 +120,7 @@ export type DelegationErrorKind =
   /** The API key could not be read. */
   | 'secret';
 
-const CODES: Record<DelegationErrorKind, string> = {
+const CODES: Record<DelegationErrorKind, CfErrorCode> = {
   rejected: 'CF_ERR_DELEGATION_REJECTED',
   unavailable: 'CF_ERR_DELEGATION_UNAVAILABLE',
   protocol: 'CF_ERR_DELEGATION_PROTOCOL',

@@ -1,5 +1,6 @@
 /**
- * Durable job records: `<queue root>/jobs/<taskId>.json`, one per delegated task (issue 6 §2).
+ * Durable job records: `<queue root>/jobs/<taskId>.json`, one per delegated task
+ * (docs/delegation-api.md, "Lifecycle of a delegated task").
  *
  * The record is written atomically (temp file, fsync, rename, fsync the directory) BEFORE the task
  * is moved into delegated/ and before the job is submitted, so that a restart at any point neither

@@ -9,7 +9,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { parseUsageResponse, type UsageSnapshot } from '../../core/quota.js';
-import { parseRetryAfter, type PollOutcome } from '../../core/poll-schedule.js';
+import { parseRetryAfter } from '../../core/poll-schedule.js';
 
 export const DEFAULT_USAGE_ENDPOINT = 'https://api.anthropic.com/api/oauth/usage';
 export const USAGE_BETA_HEADER = 'oauth-2025-04-20';
@@ -187,19 +187,5 @@ export async function probeUsageEndpoint(options: ProbeUsageOptions): Promise<Pr
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.name : 'error');
     return { reachable: false, message: `probe of ${where} failed: ${code}` };
-  }
-}
-
-/** Maps a fetch result to the poll schedule's outcome (src/core/poll-schedule.ts). */
-export function pollOutcomeOf(result: UsageFetchResult, at: number): PollOutcome {
-  if (result.ok) return { kind: 'ok', at };
-  switch (result.kind) {
-    case 'CredentialsExpired':
-    case 'Forbidden':
-      return { kind: 'rejected', at };
-    case 'RateLimited':
-      return result.retryAfterMs !== undefined ? { kind: 'rateLimited', at, retryAfterMs: result.retryAfterMs } : { kind: 'rateLimited', at };
-    case 'Unavailable':
-      return { kind: 'unavailable', at };
   }
 }

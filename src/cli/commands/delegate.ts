@@ -1,6 +1,6 @@
 /**
  * `claude-failover delegate` (also installed as `ccl-delegate`): the job API for shell scripts
- * (issue 6 §3) — submit a task file, read a job, wait for its result, and ask the router where a
+ * — submit a task file, read a job, wait for its result, and ask the router where a
  * task would run. The API is described in docs/delegation-api.md.
  */
 import { promises as fs } from 'node:fs';

@@ -4,12 +4,13 @@
  * dir's control-plane.json); otherwise read what it recorded in its state dir (status.json,
  * events.jsonl) together with the manifests when given.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { listLeases, listTasks, readTask } from '../../adapters/queue/index.js';
 import { TASK_STATES } from '../../core/task.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
 import { FileStateStore } from '../../adapters/state-store.js';
 import type { AnyObject } from '../../api/objects.js';
+import { queueRootOf } from '../../api/queue-root.js';
 import { API_VERSION } from '../../api/schemas.js';
 import type { StatusMap } from '../../core/controller.js';
 import { UsageError } from '../../core/errors.js';
@@ -371,7 +372,7 @@ export async function getTasksCommand(args: string[], io: CliIO): Promise<number
   const state = values.state === undefined ? undefined : oneOf('--state', values.state, TASK_STATES, 'inbox');
   const ctx = await context(values, io);
   const roots = new Map<string, string>();
-  for (const o of ctx.objects) if (o.kind === 'Project') roots.set(o.metadata.name, resolve(o.spec.path, o.spec.queueDir));
+  for (const o of ctx.objects) if (o.kind === 'Project') roots.set(o.metadata.name, queueRootOf(o));
   for (const [key, st] of Object.entries(ctx.status)) {
     if (!key.startsWith('Project/') || typeof st.queueRoot !== 'string') continue;
     const name = key.slice('Project/'.length);

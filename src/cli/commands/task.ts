@@ -6,6 +6,7 @@ import path from 'node:path';
 import { enqueueTask } from '../../adapters/queue/index.js';
 import { loadManifests } from '../../adapters/manifest-files.js';
 import { formatDiagnostic, type Diagnostic, type ManifestObject } from '../../api/objects.js';
+import { queueRootOf } from '../../api/queue-root.js';
 import type { EnqueueOptions } from '../../adapters/queue/index.js';
 import { UsageError } from '../../core/errors.js';
 import { PRIORITIES, TaskParseError } from '../../core/task.js';
@@ -24,7 +25,8 @@ partial file. The task id is the file name without .md: YYYYMMDD-HHMMSS-<hex>[-<
 
 Options:
   --queue DIR           The project's queue directory (e.g. /srv/web/.agent-queue); created if missing
-  --project NAME        The Project's queue (<spec.path>/<spec.queueDir>), found in the manifests
+  --project NAME        The Project's queue, found in the manifests (<spec.path>/<spec.queueDir>;
+                        an absolute queueDir as it is)
   --manifests PATH      Manifest file or directory for --project; repeatable (default
                         $CLAUDE_FAILOVER_MANIFESTS). (-f is the task file here, not manifests.)
   --file FILE, -f FILE  Read the task from FILE; "-" (or a lone "-") reads standard input
@@ -150,7 +152,7 @@ async function taskAdd(args: string[], io: CliIO): Promise<number> {
   }
 }
 
-/** `<spec.path>/<spec.queueDir>` of the named Project in the manifests (validated as a whole). */
+/** The queue root (src/api/queue-root.ts) of the named Project in the manifests (validated as a whole). */
 export async function projectQueueRoot(project: string, manifests: string[] | undefined, io: CliIO): Promise<string> {
   const files = manifests && manifests.length > 0 ? manifests : (io.env.CLAUDE_FAILOVER_MANIFESTS ?? '').split(':').filter(Boolean);
   if (files.length === 0) throw new UsageError('--project needs the manifests: pass --manifests PATH (repeatable) or set CLAUDE_FAILOVER_MANIFESTS');
@@ -162,5 +164,5 @@ export async function projectQueueRoot(project: string, manifests: string[] | un
     const names = loaded.objects.filter((o) => o.kind === 'Project').map((o) => o.metadata.name);
     throw new UsageError(`no Project named ${JSON.stringify(project)} in the manifests${names.length > 0 ? ` (projects: ${names.join(', ')})` : ''}`);
   }
-  return path.resolve(p.spec.path, p.spec.queueDir);
+  return queueRootOf(p);
 }

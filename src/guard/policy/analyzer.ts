@@ -7,6 +7,8 @@ import { posix } from 'node:path';
 import type { SyntaxNode } from './syntax.js';
 import { hasSyntaxError, ParseLimitError } from './syntax.js';
 import type { ParseFn } from './types.js';
+import type { CfErrorCode } from '../../core/error-codes.js';
+import { shellQuote } from '../../core/shell-quote.js';
 import {
   MARK_ANY, MARK_EMPTYABLE, MARK_NONEMPTY, criticalReason, display, hasMarker, isBlockDevice, isTempPath, isUnder, normalize, protectedHit, resolvePath, secretHit,
   unknownChildCritical, type PathEnv,
@@ -104,7 +106,7 @@ export interface Finding {
 }
 
 export class GuardBudgetError extends Error {
-  readonly code = 'CF_ERR_GUARD_BUDGET';
+  readonly code: CfErrorCode = 'CF_ERR_GUARD_BUDGET';
 }
 
 /** A repository: its root and its current branch (null when HEAD is detached). */
@@ -3447,7 +3449,3 @@ export function braceExpand(s: string, limit = MAX_FANOUT): string[] {
   return out;
 }
 
-export function shellQuote(s: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}

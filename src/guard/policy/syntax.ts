@@ -3,6 +3,8 @@
  * (src/guard/parser/) converts the parser's tree into these plain objects, so the policy does not
  * depend on the native or WASM binding.
  */
+import type { CfErrorCode } from '../../core/error-codes.js';
+
 export interface SyntaxNode {
   type: string;
   /** Named node (false for punctuation/keyword tokens such as `|`, `&&`, `$(`). */
@@ -33,7 +35,7 @@ export interface ParseLimits {
 
 /** A parse stopped by its limits: the command is too big or too slow to check (the guard denies). */
 export class ParseLimitError extends Error {
-  readonly code = 'CF_ERR_GUARD_BUDGET';
+  readonly code: CfErrorCode = 'CF_ERR_GUARD_BUDGET';
 }
 
 /** True when the tree contains an ERROR or MISSING node (the source is not valid shell). */

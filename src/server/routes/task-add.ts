@@ -12,7 +12,7 @@ import { PRIORITIES, TaskParseError, type Priority } from '../../core/task.js';
 import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { queueRoot } from '../queues.js';
+import { queueRootOf } from '../../api/queue-root.js';
 import { emptyQuery, parseInput } from '../validate.js';
 
 const body = z.strictObject({
@@ -31,7 +31,7 @@ export function taskAddRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!project) throw new ApiError('CF_API_OBJECT_NOT_FOUND', `Project "${b.project}" not found`);
     let added;
     try {
-      added = await enqueueTask(queueRoot(project), { body: b.text, ...(b.title !== undefined ? { title: b.title } : {}), ...(b.priority !== undefined ? { priority: b.priority } : {}) });
+      added = await enqueueTask(queueRootOf(project), { body: b.text, ...(b.title !== undefined ? { title: b.title } : {}), ...(b.priority !== undefined ? { priority: b.priority } : {}) });
     } catch (err) {
       if (err instanceof TaskParseError) throw new ApiError('CF_API_BAD_REQUEST', `task not added: ${err.reason}${err.line !== undefined ? ` (line ${err.line})` : ''}`);
       throw err;
