@@ -18,7 +18,7 @@
  */
 import type { DesiredState, ManifestObject } from '../api/objects.js';
 import { queueRootOf } from '../api/queue-root.js';
-import { emptyPlanPart, type Controller, type Watch, type Inventory, type ObjectStatus, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
+import { emptyPlanPart, type Controller, type Watch, type Inventory, type ObserveContext, type PlanInput, type PlanPart } from '../core/controller.js';
 import type { DelegationJobRecord } from '../core/effects.js';
 import { errorMessage } from '../core/errors.js';
 import type { FsReadPort } from '../core/ports.js';
@@ -29,6 +29,7 @@ import { delegationPlanContext, mergePhase, routerPolicyOf } from './delegation-
 import { planJobRecords, planProjectQueueCheck, planUnrecordedDelegated, type PolicyProject } from './delegation-phases/records.js';
 import { planPolicyStatus } from './delegation-phases/status.js';
 import { planInboxSubmits } from './delegation-phases/submit.js';
+import type { DelegationPolicyStatus } from '../core/status.js';
 
 export { costOnDay, countRecords } from './delegation-phases/budget.js';
 export { routerPolicyOf, utcDay } from './delegation-phases/context.js';
@@ -155,26 +156,8 @@ export interface DelegationCounters {
   returned: number;
 }
 
-/** `status` of `DelegationPolicy/<name>` (for `get`, the control plane's /api/v1/delegation). */
-export interface DelegationPolicyStatus extends ObjectStatus {
-  endpoint: string;
-  projects: string[];
-  activeJobs: ActiveJob[];
-  activeCount: number;
-  maxConcurrentJobs: number;
-  counters: DelegationCounters;
-  /** Cost of the jobs that finished today (UTC day `day`), from the job records. */
-  costToday: number;
-  currency: string;
-  day: string;
-  budget?: { maxCostPerDay: number; remaining: number };
-  budgetExhausted: boolean;
-  /** The UTC day DelegationBudgetReached was emitted (once per day). */
-  budgetReachedOn?: string;
-  circuit: CircuitView;
-  /** Tasks routed to delegation that wait in inbox/, and why. */
-  waiting?: { taskId: string; project: string; provider?: string; reason: string }[];
-}
+/** The DelegationPolicy's status: declared in core (src/core/status.ts), where every kind's status is. */
+export type { DelegationPolicyStatus } from '../core/status.js';
 
 /**
  * Entries for a Project's `status.json` (`sessions.*.state = delegated_to_secutools`, and the

@@ -4,7 +4,7 @@ import { parseManifestText } from '../api/parse.js';
 import type { StatusMap } from '../core/controller.js';
 import { emptyCounts, type Lease, type LeaseRecord } from '../core/task.js';
 import { dur, stuckTasks, type StuckTasksInput } from './project-alerts.js';
-import type { SessionView } from './project-decide.js';
+import type { DispatchView } from './project-decide.js';
 import { ProjectController, type ProjectStatus } from './project.js';
 
 const NOW = Date.parse('2026-05-01T12:00:00.000Z');
@@ -15,9 +15,9 @@ function lease(id: string, over: Partial<Lease> = {}): LeaseRecord {
   return { taskId: id, lease: l, mtimeMs: NOW - 40 * MIN };
 }
 
-const view = (over: Partial<SessionView> = {}): SessionView => ({ name: 's1', project: 'p', mode: 'pool', declared: true, suspended: false, alive: true, ready: true, activity: 'working', sinceMs: NOW - 39 * MIN, lastHeartbeatMs: NOW - 25 * MIN, currentTask: 't1', ...over });
+const view = (over: Partial<DispatchView> = {}): DispatchView => ({ name: 's1', project: 'p', mode: 'pool', declared: true, suspended: false, alive: true, ready: true, activity: 'working', sinceMs: NOW - 39 * MIN, lastHeartbeatMs: NOW - 25 * MIN, currentTask: 't1', ...over });
 
-function run(over: Partial<StuckTasksInput> & { views?: Record<string, SessionView | undefined> } = {}) {
+function run(over: Partial<StuckTasksInput> & { views?: Record<string, DispatchView | undefined> } = {}) {
   const views = over.views ?? { s1: view() };
   return stuckTasks({ key: 'Project/p', nowMs: NOW, afterMs: 20 * MIN, staleMs: 120 * MIN, leases: [lease('t1')], dispatched: new Set(['t1']), touched: new Set(), view: (s) => views[s], reported: undefined, ...over });
 }
@@ -38,7 +38,7 @@ describe('stuckTasks', () => {
     expect(again.events.map((e) => e.message)).toEqual([expect.stringContaining('no activity for 25m (dispatched 70m ago')]);
   });
 
-  it.each<[string, Partial<StuckTasksInput> & { views?: Record<string, SessionView | undefined> }, number | undefined]>([
+  it.each<[string, Partial<StuckTasksInput> & { views?: Record<string, DispatchView | undefined> }, number | undefined]>([
     ['still active: checks back when it would become stuck', { views: { s1: view({ lastHeartbeatMs: NOW - 5 * MIN }) } }, 15 * MIN],
     ['claimed moments ago: not stuck whatever the session says', { leases: [lease('t1', { claimedAt: new Date(NOW - MIN).toISOString(), deliveredAt: new Date(NOW - MIN).toISOString() })], views: { s1: view({ lastHeartbeatMs: NOW - 60 * MIN, sinceMs: NOW - 60 * MIN }) } }, 19 * MIN],
     ['rate-limited: waiting on quota, not stuck', { views: { s1: view({ activity: 'rateLimited' }) } }, undefined],

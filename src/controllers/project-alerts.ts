@@ -7,7 +7,7 @@
  */
 import type { PlannedEvent } from '../core/controller.js';
 import type { LeaseRecord } from '../core/task.js';
-import type { SessionView } from './project-decide.js';
+import type { DispatchView } from './project-decide.js';
 
 export interface StuckTasksInput {
   key: string;
@@ -20,7 +20,7 @@ export interface StuckTasksInput {
   dispatched: ReadonlySet<string>;
   /** Tasks this pass already completes, requeues or recovers. */
   touched: ReadonlySet<string>;
-  view(session: string): SessionView | undefined;
+  view(session: string): DispatchView | undefined;
   /** Task id → the last activity (ISO) of the spell already reported (Project status `stuck`). */
   reported: Readonly<Record<string, string>> | undefined;
 }

@@ -7,7 +7,7 @@ import type { Lease, Priority } from '../core/task.js';
 import { taskMarkerId } from '../core/task-marker.js';
 
 /** What the Project controller knows about one session (from the manifests, tmux and the prior Session status). */
-export interface SessionView {
+export interface DispatchView {
   name: string;
   /** The session's project (spec.project). */
   project: string;
@@ -104,7 +104,7 @@ const durationText = (ms: number) => (ms >= 120_000 ? `${Math.round(ms / 60_000)
  * The latest prompt matters: after a continuation, the session is still idle (since its relaunch)
  * until the continued turn starts, which must not read as "idle without finishing".
  */
-export function judgeLease(lease: Lease, project: string, session: SessionView | undefined, ctx: LeaseContext): LeaseVerdict {
+export function judgeLease(lease: Lease, project: string, session: DispatchView | undefined, ctx: LeaseContext): LeaseVerdict {
   const marker = taskMarkerId(lease.taskId);
   const claimedMs = Date.parse(lease.claimedAt);
   if (session && session.lastCompletedTask === marker && session.lastCompletedAtMs !== undefined && session.lastCompletedAtMs >= claimedMs) {
@@ -199,7 +199,7 @@ export function judgeLease(lease: Lease, project: string, session: SessionView |
  * process died (a crash, a kill), the attempt ended; a deliberate relaunch (a failover) is not
  * the task's doing: the task continues in the new conversation, from its file.
  */
-function lostConversation(session: SessionView, promptMs: number, why: string): LeaseVerdict {
+function lostConversation(session: DispatchView, promptMs: number, why: string): LeaseVerdict {
   if (session.lastFailureMs !== undefined && session.lastFailureMs > promptMs) return { action: 'requeue', reason: `${why} (its process died)` };
   if (!session.ready) return { action: 'keep', reason: `${why}; the task continues there once it is Ready`, recheckInMs: 1_000 };
   return { action: 'replay', newConversation: true, reason: `${why}; continuing the task there from its file` };
@@ -211,7 +211,7 @@ function lostConversation(session: SessionView, promptMs: number, why: string): 
  * conversation continues in the new one (unless the process died); otherwise the turn ended
  * without finishing the task (an API error, or not) → requeue.
  */
-function judgeIdleSincePrompt(lease: Lease, session: SessionView, idleSinceMs: number, ctx: LeaseContext, promptMs: number, continued: boolean): LeaseVerdict {
+function judgeIdleSincePrompt(lease: Lease, session: DispatchView, idleSinceMs: number, ctx: LeaseContext, promptMs: number, continued: boolean): LeaseVerdict {
   // The agent process started after the prompt was pasted, and has been idle since it started,
   // but the relaunch was decided before the prompt: the two raced (the prompt was pasted into a
   // process being stopped, or one still starting). That is not a turn that ended. The prompt may

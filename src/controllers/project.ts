@@ -21,7 +21,7 @@ import { systemClock } from '../core/ports.js';
 import {
   DEFAULT_SETTLE_MS, emptyCounts, INTENTS_DIR, LEASES_DIR, TASK_STATES,
   type InboxScan, type LeaseRecord, type QueueCounts, type QueueSnapshot,
-  type SessionQueueState, type Task, type TaskEntry, type TaskQueue,
+  type Task, type TaskEntry, type TaskQueue,
 } from '../core/task.js';
 import type { CheckpointToolCall, SessionCheckpoint } from './project-checkpoint.js';
 import { planCheckpoints } from './project-phases/checkpoints.js';
@@ -32,10 +32,10 @@ import { planQueueLayout } from './project-phases/layout.js';
 import { planLeases, planStuckAlerts } from './project-phases/leases.js';
 import { planInboxTriage, planQueueRecovery } from './project-phases/recovery.js';
 import { planProjectStatus } from './project-phases/status.js';
-import type { SessionStatus } from './session.js';
+import { asStatusOf, type ProjectStatus } from '../core/status.js';
 
 export { taskPrompt, continuationPrompt } from './project-prompt.js';
-export { dispatchedPath, publishedFingerprint, sessionView } from './project-phases/context.js';
+export { dispatchedPath, dispatchViewOf, publishedFingerprint } from './project-phases/context.js';
 
 /** The queue operations the controller observes with (createFsTaskQueue + two listings). */
 export interface ProjectQueue extends TaskQueue {
@@ -131,33 +131,17 @@ export interface ProjectObserved {
   toolCalls: Record<string, CheckpointToolCall>;
 }
 
-/** The Project's status (beyond conditions). */
-export interface ProjectStatus extends ObjectStatus {
-  queueRoot: string;
-  counts: QueueCounts & { settling: number };
-  sessions: Record<string, { state: SessionQueueState; task?: string; since?: string }>;
-  busy: number;
-  idle: number;
-  dispatchPaused?: string;
-  awaitingDelegation?: { taskId: string; provider?: string; rule: string }[];
-  waiting?: { taskId: string; reason: string }[];
-  /** Task id → when it was first held for a rate limit (ISO). */
-  holds?: Record<string, string>;
-  /** Dispatched tasks without activity for `alerts.stuckTaskAfter`: task id → the last activity (ISO) of the spell reported. */
-  stuck?: Record<string, string>;
-  /** Fingerprint of the last status.json written. */
-  published?: string;
-  janitorAt?: string;
-}
+/** The Project's status (beyond conditions): declared in core (src/core/status.ts), where every kind's status is. */
+export type { ProjectStatus } from '../core/status.js';
 
 const emptyScan = (): InboxScan => ({ ready: [], settling: [], malformed: [], conflicts: [] });
 
 /**
- * What a Project's plans read of a Session's status ({@link sessionView}): a change here re-plans
+ * What a Project's plans read of a Session's status ({@link dispatchViewOf}): a change here re-plans
  * the session's project (a completion, the next dispatch, a lease to judge).
  */
 export function sessionSignatureForProjects(st: ObjectStatus | undefined): unknown {
-  const s = st as SessionStatus | undefined;
+  const s = asStatusOf('Session', st);
   const ready = s?.conditions?.find((c) => c.type === 'Ready');
   return [ready?.status, ready?.reason, s?.activity, s?.since, s?.currentTask, s?.lastCompletedTask, s?.lastCompletedAt, s?.lastError, s?.account, s?.conversationId, s?.launchedAt, s?.launchMode, s?.failures?.at(-1)?.at, s?.processStartedAt];
 }

@@ -23,6 +23,7 @@ import {
 import { queueRootOf } from '../api/queue-root.js';
 import { withCompat, type CompatConfig } from '../core/compat.js';
 import { NotificationDispatcher, checkNotifierSecrets } from '../adapters/notify/dispatcher.js';
+import { poolStatus } from '../core/status.js';
 
 function notifierStats(d: NotificationDispatcher): Record<string, Record<string, unknown>> {
   return Object.fromEntries(Object.entries(d.stats()).map(([k, v]) => [k, { ...v } as Record<string, unknown>]));
@@ -390,7 +391,7 @@ export class Daemon {
         if (c?.status === 'False' && c.reason !== 'Linking') log.warn({ key: `Account/${a.metadata.name}`, condition: type, reason: c.reason }, `account ${a.metadata.name} cannot take the pool: ${c.message}`);
       }
     }
-    const pool = part.status['Account/*'] as { noEligibleAccount?: { message: string } } | undefined;
+    const pool = poolStatus(part.status);
     if (pool?.noEligibleAccount) log.error({ key: 'Account/*' }, `${pool.noEligibleAccount.message}. See docs/operations.md, "No eligible account".`);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignTasks, judgeLease, type DispatchTask, type FreeSession, type LeaseContext, type SessionView } from '../../src/controllers/project-decide.js';
+import { assignTasks, judgeLease, type DispatchTask, type FreeSession, type LeaseContext, type DispatchView } from '../../src/controllers/project-decide.js';
 import { taskMarkerId } from '../../src/core/task-marker.js';
 import type { Lease } from '../../src/core/task.js';
 
@@ -10,7 +10,7 @@ const lease = (over: Partial<Lease> = {}): Lease => ({
   version: 1, taskId: 't1', claimId: 'c1', session: 's1', account: 'a', attempt: 1, claimedAt: iso(T0), deliveredAt: iso(T0 + 300), ...over,
 });
 
-const session = (over: Partial<SessionView> = {}): SessionView => ({
+const session = (over: Partial<DispatchView> = {}): DispatchView => ({
   name: 's1', project: 'p', mode: 'pool', declared: true, suspended: false, alive: true, ready: true,
   activity: 'working', sinceMs: T0 + 350, lastHeartbeatMs: T0 + 350, currentTask: 't1', account: 'a', ...over,
 });
@@ -18,7 +18,7 @@ const session = (over: Partial<SessionView> = {}): SessionView => ({
 const ctx = (over: Partial<LeaseContext> = {}): LeaseContext => ({ nowMs: T0 + 10_000, staleMs: 3_600_000, fresh: true, replayWindowMs: 600_000, pickupMs: 60_000, ...over });
 
 describe('judgeLease', () => {
-  const cases: [string, Lease, SessionView | undefined, Partial<LeaseContext>, string, RegExp?][] = [
+  const cases: [string, Lease, DispatchView | undefined, Partial<LeaseContext>, string, RegExp?][] = [
     ['finished turn after the claim → complete', lease(), session({ activity: 'idle', currentTask: undefined, lastCompletedTask: 't1', lastCompletedAtMs: T0 + 5000 }), {}, 'complete'],
     ['completion is judged even on the first pass', lease(), session({ activity: 'idle', lastCompletedTask: 't1', lastCompletedAtMs: T0 + 5000 }), { fresh: false }, 'complete'],
     ['a completion older than the claim (earlier attempt) does not count', lease(), session({ activity: 'idle', currentTask: undefined, lastCompletedTask: 't1', lastCompletedAtMs: T0 - 1, sinceMs: T0 - 1 }), {}, 'keep', /waiting for the turn/],

@@ -6,6 +6,7 @@ import type { LeaseRecord } from '../../core/task.js';
 import { checkpointPath, nextCheckpoint } from '../project-checkpoint.js';
 import { dispatchedPath, emptyPhaseOutput, launchedCwd, type PhaseOutput, type ProjectPlanContext } from './context.js';
 import { dispatchedIds } from './leases.js';
+import { sessionStatus } from '../../core/status.js';
 
 export function planCheckpoints(ctx: ProjectPlanContext, touched: ReadonlySet<string>): PhaseOutput {
   const { key, root, name, input } = ctx;
@@ -24,7 +25,7 @@ export function planCheckpoints(ctx: ProjectPlanContext, touched: ReadonlySet<st
       : undefined;
     const toolCall = input.observed.toolCalls[sessionName];
     const next = nextCheckpoint(current?.checkpoint, {
-      session: sessionName, project: name, cwd: launchedCwd(input.prior[`Session/${sessionName}`]) ?? manifest.spec.workdir ?? ctx.project.spec.path,
+      session: sessionName, project: name, cwd: launchedCwd(sessionStatus(input.prior, sessionName)) ?? manifest.spec.workdir ?? ctx.project.spec.path,
       ...(view.account ? { account: view.account } : {}),
       ...(view.conversationId ? { conversationId: view.conversationId } : {}),
       ...(view.activity ? { activity: view.activity } : {}),

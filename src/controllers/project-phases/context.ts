@@ -10,14 +10,15 @@
 import { posix } from 'node:path';
 import type { DesiredState, ManifestObject } from '../../api/objects.js';
 import { setCondition, type Condition } from '../../core/conditions.js';
-import type { ObjectStatus, PlanInput } from '../../core/controller.js';
+import type { PlanInput } from '../../core/controller.js';
 import type { Change } from '../../core/plan.js';
 import type { TmuxSessionInfo } from '../../core/ports.js';
 import type { RouterPolicy } from '../../core/router.js';
 import type { QueueCounts, QueueStatus } from '../../core/task.js';
-import type { SessionView } from '../project-decide.js';
+import type { DispatchView } from '../project-decide.js';
 import type { ProjectObserved, ProjectQueueObserved, ProjectStatus, ProjectTuning } from '../project.js';
 import type { SessionStatus } from '../session.js';
+import { sessionStatus } from '../../core/status.js';
 
 export { emptyPhaseOutput, mergePhase, requeueIn, type PhaseOutput } from '../plan-phase.js';
 
@@ -40,7 +41,7 @@ export interface ProjectPlanContext {
   /** The project's declared sessions, sorted by name. */
   projectSessions: string[];
   /** The controller's view of a session (memoised for the pass). */
-  view(session: string): SessionView;
+  view(session: string): DispatchView;
   /** tmux could be listed this pass. */
   tmuxKnown: boolean;
   /** Session statuses were observed after this controller started, and tmux is known. */
@@ -63,11 +64,11 @@ export interface BusySession {
 export function projectPlanContext(project: ManifestObject<'Project'>, queue: ProjectQueueObserved, input: PlanInput<ProjectObserved>, stateDir: string, tuning: ProjectTuning): ProjectPlanContext {
   const name = project.metadata.name;
   const key = `Project/${name}`;
-  const views = new Map<string, SessionView>();
-  const view = (session: string): SessionView => {
+  const views = new Map<string, DispatchView>();
+  const view = (session: string): DispatchView => {
     let known = views.get(session);
     if (!known) {
-      known = sessionView(session, input.desired, input.prior, input.observed.tmux);
+      known = dispatchViewOf(session, input.desired, input.prior, input.observed.tmux);
       views.set(session, known);
     }
     return known;
@@ -139,8 +140,8 @@ export function publishedFingerprint(status: QueueStatus): string {
 }
 
 /** Where a session's agent was launched (its worktree, when it has one), from its status. */
-export function launchedCwd(sessionStatus: ObjectStatus | undefined): string | undefined {
-  const cwd = (sessionStatus as SessionStatus | undefined)?.launch?.cwd;
+export function launchedCwd(status: SessionStatus | undefined): string | undefined {
+  const cwd = status?.launch?.cwd;
   return typeof cwd === 'string' ? cwd : undefined;
 }
 
@@ -151,12 +152,12 @@ export function routerPolicy(desired: DesiredState, policyName: string | undefin
 }
 
 /** What the controller knows about a session, from its manifest, tmux and its prior status. */
-export function sessionView(name: string, desired: DesiredState, prior: PlanInput<unknown>['prior'], tmux: ReadonlyMap<string, TmuxSessionInfo>): SessionView {
+export function dispatchViewOf(name: string, desired: DesiredState, prior: PlanInput<unknown>['prior'], tmux: ReadonlyMap<string, TmuxSessionInfo>): DispatchView {
   const manifest = desired.sessions.find((x) => x.metadata.name === name);
-  const status = prior[`Session/${name}`] as SessionStatus | undefined;
+  const status = sessionStatus(prior, name);
   const tmuxSession = tmux.get(name);
   const ready = status?.conditions?.find((c) => c.type === 'Ready');
-  const view: SessionView = {
+  const view: DispatchView = {
     name,
     project: manifest?.spec.project ?? '',
     mode: manifest?.spec.mode ?? 'pool',

@@ -10,12 +10,12 @@ import type { Task } from '../../core/task.js';
 import { assignTasks, type FreeSession } from '../project-decide.js';
 import { taskPrompt } from '../project-prompt.js';
 import type { ProjectObserved } from '../project.js';
-import type { SessionStatus } from '../session.js';
 import { accountFor } from '../session-launch.js';
 import {
   dispatchedPath, emptyPhaseOutput, requeueIn, routerPolicy, sinceText, taskChange,
   type BusySession, type PhaseOutput, type ProjectPlanContext, type QueueMove,
 } from './context.js';
+import { poolStatus, sessionStatus } from '../../core/status.js';
 
 /** The pool decision the Account controller records under `Account/*`. */
 export interface PoolStatus {
@@ -55,7 +55,7 @@ export interface DispatchResult extends PhaseOutput {
 const BUSY_ACTIVITIES = new Set(['working', 'waitingInput', 'rateLimited']);
 
 export function poolStatusOf(input: PlanInput<ProjectObserved>): PoolStatus | undefined {
-  return input.prior['Account/*'] as PoolStatus | undefined;
+  return poolStatus(input.prior);
 }
 
 /** Why dispatch waits this pass (undefined: it does not). */
@@ -153,7 +153,7 @@ export function accountSlots(ctx: ProjectPlanContext, busy: ReadonlyMap<string, 
     busyByAccount.set(account, sessions);
   };
   for (const session of desired.sessions) {
-    const status = prior[`Session/${session.metadata.name}`] as SessionStatus | undefined;
+    const status = sessionStatus(prior, session.metadata.name);
     if (status?.activity && BUSY_ACTIVITIES.has(status.activity)) addBusy(ctx.view(session.metadata.name).account, session.metadata.name);
   }
   for (const session of busy.keys()) addBusy(ctx.view(session).account, session);

@@ -7,7 +7,7 @@
 import { durationMs } from '../../api/duration.js';
 import { effectiveMaxAttempts, formatDoneFooter, type Lease } from '../../core/task.js';
 import { stuckTasks } from '../project-alerts.js';
-import { judgeLease, type LeaseVerdict, type SessionView } from '../project-decide.js';
+import { judgeLease, type LeaseVerdict, type DispatchView } from '../project-decide.js';
 import { continuationPrompt, taskPrompt } from '../project-prompt.js';
 import {
   dispatchedPath, emptyPhaseOutput, msOf, requeueIn, sinceText, taskChange,
@@ -47,7 +47,7 @@ export function planLeases(ctx: ProjectPlanContext, touchedBefore: ReadonlySet<s
 }
 
 /** Adds what a verdict on one lease calls for to the phase's result. */
-function applyVerdict(ctx: ProjectPlanContext, result: LeasesResult, lease: Lease, session: SessionView, verdict: LeaseVerdict): void {
+function applyVerdict(ctx: ProjectPlanContext, result: LeasesResult, lease: Lease, session: DispatchView, verdict: LeaseVerdict): void {
   const id = lease.taskId;
   const holdsTask = () => result.busy.set(lease.session, { task: id, since: lease.claimedAt });
   switch (verdict.action) {
@@ -83,7 +83,7 @@ function applyVerdict(ctx: ProjectPlanContext, result: LeasesResult, lease: Leas
   }
 }
 
-function completeTask(ctx: ProjectPlanContext, result: LeasesResult, lease: Lease, session: SessionView, verdict: Extract<LeaseVerdict, { action: 'complete' }>): void {
+function completeTask(ctx: ProjectPlanContext, result: LeasesResult, lease: Lease, session: DispatchView, verdict: Extract<LeaseVerdict, { action: 'complete' }>): void {
   const id = lease.taskId;
   const startedAt = msOf(lease.deliveredAt) ?? msOf(lease.claimedAt) ?? ctx.nowMs;
   const conversationId = session.conversationId ?? lease.conversationId;

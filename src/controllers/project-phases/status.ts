@@ -9,6 +9,7 @@ import { delegatedSessionsView } from '../delegation-policy.js';
 import type { ProjectStatus } from '../project.js';
 import type { AwaitingDelegation } from './dispatch.js';
 import { baseProjectStatus, emptyPhaseOutput, publishedFingerprint, requeueIn, withCondition, type BusySession, type PhaseOutput, type ProjectPlanContext } from './context.js';
+import { delegationPolicyStatus } from '../../core/status.js';
 
 /** What the earlier phases decided that the status reports. */
 export interface ProjectStatusFacts {
@@ -59,7 +60,7 @@ export function planProjectStatus(ctx: ProjectPlanContext, facts: ProjectStatusF
   }
   const counts = { ...facts.counts, settling: ctx.queue.scan.settling.length };
   const policyName = ctx.project.spec.delegationPolicy;
-  const policyStatus = tuning.goStatusDelegated && policyName ? ctx.input.prior[`DelegationPolicy/${policyName}`] as Parameters<typeof delegatedSessionsView>[0] : undefined;
+  const policyStatus = tuning.goStatusDelegated && policyName ? delegationPolicyStatus(ctx.input.prior, policyName) : undefined;
   const { awaitingDelegation, waiting, holds, stuck, paused, janitorAt } = facts;
   const statusFile: QueueStatus = {
     version: 1, project: name, updatedAt: ctx.now.toISOString(), counts,
