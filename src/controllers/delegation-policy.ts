@@ -29,7 +29,7 @@ import { delegationPlanContext, mergePhase, routerPolicyOf } from './delegation-
 import { planJobRecords, planProjectQueueCheck, planUnrecordedDelegated, type PolicyProject } from './delegation-phases/records.js';
 import { planPolicyStatus } from './delegation-phases/status.js';
 import { planInboxSubmits } from './delegation-phases/submit.js';
-import type { DelegationPolicyStatus } from '../core/status.js';
+import { delegationPolicyStatus, type DelegationPolicyStatus } from '../core/status.js';
 
 export { costOnDay, countRecords } from './delegation-phases/budget.js';
 export { routerPolicyOf, utcDay } from './delegation-phases/context.js';
@@ -218,7 +218,7 @@ export class DelegationPolicyController implements Controller<DelegationObserved
     for (const name of names) {
       const policy = ctx.desired.delegationPolicies.find((p) => p.metadata.name === name);
       if (!policy) continue;
-      const prior = ctx.prior[`DelegationPolicy/${name}`] as DelegationPolicyStatus | undefined;
+      const prior = delegationPolicyStatus(ctx.prior, name);
       this.#deps.api.bind(policy, prior?.circuit);
       const o: DelegationPolicyObserved = { circuit: this.#deps.api.circuit(name), projects: {} };
       const keyProblem = await this.#deps.api.checkKey(name);

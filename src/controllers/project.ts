@@ -32,7 +32,7 @@ import { planQueueLayout } from './project-phases/layout.js';
 import { planLeases, planStuckAlerts } from './project-phases/leases.js';
 import { planInboxTriage, planQueueRecovery } from './project-phases/recovery.js';
 import { planProjectStatus } from './project-phases/status.js';
-import { asStatusOf, type ProjectStatus } from '../core/status.js';
+import { asStatusOf, projectStatus } from '../core/status.js';
 
 export { taskPrompt, continuationPrompt } from './project-prompt.js';
 export { dispatchedPath, dispatchViewOf, publishedFingerprint } from './project-phases/context.js';
@@ -188,7 +188,7 @@ export class ProjectController implements Controller<ProjectObserved> {
       const p = ctx.desired.projects.find((x) => x.metadata.name === name);
       if (!p) continue;
       const first = !this.#seen.has(name);
-      const prior = ctx.prior[`Project/${name}`] as ProjectStatus | undefined;
+      const prior = projectStatus(ctx.prior, name);
       const janitorDue = first || !prior?.janitorAt || now - Date.parse(prior.janitorAt) >= this.#tuning.janitorEveryMs;
       out.projects[name] = await this.#observeQueue(queueRootOf(p), first, janitorDue);
     }

@@ -10,6 +10,7 @@ import type { PlanInput } from '../../core/controller.js';
 import type { DelegationJobRecord } from '../../core/effects.js';
 import type { RouterPolicy } from '../../core/router.js';
 import type { ActiveJob, DelegationObserved, DelegationPolicyObserved, DelegationPolicyStatus, DelegationTuning } from '../delegation-policy.js';
+import { delegationPolicyStatus } from '../../core/status.js';
 
 export { emptyPhaseOutput, mergePhase, requeueIn, type PhaseOutput } from '../plan-phase.js';
 
@@ -57,7 +58,7 @@ export function delegationPlanContext(policy: ManifestObject<'DelegationPolicy'>
   const circuitOpen = observed.circuit.state === 'open' && (observed.circuit.retryAt ?? 0) > nowMs;
   return {
     policy, name, key, spec: policy.spec, now: input.now, nowMs, nowIso: input.now.toISOString(), day: utcDay(nowMs),
-    prior: input.prior[key] as DelegationPolicyStatus | undefined,
+    prior: delegationPolicyStatus(input.prior, name),
     observed, tuning,
     jobTimeoutMs: durationMs(policy.spec.jobTimeout),
     pollMs: durationMs(policy.spec.pollInterval),

@@ -18,7 +18,7 @@ import type { QueueCounts, QueueStatus } from '../../core/task.js';
 import type { DispatchView } from '../project-decide.js';
 import type { ProjectObserved, ProjectQueueObserved, ProjectStatus, ProjectTuning } from '../project.js';
 import type { SessionStatus } from '../session.js';
-import { sessionStatus } from '../../core/status.js';
+import { projectStatus, sessionStatus } from '../../core/status.js';
 
 export { emptyPhaseOutput, mergePhase, requeueIn, type PhaseOutput } from '../plan-phase.js';
 
@@ -76,7 +76,7 @@ export function projectPlanContext(project: ManifestObject<'Project'>, queue: Pr
   const tmuxKnown = input.observed.tmuxProblem === undefined;
   return {
     project, name, key, root: queue.root, now: input.now, nowMs: input.now.getTime(),
-    prior: input.prior[key] as ProjectStatus | undefined,
+    prior: projectStatus(input.prior, name),
     queue, input, stateDir, tuning,
     projectSessions: input.desired.sessions.filter((s) => s.spec.project === name).map((s) => s.metadata.name).sort(),
     view, tmuxKnown, fresh: !queue.first && tmuxKnown,
