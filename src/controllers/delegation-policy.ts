@@ -29,7 +29,7 @@ import { delegationPlanContext, mergePhase, routerPolicyOf } from './delegation-
 import { planJobRecords, planProjectQueueCheck, planUnrecordedDelegated, type PolicyProject } from './delegation-phases/records.js';
 import { planPolicyStatus } from './delegation-phases/status.js';
 import { planInboxSubmits } from './delegation-phases/submit.js';
-import { delegationPolicyStatus, type DelegationPolicyStatus } from '../core/status.js';
+import { delegationPolicyStatus, type ActiveJob, type DelegationPolicyStatus } from '../core/status.js';
 
 export { costOnDay, countRecords } from './delegation-phases/budget.js';
 export { routerPolicyOf, utcDay } from './delegation-phases/context.js';
@@ -135,26 +135,7 @@ export interface DelegationObserved {
 // ---------------------------------------------------------------------------------------------
 // Status
 
-export interface ActiveJob {
-  taskId: string;
-  project: string;
-  provider: string;
-  attempt: number;
-  state: 'pending' | 'submitted';
-  jobId?: string;
-  jobStatus?: string;
-  createdAt: string;
-  submittedAt?: string;
-}
-
-export interface DelegationCounters {
-  /** Jobs accepted by the API (records kept: `recordRetentionMs`). */
-  submitted: number;
-  succeeded: number;
-  failed: number;
-  /** Tasks returned to local sessions (timeout with fallbackToLocal). */
-  returned: number;
-}
+export type { ActiveJob, DelegationCounters } from '../core/status.js';
 
 /** The DelegationPolicy's status: declared in core (src/core/status.ts), where every kind's status is. */
 export type { DelegationPolicyStatus } from '../core/status.js';

@@ -153,15 +153,22 @@ export interface DelegationCounters {
   returned: number;
 }
 
-/** The circuit breaker of a policy's API (src/adapters/delegation/circuit-breaker.ts). */
+/** The circuit breaker of a policy's API (src/adapters/delegation/circuit-breaker.ts), as its status shows it. */
 export interface CircuitView {
   state: 'closed' | 'open' | 'halfOpen';
+  /** Consecutive failures (reset by a success). */
   consecutiveFailures: number;
+  /** How many times the breaker opened since it was last closed (drives the open period). */
   opens: number;
+  /** Epoch ms the breaker last opened. */
   openedAt?: number;
+  /** Epoch ms from which a probe is allowed (open), or when the probe was let through (halfOpen). */
   retryAt?: number;
+  /** halfOpen: a probe request is in flight; other requests are refused until it ends. */
   probeInFlight?: boolean;
+  /** The last failure, for the condition message (never carries a secret: client messages are scrubbed). */
   lastError?: string;
+  /** Epoch ms of the last failure. */
   lastFailureAt?: number;
 }
 

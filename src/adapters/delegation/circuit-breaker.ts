@@ -16,26 +16,12 @@
  * timeout, 408, 429, 5xx after the client's retries); a definitive answer — 2xx or another 4xx —
  * is a success for the breaker (the API is up; the request itself may have been wrong).
  */
+import type { CircuitView } from '../../core/status.js';
 
-export type CircuitStateName = 'closed' | 'open' | 'halfOpen';
 
-export interface CircuitState {
-  state: CircuitStateName;
-  /** Consecutive failures (reset by a success). */
-  consecutiveFailures: number;
-  /** How many times the breaker opened since it was last closed (drives the open period). */
-  opens: number;
-  /** Epoch ms the breaker last opened. */
-  openedAt?: number;
-  /** Epoch ms from which a probe is allowed (open), or when the probe was let through (halfOpen). */
-  retryAt?: number;
-  /** halfOpen: a probe request is in flight; other requests are refused until it ends. */
-  probeInFlight?: boolean;
-  /** The last failure, for the condition message (never carries a secret: client messages are scrubbed). */
-  lastError?: string;
-  /** Epoch ms of the last failure. */
-  lastFailureAt?: number;
-}
+/** The breaker's state: the shape the DelegationPolicy status shows (src/core/status.ts). */
+export type CircuitState = CircuitView;
+export type CircuitStateName = CircuitState['state'];
 
 export interface CircuitConfig {
   /** Consecutive failures that open the breaker. */
