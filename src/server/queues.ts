@@ -73,6 +73,19 @@ export async function listTaskObjects(desired: DesiredState, opts: { project?: s
 
 /** One task with its parsed frontmatter and body, or undefined. A malformed task carries `status.error`. */
 export async function getTaskObject(desired: DesiredState, id: string): Promise<TaskObject | undefined> {
+  // A task in motion (claimed, completed) can be missed by one scan: the rename lands between the
+  // reads of two state directories, or after the locate and before the read. Looked for again.
+  for (let attempt = 0; attempt < TASK_LOOKUPS; attempt++) {
+    const found = await findTaskObject(desired, id);
+    if (found !== 'moved' && (found !== undefined || attempt === TASK_LOOKUPS - 1)) return found;
+  }
+  return undefined;
+}
+
+const TASK_LOOKUPS = 3;
+
+async function findTaskObject(desired: DesiredState, id: string): Promise<TaskObject | 'moved' | undefined> {
+  let moved = false;
   for (const p of desired.projects) {
     const root = queueRootOf(p);
     const loc = (await locateTask(root, id))[0];
@@ -86,9 +99,12 @@ export async function getTaskObject(desired: DesiredState, id: string): Promise<
         status: { state: loc.state, mtime: new Date(t.mtimeMs).toISOString(), size: t.size, ...(loc.month ? { month: loc.month } : {}), ...(t.warnings.length > 0 ? { warnings: t.warnings } : {}) },
       };
     } catch (err) {
-      if (err instanceof TaskNotFoundError) continue; // moved meanwhile
+      if (err instanceof TaskNotFoundError) {
+        moved = true; // moved meanwhile
+        continue;
+      }
       return { ...base, spec: { project: p.metadata.name, file: loc.path }, status: { state: loc.state, mtime: '', size: 0, error: errorMessage(err) } };
     }
   }
-  return undefined;
+  return moved ? 'moved' : undefined;
 }
