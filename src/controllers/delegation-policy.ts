@@ -29,7 +29,7 @@ import { delegationPlanContext, mergePhase, routerPolicyOf } from './delegation-
 import { planJobRecords, planProjectQueueCheck, planUnrecordedDelegated, type PolicyProject } from './delegation-phases/records.js';
 import { planPolicyStatus } from './delegation-phases/status.js';
 import { planInboxSubmits } from './delegation-phases/submit.js';
-import { delegationPolicyStatus, type ActiveJob, type DelegationPolicyStatus } from '../core/status.js';
+import { delegationPolicyStatus, type ActiveJob, type CircuitView, type DelegationPolicyStatus } from '../core/status.js';
 
 export { costOnDay, countRecords } from './delegation-phases/budget.js';
 export { routerPolicyOf, utcDay } from './delegation-phases/context.js';
@@ -52,17 +52,7 @@ export interface DelegationJobView {
   finishedAt?: string;
 }
 
-/** The circuit breaker of a policy's API (src/adapters/delegation/circuit-breaker.ts). */
-export interface CircuitView {
-  state: 'closed' | 'open' | 'halfOpen';
-  consecutiveFailures: number;
-  opens: number;
-  openedAt?: number;
-  retryAt?: number;
-  probeInFlight?: boolean;
-  lastError?: string;
-  lastFailureAt?: number;
-}
+export type { CircuitView } from '../core/status.js';
 
 export interface DelegationApiPort {
   /** Loads the policy's client/breaker (`prior`: the breaker persisted in status, after a restart). */

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { emptyPlanPart, type PlanInput } from '../core/controller.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import type { OperatorRequest } from '../core/requests.js';
-import { planRestart, restartResult, type SessionObserved } from './session.js';
+import { emptySessionObserved, planRestart, restartResult, type SessionObserved } from './session.js';
 
 const request = (id: string, extra: Partial<OperatorRequest> = {}): OperatorRequest => ({ version: 1, id, kind: 'restart', target: 's1', requestedBy: 'alice', requestedAt: '2026-12-03T12:00:00.000Z', ...extra });
 const live: TmuxSessionInfo = { name: 's1', owner: 'Session/s1', created: 1, panePid: 42, paneDead: false, paneDeadStatus: undefined, options: {} };
-const observed = (o: Partial<SessionObserved>): SessionObserved => ({ tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {}, exitPanes: {}, ...o });
+const observed = (o: Partial<SessionObserved>): SessionObserved => emptySessionObserved(o);
 const input = (o: Partial<SessionObserved>): PlanInput<SessionObserved> => ({
   desired: { accounts: [], sessions: [], projects: [], delegationPolicies: [], notifiers: [] } as unknown as PlanInput<SessionObserved>['desired'],
   observed: observed(o),

@@ -3,7 +3,7 @@ import { parseManifestText } from '../api/parse.js';
 import { desiredFromObjects } from '../api/objects.js';
 import type { TmuxSessionInfo } from '../core/ports.js';
 import type { TmuxNewSessionEffect } from '../core/effects.js';
-import { launchGeneration, launchSpec, SessionController, type SessionObserved } from './session.js';
+import { emptySessionObserved, launchGeneration, launchSpec, SessionController, type SessionObserved } from './session.js';
 
 const text = `apiVersion: claudefailover.io/v1alpha1
 kind: Account
@@ -30,7 +30,7 @@ describe('SessionController.plan', () => {
   const tmux: TmuxSessionInfo = { name: 's1', owner: 'Session/s1', created: 1_795_000_000, panePid: 42, paneDead: false, paneDeadStatus: undefined, options: { 'cf-generation': launchGeneration(l), 'cf-account': 'a' } };
   // plan() is pure: the ports are never touched (null makes any use fail loudly).
   const controller = new SessionController({ ...deps, tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => '/bin/claude', newId: () => 'x' });
-  const observed = (events: SessionObserved['events']['x']): SessionObserved => ({ tmux: new Map([['s1', tmux]]), events: { s1: events }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, exitPanes: {} });
+  const observed = (events: SessionObserved['events']['x']): SessionObserved => emptySessionObserved({ tmux: new Map([['s1', tmux]]), events: { s1: events }, commands: { '/bin/claude': '/bin/claude' }, freshIds: { s1: '11111111-1111-4111-8111-111111111111' } });
   const prior = { 'Session/s1': { observedGeneration: 'g', conditions: [], activity: 'working', currentTask: 'T-1', launchedAt: '2026-11-22T10:00:00.000Z', lastHeartbeat: '2026-11-22T10:00:01.000Z', turns: 0 } };
 
   it('clears the current task when the turn ends (it does not come back from the prior status)', () => {
@@ -113,7 +113,7 @@ spec: {project: p, model: opus, command: ${command}${extra}}
   const now = new Date('2026-11-22T10:00:00.000Z');
   const plan = (command: string, observed: Partial<SessionObserved>, prior: Record<string, unknown> = {}, extra = '') => {
     const desired = desiredFromObjects(parseManifestText('/m/pool.yaml', manifests(command, extra), { homeDir: '/h' }).objects);
-    const obs: SessionObserved = { tmux: new Map(), events: { s1: [] }, commands: {}, transcripts: {}, freshIds: { s1: id }, panes: {}, exitPanes: {}, ...observed };
+    const obs = emptySessionObserved({ events: { s1: [] }, freshIds: { s1: id }, ...observed });
     return controller.plan({ desired, observed: obs, prior: prior as never, inventory: {}, now, options: { dryRun: false, prune: false } }, ['s1']);
   };
   const argvOf = (part: ReturnType<typeof plan>) => (part.changes[0]?.effects.find((e) => e.type === 'tmux.newSession') as TmuxNewSessionEffect | undefined)?.argv;
@@ -180,7 +180,7 @@ describe('SessionController.plan with a worktree', () => {
   const target = { path: '/proj-worktrees/s1', branch: 's1' };
   const there = { state: 'worktree' as const, commonDir: '/proj/.git', topLevel: '/proj-worktrees/s1', branch: 's1' };
   const now = new Date('2026-11-22T10:00:06.000Z');
-  const observed = (o: Partial<SessionObserved>): SessionObserved => ({ tmux: new Map(), events: { s1: [] }, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, exitPanes: {}, ...o });
+  const observed = (o: Partial<SessionObserved>): SessionObserved => emptySessionObserved({ events: { s1: [] }, commands: { '/bin/claude': '/bin/claude' }, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, ...o });
   const plan = (o: Partial<SessionObserved>, prior: Record<string, unknown> = {}, opts = { dryRun: false, prune: false }, inventory = {}) =>
     controller.plan({ desired, observed: observed(o), prior: prior as never, inventory, now, options: opts }, ['s1']);
   const s1 = desired.sessions[0];

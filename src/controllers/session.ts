@@ -67,6 +67,11 @@ export interface SessionObserved {
   restarts?: Record<string, OperatorRequest[]>;
 }
 
+/** An observation of nothing (observe starts from it; tests build theirs on it). */
+export function emptySessionObserved(over: Partial<SessionObserved> = {}): SessionObserved {
+  return { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {}, exitPanes: {}, ...over };
+}
+
 /** A session without any hook event this long after launch is read from its pane instead. */
 export const PANE_FALLBACK_AFTER_MS = 20_000;
 
@@ -120,7 +125,7 @@ export class SessionController implements Controller<SessionObserved> {
   }
 
   async observe(names: readonly string[], ctx: ObserveContext): Promise<SessionObserved> {
-    const out: SessionObserved = { tmux: new Map(), events: {}, commands: {}, transcripts: {}, freshIds: {}, panes: {}, exitPanes: {} };
+    const out = emptySessionObserved();
     try {
       const list = await this.#deps.tmux.listSessions();
       out.tmux = new Map(list.map((s) => [s.name, s]));

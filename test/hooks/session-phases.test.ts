@@ -11,7 +11,7 @@ import { emptyPlanPart, type PlanPart, type StatusMap } from '../../src/core/con
 import type { TmuxSessionInfo } from '../../src/core/ports.js';
 import type { SessionStatus } from '../../src/core/status.js';
 import {
-  launchGeneration, launchPlan, observedStatus, planLaunch, planLeftOrStopped, planRelaunch, planRemoved, planRunning, planWorktreeBlocked, recordExit,
+  emptySessionObserved, launchGeneration, launchPlan, observedStatus, planLaunch, planLeftOrStopped, planRelaunch, planRemoved, planRunning, planWorktreeBlocked, recordExit,
   type SessionControllerDeps, type SessionObserved, type SessionPass,
 } from '../../src/controllers/session.js';
 import type { OrphanWorktreeObserved } from '../../src/controllers/session-worktree.js';
@@ -45,7 +45,7 @@ const desiredOf = (sessionSpec = '', accounts = true) => desiredFromObjects(pars
 const deps: SessionControllerDeps = { stateDir: '/state', selfCommand: ['/node', '/cli.js'], tmux: null as never, fs: null as never, events: null as never, resolveCommand: async () => '/bin/claude', newId: () => 'x' };
 
 function observedOf(over: Partial<SessionObserved> = {}): SessionObserved {
-  return { tmux: new Map(), events: {}, commands: { '/bin/claude': '/bin/claude' }, transcripts: {}, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, panes: {}, exitPanes: {}, ...over };
+  return emptySessionObserved({ commands: { '/bin/claude': '/bin/claude' }, freshIds: { s1: '11111111-1111-4111-8111-111111111111' }, ...over });
 }
 const prior = (over: Partial<SessionStatus> = {}): SessionStatus => ({ observedGeneration: 'g', conditions: [], activity: 'idle', turns: 1, launchedAt: iso(T0 - 60_000), conversationId: CONV, tmuxSession: 's1', ...over });
 
