@@ -4,21 +4,12 @@
  * what each route returns.
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CfEvent } from '../../src/runtime/events.js';
 import { until } from '../support/daemon.js';
-import { addTask, AUTH, events, harness, type Harness, TOKEN } from './helpers.js';
+import { addTask, AUTH, events, TOKEN, useHarnesses } from './helpers.js';
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) await h.cleanup();
-});
-
-async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
-  const h = await harness(...args);
-  open.push(h);
-  return h;
-}
+const setup = useHarnesses();
 
 type Route = { method: 'GET' | 'POST'; url: string; payload?: unknown };
 

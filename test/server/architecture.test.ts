@@ -5,23 +5,14 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileRequestStore } from '../../src/adapters/requests.js';
 import type { SessionStatus } from '../../src/controllers/session.js';
 import { wire } from '../../src/runtime/wiring.js';
 import { until } from '../support/daemon.js';
-import { AUTH, events, harness, type Harness } from './helpers.js';
+import { AUTH, events, type Harness, useHarnesses } from './helpers.js';
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) await h.cleanup();
-});
-
-async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
-  const h = await harness(...args);
-  open.push(h);
-  return h;
-}
+const setup = useHarnesses();
 
 function sessionStatus(h: Harness, name: string): SessionStatus | undefined {
   return h.wired.manager.store.state.status[`Session/${name}`] as SessionStatus | undefined;

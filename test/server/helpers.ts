@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 import { loadManifests, toDesired } from '../../src/adapters/manifest-files.js';
 import { failoverVia, restartSessionVia } from '../../src/runtime/control-plane.js';
 import type { CfEvent } from '../../src/runtime/events.js';
@@ -63,6 +64,22 @@ export async function harness(pool: PoolOptions = {}, deps: Partial<ServerDeps> 
       tmux.kill();
       await removeAgentTree(root);
     },
+  };
+}
+
+/**
+ * A `harness` per call, each cleaned up after its test (registers the afterEach; call it at the
+ * top of a test file): `const setup = useHarnesses();`.
+ */
+export function useHarnesses(): (...args: Parameters<typeof harness>) => Promise<Harness> {
+  const open: Harness[] = [];
+  afterEach(async () => {
+    for (const h of open.splice(0)) await h.cleanup();
+  });
+  return async (...args) => {
+    const h = await harness(...args);
+    open.push(h);
+    return h;
   };
 }
 

@@ -5,20 +5,11 @@
  * HTTP parser rejects before fastify sees a request.
  */
 import { request as httpRequest } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_URL_LENGTH } from '../../src/server/errors.js';
-import { AUTH, events, harness, type Harness } from './helpers.js';
+import { AUTH, events, useHarnesses } from './helpers.js';
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) await h.cleanup();
-});
-
-async function setup(...args: Parameters<typeof harness>): Promise<Harness> {
-  const h = await harness(...args);
-  open.push(h);
-  return h;
-}
+const setup = useHarnesses();
 
 const POSTS = ['/api/v1/failover', '/api/v1/reconcile', '/api/v1/sessions/s1/restart', '/api/v1/sessions/s1/send', '/api/v1/tasks', '/api/v1/manifests/confirm'];
 
