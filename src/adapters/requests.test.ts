@@ -62,6 +62,19 @@ describe('FileRequestStore', () => {
   });
 });
 
+describe('FileRequestStore.resultOf', () => {
+  it('wakes as soon as the result is recorded, answers at once for a completed request, and gives up after its time', async () => {
+    const store = new FileRequestStore(stateDir());
+    const r = await store.create({ kind: 'restart', target: 's1', requestedBy: 't' });
+    const waiting = store.resultOf(r.id, 60_000);
+    await store.complete(r.id, { accepted: true, message: 'stopped', at: 'x' });
+    expect(await waiting).toEqual({ accepted: true, message: 'stopped', at: 'x' });
+    expect(await store.resultOf(r.id, 0)).toEqual({ accepted: true, message: 'stopped', at: 'x' });
+    const other = await store.create({ kind: 'restart', target: 's2', requestedBy: 't' });
+    expect(await store.resultOf(other.id, 20)).toBeUndefined();
+  });
+});
+
 describe('servePending', () => {
   it('serves the newest request and supersedes the older ones', () => {
     const req = (id: string) => ({ version: 1 as const, id, kind: 'failover' as const, target: id, requestedBy: 't', requestedAt: 'x' });

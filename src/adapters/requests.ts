@@ -18,6 +18,8 @@ export class FileRequestStore implements RequestsPort {
   readonly #dir: string;
   readonly #now: () => number;
   #counter = 0;
+  /** Callers of `resultOf` waiting for a request's result, by id. */
+  readonly #waiting = new Map<string, ((r: RequestResult) => void)[]>();
 
   constructor(stateDir: string, opts: { now?: () => number } = {}) {
     this.#dir = join(stateDir, REQUESTS_DIR);
@@ -43,6 +45,27 @@ export class FileRequestStore implements RequestsPort {
     const cur = await this.get(id);
     if (!cur || cur.result) return;
     await writeJsonAtomic(this.#path(id), { ...cur, result }, { mode: 0o600 });
+    for (const wake of this.#waiting.get(id) ?? []) wake(result);
+    this.#waiting.delete(id);
+  }
+
+  async resultOf(id: string, ms: number): Promise<RequestResult | undefined> {
+    let wake: (r: RequestResult | undefined) => void = () => {};
+    const result = new Promise<RequestResult | undefined>((resolve) => {
+      const timer = setTimeout(() => wake(undefined), ms);
+      wake = (r) => {
+        clearTimeout(timer);
+        const left = (this.#waiting.get(id) ?? []).filter((w) => w !== wake);
+        if (left.length > 0) this.#waiting.set(id, left);
+        else this.#waiting.delete(id);
+        resolve(r);
+      };
+    });
+    // Waiting before reading: a result recorded in between is not missed.
+    this.#waiting.set(id, [...(this.#waiting.get(id) ?? []), wake]);
+    const done = (await this.get(id))?.result;
+    if (done) wake(done);
+    return result;
   }
 
   async get(id: string): Promise<OperatorRequest | undefined> {

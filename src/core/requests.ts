@@ -39,6 +39,8 @@ export interface RequestsPort {
   /** Records the result (a request already completed keeps its first result). */
   complete(id: string, result: RequestResult): Promise<void>;
   get(id: string): Promise<OperatorRequest | undefined>;
+  /** The request's result once it is recorded (by this process), or undefined after `ms`. */
+  resultOf(id: string, ms: number): Promise<RequestResult | undefined>;
   /** The newest `limit` requests, newest first. */
   list(limit?: number): Promise<OperatorRequest[]>;
 }

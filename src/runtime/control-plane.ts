@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { writeJsonAtomic } from '../adapters/atomic-fs.js';
 import { defaultFailoverTarget } from '../controllers/account.js';
 import { CfError, TerminalError } from '../core/errors.js';
-import type { RequestResult, RequestsPort } from '../core/requests.js';
+import type { RequestsPort } from '../core/requests.js';
 import { poolStatus } from '../core/status.js';
 import type { Manager } from './manager.js';
 
@@ -195,17 +195,6 @@ export const FAILOVER_DECISION_WAIT_MS = 20_000;
 /** How long `POST /api/v1/sessions/:name/restart` waits for the Session controller to act on the request. */
 export const RESTART_WAIT_MS = 20_000;
 
-/** Resolves with the request's result once a controller recorded it, or undefined after `ms`. */
-async function resultOf(requests: RequestsPort, id: string, ms: number): Promise<RequestResult | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const r = await requests.get(id);
-    if (r?.result) return r.result;
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /**
  * `POST /api/v1/failover` for the daemon: writes the request to the state dir
  * (`requests/<id>.json`: target, reason, who, when), records it as an event and enqueues the pool
@@ -222,7 +211,7 @@ export function failoverVia(deps: { manager: Manager; requests: RequestsPort; wa
     const request = await deps.requests.create({ kind: 'failover', target, ...(reason ? { reason } : {}), requestedBy });
     await deps.manager.event({ key: 'Account/*', type: 'Normal', reason: 'FailoverRequested', message: `operator requested failover to ${target}${reason ? `: ${reason}` : ''} (${requestedBy})`, data: { to: target, ...(reason ? { reason } : {}), requestedVia: 'api', requestedBy, request: request.id } });
     deps.manager.enqueue('Account/*', 'failover-requested');
-    const outcome = await resultOf(deps.requests, request.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS);
+    const outcome = await deps.requests.resultOf(request.id, deps.waitMs ?? FAILOVER_DECISION_WAIT_MS);
     const activeNow = poolStatus(deps.manager.store.state.status)?.activeAccount;
     const active = typeof activeNow === 'string' ? activeNow : null;
     if (outcome && !outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
@@ -250,7 +239,7 @@ export function restartSessionVia(deps: { manager: Manager; requests: RequestsPo
     const request = await deps.requests.create({ kind: 'restart', target: name, requestedBy });
     await deps.manager.event({ key, type: 'Normal', reason: 'RestartRequested', message: `restart of session ${name} requested (${requestedBy})`, data: { requestedVia: 'api', requestedBy, request: request.id } });
     deps.manager.enqueue(key, 'restart-requested');
-    const outcome = await resultOf(deps.requests, request.id, deps.waitMs ?? RESTART_WAIT_MS);
+    const outcome = await deps.requests.resultOf(request.id, deps.waitMs ?? RESTART_WAIT_MS);
     if (!outcome) return { restarted: false, pending: true, message: `restart of session ${name} requested (request ${request.id}); the Session controller has not acted on it yet`, request: request.id };
     if (!outcome.accepted) throw new ControlPlaneTerminal(outcome.message);
     return { restarted: true, message: outcome.message, request: request.id };
