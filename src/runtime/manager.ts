@@ -330,6 +330,11 @@ export class Manager {
     });
   }
 
+  /** Resolves when the daemon's work queue has nothing queued or running (delayed requeues do not count). */
+  whenIdle(): Promise<void> {
+    return this.#queue?.whenIdle() ?? Promise.resolve();
+  }
+
   /**
    * Enqueues a key (an event source saw something change), and the keys of controllers that watch
    * its kind's triggers (a Project's inbox event also wakes its DelegationPolicy).

@@ -68,13 +68,13 @@ describe('controllers declare what they watch; the manager builds the triggers',
     await until(() => m.ready, 15_000, 'first pass');
     const projectStatus = () => m.store.state.status['Project/p'];
     // Settle: the start-up pass and the triggers it caused.
-    await new Promise((r) => setTimeout(r, 500));
+    await m.whenIdle();
     const before = projectStatus();
-    // A field no watcher reads: nothing is reconciled for it.
+    // A field no watcher reads: nothing is enqueued for it (a trigger enqueues at once, inside the store update).
     m.store.update((d) => {
       d.status['Session/s1'] = { ...(d.status['Session/s1'] as SessionStatus), restarts: 7 } as SessionStatus;
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await m.whenIdle();
     expect(projectStatus()).toBe(before);
     // A field the Project reads (the session's current task): the Project is reconciled again.
     m.store.update((d) => {
