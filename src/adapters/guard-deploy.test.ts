@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shellQuote } from '../core/shell-quote.js';
 import { buildDist, HOOK_ENTRY } from '../../test/guard/build-dist.js';
-import { deployGuard, guardScriptName, GuardDeployError } from './guard-deploy.js';
+import { deployGuard, guardScriptName, GuardDeployError, runScript } from './guard-deploy.js';
 
 let dir: string;
 
@@ -102,5 +102,23 @@ describe('deployGuard', () => {
     const err = await deployGuard({ projectDir: join(dir, 'p6'), sessionName: 's', stateDir: join(dir, 's6'), hookEntry: fake }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(GuardDeployError);
     expect((err as Error).message).toContain('did not block');
+  });
+});
+
+describe('runScript', () => {
+  it('runs a script that is still open for writing elsewhere (ETXTBSY) once that descriptor closes, and gives up when it stays open', async () => {
+    const script = join(dir, 'busy.sh');
+    await writeFile(script, '#!/bin/sh\ncat >/dev/null\necho ran >&2\nexit 3\n', { mode: 0o755 });
+    // A forked child holding the write descriptor until it execs, made to last.
+    const writer = await open(script, 'r+');
+    const closed = new Promise((r) => setTimeout(r, 60)).then(() => writer.close());
+    expect(await runScript(script, 'x', 5_000)).toEqual({ code: 3, stderr: 'ran\n' });
+    await closed;
+    const held = await open(script, 'r+');
+    try {
+      await expect(runScript(script, 'x', 5_000)).rejects.toMatchObject({ code: 'ETXTBSY' });
+    } finally {
+      await held.close();
+    }
   });
 });

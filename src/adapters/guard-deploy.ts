@@ -167,7 +167,23 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
   }
 }
 
-function runScript(script: string, input: string, timeoutMs: number, args: string[] = []): Promise<{ code: number | null; stderr: string }> {
+/**
+ * Runs an executable with `input` on stdin. A script just written may be refused with ETXTBSY for a
+ * moment: a child forked by this process (a tmux client, another hook) between the write's open and
+ * its close holds a copy of the write descriptor until it execs. That passes: it is retried.
+ */
+export async function runScript(script: string, input: string, timeoutMs: number, args: string[] = []): Promise<{ code: number | null; stderr: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runScriptOnce(script, input, timeoutMs, args);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ETXTBSY' || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 25 * attempt));
+    }
+  }
+}
+
+function runScriptOnce(script: string, input: string, timeoutMs: number, args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(script, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';

@@ -35,6 +35,8 @@ export interface TmuxAdapterOptions {
 }
 
 const NO_SERVER = /no server running|error connecting to|No such file or directory|server exited unexpectedly/;
+/** The client reached a server that was exiting (it had just lost its last session). */
+const SERVER_EXITING = /server exited unexpectedly|lost server/;
 const NO_SESSION = /can't find session|no such session|session not found|can't find pane|no such window/;
 
 export class TmuxAdapter implements TmuxPort {
@@ -204,7 +206,14 @@ export class TmuxAdapter implements TmuxPort {
       ';', 'set-option', '-t', `${target}:`, '@cf-owner', spec.owner,
     ];
     for (const [k, v] of Object.entries(spec.options)) args.push(';', 'set-option', '-t', `${target}:`, `@${k.replace(/^@/, '')}`, v);
-    const r = await this.#tmux(args);
+    let r = await this.#tmux(args);
+    // Killing a server's last session makes the server exit; a client that connects while it exits
+    // is dropped ("server exited unexpectedly") and nothing was created. The next client starts a
+    // new server. (A relaunch kills the dead session and creates it again: the usual case.)
+    for (let attempt = 1; r.exitCode !== 0 && SERVER_EXITING.test(r.stderr) && attempt <= 3; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      r = await this.#tmux(args);
+    }
     if (r.exitCode !== 0) {
       if (/duplicate session/.test(r.stderr)) throw new RetryableError('CF_ERR_TMUX_EXISTS', 'SessionExists', `tmux session ${spec.name} already exists`);
       throw new RetryableError('CF_ERR_TMUX', 'LaunchFailed', `tmux new-session ${spec.name}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);

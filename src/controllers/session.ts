@@ -454,11 +454,28 @@ export function launchPlan(pass: SessionPass, base: SessionStatus, out: PlanPart
   return { spec, worktree, createWorktree: create ? [create] : [], inWorktree: create ? `; creating its git worktree ${create.path} (branch ${create.branch})` : '' };
 }
 
-/** The process is gone: record the failure (once per launch), its exit and the drift. Pure (updates `base`, appends to `out`). */
+/**
+ * The last launch never ran: its change failed before the tmux session was made (a failed guard
+ * check, a tmux client that lost its server), so no session and no pane pid was ever seen.
+ */
+export function launchNeverRan(tmux: TmuxSessionInfo | undefined, prior: SessionStatus): boolean {
+  return tmux === undefined && prior.panePid === null && prior.conditions?.find((c) => c.type === 'Ready')?.reason === 'ApplyFailed';
+}
+
+/**
+ * The process is gone: record the failure (once per launch), its exit and the drift. A launch
+ * that never ran is a failure (it counts toward a crash loop) but not a restart, and nothing
+ * disappeared. Pure (updates `base`, appends to `out`).
+ */
 export function recordExit(pass: SessionPass, launchedAt: string, base: SessionStatus, out: PlanPart): void {
   const { name, key, resource, tmux, input } = pass;
   const now = input.now;
   const uptimeMs = Math.max(0, now.getTime() - Date.parse(launchedAt));
+  if (pass.prior && launchNeverRan(tmux, pass.prior)) {
+    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: 'LaunchFailed', exitStatus: null, uptimeMs: 0 });
+    delete base.launchedAt;
+    return;
+  }
   const pane = input.observed.exitPanes[name];
   const output = tmux && pane !== undefined ? exitOutput(pane) : undefined;
   base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: tmux ? 'Exited' : 'Vanished', exitStatus: tmux?.paneDeadStatus ?? null, uptimeMs, ...(output && output.length > 0 ? { lastOutput: output } : {}) });

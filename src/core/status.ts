@@ -63,7 +63,8 @@ export interface PoolStatus extends ObjectStatus {
 /** One failure of a session's process (src/controllers/crash-loop.ts). */
 export interface FailureRecord {
   at: string;
-  reason: 'Exited' | 'Vanished';
+  /** `LaunchFailed`: the launch itself failed (no process ran; its change's error is in the ApplyFailed event). */
+  reason: 'Exited' | 'Vanished' | 'LaunchFailed';
   exitStatus?: number | null;
   /** How long the process had run. */
   uptimeMs: number;

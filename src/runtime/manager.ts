@@ -264,10 +264,34 @@ export class Manager {
     });
   }
 
-  async persist(): Promise<void> {
+  #persisting: Promise<void> | undefined;
+  #nextPersist: Promise<void> | undefined;
+
+  /**
+   * Writes status and inventory as they are now. One write at a time: the workers' passes end
+   * concurrently, and two atomic writes in flight could land in either order (each renames after
+   * an fsync), leaving an older state on disk. While one runs, later callers share the single next
+   * write, which takes the state when it starts, so each caller's state is on disk when it returns.
+   */
+  persist(): Promise<void> {
+    if (!this.#persisting) return this.#startPersist();
+    this.#nextPersist ??= this.#persisting.catch(() => undefined).then(() => {
+      this.#nextPersist = undefined;
+      return this.#startPersist();
+    });
+    return this.#nextPersist;
+  }
+
+  #startPersist(): Promise<void> {
     const s = this.store.state;
-    await this.#deps.stateStore.write(STATUS_RECORD, s.status);
-    await this.#deps.stateStore.write(INVENTORY_RECORD, s.inventory);
+    const write = (async () => {
+      await this.#deps.stateStore.write(STATUS_RECORD, s.status);
+      await this.#deps.stateStore.write(INVENTORY_RECORD, s.inventory);
+    })().finally(() => {
+      if (this.#persisting === write) this.#persisting = undefined;
+    });
+    this.#persisting = write;
+    return write;
   }
 
   async event(e: Omit<CfEvent, 'time'>): Promise<void> {

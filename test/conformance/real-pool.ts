@@ -121,12 +121,16 @@ export class RealPool extends PoolBase {
     const out: string[] = [`pool ${this.root}: active=${String(pool?.activeAccount)} ${active ? `${active.reason}: ${active.message}` : ''}`];
     for (const s of this.spec.sessions) {
       const st = this.session(s) ?? {};
-      out.push(`--- session ${s}: activity=${String(st.activity)} account=${String(st.account)} conversation=${String(st.conversationId)} ready=${JSON.stringify((st.conditions as { reason?: string }[] | undefined)?.find(() => true)?.reason)}`);
+      const ready = (st.conditions as { type: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === 'Ready');
+      out.push(`--- session ${s}: activity=${String(st.activity)} account=${String(st.account)} conversation=${String(st.conversationId)} launches=${String(st.launches)} restarts=${String(st.restarts)} panePid=${String(st.panePid)} ready=${ready ? `${String(ready.reason)}: ${String(ready.message)}` : '-'}`);
+      out.push(`pane pid now: ${String(this.panePids()[s])}; tmux: ${this.tmux.run(['list-panes', '-a', '-F', '#{session_name} pid=#{pane_pid} dead=#{pane_dead} status=#{pane_dead_status}']).stdout.trim() || '(no server)'}`);
       out.push(...this.tmux.run(['capture-pane', '-p', '-t', `=${s}:`]).stdout.split('\n').filter((l) => l.trim() !== '').slice(-25));
       out.push(`hooks: ${this.hookInputs(s).map((h) => String(h.hook_event_name)).join(' ')}`);
     }
     out.push('--- API requests (not usage polls):');
     for (const r of this.api?.requests.filter((x) => x.kind !== 'usage').slice(-20) ?? []) out.push(`#${r.seq} ${r.kind} ${r.status} token=${r.token ?? '-'} step=${r.step ?? '-'} ${JSON.stringify((r.prompt ?? '').slice(0, 80))} -> ${JSON.stringify(r.answered ?? null).slice(0, 120)}`);
+    out.push('--- events (last 20):');
+    for (const e of this.events().slice(-20)) out.push(`${e.time} ${e.key} ${e.type} ${e.reason}: ${e.message}`.slice(0, 300));
     out.push('--- controller warnings:');
     for (const l of this.daemon?.lines.filter((x) => typeof x.level === 'number' && x.level >= 40).slice(-15) ?? []) out.push(JSON.stringify(l).slice(0, 300));
     return out.join('\n');
@@ -146,7 +150,12 @@ export function realPools(): (spec: RealPoolSpec, prepare?: (p: RealPool) => voi
   const pools: RealPool[] = [];
   afterEach(async ({ task }) => {
     for (const p of pools.splice(0)) {
-      if (task.result?.state === 'fail') console.error(p.diagnostics());
+      if (task.result?.state === 'fail') {
+        // In the failure's own message: a CI log that keeps only the failures keeps this too.
+        const said = p.diagnostics();
+        for (const e of task.result.errors ?? []) e.message += `\n${said}`;
+        console.error(said);
+      }
       await p.close();
     }
   });

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -17,6 +18,7 @@ interface SessionStatusJson {
   restarts?: number;
   launches?: number;
   conditions?: { type: string; status: string; reason: string }[];
+  failures?: { reason: string }[];
 }
 
 function readStatus(stateDir: string): Record<string, SessionStatusJson> {
@@ -120,6 +122,45 @@ describe('Session controller with the simulator', () => {
     expect(tmux.sessions()).toEqual(['w1', 'w2']);
     expect(readStatus(stateDir)['Session/w1']?.activity).toBe('working');
     expect(again.lines.filter((l) => String(l.key).startsWith('Session/') && (l.reason === 'Created' || l.reason === 'Replaced'))).toEqual([]);
+  });
+
+  // Killing the last session of a tmux server makes the server exit; a new-session that connects
+  // while it exits fails with "server exited unexpectedly" (about 1 in 100 on an idle machine,
+  // more under load). A tmux on PATH that answers the next `lost` new-sessions that way stands for it.
+  it.each<[string, number, string[]]>([
+    ['once: the client is retried; one launch, no failed change', 1, []],
+    ['4 times in a row: the change fails once and the next pass launches; still one restart, nothing "disappeared"', 4, ['ApplyFailed']],
+  ])('a relaunch whose tmux client loses the exiting server, %s', async (_name, lost, failed) => {
+    const { tmux, root, stateDir, args } = setup([{ name: 's1' }]);
+    const bin = join(root, 'bin');
+    const left = join(root, 'lose-server');
+    mkdirSync(bin);
+    const realTmux = execFileSync('sh', ['-c', 'command -v tmux'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'tmux'), `#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = new-session ] && [ -s ${JSON.stringify(left)} ]; then
+    n=$(cat ${JSON.stringify(left)}); echo $((n - 1)) > ${JSON.stringify(left)}; [ "$n" -le 1 ] && : > ${JSON.stringify(left)}
+    echo 'server exited unexpectedly' >&2; exit 1
+  fi
+done
+exec ${JSON.stringify(realTmux)} "$@"
+`, { mode: 0o755 });
+    // The defaults: no --resync.
+    const d = new DaemonProcess(args.filter((a, i) => a !== '--resync' && args[i - 1] !== '--resync'), { PATH: `${bin}:${process.env.PATH ?? ''}` });
+    cleanups.push(() => d.stop('SIGKILL'));
+    await until(() => readStatus(stateDir)['Session/s1']?.activity === 'idle', 20_000, 's1 idle');
+    const pid = tmux.panePids()['s1'] as number;
+    writeFileSync(left, String(lost));
+    process.kill(pid, 'SIGKILL');
+    await until(() => readFileSync(left, 'utf8') === '', 15_000, 'the lost new-sessions');
+    await until(() => (tmux.panePids()['s1'] ?? pid) !== pid && readStatus(stateDir)['Session/s1']?.activity === 'idle' && (readStatus(stateDir)['Session/s1']?.launches ?? 0) >= 2, 15_000, 's1 relaunched and idle');
+    const st = readStatus(stateDir)['Session/s1'];
+    expect(st?.restarts).toBe(1);
+    expect(st?.failures?.map((f) => f.reason)).toEqual(['Exited', ...failed.map(() => 'LaunchFailed')]);
+    const events = readFileSync(join(stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; reason: string; message: string });
+    expect(events.filter((e) => e.key === 'Session/s1' && e.reason === 'ApplyFailed').map((e) => e.reason)).toEqual(failed);
+    expect(events.filter((e) => /disappeared/.test(e.message))).toEqual([]);
+    expect(await d.stop()).toBe(0);
   });
 
   it('backs off a session that cannot start (CrashLoopBackOff), not a tight loop', async () => {

@@ -167,6 +167,24 @@ describe('recordExit: the process is gone', () => {
   });
 });
 
+describe('recordExit: a launch that never ran', () => {
+  const failedLaunch = { type: 'Ready', status: 'False' as const, reason: 'ApplyFailed', message: 'tmux new-session s1: server exited unexpectedly', lastTransitionTime: iso(T0 - 6000), observedGeneration: 'g' };
+  it.each<[string, TmuxSessionInfo | undefined, Partial<SessionStatus>, string, number]>([
+    ['its change failed, no tmux session, no pane pid: a LaunchFailed failure, not a restart, no drift', undefined, { panePid: null, conditions: [failedLaunch] }, 'LaunchFailed', 2],
+    ['the tmux session is there (dead pane): it ran and exited', tmuxOf({ paneDead: true, paneDeadStatus: 1 }), { panePid: null, conditions: [failedLaunch] }, 'Exited', 3],
+    ['a pane pid was seen: it ran, then vanished', undefined, { panePid: 4242, conditions: [failedLaunch] }, 'Vanished', 3],
+    ['launched (Launching), never seen, then gone: vanished', undefined, { panePid: null, conditions: [{ ...failedLaunch, reason: 'Launching' }] }, 'Vanished', 3],
+  ])('%s', (_name, tmux, over, reason, restarts) => {
+    const out = emptyPlanPart();
+    const base = prior({ restarts: 2, failures: [], ...over });
+    recordExit(passOf({ ...(tmux ? { tmux } : {}), prior: base }), iso(T0 - 6000), base, out);
+    expect(base.failures?.map((f) => f.reason)).toEqual([reason]);
+    expect(base.restarts).toBe(restarts);
+    expect(out.drift).toHaveLength(reason === 'LaunchFailed' ? 0 : 1);
+    expect(base.launchedAt).toBeUndefined();
+  });
+});
+
 describe('planWorktreeBlocked', () => {
   const blocked = { kind: 'blocked' as const, reason: 'WorktreeConflict' as const, message: '/w is a file' };
   it.each<[string, SessionStatus, boolean, string[], string | undefined]>([
