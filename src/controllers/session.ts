@@ -472,7 +472,8 @@ export function recordExit(pass: SessionPass, launchedAt: string, base: SessionS
   const now = input.now;
   const uptimeMs = Math.max(0, now.getTime() - Date.parse(launchedAt));
   if (pass.prior && launchNeverRan(tmux, pass.prior)) {
-    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: 'LaunchFailed', exitStatus: null, uptimeMs: 0 });
+    const error = pass.prior.conditions?.find((c) => c.type === 'Ready')?.message;
+    base.failures = recordFailure(base.failures ?? [], { at: now.toISOString(), reason: 'LaunchFailed', exitStatus: null, uptimeMs: 0, ...(error ? { error } : {}) });
     delete base.launchedAt;
     return;
   }

@@ -70,6 +70,8 @@ export interface FailureRecord {
   uptimeMs: number;
   /** The last lines the process left in its pane (at most a few, each shortened), oldest first. */
   lastOutput?: string[];
+  /** Why the launch failed (`LaunchFailed`: the failed change's error). */
+  error?: string;
 }
 
 /** The worktree as shown in the Session's status. */

@@ -160,6 +160,9 @@ exec ${JSON.stringify(realTmux)} "$@"
     const events = readFileSync(join(stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; reason: string; message: string });
     expect(events.filter((e) => e.key === 'Session/s1' && e.reason === 'ApplyFailed').map((e) => e.reason)).toEqual(failed);
     expect(events.filter((e) => /disappeared/.test(e.message))).toEqual([]);
+    const described = (await runCli(['describe', 'session', 's1', '--state-dir', stateDir])).stdout;
+    if (failed.length > 0) expect(described).toMatch(/Failures:\n(.*\n)*\s+\S+\s+LaunchFailed: tmux new-session s1: server exited unexpectedly\n/);
+    else expect(described).not.toMatch(/LaunchFailed/);
     expect(await d.stop()).toBe(0);
   });
 

@@ -179,6 +179,7 @@ describe('recordExit: a launch that never ran', () => {
     const base = prior({ restarts: 2, failures: [], ...over });
     recordExit(passOf({ ...(tmux ? { tmux } : {}), prior: base }), iso(T0 - 6000), base, out);
     expect(base.failures?.map((f) => f.reason)).toEqual([reason]);
+    if (reason === 'LaunchFailed') expect(base.failures?.[0]?.error).toBe('tmux new-session s1: server exited unexpectedly');
     expect(base.restarts).toBe(restarts);
     expect(out.drift).toHaveLength(reason === 'LaunchFailed' ? 0 : 1);
     expect(base.launchedAt).toBeUndefined();

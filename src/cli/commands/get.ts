@@ -14,6 +14,7 @@ import { queueRootOf } from '../../api/queue-root.js';
 import { API_VERSION } from '../../api/schemas.js';
 import type { StatusMap } from '../../core/controller.js';
 import { UsageError } from '../../core/errors.js';
+import type { FailureRecord } from '../../core/status.js';
 import { age, renderTable, until } from '../../render/table.js';
 import type { CfEvent } from '../../runtime/events.js';
 import { EVENTS_RECORD } from '../../runtime/events.js';
@@ -248,10 +249,14 @@ export async function describeCommand(args: string[], io: CliIO): Promise<number
     if (lastExit.output.length === 0) out.push('  | (the pane was empty)');
     for (const line of lastExit.output) out.push(`  | ${line}`);
   }
-  const failures = status.failures as { at: string; reason: string; exitStatus?: number | null; uptimeMs: number; lastOutput?: string[] }[] | undefined;
+  const failures = status.failures as FailureRecord[] | undefined;
   if (failures?.length) {
     out.push('Failures:');
-    for (const f of failures.slice(-5)) out.push(`  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s${f.lastOutput?.length ? `: ${f.lastOutput.at(-1)}` : ''}`);
+    for (const f of failures.slice(-5)) {
+      out.push(f.reason === 'LaunchFailed'
+        ? `  ${f.at}  LaunchFailed${f.error ? `: ${f.error}` : ''}`
+        : `  ${f.at}  ${f.reason}${f.exitStatus != null ? ` (status ${f.exitStatus})` : ''} after ${Math.round(f.uptimeMs / 1000)}s${f.lastOutput?.length ? `: ${f.lastOutput.at(-1)}` : ''}`);
+    }
   }
   out.push('Conditions:');
   const conds = (status.conditions as { type: string; status: string; reason: string; message: string; lastTransitionTime: string }[] | undefined) ?? [];
