@@ -8,6 +8,7 @@ describe('exitOutput: what an exited agent left in its pane', () => {
     ['trailing blanks and empty lines', 'one   \n\n  two\n\n\n', ['one', '  two']],
     ['only the last 8 lines', Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n'), Array.from({ length: 8 }, (_, i) => `line ${i + 12}`)],
     ['a very long line is cut', 'x'.repeat(500), [`${'x'.repeat(299)}…`]],
+    ['a TUI killed while up: its frame\'s rules are dropped', `✻ Welcome\n${'─'.repeat(80)}\n❯\n${'─'.repeat(80)}\n  s1 · a · 5h 3% · 7d –\n`, ['✻ Welcome', '❯', '  s1 · a · 5h 3% · 7d –']],
   ])('%s', (_n, pane, want) => {
     expect(exitOutput(pane)).toEqual(want);
   });

@@ -55,7 +55,8 @@ export function exitOutput(pane: string, lines = EXIT_OUTPUT_LINES): string[] {
   return pane
     .split('\n')
     .map((l) => l.replace(/\s+$/, ''))
-    .filter((l) => l.trim() !== '' && !/^Pane is dead \(/.test(l))
+    // Blank lines, tmux's own dead-pane line, and rules (a TUI's frame, killed while it was up) say nothing.
+    .filter((l) => l.trim() !== '' && !/^Pane is dead \(/.test(l) && !/^[\s─━═╌╍┄┅-]+$/.test(l))
     .slice(-lines)
     .map((l) => (l.length > EXIT_OUTPUT_WIDTH ? `${l.slice(0, EXIT_OUTPUT_WIDTH - 1)}…` : l));
 }
